@@ -1,0 +1,149 @@
+"""Wiring and lifecycle of `cc-analytics run`: store → processors → pipeline → receivers and API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CollectorRegistry, make_asgi_app
+
+from collector.config import Config
+from collector.pipeline import Pipeline, PipelineConfig
+from collector.selfmetrics import SelfMetrics
+from console.api import create_api_app
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from processors.chain import ProcessorChain
+from processors.dedup import RequestDeduplicator
+from processors.identity import IdentityResolver, load_directory
+from processors.temporality import CumulativeToDelta, SeriesState
+from receiver.otlp import OtlpReceiverConfig, create_grpc_server, create_http_app
+from receiver.otlp.auth import TokenAuth
+
+log = logging.getLogger("cc_analytics.collector")
+
+_DAY_NS = 86_400 * 1_000_000_000
+
+
+class _Server(uvicorn.Server):
+    # The collector owns signal handling for all its servers; uvicorn's own would take over SIGTERM.
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def build_chain(config: Config, store: ClickHouseStore) -> ProcessorChain:
+    """The processors, seeded from what the store already holds so a restart neither loses nor repeats."""
+    directory_file = Path(config.identity_directory_file) if config.identity_directory_file else None
+    converter = CumulativeToDelta()
+    now = time.time_ns()
+    for key, start_ns, value, time_ns in store.cumulative_series_state(now - config.temporality_state_days * _DAY_NS):
+        converter.restore(int(key), SeriesState(int(start_ns), float(value), int(time_ns)))
+    window_ns = config.dedup_window_seconds * 1_000_000_000
+    deduplicator = RequestDeduplicator(window_ns)
+    for digest, received_ns in store.recent_request_digests(now - window_ns):
+        deduplicator.remember(digest, int(received_ns))
+    log.info(
+        "processors.restored",
+        extra={"fields": {"cumulative_series": len(converter), "recent_requests": len(deduplicator)}},
+    )
+    return ProcessorChain(
+        identity=IdentityResolver(load_directory(directory_file)),
+        converter=converter,
+        deduplicator=deduplicator,
+        store_content=config.privacy_store_content,
+    )
+
+
+def build_auth(config: Config) -> TokenAuth:
+    required = None if config.auth_require_token == "auto" else config.auth_require_token == "true"
+    if config.auth_tokens_file:
+        return TokenAuth.from_file(Path(config.auth_tokens_file), required)
+    return TokenAuth([], required=bool(required))
+
+
+async def serve(config: Config) -> None:
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    store = create_store(ClickHouseConfig(dsn=config.dsn, fsync_after_insert=config.storage_fsync))
+    log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
+    chain = build_chain(config, store)
+    pipeline = Pipeline(chain, store, PipelineConfig(max_queued_items=config.limits_max_queued_items))
+    pipeline.start()
+
+    registry = CollectorRegistry()
+    observer = SelfMetrics(registry)
+    auth = build_auth(config)
+    receiver_config = OtlpReceiverConfig(
+        bind=config.bind,
+        grpc_port=config.otlp_grpc_port,
+        http_port=config.otlp_http_port,
+        max_request_bytes=config.limits_max_request_bytes,
+    )
+
+    def ready() -> tuple[bool, str]:
+        if not store.ping():
+            return False, "store unreachable"
+        if pipeline.queued_items >= config.limits_max_queued_items:
+            return False, "write queue full"
+        return True, ""
+
+    servers: list[tuple[_Server, socket.socket]] = []
+
+    def add(app, port: int) -> None:
+        uv_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10)
+        servers.append((_Server(uv_config), _listen(config.bind, port)))
+
+    add(create_http_app(receiver_config, auth, pipeline, observer), config.otlp_http_port)
+    add(create_api_app(store, ready), config.api_port)
+    if config.metrics_port:
+        add(make_asgi_app(registry), config.metrics_port)
+    grpc_server = create_grpc_server(receiver_config, auth, pipeline, observer)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    await grpc_server.start()
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    log.info(
+        "collector.started",
+        extra={
+            "fields": {
+                "bind": config.bind,
+                "otlp_grpc_port": config.otlp_grpc_port,
+                "otlp_http_port": config.otlp_http_port,
+                "api_port": config.api_port,
+                "metrics_port": config.metrics_port,
+                "auth": "token required" if auth.required else "open",
+            }
+        },
+    )
+    await stop.wait()
+    log.info("collector.stopping")
+    await grpc_server.stop(grace=5)
+    for server, _ in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.to_thread(pipeline.close)
+    store.close()
+    log.info("collector.stopped", extra={"fields": {"written_groups": pipeline.written_groups}})

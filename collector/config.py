@@ -1,0 +1,168 @@
+"""Configuration: defaults < cc-analytics.yaml < CC_ANALYTICS_* environment < command-line flags.
+
+Every option is one row of OPTIONS: its YAML path, its environment variable, its type, its default
+and its line of documentation (README.md's option table is this list).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    path: str  # dotted YAML path
+    type: type
+    default: Any
+    doc: str
+
+    @property
+    def env(self) -> str:
+        return "CC_ANALYTICS_" + self.path.replace(".", "_").upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.path.replace(".", "-").replace("_", "-")
+
+    @property
+    def attribute(self) -> str:
+        return self.path.replace(".", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("bind", str, "127.0.0.1", "address every listener binds to"),
+    Option("otlp.grpc_port", int, 4317, "OTLP/gRPC port"),
+    Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
+    Option("api.port", int, 8080, "analytics API port"),
+    Option("metrics.port", int, 9464, "Prometheus /metrics port (0 disables it)"),
+    Option("data_dir", str, "./data", "where the embedded store keeps its files"),
+    Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
+    Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
+    Option("limits.max_request_bytes", int, 16 * 1024 * 1024, "largest request body, as sent and once inflated"),
+    Option("limits.max_queued_items", int, 200_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
+    Option("dedup.window_seconds", int, 86_400, "how long a delivered request is remembered, to count a retry once"),
+    Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id)"),
+    Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set)"),
+    Option("identity.directory_file", str, "", "YAML file mapping user.id to members and teams"),
+    Option("privacy.store_content", bool, False, "store prompt text, responses and tool parameters"),
+    Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart"),
+    Option("log.level", str, "info", "debug, info, warning or error"),
+)  # fmt: skip
+
+CONFIG_FILE_ENV = "CC_ANALYTICS_CONFIG"
+DEFAULT_CONFIG_FILE = "cc-analytics.yaml"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    bind: str
+    otlp_grpc_port: int
+    otlp_http_port: int
+    api_port: int
+    metrics_port: int
+    data_dir: str
+    storage_dsn: str
+    storage_fsync: bool
+    limits_max_request_bytes: int
+    limits_max_queued_items: int
+    dedup_window_seconds: int
+    auth_tokens_file: str
+    auth_require_token: str
+    identity_directory_file: str
+    privacy_store_content: bool
+    temporality_state_days: int
+    log_level: str
+
+    @property
+    def dsn(self) -> str:
+        if self.storage_dsn:
+            return self.storage_dsn
+        return "chdb://" + str((Path(self.data_dir) / "chdb").resolve())
+
+
+def _convert(option: Option, value: Any, origin: str) -> Any:
+    try:
+        if option.type is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        if option.type is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        return str(value)
+    except ValueError:
+        raise ConfigError(f"{origin}: {option.path} must be a {option.type.__name__}, got {value!r}") from None
+
+
+def _lookup(document: dict, path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def load(
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    config_file: str | None = None,
+) -> Config:
+    environ = dict(os.environ) if environ is None else environ
+    flags = flags or {}
+    path = config_file or environ.get(CONFIG_FILE_ENV)
+    document: dict = {}
+    if path:
+        try:
+            document = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    elif Path(DEFAULT_CONFIG_FILE).exists():
+        path = DEFAULT_CONFIG_FILE
+        document = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the config file must be a mapping")
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = option.default
+        from_file = _lookup(document, option.path)
+        if from_file is not None:
+            value = _convert(option, from_file, str(path))
+        if option.env in environ:
+            value = _convert(option, environ[option.env], option.env)
+        if flags.get(option.attribute) is not None:
+            value = _convert(option, flags[option.attribute], option.flag)
+        values[option.attribute] = value
+    config = Config(**values)
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    for name in ("otlp_grpc_port", "otlp_http_port", "api_port", "metrics_port"):
+        port = getattr(config, name)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{name} must be a port number, got {port}")
+    if config.limits_max_request_bytes < 1024:
+        raise ConfigError("limits.max_request_bytes must be at least 1024")
+    if config.auth_require_token not in ("auto", "true", "false"):
+        raise ConfigError("auth.require_token must be auto, true or false")
+    if config.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log.level must be debug, info, warning or error")
+    if config.storage_dsn and not config.storage_dsn.startswith(("chdb:", "http://", "https://")):
+        raise ConfigError("storage.dsn must start with chdb://, http:// or https://")

@@ -1,0 +1,118 @@
+"""The single writer between the receivers and the store.
+
+Receivers `consume` batches; one thread takes them in arrival order, groups what is queued, runs the
+processor chain, writes the group to ClickHouse and only then resolves each batch's future, which is
+when the receiver acknowledges. A failed write resolves every future of the group with Unavailable and
+commits no processor state, so a retry is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from exporters.clickhouse import ClickHouseStore, StoreUnavailable
+from pdata import Batch
+from pdata.consumer import ConsumeResult, Overloaded, Unavailable
+from processors.chain import ProcessorChain
+
+log = logging.getLogger("cc_analytics.pipeline")
+
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    max_queued_items: int = 200_000  # points + events waiting for the writer
+    max_group_items: int = 50_000  # points + events written in one insert
+    linger_s: float = 0.005  # how long the writer waits for more batches to share an insert
+
+
+class Pipeline:
+    def __init__(self, chain: ProcessorChain, store: ClickHouseStore, config: PipelineConfig) -> None:
+        self._chain = chain
+        self._store = store
+        self._config = config
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queued_items = 0
+        self._queued_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="pipeline-writer", daemon=True)
+        self._closed = False
+        self.written_groups = 0
+        self.last_write_error = ""
+
+    @property
+    def queued_items(self) -> int:
+        return self._queued_items
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def consume(self, batch: Batch) -> Future[ConsumeResult]:
+        future: Future[ConsumeResult] = Future()
+        size = max(batch.size, 1)
+        with self._queued_lock:
+            if self._closed:
+                raise Unavailable("collector is shutting down", retry_after_s=5)
+            if self._queued_items + size > self._config.max_queued_items and self._queued_items > 0:
+                raise Overloaded(f"{self._queued_items} points and records are waiting to be written", 1)
+            self._queued_items += size
+        self._queue.put((batch, future, size))
+        return future
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop taking batches, write everything queued, then stop the writer."""
+        with self._queued_lock:
+            self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            group = [item]
+            size = item[2]
+            deadline = time.monotonic() + self._config.linger_s
+            while size < self._config.max_group_items:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                group.append(item)
+                size += item[2]
+            self._write(group)
+            with self._queued_lock:
+                self._queued_items -= size
+
+    def _write(self, group: list[tuple[Batch, Future, int]]) -> None:
+        batches = [batch for batch, _, _ in group]
+        try:
+            processed = self._chain.process(batches)
+            self._store.write(processed.points, processed.events)
+        except StoreUnavailable as exc:
+            self.last_write_error = str(exc)
+            log.error("store.write_failed", extra={"fields": {"batches": len(batches), "error": str(exc)}})
+            for _, future, _ in group:
+                future.set_exception(Unavailable("store unavailable, nothing was kept: retry later"))
+            return
+        except Exception as exc:  # a bug must not kill the writer; the senders get a retryable answer
+            log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
+            for _, future, _ in group:
+                future.set_exception(Unavailable(f"internal error: {type(exc).__name__}"))
+            return
+        self._chain.commit(processed)
+        self.written_groups += 1
+        self.last_write_error = ""
+        for index, (_, future, _) in enumerate(group):
+            future.set_result(ConsumeResult(duplicate=index in processed.duplicates))

@@ -1,0 +1,1 @@
+"""Exporters: where processed facts go (ClickHouse) and how they are served (Prometheus)."""

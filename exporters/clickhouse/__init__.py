@@ -1,0 +1,7 @@
+"""ClickHouse exporter: schema migrations, the writer of raw facts, and the SQL of every view."""
+
+from exporters.clickhouse.config import ClickHouseConfig
+from exporters.clickhouse.factory import create_store
+from exporters.clickhouse.store import ClickHouseStore, StoreUnavailable
+
+__all__ = ["ClickHouseConfig", "ClickHouseStore", "StoreUnavailable", "create_store"]

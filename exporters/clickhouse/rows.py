@@ -1,0 +1,130 @@
+"""Facts to column-oriented insert data. The column lists mirror migrations/0001_raw_tables.sql."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pdata import CUMULATIVE, EventFact, PointFact
+
+POINT_COLUMNS = [
+    "time", "start_time", "received_at", "organization_id", "member", "member_type", "team", "user_id",
+    "session_id", "metric", "unit", "fact", "value", "temporality", "cumulative", "series_key", "type", "model",
+    "tool_name", "decision", "source", "language", "query_source", "start_type", "terminal_type",
+    "service_version", "attributes", "resource", "request_digest",
+]  # fmt: skip
+
+EVENT_COLUMNS = [
+    "time", "received_at", "organization_id", "member", "member_type", "team", "user_id", "session_id",
+    "event_name", "prompt_id", "sequence", "model", "tool_name", "decision", "source", "success", "cost_usd",
+    "duration_ms", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+    "terminal_type", "service_version", "body", "attributes", "resource", "request_digest",
+]  # fmt: skip
+
+# Kept in their own columns (or in the member), so not repeated in the attributes map.
+_IDENTITY_KEYS = frozenset({"user.id", "session.id", "user.email", "organization.id"})
+
+
+def _number(text: str) -> float:
+    # Claude Code sends some numbers as strings; a non-number is kept in attributes, counted as 0 here.
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(float(text)) if text else 0
+    except (ValueError, OverflowError):
+        return 0
+
+
+def _rest(attributes: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in attributes.items() if key not in _IDENTITY_KEYS}
+
+
+def _ms(received_ns: int) -> int:
+    return received_ns // 1_000_000
+
+
+def point_columns(facts: Sequence[PointFact]) -> list[list]:
+    columns: list[list] = [[] for _ in POINT_COLUMNS]
+    (time, start_time, received_at, organization_id, member, member_type, team, user_id, session_id, metric,
+     unit, fact, value, temporality, cumulative, series_key, type_, model, tool_name, decision, source,
+     language, query_source, start_type, terminal_type, service_version, attributes, resource,
+     request_digest) = columns  # fmt: skip
+    for item in facts:
+        point = item.point
+        attrs = point.attributes
+        who = item.member
+        time.append(point.time_ns)
+        start_time.append(point.start_ns)
+        received_at.append(_ms(item.received_ns))
+        organization_id.append(who.organization_id)
+        member.append(who.member)
+        member_type.append(who.kind)
+        team.append(who.team)
+        user_id.append(attrs.get("user.id") or point.resource.get("user.id", ""))
+        session_id.append(attrs.get("session.id", ""))
+        metric.append(point.metric)
+        unit.append(point.unit)
+        fact.append(item.fact)
+        value.append(item.delta)
+        temporality.append(point.temporality)
+        cumulative.append(point.value if point.temporality == CUMULATIVE else 0.0)
+        series_key.append(item.series_key)
+        type_.append(attrs.get("type", ""))
+        model.append(attrs.get("model", ""))
+        tool_name.append(item.tool_name)
+        decision.append(attrs.get("decision", ""))
+        source.append(attrs.get("source", ""))
+        language.append(attrs.get("language", ""))
+        query_source.append(attrs.get("query_source", ""))
+        start_type.append(attrs.get("start_type", ""))
+        terminal_type.append(attrs.get("terminal.type") or point.resource.get("terminal.type", ""))
+        service_version.append(point.resource.get("service.version", ""))
+        attributes.append(_rest(attrs))
+        resource.append(point.resource)
+        request_digest.append(item.digest)
+    return columns
+
+
+def event_columns(facts: Sequence[EventFact]) -> list[list]:
+    columns: list[list] = [[] for _ in EVENT_COLUMNS]
+    (time, received_at, organization_id, member, member_type, team, user_id, session_id, event_name,
+     prompt_id, sequence, model, tool_name, decision, source, success, cost_usd, duration_ms, input_tokens,
+     output_tokens, cache_read_tokens, cache_creation_tokens, terminal_type, service_version, body,
+     attributes, resource, request_digest) = columns  # fmt: skip
+    for item in facts:
+        event = item.event
+        attrs = item.attributes
+        who = item.member
+        time.append(event.time_ns)
+        received_at.append(_ms(item.received_ns))
+        organization_id.append(who.organization_id)
+        member.append(who.member)
+        member_type.append(who.kind)
+        team.append(who.team)
+        user_id.append(attrs.get("user.id") or event.resource.get("user.id", ""))
+        session_id.append(attrs.get("session.id", ""))
+        event_name.append(event.name)
+        prompt_id.append(attrs.get("prompt.id", ""))
+        sequence.append(_integer(attrs.get("event.sequence", "")))
+        model.append(attrs.get("model", ""))
+        tool_name.append(attrs.get("tool_name") or attrs.get("tool", ""))
+        decision.append(attrs.get("decision", ""))
+        source.append(attrs.get("source", ""))
+        success.append(attrs.get("success", ""))
+        cost_usd.append(_number(attrs.get("cost_usd", "")))
+        duration_ms.append(_number(attrs.get("duration_ms", "")))
+        input_tokens.append(_number(attrs.get("input_tokens", "")))
+        output_tokens.append(_number(attrs.get("output_tokens", "")))
+        cache_read_tokens.append(_number(attrs.get("cache_read_tokens", "")))
+        cache_creation_tokens.append(_number(attrs.get("cache_creation_tokens", "")))
+        terminal_type.append(attrs.get("terminal.type") or event.resource.get("terminal.type", ""))
+        service_version.append(event.resource.get("service.version", ""))
+        body.append(event.body)
+        attributes.append(_rest(attrs))
+        resource.append(event.resource)
+        request_digest.append(item.digest)
+    return columns

@@ -1,0 +1,106 @@
+"""The seed's views, computed from the hourly rollups. Returns plain data for any read path to serve."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from exporters.clickhouse.store import ClickHouseStore
+
+_COUNTS = ("accepted_lines", "removed_lines", "accepts", "rejects")
+
+
+def _number(value: float) -> int | float:
+    # Sums of counters are floats in storage; show whole numbers as integers.
+    value = float(value)
+    return int(value) if value.is_integer() else round(value, 9)
+
+
+def _usd(value: float) -> float:
+    return round(float(value), 9)
+
+
+def acceptance_rate(accepts: float, rejects: float) -> float | None:
+    decided = accepts + rejects
+    return None if decided == 0 else accepts / decided
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    return datetime(start.year, start.month, start.day), datetime(end.year, end.month, end.day) + timedelta(days=1)
+
+
+def _filters(start: date, end: date, organization_id: str, team: str) -> dict[str, Any]:
+    lower, upper = _bounds(start, end)
+    return {"start": lower, "end": upper, "organization_id": organization_id, "team": team}
+
+
+def _shape(row: dict[str, Any]) -> dict[str, Any]:
+    shaped = {name: _number(row[name]) for name in _COUNTS}
+    shaped["acceptance_rate"] = acceptance_rate(float(row["accepts"]), float(row["rejects"]))
+    shaped["active_users"] = int(row["active_users"])
+    shaped["sessions"] = int(row["sessions"])
+    shaped["spend_usd"] = _usd(row["spend_usd"])
+    return shaped
+
+
+_IDLE = {
+    "accepted_lines": 0, "removed_lines": 0, "accepts": 0, "rejects": 0, "acceptance_rate": None,
+    "active_users": 0, "sessions": 0, "spend_usd": 0.0,
+}  # fmt: skip
+
+
+def analytics(
+    store: ClickHouseStore, start: date, end: date, organization_id: str = "", team: str = ""
+) -> dict[str, Any]:
+    parameters = _filters(start, end, organization_id, team)
+    totals_rows = store.query_named("analytics_totals", parameters)
+    totals = _shape(totals_rows[0]) if totals_rows else dict(_IDLE)
+    by_day = {row["day"]: _shape(row) for row in store.query_named("analytics_days", parameters)}
+    days = []
+    day = start
+    while day <= end:
+        days.append({"date": day.isoformat(), **by_day.get(day, _IDLE)})
+        day += timedelta(days=1)
+    by_tool = {
+        row["tool_name"]: {
+            "accepts": _number(row["accepts"]),
+            "rejects": _number(row["rejects"]),
+            "acceptance_rate": acceptance_rate(float(row["accepts"]), float(row["rejects"])),
+        }
+        for row in store.query_named("acceptance_by_tool", parameters)
+    }
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "totals": totals,
+        "acceptance_by_tool": by_tool,
+        "days": days,
+    }
+
+
+def month_bounds(year: int, month: int) -> tuple[date, date]:
+    first = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return first, following - timedelta(days=1)
+
+
+def team(store: ClickHouseStore, year: int, month: int, organization_id: str = "", team_name: str = "") -> dict[str, Any]:
+    first, last = month_bounds(year, month)
+    members = []
+    for row in store.query_named("team_members", _filters(first, last, organization_id, team_name)):
+        last_active = row["last_active"]
+        if isinstance(last_active, datetime):
+            if last_active.tzinfo is None:
+                last_active = last_active.replace(tzinfo=UTC)
+            last_active = last_active.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        members.append(
+            {
+                "member": row["member"],
+                "member_type": row["member_type"],
+                "spend_usd": _usd(row["spend_usd"]),
+                "accepted_lines": _number(row["accepted_lines"]),
+                "sessions": int(row["sessions"]),
+                "last_active": last_active,
+            }
+        )
+    return {"month": f"{year:04d}-{month:02d}", "members": members}

@@ -1,0 +1,27 @@
+"""Pipeline data: what flows from the receiver through the processors to the exporters."""
+
+from pdata.model import (
+    CUMULATIVE,
+    DELTA,
+    UNSPECIFIED,
+    Batch,
+    EventFact,
+    LogEvent,
+    Member,
+    MetricPoint,
+    PointFact,
+    Sender,
+)
+
+__all__ = [
+    "DELTA",
+    "CUMULATIVE",
+    "UNSPECIFIED",
+    "Batch",
+    "EventFact",
+    "LogEvent",
+    "Member",
+    "MetricPoint",
+    "PointFact",
+    "Sender",
+]

@@ -1,0 +1,1 @@
+"""Processors: identity → temporality → dedup → derive. Pure, in-memory, seeded at start-up by the collector."""

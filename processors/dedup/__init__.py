@@ -1,0 +1,5 @@
+"""Duplicate suppression of requests delivered again (client retries after a lost response)."""
+
+from processors.dedup.window import RequestDeduplicator
+
+__all__ = ["RequestDeduplicator"]

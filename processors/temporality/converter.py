@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from pdata import CUMULATIVE, MetricPoint, Sender
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesState:
+    start_ns: int
+    value: float
+    time_ns: int
+
+
+def series_key(point: MetricPoint, sender: Sender) -> int:
+    """A stable 64-bit id of metric + resource + attributes (+ the sender's binding, which scopes identity)."""
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(point.metric.encode())
+    for part in (point.resource, point.attributes):
+        for key in sorted(part):
+            digest.update(b"\x00")
+            digest.update(key.encode())
+            digest.update(b"\x01")
+            digest.update(part[key].encode())
+        digest.update(b"\x02")
+    digest.update(sender.api_key_id.encode())
+    digest.update(sender.organization_id.encode())
+    return int.from_bytes(digest.digest(), "big")
+
+
+class CumulativeToDelta:
+    """Per-series conversion of cumulative sums into deltas.
+
+    A reset is a value drop or a changed start time; the first point seen of a series counts in full
+    (its value is everything since its start). A point not newer than the last one seen is stale and
+    yields nothing, so duplicates and out-of-order retries cannot add twice. Updates are staged in a
+    `pending` dict and only `commit`ted once the deltas are durable, so a failed write changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[int, SeriesState] = {}
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def restore(self, key: int, state: SeriesState) -> None:
+        self._state[key] = state
+
+    def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | None:
+        """The delta this point contributes, or None when it contributes nothing (stale)."""
+        if point.temporality != CUMULATIVE:
+            return point.value
+        previous = pending.get(key) or self._state.get(key)
+        current = SeriesState(point.start_ns, point.value, point.time_ns)
+        if previous is None:
+            pending[key] = current
+            return point.value
+        if point.time_ns <= previous.time_ns:
+            return None
+        pending[key] = current
+        restarted = point.start_ns != previous.start_ns and point.start_ns != 0
+        if restarted or point.value < previous.value:
+            return point.value
+        return point.value - previous.value
+
+    def commit(self, pending: dict[int, SeriesState]) -> None:
+        self._state.update(pending)

@@ -1,0 +1,1 @@
+"""Receivers: turn what senders deliver into pdata batches."""

@@ -1,0 +1,99 @@
+"""OTLP/gRPC: MetricsService/Export, LogsService/Export and TraceService/Export (OTLP spec, gRPC).
+
+Requests are taken as raw bytes so that a malformed message is answered INVALID_ARGUMENT with the
+reason (grpcio's own deserialisation failure would be an opaque INTERNAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from pdata.consumer import Consumer, Overloaded, Unavailable
+from receiver.otlp.auth import TokenAuth, Unauthenticated
+from receiver.otlp.config import OtlpReceiverConfig
+from receiver.otlp.decode import DecodeFailure
+from receiver.otlp.ingest import Signal, decode
+from receiver.otlp.observer import IngestObserver
+
+_SERVICES: dict[str, tuple[Signal, type]] = {
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": ("metrics", ExportMetricsServiceResponse),
+    "opentelemetry.proto.collector.logs.v1.LogsService": ("logs", ExportLogsServiceResponse),
+    "opentelemetry.proto.collector.trace.v1.TraceService": ("traces", ExportTraceServiceResponse),
+}
+_REJECTED_FIELD = {"metrics": "rejected_data_points", "logs": "rejected_log_records", "traces": "rejected_spans"}
+
+
+def create_otlp_grpc_server(
+    config: OtlpReceiverConfig, auth: TokenAuth, consumer: Consumer, observer: IngestObserver
+) -> grpc.aio.Server:
+    server = grpc.aio.server(
+        options=[
+            # grpcio enforces this on the message as sent and after decompression, and answers
+            # RESOURCE_EXHAUSTED itself.
+            ("grpc.max_receive_message_length", config.max_request_bytes),
+            ("grpc.max_send_message_length", 4 * 1024 * 1024),
+        ]
+    )
+    handlers = []
+    for service, (signal, response_type) in _SERVICES.items():
+        handler = grpc.unary_unary_rpc_method_handler(
+            _export_handler(signal, response_type, auth, consumer, observer),
+            request_deserializer=None,
+            response_serializer=None,
+        )
+        handlers.append(grpc.method_handlers_generic_handler(service, {"Export": handler}))
+    server.add_generic_rpc_handlers(tuple(handlers))
+    server.add_insecure_port(f"{_host(config.bind)}:{config.grpc_port}")
+    return server
+
+
+def _host(bind: str) -> str:
+    return f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
+
+
+def _export_handler(signal: Signal, response_type: type, auth: TokenAuth, consumer: Consumer, observer):
+    async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        started = time.perf_counter()
+
+        async def refuse(code: grpc.StatusCode, outcome: str, reason: str, retry_after_s: int | None = None):
+            observer.request_done("grpc", signal, outcome, reason, 0, 0, time.perf_counter() - started)
+            if retry_after_s is not None:
+                context.set_trailing_metadata((("retry-after", str(retry_after_s)),))
+            await context.abort(code, reason)
+
+        metadata = dict(context.invocation_metadata() or ())
+        try:
+            sender = auth.sender_for(metadata.get("authorization"))
+        except Unauthenticated as exc:
+            await refuse(grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", str(exc))
+        try:
+            decoded = await asyncio.to_thread(decode, signal, request, "protobuf", sender)
+        except DecodeFailure as exc:
+            await refuse(grpc.StatusCode.INVALID_ARGUMENT, "bad_request", str(exc))
+        response = response_type()
+        if decoded.batch is None:
+            observer.request_done("grpc", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
+            return response.SerializeToString()
+        batch = decoded.batch
+        try:
+            result = await asyncio.wrap_future(consumer.consume(batch))
+        except Overloaded as exc:
+            await refuse(grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded", str(exc), exc.retry_after_s)
+        except Unavailable as exc:
+            await refuse(grpc.StatusCode.UNAVAILABLE, "unavailable", str(exc), exc.retry_after_s)
+        status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
+        observer.request_done(
+            "grpc", signal, status, batch.rejected_reason, batch.size, batch.rejected, time.perf_counter() - started
+        )
+        if batch.rejected:
+            setattr(response.partial_success, _REJECTED_FIELD[signal], batch.rejected)
+            response.partial_success.error_message = batch.rejected_reason
+        return response.SerializeToString()
+
+    return export

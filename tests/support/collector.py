@@ -1,0 +1,135 @@
+"""Run the real collector (`python -m collector run`) as a child process on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class CollectorProcess:
+    data_dir: Path
+    tokens_file: Path | None = None
+    directory_file: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    grpc_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def otlp_http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def otlp_grpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.grpc_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def environment(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CC_ANALYTICS_")}
+        env.update(
+            {
+                "CC_ANALYTICS_BIND": "127.0.0.1",
+                "CC_ANALYTICS_OTLP_GRPC_PORT": str(self.grpc_port),
+                "CC_ANALYTICS_OTLP_HTTP_PORT": str(self.http_port),
+                "CC_ANALYTICS_API_PORT": str(self.api_port),
+                "CC_ANALYTICS_METRICS_PORT": str(self.metrics_port),
+                "CC_ANALYTICS_DATA_DIR": str(self.data_dir),
+                "CC_ANALYTICS_LOG_LEVEL": "info",
+            }
+        )
+        if self.tokens_file:
+            env["CC_ANALYTICS_AUTH_TOKENS_FILE"] = str(self.tokens_file)
+        if self.directory_file:
+            env["CC_ANALYTICS_IDENTITY_DIRECTORY_FILE"] = str(self.directory_file)
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout_s: float = 60.0) -> CollectorProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-collector.log"
+        log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "collector", "run"],
+            cwd=REPO_ROOT,
+            env=self.environment(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"collector exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"collector not ready within {timeout_s}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM and wait: the collector flushes what it acknowledged and exits 0."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush anything."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def analytics(self, start: date | str, end: date | str, **params: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.api_url}/api/v1/analytics", params={"start": str(start), "end": str(end), **params}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def team(self, month: str, **params: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.api_url}/api/v1/team", params={"month": month, **params}, timeout=30)
+        response.raise_for_status()
+        return response.json()
