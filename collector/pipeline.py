@@ -12,17 +12,21 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from exporters.clickhouse import ClickHouseStore, StoreUnavailable
-from pdata import Batch
+from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Unavailable
 from processors.chain import ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")
 
 _STOP = object()
+
+# Called with each group's facts once they are committed (e.g. the Prometheus exporter's counters).
+CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +37,15 @@ class PipelineConfig:
 
 
 class Pipeline:
-    def __init__(self, chain: ProcessorChain, store: ClickHouseStore, config: PipelineConfig) -> None:
+    def __init__(
+        self,
+        chain: ProcessorChain,
+        store: ClickHouseStore,
+        config: PipelineConfig,
+        listeners: Sequence[CommitListener] = (),
+    ) -> None:
         self._chain = chain
+        self._listeners = list(listeners)
         self._store = store
         self._config = config
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -116,3 +127,8 @@ class Pipeline:
         self.last_write_error = ""
         for index, (_, future, _) in enumerate(group):
             future.set_result(ConsumeResult(duplicate=index in processed.duplicates))
+        for listener in self._listeners:
+            try:
+                listener(processed.points, processed.events)
+            except Exception:
+                log.exception("pipeline.listener_failed")

@@ -122,14 +122,19 @@ class CollectorProcess:
             self.process.kill()
             self.process.wait()
 
+    def api_get(self, path: str, **params: str) -> httpx.Response:
+        """GET on the read API (with whatever credentials the API needs)."""
+        return httpx.get(f"{self.api_url}{path}", params=params, headers=self.api_headers(), timeout=30)
+
+    def api_headers(self) -> dict[str, str]:
+        return {}
+
     def analytics(self, start: date | str, end: date | str, **params: str) -> dict[str, Any]:
-        response = httpx.get(
-            f"{self.api_url}/api/v1/analytics", params={"start": str(start), "end": str(end), **params}, timeout=30
-        )
+        response = self.api_get("/api/v1/analytics", start=str(start), end=str(end), **params)
         response.raise_for_status()
         return response.json()
 
     def team(self, month: str, **params: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.api_url}/api/v1/team", params={"month": month, **params}, timeout=30)
+        response = self.api_get("/api/v1/team", month=month, **params)
         response.raise_for_status()
         return response.json()
