@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
+REQUIRE_E2E_ENV = "CC_ANALYTICS_REQUIRE_E2E"  # set (to 1) in CI: an unavailable CLI fails instead of skipping
 if str(HERE) not in sys.path:  # lets the helpers be imported as plain modules (fake_anthropic, claude_cli, ...)
     sys.path.insert(0, str(HERE))
 
@@ -18,10 +20,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def claude_binary() -> Path:
-    """Path of the pinned Claude Code CLI; skips the test when it can be neither found nor installed."""
+    """Path of the pinned Claude Code CLI; skips the test when it can be neither found nor installed, or fails
+    it when ``CC_ANALYTICS_REQUIRE_E2E`` is set (CI sets it to 1: there, a skipped end-to-end test is a failure)."""
     from claude_cli import CliUnavailable, find_or_install_claude
 
     try:
         return find_or_install_claude()
     except CliUnavailable as e:
+        if os.environ.get(REQUIRE_E2E_ENV, "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"Claude Code CLI unavailable and {REQUIRE_E2E_ENV} is set: {e}", pytrace=False)
         pytest.skip(f"Claude Code CLI unavailable: {e}")

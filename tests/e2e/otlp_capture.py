@@ -15,6 +15,13 @@ Each request becomes one record in the format of ``/work/shared/fixtures/*.jsonl
      "raw_json": {...}                                # http/json, as sent
      "body": {...}}                                   # http/protobuf and grpc: json_format.MessageToDict
 
+Forward mode (a tee): ``otlp_capture(forward_http="http://127.0.0.1:4318", forward_grpc="127.0.0.1:4317")``
+passes every request on, byte for byte (same path, Content-Type, Content-Encoding and Authorization; over gRPC
+the same method and ``authorization`` metadata), to an upstream OTLP receiver and answers the sender with the
+upstream's answer (status, body; gRPC status code and details). The record then also holds
+``"forward_status"``: the upstream HTTP status (int) or gRPC status code name (``"OK"``, ``"UNAUTHENTICATED"``,
+...), and ``"forward_body"`` (the upstream's response decoded to OTLP JSON, when it decodes).
+
 ``summarize(records)`` adds up metrics per name and attribute subset, and lists the events seen.
 """
 
@@ -25,6 +32,8 @@ import gzip
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -49,8 +58,22 @@ PATHS = {
 class OtlpCapture:
     """Records OTLP requests over HTTP and gRPC. Use as a context manager or start()/stop()."""
 
-    def __init__(self, host: str = "127.0.0.1", grpc: bool = True, jsonl_path: Path | str | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        grpc: bool = True,
+        jsonl_path: Path | str | None = None,
+        *,
+        forward_http: str | None = None,
+        forward_grpc: str | None = None,
+    ):
+        """``forward_http``: base URL of an upstream OTLP/HTTP receiver (``http://host:port``);
+        ``forward_grpc``: ``host:port`` (or ``http://host:port``) of an upstream OTLP/gRPC receiver. Requests of
+        a transport without an upstream are answered by the sink itself."""
         self.host = host
+        self.forward_http = forward_http.rstrip("/") if forward_http else None
+        self.forward_grpc = forward_grpc.split("://", 1)[-1] if forward_grpc else None
+        self._grpc_channel = None
         self.records: list[dict] = []
         self.jsonl_path = Path(jsonl_path) if jsonl_path else None
         self._lock = threading.Lock()
@@ -93,6 +116,8 @@ class OtlpCapture:
         self._http.server_close()
         if self._grpc is not None:
             self._grpc.stop(grace=None)
+        if self._grpc_channel is not None:
+            self._grpc_channel.close()
 
     def __enter__(self) -> OtlpCapture:
         return self.start()
@@ -133,6 +158,31 @@ class OtlpCapture:
             for r in self.snapshot():
                 f.write(json.dumps(r) + "\n")
 
+    # ------------------------------------------------------------------ forwarding
+    def _forward_http(self, path: str, body: bytes, headers) -> tuple[int, bytes, str]:
+        """POST the request as received to the upstream; (status, body, content type) of its answer."""
+        fwd = {k: v for k in ("Content-Type", "Content-Encoding", "Authorization") if (v := headers.get(k))}
+        req = urllib.request.Request(f"{self.forward_http}{path}", data=body, headers=fwd, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read(), resp.headers.get("Content-Type") or ""
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers.get("Content-Type") or ""
+        except OSError as e:  # upstream unreachable: tell the sender to retry later
+            return 503, f"forward failed: {e}".encode(), "text/plain"
+
+    def _forward_grpc(self, method: str, request: bytes, metadata: list[tuple[str, str]]):
+        """Call the upstream's ``method`` with the request bytes; (status code, response bytes, details)."""
+        import grpc
+
+        if self._grpc_channel is None:
+            self._grpc_channel = grpc.insecure_channel(self.forward_grpc)
+        call = self._grpc_channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        try:
+            return grpc.StatusCode.OK, call(request, metadata=metadata, timeout=30), ""
+        except grpc.RpcError as e:
+            return e.code(), None, e.details() or ""
+
     # ------------------------------------------------------------------ HTTP
     def _http_handler(self):
         cap = self
@@ -153,32 +203,18 @@ class OtlpCapture:
             def do_POST(self):
                 t = time.time()
                 n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
-                enc = (self.headers.get("Content-Encoding") or "").lower()
-                if enc == "gzip":
-                    raw = gzip.decompress(raw)
-                elif enc == "deflate":
-                    raw = zlib.decompress(raw)
+                sent = self.rfile.read(n) if n else b""
                 path = self.path.split("?")[0]
                 ctype = self.headers.get("Content-Type") or ""
                 headers = {k: v for k, v in self.headers.items()}
-                if path not in PATHS:
-                    cap._add(
-                        {
-                            "t": t,
-                            "proto": "http",
-                            "path": path,
-                            "content_type": ctype,
-                            "headers": headers,
-                            "error": "unknown path",
-                            "size": len(raw),
-                        }
-                    )
-                    self._reply(404, b"not found", "text/plain")
-                    return
-                req_cls, resp_cls = PATHS[path]
                 rec: dict[str, Any] = {"t": t, "proto": "http", "path": path, "content_type": ctype, "headers": headers}
+                upstream = cap._forward_http(path, sent, self.headers) if cap.forward_http else None
+                req_cls, resp_cls = PATHS.get(path, (None, None))
                 try:
+                    enc = (self.headers.get("Content-Encoding") or "").lower()
+                    raw = gzip.decompress(sent) if enc == "gzip" else zlib.decompress(sent) if enc == "deflate" else sent
+                    if req_cls is None:
+                        raise LookupError("unknown path")
                     if "json" in ctype:
                         rec["raw_json"] = json.loads(raw or b"{}")
                         out, out_type = b"{}", "application/json"
@@ -187,66 +223,101 @@ class OtlpCapture:
                         msg.ParseFromString(raw)
                         rec["body"] = json_format.MessageToDict(msg)
                         out, out_type = resp_cls().SerializeToString(), "application/x-protobuf"
+                    status = 200
                 except Exception as e:  # record what could not be decoded
-                    rec["error"] = f"{type(e).__name__}: {e}"
-                    cap._add(rec)
-                    self._reply(400, str(e).encode(), "text/plain")
-                    return
+                    rec["error"] = "unknown path" if req_cls is None else f"{type(e).__name__}: {e}"
+                    if req_cls is None:
+                        rec["size"] = len(sent)
+                    status, out, out_type = (404 if req_cls is None else 400), str(e).encode(), "text/plain"
+                if upstream is not None:
+                    status, out, out_type = upstream
+                    rec["forward_status"] = status
+                    rec["forward_body"] = _decode_response(resp_cls, out, out_type)
                 cap._add(rec)
-                self._reply(200, out, out_type)
+                self._reply(status, out, out_type)
 
         return Handler
 
     # ------------------------------------------------------------------ gRPC
     def _start_grpc(self) -> None:
         import grpc
-        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
-        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
-        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
         cap = self
+        # Raw bytes in and out (no (de)serializers), so a forwarded request is byte-identical to what was sent.
+        services = {
+            "opentelemetry.proto.collector.metrics.v1.MetricsService": "/v1/metrics",
+            "opentelemetry.proto.collector.logs.v1.LogsService": "/v1/logs",
+            "opentelemetry.proto.collector.trace.v1.TraceService": "/v1/traces",
+        }
 
-        def record(path: str, request, context) -> None:
-            md = {}
-            for k, v in context.invocation_metadata():
-                md[k] = v if isinstance(v, str) else repr(v)
-            cap._add(
-                {
-                    "t": time.time(),
-                    "proto": "grpc",
-                    "path": path,
-                    "metadata": md,
-                    "body": json_format.MessageToDict(request),
-                }
+        def make_export(service: str, path: str):
+            req_cls, resp_cls = PATHS[path]
+
+            def export(request: bytes, context) -> bytes:
+                md = {}
+                for k, v in context.invocation_metadata():
+                    md[k] = v if isinstance(v, str) else repr(v)
+                rec: dict[str, Any] = {"t": time.time(), "proto": "grpc", "path": path, "metadata": md}
+                try:
+                    msg = req_cls()
+                    msg.ParseFromString(request)
+                    rec["body"] = json_format.MessageToDict(msg)
+                except Exception as e:
+                    rec["error"] = f"{type(e).__name__}: {e}"
+                if cap.forward_grpc:
+                    auth = [(k, v) for k, v in md.items() if k == "authorization"]
+                    code, out, details = cap._forward_grpc(f"/{service}/Export", request, auth)
+                    rec["forward_status"] = code.name
+                    if out is not None:
+                        rec["forward_body"] = _decode_response(resp_cls, out, "application/x-protobuf")
+                    cap._add(rec)
+                    if code != grpc.StatusCode.OK:
+                        context.abort(code, details)
+                    return out
+                cap._add(rec)
+                if "error" in rec:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, rec["error"])
+                return resp_cls().SerializeToString()
+
+            return export
+
+        handlers = tuple(
+            grpc.method_handlers_generic_handler(
+                service, {"Export": grpc.unary_unary_rpc_method_handler(make_export(service, path))}
             )
-
-        class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-            def Export(self, request, context):
-                record("/v1/metrics", request, context)
-                return metrics_service_pb2.ExportMetricsServiceResponse()
-
-        class Logs(logs_service_pb2_grpc.LogsServiceServicer):
-            def Export(self, request, context):
-                record("/v1/logs", request, context)
-                return logs_service_pb2.ExportLogsServiceResponse()
-
-        class Traces(trace_service_pb2_grpc.TraceServiceServicer):
-            def Export(self, request, context):
-                record("/v1/traces", request, context)
-                return trace_service_pb2.ExportTraceServiceResponse()
-
+            for service, path in services.items()
+        )
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+        server.add_generic_rpc_handlers(handlers)
         self.grpc_port = server.add_insecure_port(f"{self.host}:0")
         server.start()
         self._grpc = server
 
 
+def _decode_response(resp_cls: type | None, data: bytes, content_type: str) -> Any:
+    """An upstream's OTLP response as OTLP JSON (``{}`` = full success); the raw text when it does not decode."""
+    try:
+        if "json" in content_type:
+            return json.loads(data or b"{}")
+        if resp_cls is not None and "protobuf" in content_type:
+            msg = resp_cls()
+            msg.ParseFromString(data)
+            return json_format.MessageToDict(msg)
+    except Exception:
+        pass
+    return data.decode(errors="replace")
+
+
 @contextlib.contextmanager
-def otlp_capture(jsonl_path: Path | str | None = None, grpc: bool = True) -> Iterator[OtlpCapture]:
-    cap = OtlpCapture(grpc=grpc, jsonl_path=jsonl_path)
+def otlp_capture(
+    jsonl_path: Path | str | None = None,
+    grpc: bool = True,
+    *,
+    forward_http: str | None = None,
+    forward_grpc: str | None = None,
+) -> Iterator[OtlpCapture]:
+    """A running sink (``forward_*``: a tee in front of an upstream receiver, see the module docstring)."""
+    cap = OtlpCapture(grpc=grpc, jsonl_path=jsonl_path, forward_http=forward_http, forward_grpc=forward_grpc)
     cap.start()
     try:
         yield cap

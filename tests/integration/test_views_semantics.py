@@ -17,6 +17,7 @@ from processors.identity import IdentityResolver
 from processors.temporality import CumulativeToDelta
 
 _digests = count()
+ANONYMOUS = Sender()
 
 
 def ns(day: date, hour: int = 12) -> int:
@@ -35,7 +36,7 @@ def metric(name: str, value: float, when: int, who: dict[str, str], **attributes
     return MetricPoint(name, "", DELTA, True, when - 1, when, value, {**who, **attributes}, {})
 
 
-def write(store: ClickHouseStore, *points: MetricPoint, events: tuple[LogEvent, ...] = (), sender=Sender()) -> None:
+def write(store: ClickHouseStore, *points: MetricPoint, events: tuple[LogEvent, ...] = (), sender: Sender = ANONYMOUS) -> None:
     chain = ProcessorChain(IdentityResolver(), CumulativeToDelta(), RequestDeduplicator(10**15))
     batch = Batch("metrics", next(_digests).to_bytes(16, "big"), sender, 1, list(points), list(events))
     group = chain.process([batch])
