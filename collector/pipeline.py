@@ -107,6 +107,14 @@ class Pipeline:
                 self._queued_items -= size
 
     def _write(self, group: list[tuple[Batch, Future, int]]) -> None:
+        # Points and events go to different tables, i.e. separate inserts: write and acknowledge each
+        # signal on its own, so that one table failing never makes a sender retry what the other kept.
+        for signal in ("metrics", "logs"):
+            part = [item for item in group if item[0].signal == signal]
+            if part:
+                self._write_signal(part)
+
+    def _write_signal(self, group: list[tuple[Batch, Future, int]]) -> None:
         batches = [batch for batch, _, _ in group]
         try:
             processed = self._chain.process(batches)
