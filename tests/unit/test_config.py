@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector import config as configuration
+
+
+def test_defaults_follow_the_architecture() -> None:
+    config = configuration.load(environ={}, config_file=None)
+    assert (config.bind, config.otlp_grpc_port, config.otlp_http_port, config.api_port, config.metrics_port) == (
+        "127.0.0.1", 4317, 4318, 8080, 9464,
+    )  # fmt: skip
+    assert config.dsn == "chdb://" + str((Path("./data") / "chdb").resolve())
+    assert config.privacy_store_content is False
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    file = tmp_path / "cc.yaml"
+    file.write_text("otlp:\n  grpc_port: 5000\n  http_port: 5001\nprivacy:\n  store_content: true\n")
+    environ = {"CC_ANALYTICS_OTLP_HTTP_PORT": "6001", "CC_ANALYTICS_STORAGE_DSN": "http://u:p@ch:8123/db"}
+    config = configuration.load(flags={"api_port": "7000"}, environ=environ, config_file=str(file))
+    assert (config.otlp_grpc_port, config.otlp_http_port, config.api_port) == (5000, 6001, 7000)
+    assert config.privacy_store_content is True
+    assert config.dsn == "http://u:p@ch:8123/db"
+
+
+def test_every_option_has_an_env_var_a_default_and_a_line_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for option in configuration.OPTIONS:
+        assert option.env.startswith("CC_ANALYTICS_") and option.doc
+        assert f"`{option.env}`" in readme, option.env
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"CC_ANALYTICS_API_PORT": "http"}, "api.port must be a int"),
+        ({"CC_ANALYTICS_API_PORT": "70000"}, "api_port must be a port number"),
+        ({"CC_ANALYTICS_STORAGE_DSN": "mysql://x"}, "storage.dsn must start with"),
+        ({"CC_ANALYTICS_PRIVACY_STORE_CONTENT": "maybe"}, "privacy.store_content must be a bool"),
+    ],
+)
+def test_bad_values_are_refused_with_the_reason(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(configuration.ConfigError, match=message):
+        configuration.load(environ=environ)
