@@ -34,7 +34,8 @@ class CumulativeToDelta:
 
     A reset is a value drop or a changed start time; the first point seen of a series counts in full
     (its value is everything since its start). A point not newer than the last one seen is stale and
-    yields nothing, so duplicates and out-of-order retries cannot add twice. Updates are staged in a
+    yields nothing, so duplicates and out-of-order retries cannot add twice; an unchanged value yields
+    nothing either. Updates are staged in a
     `pending` dict and only `commit`ted once the deltas are durable, so a failed write changes nothing.
     """
 
@@ -48,7 +49,7 @@ class CumulativeToDelta:
         self._state[key] = state
 
     def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | None:
-        """The delta this point contributes, or None when it contributes nothing (stale)."""
+        """The delta this point contributes, or None when it contributes nothing (stale or unchanged)."""
         if point.temporality != CUMULATIVE:
             return point.value
         previous = pending.get(key) or self._state.get(key)
@@ -62,6 +63,10 @@ class CumulativeToDelta:
         restarted = point.start_ns != previous.start_ns and point.start_ns != 0
         if restarted or point.value < previous.value:
             return point.value
+        if point.value == previous.value:
+            # Cumulative senders re-export idle series every interval; a delta sender sends nothing then.
+            # Storing nothing keeps both temporalities equal (activity included).
+            return None
         return point.value - previous.value
 
     def commit(self, pending: dict[int, SeriesState]) -> None:

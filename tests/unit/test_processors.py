@@ -61,7 +61,7 @@ def test_cumulative_becomes_deltas_with_resets() -> None:
     key = 7
     assert converter.delta(key, point(10, time_ns=100), pending) == 10  # first sight: all since start
     assert converter.delta(key, point(25, time_ns=200), pending) == 15
-    assert converter.delta(key, point(25, time_ns=300), pending) == 0
+    assert converter.delta(key, point(25, time_ns=300), pending) is None  # unchanged: nothing to store
     assert converter.delta(key, point(4, time_ns=400), pending) == 4  # value drop: a reset
     assert converter.delta(key, point(6, time_ns=500, start_ns=450), pending) == 6  # new start time: a reset
     assert converter.delta(key, point(9, time_ns=450), pending) is None  # older than the last seen: stale
