@@ -10,6 +10,9 @@ from processors.derive import fact_of, redact, tool_name_of
 from processors.identity import IdentityResolver
 from processors.temporality import CumulativeToDelta, SeriesState, series_key
 
+_MINUTE_NS = 60 * 1_000_000_000
+_DAY_NS = 24 * 60 * _MINUTE_NS
+
 
 @dataclass(slots=True)
 class ProcessedGroup:
@@ -30,14 +33,26 @@ class ProcessorChain:
         converter: CumulativeToDelta,
         deduplicator: RequestDeduplicator,
         store_content: bool = False,
+        state_window_ns: int = 35 * _DAY_NS,
     ) -> None:
         self.identity = identity
         self.converter = converter
         self.deduplicator = deduplicator
         self.store_content = store_content
+        self.state_window_ns = state_window_ns
+        self._next_state_expiry_ns = 0
 
     def process(self, batches: list[Batch]) -> ProcessedGroup:
         group = ProcessedGroup()
+        if batches:
+            # Forget requests older than the dedup window (bounded memory; same window as after a restart).
+            latest_ns = max(batch.received_ns for batch in batches)
+            self.deduplicator.expire(latest_ns)
+            if latest_ns >= self._next_state_expiry_ns:
+                # Series ids include session.id, so idle series pile up: drop those a restart would not
+                # restore either. Scanning the state is O(series): do it once a minute at most.
+                self.converter.expire(latest_ns - self.state_window_ns)
+                self._next_state_expiry_ns = latest_ns + _MINUTE_NS
         for index, batch in enumerate(batches):
             if self.deduplicator.seen(batch.digest) or batch.digest in group.digests:
                 group.duplicates.add(index)

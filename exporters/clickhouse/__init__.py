@@ -2,6 +2,6 @@
 
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.factory import create_store
-from exporters.clickhouse.store import ClickHouseStore, StoreUnavailable
+from exporters.clickhouse.store import ClickHouseStore, QueryFailed, StoreUnavailable
 
-__all__ = ["ClickHouseConfig", "ClickHouseStore", "StoreUnavailable", "create_store"]
+__all__ = ["ClickHouseConfig", "ClickHouseStore", "QueryFailed", "StoreUnavailable", "create_store"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pdata import CUMULATIVE, EventFact, PointFact
@@ -27,9 +28,11 @@ _IDENTITY_KEYS = frozenset({"user.id", "session.id", "user.email", "organization
 def _number(text: str) -> float:
     # Claude Code sends some numbers as strings; a non-number is kept in attributes, counted as 0 here.
     try:
-        return float(text) if text else 0.0
+        number = float(text) if text else 0.0
     except ValueError:
         return 0.0
+    # "inf" and "nan" parse as floats, but one of them in a sum would poison every figure built on it.
+    return number if math.isfinite(number) else 0.0
 
 
 def _integer(text: str) -> int:

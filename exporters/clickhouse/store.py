@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.clickhouse.rows import EVENT_COLUMNS, POINT_COLUMNS, event_columns, point_columns
@@ -16,6 +17,16 @@ from pdata import EventFact, PointFact
 
 class StoreUnavailable(RuntimeError):
     """The store could not be reached or refused a write; nothing of that write was acknowledged."""
+
+
+class QueryFailed(RuntimeError):
+    """The store answered, but refused the query (a bug or a parameter it cannot take): not an outage."""
+
+
+def _query_error(name: str, exc: Exception) -> Exception:
+    if isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError):
+        return QueryFailed(f"query {name} failed: {exc}")
+    return StoreUnavailable(f"query {name} failed: {exc}")
 
 
 def _sql(folder: str, name: str) -> str:
@@ -121,7 +132,7 @@ class ClickHouseStore:
             with self._lock:
                 return list(self._client.query(sql, parameters=parameters).result_rows)
         except Exception as exc:
-            raise StoreUnavailable(f"query {name} failed: {exc}") from exc
+            raise _query_error(name, exc) from exc
 
     def query_named(self, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         sql = _sql("queries", f"{name}.sql")
@@ -130,7 +141,7 @@ class ClickHouseStore:
                 result = self._client.query(sql, parameters=parameters)
                 return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
         except Exception as exc:
-            raise StoreUnavailable(f"query {name} failed: {exc}") from exc
+            raise _query_error(name, exc) from exc
 
     def cumulative_series_state(self, since_ns: int) -> Iterator[tuple[int, int, float, int]]:
         yield from self.query("cumulative_series_state", {"since_ns": since_ns})

@@ -71,3 +71,10 @@ class CumulativeToDelta:
 
     def commit(self, pending: dict[int, SeriesState]) -> None:
         self._state.update(pending)
+
+    def expire(self, horizon_ns: int) -> int:
+        """Forget series whose last point is older than `horizon_ns` (as a restart would); returns how many."""
+        stale = [key for key, state in self._state.items() if state.time_ns < horizon_ns]
+        for key in stale:
+            del self._state[key]
+        return len(stale)

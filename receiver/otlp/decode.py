@@ -63,13 +63,14 @@ _ID_FIELDS = ("traceId", "spanId", "trace_id", "span_id")
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
     """OTLP/JSON writes trace and span ids as hex, proto3 JSON expects base64: convert in place."""
-    for resource_logs in document.get("resourceLogs", []) or []:
+    # Wrongly shaped documents are left as they are, for ParseDict to refuse with its reason.
+    for resource_logs in _list(document.get("resourceLogs")):
         if not isinstance(resource_logs, dict):
             continue
-        for scope_logs in resource_logs.get("scopeLogs", []) or []:
+        for scope_logs in _list(resource_logs.get("scopeLogs")):
             if not isinstance(scope_logs, dict):
                 continue
-            for record in scope_logs.get("logRecords", []) or []:
+            for record in _list(scope_logs.get("logRecords")):
                 if not isinstance(record, dict):
                     continue
                 for key in _ID_FIELDS:
@@ -79,6 +80,17 @@ def _hex_ids_to_base64(document: dict[str, Any]) -> None:
                             record[key] = base64.b64encode(bytes.fromhex(value)).decode()
                         except ValueError:
                             raise DecodeFailure(f"logRecord.{key} is not hex: {value[:40]!r}") from None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# The store keeps times as DateTime64(9): signed 64-bit nanoseconds, so up to 2262-04-11.
+MAX_TIME_NS = 2**63 - 1
+# Past 2^53 a double no longer counts in units, and sums of such values overflow to infinity, which no
+# JSON figure can carry: no Claude Code counter comes near it.
+MAX_VALUE = float(2**53)
 
 
 def any_value_to_str(value: AnyValue) -> str:
@@ -162,6 +174,10 @@ def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPo
                         rejected += 1
                         reasons.append(f"metric {metric.name!r}: value is not finite")
                         continue
+                    if abs(value) > MAX_VALUE:
+                        rejected += 1
+                        reasons.append(f"metric {metric.name!r}: value {value:g} is out of range (over 2^53)")
+                        continue
                     if monotonic and value < 0:
                         rejected += 1
                         reasons.append(f"metric {metric.name!r}: negative value on a monotonic sum")
@@ -169,6 +185,10 @@ def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPo
                     if point.time_unix_nano == 0:
                         rejected += 1
                         reasons.append(f"metric {metric.name!r}: data point without timeUnixNano")
+                        continue
+                    if point.time_unix_nano > MAX_TIME_NS or point.start_time_unix_nano > MAX_TIME_NS:
+                        rejected += 1
+                        reasons.append(f"metric {metric.name!r}: timeUnixNano or startTimeUnixNano after year 2262")
                         continue
                     points.append(
                         MetricPoint(
@@ -197,7 +217,11 @@ def flatten_logs(request: ExportLogsServiceRequest, received_ns: int) -> tuple[l
                 attributes = attributes_to_dict(record.attributes)
                 body = any_value_to_str(record.body) if record.HasField("body") else ""
                 name = attributes.get("event.name") or record.event_name or _name_from_body(body)
-                time_ns = record.time_unix_nano or record.observed_time_unix_nano or received_ns
+                # An unset or unstorable time falls back to the observed time, then to the arrival time.
+                time_ns = next(
+                    (t for t in (record.time_unix_nano, record.observed_time_unix_nano) if 0 < t <= MAX_TIME_NS),
+                    received_ns,
+                )
                 events.append(
                     LogEvent(
                         time_ns=int(time_ns),

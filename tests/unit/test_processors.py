@@ -150,3 +150,17 @@ def test_uncommitted_group_leaves_no_trace() -> None:
     chain.process([batch])  # the write failed: never committed
     group = chain.process([batch])
     assert group.duplicates == set() and [fact.delta for fact in group.points] == [10]
+
+
+def test_idle_cumulative_series_are_forgotten_after_the_state_window() -> None:
+    converter = CumulativeToDelta()
+    chain = ProcessorChain(IdentityResolver(), converter, RequestDeduplicator(10**12), state_window_ns=1_000)
+    old = _batch(b"old", point(10, time_ns=100, **{"user.id": "u", "session.id": "s1"}))
+    old.received_ns = 100
+    chain.commit(chain.process([old]))
+    assert len(converter) == 1
+    later = 61 * 10**9  # expiry runs at most once a minute
+    fresh = _batch(b"new", point(3, time_ns=later, **{"user.id": "u", "session.id": "s2"}))
+    fresh.received_ns = later
+    chain.commit(chain.process([fresh]))
+    assert len(converter) == 1  # s1's series was last seen before the window

@@ -1,0 +1,344 @@
+"""Retries and restarts (issue 2): a retried request counts once, a kill -9 after acknowledgement loses and
+adds nothing, and cumulative series resume across restarts. All against the real collector process."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import otlp_raw as otlp
+from tests.support.collector import CollectorProcess
+
+ORG = "org-retry"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    """One collector for the tests that need no restart; each of them uses its own organization."""
+    process = CollectorProcess(data_dir=tmp_path_factory.mktemp("retries") / "data").start()
+    yield process
+    process.kill()
+
+
+@pytest.fixture
+def org(request: pytest.FixtureRequest) -> str:
+    return "org-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+
+
+@pytest.fixture
+def started(data_dir: Path) -> Iterator[list[CollectorProcess]]:
+    """Every collector a test starts on `data_dir`; all are SIGKILLed at the end (a no-op for stopped ones)."""
+    processes: list[CollectorProcess] = []
+    yield processes
+    for process in processes:
+        process.kill()
+
+
+def _start(started: list[CollectorProcess], data_dir: Path, **env: str) -> CollectorProcess:
+    process = CollectorProcess(data_dir=data_dir, extra_env=env).start()
+    started.append(process)
+    return process
+
+
+def _restart(started: list[CollectorProcess], data_dir: Path, how: str) -> CollectorProcess:
+    current = started[-1]
+    if how == "sigkill":
+        current.kill()
+        assert current.process.returncode == -9
+    else:
+        assert current.stop() == 0, current.log()
+    return _start(started, data_dir)
+
+
+# --- the same request twice -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json", "grpc"])
+def test_same_request_twice_counts_once(shared: CollectorProcess, org: str, protocol: str) -> None:
+    collector = shared
+    request = otlp.edit_request(org, lines=7, cost=0.5)
+    otlp.send(collector, protocol, request)
+    assert otlp.figures(collector, org) == otlp.edit_figures(7, 0.5)
+
+    otlp.send(collector, protocol, request)  # a retry after a lost response: acknowledged, not counted
+    assert otlp.figures(collector, org) == otlp.edit_figures(7, 0.5)
+
+    # The same content in a new export (a later timestamp, so other bytes) is new data and counts.
+    otlp.send(collector, protocol, otlp.edit_request(org, lines=7, cost=0.5))
+    assert otlp.figures(collector, org) == otlp.edit_figures(14, 1.0, accepts=2)
+
+
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_retry_with_other_content_encoding_counts_once(shared: CollectorProcess, org: str, encoding: str) -> None:
+    """The digest is over the inflated body: identity, gzip and another gzip level are one request."""
+    collector = shared
+    document = otlp.edit_request(org, lines=3, cost=0.25)
+    body = otlp.to_json(document) if encoding == "json" else otlp.to_protobuf(document)
+    content_type = otlp.CONTENT_TYPES[encoding]
+
+    first = otlp.post(collector, "metrics", body, content_type)
+    assert first.status_code == 200, first.text
+    compressed = [otlp.gzipped(body, 9), otlp.gzipped(body, 1)]
+    assert compressed[0] != body
+    for variant in compressed:
+        response = otlp.post(collector, "metrics", variant, content_type, {"content-encoding": "gzip"})
+        assert response.status_code == 200, response.text
+    assert otlp.figures(collector, org) == otlp.edit_figures(3, 0.25)
+
+    # And the other way round: gzip first, identity as the retry.
+    other = otlp.edit_request(org, lines=2, cost=0.25, name="second")
+    body = otlp.to_json(other) if encoding == "json" else otlp.to_protobuf(other)
+    for variant, headers in ((otlp.gzipped(body), {"content-encoding": "gzip"}), (body, {})):
+        response = otlp.post(collector, "metrics", variant, content_type, headers)
+        assert response.status_code == 200, response.text
+    assert otlp.figures(collector, org) == otlp.edit_figures(5, 0.5, accepts=2, users=2, sessions=1)
+
+
+def test_grpc_and_http_protobuf_of_the_same_bytes_count_once(shared: CollectorProcess, org: str) -> None:
+    collector = shared
+    body = otlp.to_protobuf(otlp.edit_request(org, lines=4))
+    assert otlp.post(collector, "metrics", body).status_code == 200
+    otlp.grpc_export(collector, "metrics", body)
+    assert otlp.figures(collector, org) == otlp.edit_figures(4)
+
+
+def test_grpc_retry_with_message_compression_counts_once(shared: CollectorProcess, org: str) -> None:
+    collector = shared
+    body = otlp.to_protobuf(otlp.edit_request(org, lines=6, cost=0.25))
+    otlp.grpc_export(collector, "metrics", body, gzip_compressed=True)
+    otlp.grpc_export(collector, "metrics", body)
+    otlp.grpc_export(collector, "metrics", body, gzip_compressed=True)
+    assert otlp.figures(collector, org) == otlp.edit_figures(6, 0.25)
+
+
+def test_a_retry_after_the_dedup_window_counts_again_before_and_after_a_restart(started, data_dir: Path) -> None:
+    """dedup.window_seconds bounds what is remembered, in a running process as after a restart."""
+    window_s = 2
+    collector = _start(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
+    request = otlp.edit_request(ORG, lines=2)
+
+    def past_the_window_of(acknowledged: float) -> None:
+        time.sleep(max(0.0, acknowledged + window_s + 0.25 - time.monotonic()))
+
+    otlp.send(collector, "http/json", request)
+    acknowledged = time.monotonic()
+    otlp.send(collector, "http/json", request)
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 2
+
+    past_the_window_of(acknowledged)
+    otlp.send(collector, "http/json", request)  # forgotten: counted as new, and remembered again
+    acknowledged = time.monotonic()
+    otlp.send(collector, "http/json", request)
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 4
+
+    started[-1].kill()
+    past_the_window_of(acknowledged)
+    collector = _start(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
+    otlp.send(collector, "http/json", request)
+    otlp.send(collector, "http/json", request)
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 6
+
+
+# --- kill -9 after acknowledgements -----------------------------------------------------------------------------
+
+
+def _acknowledged_workload() -> list[tuple[str, str, dict]]:
+    """(protocol, signal, document): deltas over each protocol, a cumulative series, and events."""
+    base = otlp.now_ns()
+    start = base - 60_000_000_000
+    return [
+        ("http/protobuf", "metrics", otlp.edit_request(ORG, lines=10, cost=0.25, name="alice", session="a1")),
+        ("http/json", "metrics", otlp.edit_request(ORG, lines=5, cost=0.125, name="alice", session="a1",
+                                                   time_ns=base + 1)),
+        ("grpc", "metrics", otlp.edit_request(ORG, lines=0, cost=0.0, name="bob", session="b1", decision="reject",
+                                              tool="Edit")),
+        ("http/json", "metrics", otlp.cumulative_lines_request(ORG, 6, base + 2, start)),
+        ("http/protobuf", "metrics", otlp.cumulative_lines_request(ORG, 9, base + 3, start)),
+        ("http/json", "logs", otlp.logs_request(ORG, ["user_prompt", "api_request"], name="carol", session="c1")),
+        ("grpc", "logs", otlp.logs_request(ORG, ["tool_decision"], name="dave", session="d1")),
+    ]  # fmt: skip
+
+
+# alice 10 + 5 (+ 9 in the cumulative series of who(ORG) = "dev"), bob's rejected Edit, carol and dave by events.
+_WORKLOAD_FIGURES = {
+    "accepted_lines": 24,
+    "removed_lines": 0,
+    "accepts": 2,
+    "rejects": 1,
+    "active_users": 5,  # alice, bob, dev, carol, dave
+    "sessions": 5,  # a1, b1, s1, c1, d1
+    "spend_usd": 0.375,
+}
+
+
+def test_kill9_after_acknowledgement_loses_nothing_and_adds_nothing(started, data_dir: Path) -> None:
+    collector = _start(started, data_dir)
+    workload = _acknowledged_workload()
+    for protocol, signal, document in workload:
+        otlp.send(collector, protocol, document, signal)
+    before = otlp.figures(collector, ORG)
+    assert before == _WORKLOAD_FIGURES
+    team_before = collector.team(otlp.day_range()[1][:7], org=ORG)
+
+    collector = _restart(started, data_dir, "sigkill")
+    assert otlp.figures(collector, ORG) == before
+    assert collector.team(otlp.day_range()[1][:7], org=ORG) == team_before
+
+    # Every acknowledged request delivered again (the client never saw the answer): still counted once.
+    for protocol, signal, document in workload:
+        otlp.send(collector, protocol, document, signal)
+    assert otlp.figures(collector, ORG) == before
+
+    # A second kill -9, and the retries once more.
+    collector = _restart(started, data_dir, "sigkill")
+    for protocol, signal, document in reversed(workload):
+        otlp.send(collector, protocol, document, signal)
+    assert otlp.figures(collector, ORG) == before
+
+    # New data after all that still counts.
+    otlp.send(collector, "grpc", otlp.edit_request(ORG, lines=1, cost=0.125, name="alice", session="a1"))
+    assert otlp.figures(collector, ORG) == {
+        **before, "accepted_lines": 25, "accepts": 3, "spend_usd": 0.5}  # fmt: skip
+
+
+def test_kill9_while_requests_are_in_flight_then_client_retries_count_each_once(started, data_dir: Path) -> None:
+    """Four senders, 80 distinct requests of 1 line each; kill -9 mid-stream. Every acknowledged request
+    survives; after the restart the clients retry everything and each request is counted exactly once."""
+    collector = _start(started, data_dir)
+    protocols = ["http/protobuf", "http/json", "grpc", "http/json"]
+    requests = [
+        (protocols[index % 4], otlp.edit_request(ORG, lines=1, name=f"dev{index % 4}", session=f"s{index % 4}",
+                                                 time_ns=otlp.now_ns() + index))
+        for index in range(80)
+    ]  # fmt: skip
+    acknowledged: set[int] = set()
+    lock = threading.Lock()
+
+    def sender(worker: int) -> None:
+        for index in range(worker, len(requests), 4):
+            protocol, document = requests[index]
+            try:
+                otlp.send(collector, protocol, document)
+            except Exception:  # the collector died under this request: no answer, the client will retry
+                return
+            with lock:
+                acknowledged.add(index)
+
+    threads = [threading.Thread(target=sender, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 20 and time.monotonic() < deadline and any(t.is_alive() for t in threads):
+        time.sleep(0.005)
+    collector.kill()
+    for thread in threads:
+        thread.join(60)
+    assert 20 <= len(acknowledged), len(acknowledged)
+
+    collector = _start(started, data_dir)
+    survived = otlp.figures(collector, ORG)
+    assert len(acknowledged) <= survived["accepted_lines"] <= len(requests)  # acknowledged ⇒ kept
+    assert survived["accepted_lines"] == survived["accepts"]
+    for protocol, document in requests:  # every client retries what it has no answer for, or everything
+        otlp.send(collector, protocol, document)
+    assert otlp.figures(collector, ORG) == otlp.edit_figures(80, accepts=80, users=4, sessions=4)
+
+
+# --- cumulative series across restarts --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("protocol", "how"), [("http/json", "sigterm"), ("grpc", "sigkill"),
+                                               ("http/protobuf", "sigkill")])  # fmt: skip
+def test_cumulative_series_continues_across_restart(started, data_dir: Path, how: str, protocol: str) -> None:
+    collector = _start(started, data_dir)
+    start = otlp.now_ns() - 60_000_000_000
+    t1 = otlp.now_ns()
+    otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 10, t1, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 10
+
+    collector = _restart(started, data_dir, how)
+    otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 25, t1 + 1_000_000, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 25  # not 35 (state lost) nor 15 (first point lost)
+
+    # Another restart, another increment.
+    collector = _restart(started, data_dir, how)
+    otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 26, t1 + 2_000_000, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 26
+
+
+@pytest.mark.parametrize("reset", ["value_drop", "new_start_time"])
+def test_reset_after_restart_counts_the_new_value_in_full(started, data_dir: Path, reset: str) -> None:
+    collector = _start(started, data_dir)
+    start = otlp.now_ns() - 60_000_000_000
+    t1 = otlp.now_ns()
+    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 10, t1, start))
+
+    collector = _restart(started, data_dir, "sigkill")
+    if reset == "value_drop":  # the sender restarted (same start time reported): 4 is all new
+        otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 4, t1 + 1_000_000, start))
+        expected = 14
+    else:  # a new start time: 12 is all new (not 12 - 10)
+        otlp.send(collector, "http/json",
+                  otlp.cumulative_lines_request(ORG, 12, t1 + 1_000_000, start + 30_000_000_000))  # fmt: skip
+        expected = 22
+    assert otlp.figures(collector, ORG)["accepted_lines"] == expected
+
+    # The new series then continues from the reset value, across one more restart.
+    collector = _restart(started, data_dir, "sigterm")
+    last = 4 if reset == "value_drop" else 12
+    new_start = start if reset == "value_drop" else start + 30_000_000_000
+    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, last + 3, t1 + 2_000_000, new_start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == expected + 3
+
+
+def test_out_of_order_cumulative_point_adds_nothing(started, data_dir: Path) -> None:
+    collector = _start(started, data_dir)
+    start = otlp.now_ns() - 60_000_000_000
+    t1 = otlp.now_ns()
+    t2, t3 = t1 + 1_000_000, t1 + 2_000_000
+    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 10, t1, start))
+    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 25, t3, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 25
+
+    # An older point arriving late (lower, as it would be, or equal time): nothing, before and after a restart.
+    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 18, t2, start))
+    otlp.send(collector, "http/protobuf", otlp.cumulative_lines_request(ORG, 24, t3, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 25
+    collector = _restart(started, data_dir, "sigkill")
+    otlp.send(collector, "grpc", otlp.cumulative_lines_request(ORG, 19, t2 + 1, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 25
+
+    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 30, t3 + 1_000_000, start))
+    assert otlp.figures(collector, ORG)["accepted_lines"] == 30
+
+
+# --- clean shutdown ------------------------------------------------------------------------------------------------
+
+
+def test_sigterm_exits_zero_logs_stopped_and_keeps_everything(started, data_dir: Path) -> None:
+    collector = _start(started, data_dir)
+    otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=8, cost=0.25))
+    otlp.send(collector, "http/json", otlp.logs_request(ORG, ["user_prompt"], name="eve", session="e1"), "logs")
+    expected = otlp.edit_figures(8, 0.25, users=2, sessions=2)
+    assert otlp.figures(collector, ORG) == expected
+
+    assert collector.stop() == 0
+    lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
+    stopped = [line for line in lines if line.get("event") == "collector.stopped"]
+    assert len(stopped) == 1, collector.log()
+    assert stopped[0]["level"] == "info"
+    assert [line["event"] for line in lines].index("collector.stopping") < lines.index(stopped[0])
+
+    collector = _start(started, data_dir)
+    assert otlp.figures(collector, ORG) == expected
