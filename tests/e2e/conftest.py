@@ -27,6 +27,7 @@ def claude_binary() -> Path:
     try:
         return find_or_install_claude()
     except CliUnavailable as e:
-        if os.environ.get(REQUIRE_E2E_ENV, "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"Claude Code CLI unavailable and {REQUIRE_E2E_ENV} is set: {e}", pytrace=False)
-        pytest.skip(f"Claude Code CLI unavailable: {e}")
+        reason = f"Claude Code CLI unavailable: {e}"
+    if os.environ.get(REQUIRE_E2E_ENV, "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{reason} ({REQUIRE_E2E_ENV} is set: the end-to-end tests must run)", pytrace=False)
+    pytest.skip(reason)

@@ -54,6 +54,9 @@ PATHS = {
     "/v1/traces": (trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse),
 }
 
+# Loopback only: never route a forwarded request through a proxy named in the environment.
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 class OtlpCapture:
     """Records OTLP requests over HTTP and gRPC. Use as a context manager or start()/stop()."""
@@ -164,7 +167,7 @@ class OtlpCapture:
         fwd = {k: v for k in ("Content-Type", "Content-Encoding", "Authorization") if (v := headers.get(k))}
         req = urllib.request.Request(f"{self.forward_http}{path}", data=body, headers=fwd, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with _NO_PROXY_OPENER.open(req, timeout=30) as resp:
                 return resp.status, resp.read(), resp.headers.get("Content-Type") or ""
         except urllib.error.HTTPError as e:
             return e.code, e.read(), e.headers.get("Content-Type") or ""
@@ -176,7 +179,7 @@ class OtlpCapture:
         import grpc
 
         if self._grpc_channel is None:
-            self._grpc_channel = grpc.insecure_channel(self.forward_grpc)
+            self._grpc_channel = grpc.insecure_channel(self.forward_grpc, options=[("grpc.enable_http_proxy", 0)])
         call = self._grpc_channel.unary_unary(method, request_serializer=None, response_deserializer=None)
         try:
             return grpc.StatusCode.OK, call(request, metadata=metadata, timeout=30), ""
@@ -212,7 +215,9 @@ class OtlpCapture:
                 req_cls, resp_cls = PATHS.get(path, (None, None))
                 try:
                     enc = (self.headers.get("Content-Encoding") or "").lower()
-                    raw = gzip.decompress(sent) if enc == "gzip" else zlib.decompress(sent) if enc == "deflate" else sent
+                    raw = (
+                        gzip.decompress(sent) if enc == "gzip" else zlib.decompress(sent) if enc == "deflate" else sent
+                    )
                     if req_cls is None:
                         raise LookupError("unknown path")
                     if "json" in ctype:
