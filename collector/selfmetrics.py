@@ -1,34 +1,94 @@
-"""The collector's own health metrics, fed by the receiver's observer."""
+"""The collector's own health metrics (served on /metrics next to Claude Code's counters).
+
+- ingest: the receiver's observer counts requests by protocol, signal and status, items accepted and
+  rejected by reason, duplicate requests (dedup hits), and the request latency;
+- write queue: points + records waiting for the writer, and the age of the oldest waiting request
+  (`QueueTracker` wraps the pipeline as the receivers' consumer);
+- store: write latency and failed writes (`InstrumentedStore` wraps the store the pipeline writes to).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+from pdata import Batch, EventFact, PointFact
+from pdata.consumer import Consumer, ConsumeResult
 from receiver.otlp.observer import LoggingObserver
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+# The receiver's rejection messages (free text) → a small fixed set of `reason` label values.
+_REASONS = (
+    ("points are not supported", "unsupported_metric_type"),
+    ("aggregationTemporality", "unsupported_temporality"),
+    ("without a value", "missing_value"),
+    ("not finite", "non_finite_value"),
+    ("negative value", "negative_counter_value"),
+    ("without timeUnixNano", "missing_timestamp"),
+)
+
+
+def reason_label(reason: str, signal: str) -> str:
+    if signal == "traces":
+        return "traces_not_stored"
+    for fragment, label in _REASONS:
+        if fragment in reason:
+            return label
+    return "other"
 
 
 class SelfMetrics(LoggingObserver):
-    """Counts every request by protocol, signal and status, and the items accepted and rejected."""
+    """The receiver's observer: requests, items, dedup hits and latency by protocol and signal."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.requests = Counter(
             "cc_analytics_otlp_requests",
-            "OTLP export requests by outcome",
+            "OTLP export requests by outcome (status: ok, partial, duplicate, bad_request, too_large, "
+            "unauthenticated, unsupported_media_type, overloaded, unavailable)",
             ["protocol", "signal", "status"],
             registry=registry,
         )
         self.items = Counter(
             "cc_analytics_otlp_items",
-            "Points, log records and spans by outcome (accepted, rejected, dropped)",
-            ["protocol", "signal", "outcome"],
+            "Points, log records and spans by outcome (accepted, rejected, dropped) and rejection reason",
+            ["protocol", "signal", "outcome", "reason"],
             registry=registry,
         )
+        self.dedup_hits = Counter(
+            "cc_analytics_dedup_hits",
+            "Requests recognised as a retry of one already counted (acknowledged, counted once)",
+            ["protocol", "signal"],
+            registry=registry,
+        )
+        for protocol in ("grpc", "http"):  # present from the start, so rate() and alerts see a 0
+            for signal in ("metrics", "logs"):
+                self.dedup_hits.labels(protocol, signal)
         self.latency = Histogram(
             "cc_analytics_otlp_request_duration_seconds",
             "Time from a request's arrival to its answer",
             ["protocol", "signal"],
             registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.store_write_latency = Histogram(
+            "cc_analytics_store_write_duration_seconds",
+            "Time of one insert of a group of facts into the store",
+            registry=registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.store_write_errors = Counter(
+            "cc_analytics_store_write_errors", "Inserts the store refused or could not take", registry=registry
+        )
+        self.store_written_items = Counter(
+            "cc_analytics_store_written_items", "Points and records committed to the store", ["kind"], registry=registry
         )
 
     def request_done(
@@ -36,10 +96,102 @@ class SelfMetrics(LoggingObserver):
     ) -> None:
         super().request_done(protocol, signal, status, reason, accepted, rejected, seconds)
         self.requests.labels(protocol, signal, status).inc()
+        if status == "duplicate":
+            self.dedup_hits.labels(protocol, signal).inc()
         if accepted and status in ("ok", "partial"):
-            self.items.labels(protocol, signal, "accepted").inc(accepted)
+            self.items.labels(protocol, signal, "accepted", "").inc(accepted)
         if rejected:
             outcome = "dropped" if signal == "traces" else "rejected"
-            self.items.labels(protocol, signal, outcome).inc(rejected)
+            self.items.labels(protocol, signal, outcome, reason_label(reason, signal)).inc(rejected)
         if seconds:
             self.latency.labels(protocol, signal).observe(seconds)
+
+    def watch_queue(self, tracker: QueueTracker, capacity: int) -> None:
+        """Expose the write queue's depth, capacity and oldest waiting request's age at each scrape."""
+        self.registry.register(_QueueCollector(tracker, capacity))
+
+
+class QueueTracker:
+    """The receivers' consumer: passes batches to the pipeline, remembering when each one entered the queue."""
+
+    def __init__(
+        self, consumer: Consumer, queued_items: Callable[[], int], clock: Callable[[], float] = time.monotonic
+    ):
+        self._consumer = consumer
+        self._queued_items = queued_items
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[int, float] = {}
+        self._next = 0
+
+    def consume(self, batch: Batch) -> Future[ConsumeResult]:
+        future = self._consumer.consume(batch)  # raises Overloaded / Unavailable before anything is queued
+        with self._lock:
+            ticket = self._next
+            self._next += 1
+            self._pending[ticket] = self._clock()
+        future.add_done_callback(lambda _: self._done(ticket))
+        return future
+
+    def _done(self, ticket: int) -> None:
+        with self._lock:
+            self._pending.pop(ticket, None)
+
+    @property
+    def queued_items(self) -> int:
+        return self._queued_items()
+
+    def oldest_age_seconds(self) -> float:
+        with self._lock:
+            if not self._pending:
+                return 0.0
+            return max(0.0, self._clock() - min(self._pending.values()))
+
+
+class _QueueCollector:
+    def __init__(self, tracker: QueueTracker, capacity: int) -> None:
+        self._tracker = tracker
+        self._capacity = capacity
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "cc_analytics_queue_items", "Points and records waiting to be written", value=self._tracker.queued_items
+        )
+        yield GaugeMetricFamily(
+            "cc_analytics_queue_capacity_items",
+            "Points and records the queue holds before senders are told to back off (limits.max_queued_items)",
+            value=self._capacity,
+        )
+        yield GaugeMetricFamily(
+            "cc_analytics_queue_oldest_age_seconds",
+            "Age of the oldest request waiting to be written (0 when none waits)",
+            value=self._tracker.oldest_age_seconds(),
+        )
+
+
+class InstrumentedStore:
+    """The store as the pipeline sees it: each write timed, failures counted; everything else passed through."""
+
+    def __init__(self, store: Any, metrics: SelfMetrics) -> None:
+        self._store = store
+        self._metrics = metrics
+
+    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
+        started = time.perf_counter()
+        try:
+            self._store.write(points, events)
+        except Exception:
+            self._metrics.store_write_errors.inc()
+            raise
+        finally:
+            self._metrics.store_write_latency.observe(time.perf_counter() - started)
+        if points:
+            self._metrics.store_written_items.labels("points").inc(len(points))
+        if events:
+            self._metrics.store_written_items.labels("events").inc(len(events))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)

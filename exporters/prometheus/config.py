@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The low-cardinality labels exposed by default (Prometheus spelling: attribute dots become underscores).
+DEFAULT_LABELS: tuple[str, ...] = (
+    "organization_id", "model", "type", "tool_name", "decision", "source", "language", "terminal_type",
+    "query_source", "start_type", "team",
+)  # fmt: skip
+
+# Never a label: one series per session would grow without bound.
+FORBIDDEN_LABELS = frozenset({"session_id"})
+# Labels that name a person: allowed only when the operator enables per-member labels.
+MEMBER_LABELS = frozenset({"member", "user_id", "user_email", "user_account_id", "user_account_uuid"})
+
+# The derived gauges' windows: whole UTC days ending today, today included.
+DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (("1d", 1), ("7d", 7), ("30d", 30))
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class PrometheusConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PrometheusExporterConfig:
+    # Allow-list of labels, in exposition order; a series carries those its points have (empty ones are left out).
+    labels: tuple[str, ...] = DEFAULT_LABELS
+    # Add the `member` label (the resolved member: email, account, API key id or user.id) to every counter.
+    member_labels: bool = False
+    # Hard cap of series per counter, the `other` overflow series included.
+    max_series_per_metric: int = 5_000
+    # A series without a new point for this long is forgotten (0: never).
+    series_ttl_seconds: float = 86_400.0
+    # How long the derived gauges' figures are reused before the rollups are read again (0: every scrape).
+    gauge_cache_seconds: float = 15.0
+    windows: tuple[tuple[str, int], ...] = DEFAULT_WINDOWS
+
+    def __post_init__(self) -> None:
+        for label in self.labels:
+            if not _LABEL_NAME.match(label) or label.startswith("__"):
+                raise PrometheusConfigError(f"metrics.labels: {label!r} is not a valid Prometheus label name")
+            if label in FORBIDDEN_LABELS:
+                raise PrometheusConfigError(f"metrics.labels: {label} is never exposed (one series per session)")
+            if label in MEMBER_LABELS and not self.member_labels:
+                raise PrometheusConfigError(
+                    f"metrics.labels: {label} names a person; set metrics.member_labels to expose per-member labels"
+                )
+        if len(set(self.labels)) != len(self.labels):
+            raise PrometheusConfigError("metrics.labels: a label is listed twice")
+        if self.max_series_per_metric < 2:
+            raise PrometheusConfigError("metrics.max_series_per_metric must be at least 2")
+        if self.series_ttl_seconds < 0:
+            raise PrometheusConfigError("metrics.series_ttl_seconds must be 0 (never) or more")
+        if self.gauge_cache_seconds < 0:
+            raise PrometheusConfigError("metrics.gauge_cache_seconds must be 0 or more")
+
+    @property
+    def effective_labels(self) -> tuple[str, ...]:
+        """The allow-list plus `member` when per-member labels are on."""
+        if self.member_labels and "member" not in self.labels:
+            return (*self.labels, "member")
+        return self.labels
+
+    @staticmethod
+    def parse_labels(text: str) -> tuple[str, ...]:
+        """`a,b, c` → ("a", "b", "c"); the form of the metrics.labels option."""
+        return tuple(part.strip() for part in text.split(",") if part.strip())
