@@ -1,0 +1,27 @@
+"""`promtool check rules` and `promtool test rules` on dashboards/prometheus/."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.dashboards import common
+from tests.support.prometheus import promtool_binary
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool_binary(), *args], cwd=common.DASHBOARDS_DIR / "prometheus", capture_output=True, text=True,
+        timeout=300,
+    )
+
+
+def test_promtool_check_rules() -> None:
+    result = _run("check", "rules", "rules.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_test_rules() -> None:
+    assert common.RULE_TESTS
+    result = _run("test", "rules", *(str(path.relative_to(path.parents[1])) for path in common.RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(common.RULE_TESTS), result.stdout
