@@ -1,78 +1,186 @@
-"""JSON analytics API: /api/v1/analytics, /api/v1/team, /healthz, /readyz. UTC days."""
+"""The read path on :8080: JSON analytics API, CSV, the Admin-API-compatible report, the console page.
+
+Every data endpoint is role-gated (console.auth); /healthz, /readyz, /openapi.json, /login and static
+assets carry no data and stay open.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
+from console import csv_export, openapi, pages, report
+from console.access import AccessStore
+from console.auth import SESSION_COOKIE, AuthSettings, Decision, decide, set_session
+from console.params import BadParameter, parse_month, parse_range
+from console.roles import ROLES
 from exporters.clickhouse import ClickHouseStore, StoreUnavailable, views
 
 log = logging.getLogger("cc_analytics.api")
 
-MAX_RANGE_DAYS = 400
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+Handler = Callable[[Request, Decision], Awaitable[Response]]
 
 
-class BadParameter(ValueError):
-    pass
+def _bad(reason: str) -> JSONResponse:
+    return JSONResponse({"error": "bad_request", "message": reason}, status_code=400)
 
 
-def _date(request: Request, name: str, default: date) -> date:
-    text = request.query_params.get(name)
-    if text is None or text == "":
-        return default
-    problem = BadParameter(f"{name} must be a date as YYYY-MM-DD, got {text[:40]!r}")
-    if len(text) != 10:
-        raise problem
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise problem from None
+def _denied_json(decision: Decision) -> JSONResponse:
+    error = "unauthorized" if decision.status == 401 else "forbidden"
+    headers = {"WWW-Authenticate": 'Bearer realm="cc-analytics"'} if decision.status == 401 else None
+    return JSONResponse({"error": error, "message": decision.reason}, status_code=decision.status, headers=headers)
 
 
-def _text(request: Request, name: str) -> str:
-    value = request.query_params.get(name, "")
-    if len(value) > 256:
-        raise BadParameter(f"{name} is longer than 256 characters")
-    return value
+def _anthropic_error(status: int, kind: str, message: str) -> JSONResponse:
+    # Anthropic's error envelope, so clients written for its Admin API handle ours the same way.
+    return JSONResponse({"type": "error", "error": {"type": kind, "message": message}}, status_code=status)
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
+async def _in_thread(view: Callable[..., Any], *arguments: Any) -> Any:
+    return await asyncio.to_thread(view, *arguments)
 
 
-def create_api_app(store: ClickHouseStore, ready: Callable[[], tuple[bool, str]]) -> Starlette:
-    async def analytics(request: Request) -> JSONResponse:
+def _unavailable(exc: StoreUnavailable) -> JSONResponse:
+    log.error("api.store_unavailable", extra={"fields": {"error": str(exc)}})
+    return JSONResponse({"error": "store_unavailable", "message": "the analytics store is unreachable"}, 503)
+
+
+def _csv(body: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def create_api_app(
+    store: ClickHouseStore,
+    ready: Callable[[], tuple[bool, str]],
+    access: AccessStore,
+    auth: AuthSettings | None = None,
+) -> Starlette:
+    settings = auth or AuthSettings()
+
+    def guarded(handler: Handler, style: str = "json") -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            decision = await asyncio.to_thread(decide, request, access, settings)
+            if decision.status != 200:
+                # The path and the outcome only: never a credential, never who was tried.
+                log.info("api.denied", extra={"fields": {"path": request.url.path, "status": decision.status}})
+                if style == "anthropic":
+                    kind = "authentication_error" if decision.status == 401 else "permission_error"
+                    return _anthropic_error(decision.status, kind, decision.reason)
+                if style == "page":
+                    if decision.status == 401:
+                        return pages.login_page()
+                    return pages.forbidden_page(ROLES[decision.principal.role])
+                return _denied_json(decision)
+            return await handler(request, decision)
+
+        return endpoint
+
+    async def analytics(request: Request, _: Decision) -> Response:
         try:
-            end = _date(request, "end", _today())
-            start = _date(request, "start", end - timedelta(days=29))
-            if start > end:
-                raise BadParameter(f"start {start} is after end {end}")
-            if (end - start).days + 1 > MAX_RANGE_DAYS:
-                raise BadParameter(f"the range is longer than {MAX_RANGE_DAYS} days")
-            organization_id, team = _text(request, "org"), _text(request, "team")
+            period = parse_range(request)
         except BadParameter as exc:
             return _bad(str(exc))
-        return await _serve(views.analytics, store, start, end, organization_id, team)
-
-    async def team_view(request: Request) -> JSONResponse:
-        text = request.query_params.get("month") or _today().strftime("%Y-%m")
-        match = _MONTH.match(text)
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
-            return _bad(f"month must be YYYY-MM, got {text[:40]!r}")
         try:
-            organization_id, team = _text(request, "org"), _text(request, "team")
+            view = await _in_thread(
+                views.analytics, store, period.start, period.end, period.organization_id, period.team
+            )
+        except StoreUnavailable as exc:
+            return _unavailable(exc)
+        if request.url.path.endswith(".csv"):
+            return _csv(csv_export.analytics_csv(view), f"claude-code-analytics-{period.start}-{period.end}.csv")
+        return JSONResponse(view)
+
+    async def team_view(request: Request, _: Decision) -> Response:
+        try:
+            month = parse_month(request)
         except BadParameter as exc:
             return _bad(str(exc))
-        return await _serve(views.team, store, int(match.group(1)), int(match.group(2)), organization_id, team)
+        try:
+            view = await _in_thread(views.team, store, month.year, month.month, month.organization_id, month.team)
+        except StoreUnavailable as exc:
+            return _unavailable(exc)
+        if request.url.path.endswith(".csv"):
+            return _csv(csv_export.team_csv(view), f"claude-code-team-{view['month']}.csv")
+        return JSONResponse(view)
+
+    async def filters(request: Request, _: Decision) -> Response:
+        try:
+            period = parse_range(request)
+        except BadParameter as exc:
+            return _bad(str(exc))
+        bounds = {"start": _midnight(period.start), "end": _midnight(period.end + timedelta(days=1))}
+        try:
+            rows = await _in_thread(store.query_named, "console_filters", bounds)
+        except StoreUnavailable as exc:
+            return _unavailable(exc)
+        organizations = sorted({row["organization_id"] for row in rows if row["organization_id"]})
+        teams = sorted({row["team"] for row in rows if row["team"]})
+        return JSONResponse({"organizations": organizations, "teams": teams})
+
+    async def me(request: Request, decision: Decision) -> Response:
+        principal = decision.principal
+        assert principal is not None  # guarded: only allowed principals get here
+        return JSONResponse({"name": principal.name, "role": principal.role, "role_name": ROLES[principal.role]})
+
+    async def usage_report(request: Request, _: Decision) -> Response:
+        try:
+            parsed = report.parse_request(dict(request.query_params))
+        except report.ReportRequestError as exc:
+            return _anthropic_error(400, "invalid_request_error", str(exc))
+        try:
+            return JSONResponse(await _in_thread(report.usage_report, store, parsed))
+        except StoreUnavailable as exc:
+            log.error("api.store_unavailable", extra={"fields": {"error": str(exc)}})
+            return _anthropic_error(503, "api_error", "the analytics store is unreachable")
+
+    async def page(request: Request, _: Decision) -> Response:
+        return pages.console_page()
+
+    async def login(request: Request) -> Response:
+        if request.method == "POST":
+            body = (await request.body())[:8192].decode(errors="replace")
+            token = (parse_qs(body).get("token") or [""])[0].strip()
+        else:
+            token = request.query_params.get("token", "").strip()
+            if not token:
+                return pages.login_page(status=200)
+        principal = await asyncio.to_thread(access.authenticate, token)
+        if principal is None:
+            log.info("console.login_failed")
+            return pages.login_page("That token is not valid (revoked, rotated or mistyped).")
+        log.info("console.login", extra={"fields": {"principal": principal.id, "role": principal.role}})
+        # 303 to "/" drops the token from the address bar and from the browser's history entry.
+        response = RedirectResponse("/", status_code=303)
+        set_session(response, access, principal, settings)
+        # A role that may not read analytics still gets its session: "/" then answers 403 and says why.
+        return response
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def openapi_document(request: Request) -> JSONResponse:
+        return JSONResponse(openapi.document())
+
+    async def plotly_js(request: Request) -> FileResponse:
+        return FileResponse(pages.plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -83,21 +191,25 @@ def create_api_app(store: ClickHouseStore, ready: Callable[[], tuple[bool, str]]
 
     return Starlette(
         routes=[
-            Route("/api/v1/analytics", analytics),
-            Route("/api/v1/team", team_view),
+            Route("/", guarded(page, "page")),
+            Route("/login", login, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/api/v1/analytics", guarded(analytics)),
+            Route("/api/v1/analytics.csv", guarded(analytics)),
+            Route("/api/v1/team", guarded(team_view)),
+            Route("/api/v1/team.csv", guarded(team_view)),
+            Route("/api/v1/filters", guarded(filters)),
+            Route("/api/v1/me", guarded(me)),
+            Route("/v1/organizations/usage_report/claude_code", guarded(usage_report, "anthropic")),
+            Route("/openapi.json", openapi_document),
+            Route("/static/vendor/plotly.min.js", plotly_js),
+            Mount("/static", StaticFiles(directory=pages.static_dir()), name="static"),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-        ]
+        ],
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
     )
 
 
-def _bad(reason: str) -> JSONResponse:
-    return JSONResponse({"error": "bad_request", "message": reason}, status_code=400)
-
-
-async def _serve(view, *arguments) -> JSONResponse:
-    try:
-        return JSONResponse(await asyncio.to_thread(view, *arguments))
-    except StoreUnavailable as exc:
-        log.error("api.store_unavailable", extra={"fields": {"error": str(exc)}})
-        return JSONResponse({"error": "store_unavailable", "message": "the analytics store is unreachable"}, 503)
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
