@@ -1,0 +1,1 @@
+"""Load generator and benchmarks (`make bench`, `cc-analytics loadgen`)."""

@@ -1,0 +1,299 @@
+"""Query speed at scale: a synthetic year of 10 000 members, generated straight into a separate chDB store.
+
+Raw rows go into `metric_points` and `events` with INSERT … SELECT FROM numbers(), one month per statement,
+so the materialized views fill the hourly rollups exactly as live ingest does. Then every read-API view
+(exporters/clickhouse/views.py) is timed next to the same figures computed by scanning the raw tables.
+
+Density (stated in the table): per active member-hour one point per fact kind (as if each developer
+exported once an hour) and a few events. Real clients send ~29 points+records per active minute, so real
+raw tables are far larger than these and the rollup-vs-raw ratio here is a lower bound.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from exporters.clickhouse import ClickHouseConfig, create_store
+from exporters.clickhouse import views as views_module
+
+ORG = "org-bench"
+HOURS_PER_DAY = 3  # active hours of an active member-day
+ACTIVE_PERCENT = 70  # share of member-days with activity (weekdays and some weekends)
+
+# One metric point per fact kind per active member-hour: (metric, fact, type, tool_name, decision, model, value expr)
+_POINT_KINDS = [
+    ("claude_code.lines_of_code.count", "lines_added", "added", "", "", "claude-sonnet-4-5", "toFloat64(1 + h % 37)"),
+    ("claude_code.lines_of_code.count", "lines_removed", "removed", "", "", "claude-sonnet-4-5", "toFloat64(h % 9)"),
+    ("claude_code.code_edit_tool.decision", "edit_accept", "", "Edit", "accept", "", "toFloat64(1 + h % 4)"),
+    ("claude_code.code_edit_tool.decision", "edit_accept", "", "Write", "accept", "", "toFloat64(1 + h % 2)"),
+    ("claude_code.code_edit_tool.decision", "edit_reject", "", "Edit", "reject", "", "toFloat64(h % 2)"),
+    ("claude_code.cost.usage", "cost_usd", "", "", "", "claude-sonnet-4-5", "(h % 1000) / 10000."),
+    ("claude_code.cost.usage", "cost_usd", "", "", "", "claude-opus-4-6[1m]", "(h % 3000) / 10000."),
+    ("claude_code.token.usage", "tokens_input", "input", "", "", "claude-sonnet-4-5", "toFloat64(h % 20000)"),
+    ("claude_code.token.usage", "tokens_output", "output", "", "", "claude-sonnet-4-5", "toFloat64(h % 5000)"),
+    ("claude_code.token.usage", "tokens_cache_read", "cacheRead", "", "", "claude-sonnet-4-5", "toFloat64(h % 90000)"),
+    ("claude_code.token.usage", "tokens_cache_creation", "cacheCreation", "", "", "claude-sonnet-4-5", "toFloat64(h % 9000)"),
+    ("claude_code.session.count", "session_start", "", "", "", "", "toFloat64(slot = 0)"),
+    ("claude_code.active_time.total", "active_seconds", "user", "", "", "", "toFloat64(60 + h % 1200)"),
+    ("claude_code.active_time.total", "active_seconds", "cli", "", "", "", "toFloat64(30 + h % 900)"),
+]  # fmt: skip
+_EVENT_KINDS = ["user_prompt", "api_request", "tool_decision", "tool_result"]
+
+
+def _array(values: list[str]) -> str:
+    return "[" + ",".join("'" + value.replace("'", "\\'") + "'" for value in values) + "]"
+
+
+def _points_sql(first: date, days: int, members: int) -> str:
+    kinds = len(_POINT_KINDS)
+    columns = list(zip(*_POINT_KINDS, strict=True))
+    values = "multiIf(" + ", ".join(f"k = {i}, {expr}" for i, expr in enumerate(columns[6][:-1])) + f", {columns[6][-1]})"
+    total = members * days * HOURS_PER_DAY * kinds
+    return f"""
+INSERT INTO metric_points (time, start_time, received_at, organization_id, member, member_type, team, user_id,
+    session_id, metric, unit, fact, value, temporality, cumulative, series_key, type, model, tool_name, decision,
+    source, language, query_source, start_type, terminal_type, service_version, attributes, resource,
+    request_digest)
+SELECT t, t - 60, t, '{ORG}', concat('dev', toString(m), '@bench.example.com'), 'email',
+    concat('team-', toString(m % 40)), hex(cityHash64(m)), lower(hex(cityHash64(m, d))),
+    {_array(list(columns[0]))}[k + 1], '', {_array(list(columns[1]))}[k + 1], {values}, 1, 0, cityHash64(m, k),
+    {_array(list(columns[2]))}[k + 1], {_array(list(columns[5]))}[k + 1], {_array(list(columns[3]))}[k + 1],
+    {_array(list(columns[4]))}[k + 1], '', '', 'main', '', 'vscode', '2.1.331', map('terminal.type', 'vscode'),
+    map('service.name', 'claude-code'), toFixedString(substring(reinterpretAsString(cityHash64(m, d, slot)), 1, 8) ||
+    '00000000', 16)
+FROM (
+    SELECT number % {members} AS m, intDiv(number, {members}) % {days} AS d,
+        intDiv(number, {members * days}) % {HOURS_PER_DAY} AS slot, intDiv(number, {members * days * HOURS_PER_DAY}) AS k,
+        cityHash64(m, d, slot) AS h,
+        toDateTime64(toDateTime('{first.isoformat()} 00:00:00', 'UTC') + d * 86400 + (8 + (m % 3) + slot * 2) * 3600
+            + (h % 3000), 9, 'UTC') AS t
+    FROM numbers({total})
+    WHERE cityHash64(m, d) % 100 < {ACTIVE_PERCENT}
+)
+"""
+
+
+def _events_sql(first: date, days: int, members: int) -> str:
+    kinds = len(_EVENT_KINDS)
+    total = members * days * HOURS_PER_DAY * kinds
+    return f"""
+INSERT INTO events (time, received_at, organization_id, member, member_type, team, user_id, session_id, event_name,
+    prompt_id, sequence, model, tool_name, decision, source, success, cost_usd, duration_ms, input_tokens,
+    output_tokens, cache_read_tokens, cache_creation_tokens, terminal_type, service_version, body, attributes,
+    resource, request_digest)
+SELECT t, t, '{ORG}', concat('dev', toString(m), '@bench.example.com'), 'email', concat('team-', toString(m % 40)),
+    hex(cityHash64(m)), lower(hex(cityHash64(m, d))), {_array(_EVENT_KINDS)}[k + 1], hex(h), slot * 10 + k,
+    if(k = 1, 'claude-sonnet-4-5', ''), if(k >= 2, 'Edit', ''), if(k = 2, 'accept', ''), '', if(k = 3, 'true', ''),
+    if(k = 1, (h % 1000) / 10000., 0), h % 9000, 0, 0, 0, 0, 'vscode', '2.1.331', '', map('event.sequence', '1'),
+    map('service.name', 'claude-code'), toFixedString(substring(reinterpretAsString(cityHash64(m, d, slot, 1)), 1, 8)
+    || '00000000', 16)
+FROM (
+    SELECT number % {members} AS m, intDiv(number, {members}) % {days} AS d,
+        intDiv(number, {members * days}) % {HOURS_PER_DAY} AS slot, intDiv(number, {members * days * HOURS_PER_DAY}) AS k,
+        cityHash64(m, d, slot, k) AS h,
+        toDateTime64(toDateTime('{first.isoformat()} 00:00:00', 'UTC') + d * 86400 + (8 + (m % 3) + slot * 2) * 3600
+            + (h % 3000), 9, 'UTC') AS t
+    FROM numbers({total})
+    WHERE cityHash64(m, d) % 100 < {ACTIVE_PERCENT}
+)
+"""
+
+
+def _bar(label: str, done: int, total: int, extra: str) -> None:
+    width = 24
+    filled = int(width * done / max(total, 1))
+    tty = sys.stderr.isatty()
+    sys.stderr.write(("\r" if tty else "") + f"{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {extra}"
+                     + ("" if tty and done < total else "\n"))  # fmt: skip
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------------------------------- raw-table scans
+
+_RAW_FILTER = """time >= {start:DateTime('UTC')} AND time < {end:DateTime('UTC')}
+  AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
+  AND ({team:String} = '' OR team = {team:String})"""
+
+RAW_ANALYTICS_TOTALS = f"""
+SELECT sumIf(value, fact = 'lines_added') AS accepted_lines, sumIf(value, fact = 'lines_removed') AS removed_lines,
+    sumIf(value, fact = 'edit_accept') AS accepts, sumIf(value, fact = 'edit_reject') AS rejects,
+    sumIf(value, fact = 'cost_usd') AS spend_usd,
+    (SELECT uniqExact(member_type, member) FROM (SELECT member_type, member FROM metric_points WHERE {_RAW_FILTER}
+        UNION ALL SELECT member_type, member FROM events WHERE {_RAW_FILTER})) AS active_users,
+    (SELECT uniqExact(session_id) FROM (SELECT session_id FROM metric_points WHERE {_RAW_FILTER} AND session_id != ''
+        UNION ALL SELECT session_id FROM events WHERE {_RAW_FILTER} AND session_id != '')) AS sessions
+FROM metric_points WHERE {_RAW_FILTER}
+"""
+
+RAW_ANALYTICS_DAYS = f"""
+SELECT day, sum(lines) AS accepted_lines, sum(removed) AS removed_lines, sum(acc) AS accepts, sum(rej) AS rejects,
+    sum(spend) AS spend_usd, uniqExact(member_type, member) AS active_users,
+    uniqExactIf(session_id, session_id != '') AS sessions
+FROM (
+    SELECT toDate(time) AS day, member_type, member, session_id, if(fact = 'lines_added', value, 0) AS lines,
+        if(fact = 'lines_removed', value, 0) AS removed, if(fact = 'edit_accept', value, 0) AS acc,
+        if(fact = 'edit_reject', value, 0) AS rej, if(fact = 'cost_usd', value, 0) AS spend
+    FROM metric_points WHERE {_RAW_FILTER}
+    UNION ALL
+    SELECT toDate(time), member_type, member, session_id, 0, 0, 0, 0, 0 FROM events WHERE {_RAW_FILTER}
+)
+GROUP BY day ORDER BY day
+"""
+
+RAW_ACCEPTANCE_BY_TOOL = f"""
+SELECT tool_name, sumIf(value, fact = 'edit_accept') AS accepts, sumIf(value, fact = 'edit_reject') AS rejects
+FROM metric_points WHERE {_RAW_FILTER} AND fact IN ('edit_accept', 'edit_reject')
+GROUP BY tool_name ORDER BY tool_name
+"""
+
+RAW_TEAM = f"""
+SELECT member, member_type, sum(spend) AS spend_usd, sum(lines) AS accepted_lines,
+    uniqExactIf(session_id, session_id != '') AS sessions, max(time) AS last_active
+FROM (
+    SELECT member, member_type, session_id, time, if(fact = 'cost_usd', value, 0) AS spend,
+        if(fact = 'lines_added', value, 0) AS lines
+    FROM metric_points WHERE {_RAW_FILTER}
+    UNION ALL
+    SELECT member, member_type, session_id, time, 0, 0 FROM events WHERE {_RAW_FILTER}
+)
+GROUP BY member, member_type ORDER BY spend_usd DESC, member ASC
+"""
+
+
+@dataclass
+class Timing:
+    name: str
+    view_p50_ms: float
+    raw_p50_ms: float
+    rows: int
+
+    @property
+    def ratio(self) -> float:
+        return self.raw_p50_ms / self.view_p50_ms if self.view_p50_ms else float("nan")
+
+
+def _p50(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    action()  # warm-up (first touch of the parts, query parsing)
+    samples = []
+    value = None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        value = action()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples), value
+
+
+_VIEWS = ("member_hourly_from_points", "member_hourly_from_events", "tool_decisions_hourly_from_points",
+          "model_usage_hourly_from_points")
+BLOCK_DAYS = 28
+
+
+def _copy_back(client, table: str, column: str, since: str, days: int) -> None:
+    """Copy the rows of `table` at or after `since` to `days` days earlier (materialized views detached)."""
+    names = [row[0] for row in client.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
+        parameters={"t": table}).result_rows]  # fmt: skip
+    select = ", ".join(f"{column} - toIntervalDay({days})" if name == column else f"`{name}`" for name in names)
+    client.command(
+        f"INSERT INTO {table} ({', '.join(f'`{name}`' for name in names)}) SELECT {select} FROM {table} "
+        f"WHERE {column} >= toDateTime('{since} 00:00:00', 'UTC')"
+    )
+
+
+def generate(directory: Path, members: int, days: int, end: date, progress: bool = True):
+    """A fresh store in `directory` holding `days` days (ending at `end`) of `members` members.
+
+    The last 28 days are generated as raw rows through the materialized views (as live ingest fills them);
+    earlier 28-day blocks are copies of those raw rows and rollups shifted back in time, written with the
+    views detached (same rows, a fraction of the time). Rollups are merged at the end (OPTIMIZE FINAL),
+    the state background merges reach shortly after ingest.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    store = create_store(ClickHouseConfig(dsn=f"chdb:///{directory}"))
+    client = store._client
+    base_days = min(days, BLOCK_DAYS)
+    first = end - timedelta(days=base_days - 1)
+    blocks = (days + BLOCK_DAYS - 1) // BLOCK_DAYS
+    steps = 2 + (blocks - 1) + 1
+    began = time.perf_counter()
+
+    def tick(done: int, what: str) -> None:
+        if progress:
+            _bar("history", done, steps, f"{what} {time.perf_counter() - began:.0f}s")
+
+    tick(0, "raw points through the materialized views")
+    client.command(_points_sql(first, base_days, members), settings={"max_insert_threads": 2})
+    tick(1, "raw events through the materialized views")
+    client.command(_events_sql(first, base_days, members), settings={"max_insert_threads": 2})
+    if blocks > 1:
+        for view in _VIEWS:
+            client.command(f"DETACH TABLE {view}")
+        try:
+            for block in range(1, blocks):
+                tick(1 + block, f"block {block + 1}/{blocks} (copy)")
+                shift = block * BLOCK_DAYS
+                for table, column in (("metric_points", "time"), ("events", "time"), ("member_hourly", "hour"),
+                                      ("tool_decisions_hourly", "hour"), ("model_usage_hourly", "hour")):  # fmt: skip
+                    _copy_back(client, table, column, first.isoformat(), shift)
+        finally:
+            for view in _VIEWS:
+                client.command(f"ATTACH TABLE {view}")
+    tick(steps - 1, "merging rollups")
+    for table in ("member_hourly", "tool_decisions_hourly", "model_usage_hourly"):
+        client.command(f"OPTIMIZE TABLE {table} FINAL")
+    tick(steps, "done")
+    return store, time.perf_counter() - began
+
+
+def counts(store) -> dict[str, int]:
+    client = store._client
+    return {
+        table: int(client.command(f"SELECT count() FROM {table}"))
+        for table in ("metric_points", "events", "member_hourly", "tool_decisions_hourly", "model_usage_hourly")
+    }
+
+
+def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] | None = None) -> list[Timing]:
+    """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days and the last month."""
+    client = store._client
+    month_first = date(end.year, end.month, 1) if end.day > 20 else date(end.year, end.month, 1) - timedelta(days=1)
+    month_first = date(month_first.year, month_first.month, 1)
+    month_last = views_module.month_bounds(month_first.year, month_first.month)[1]
+    start30 = end - timedelta(days=29)
+    start365 = end - timedelta(days=364)
+
+    def raw(sql: str, first: date, last: date, team: str = "") -> Callable[[], Any]:
+        lower, upper = views_module._bounds(first, last)
+        parameters = {"start": lower, "end": upper, "organization_id": "", "team": team}
+        return lambda: client.query(sql, parameters=parameters).result_rows
+
+    def raw_analytics(first: date, last: date, team: str = "") -> Callable[[], Any]:
+        parts = [raw(sql, first, last, team) for sql in (RAW_ANALYTICS_TOTALS, RAW_ANALYTICS_DAYS, RAW_ACCEPTANCE_BY_TOOL)]
+        return lambda: [part() for part in parts]
+
+    cases = [
+        ("analytics, last 30 days (API /analytics)", lambda: views_module.analytics(store, start30, end),
+         raw_analytics(start30, end)),
+        ("analytics, last 30 days, one team", lambda: views_module.analytics(store, start30, end, team="team-7"),
+         raw_analytics(start30, end, "team-7")),
+        ("analytics, last 365 days", lambda: views_module.analytics(store, start365, end), raw_analytics(start365, end)),
+        ("team insights, one month (API /team)", lambda: views_module.team(store, month_first.year, month_first.month),
+         raw(RAW_TEAM, month_first, month_last)),
+    ]  # fmt: skip
+    timings = []
+    for name, view, scan in cases:
+        view_ms, value = _p50(view, repeat)
+        raw_ms, _ = _p50(scan, max(3, repeat // 2))
+        rows = len(value["days"]) if isinstance(value, dict) and "days" in value else len(value.get("members", []))
+        timings.append(Timing(name, view_ms, raw_ms, rows))
+    for name, sql in (extra_queries or {}).items():
+        view_ms, value = _p50(lambda sql=sql: client.query(sql).result_rows, repeat)
+        timings.append(Timing(name, view_ms, float("nan"), len(value)))
+    return timings
