@@ -11,13 +11,16 @@ import time
 from pathlib import Path
 
 import uvicorn
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry
 
-from collector.config import Config
+from collector.config import Config, prometheus_exporter_config
 from collector.pipeline import Pipeline, PipelineConfig
-from collector.selfmetrics import SelfMetrics
+from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics
+from console.access import AccessError, AccessStore
 from console.api import create_api_app
+from console.auth import AuthSettings
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from exporters.prometheus import create_exporter
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver, load_directory
@@ -71,6 +74,7 @@ def build_chain(config: Config, store: ClickHouseStore) -> ProcessorChain:
         converter=converter,
         deduplicator=deduplicator,
         store_content=config.privacy_store_content,
+        state_window_ns=config.temporality_state_days * _DAY_NS,
     )
 
 
@@ -86,11 +90,19 @@ async def serve(config: Config) -> None:
     store = create_store(ClickHouseConfig(dsn=config.dsn, fsync_after_insert=config.storage_fsync))
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
     chain = build_chain(config, store)
-    pipeline = Pipeline(chain, store, PipelineConfig(max_queued_items=config.limits_max_queued_items))
-    pipeline.start()
-
     registry = CollectorRegistry()
     observer = SelfMetrics(registry)
+    # Claude Code's counters are fed with each committed group's facts; gauges read the rollups.
+    exporter = create_exporter(prometheus_exporter_config(config), store, registry)
+    pipeline = Pipeline(
+        chain,
+        InstrumentedStore(store, observer),
+        PipelineConfig(max_queued_items=config.limits_max_queued_items),
+        listeners=[exporter.on_commit] if config.metrics_port else [],
+    )
+    pipeline.start()
+    consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)
+    observer.watch_queue(consumer, config.limits_max_queued_items)
     auth = build_auth(config)
     receiver_config = OtlpReceiverConfig(
         bind=config.bind,
@@ -112,11 +124,21 @@ async def serve(config: Config) -> None:
         uv_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10)
         servers.append((_Server(uv_config), _listen(config.bind, port)))
 
-    add(create_http_app(receiver_config, auth, pipeline, observer), config.otlp_http_port)
-    add(create_api_app(store, ready), config.api_port)
+    add(create_http_app(receiver_config, auth, consumer, observer), config.otlp_http_port)
+    try:
+        access = AccessStore(config.access_file)
+        first_token = access.ensure_ready()
+    except AccessError as exc:
+        raise SystemExit(str(exc)) from None
+    console_auth = AuthSettings(
+        session_hours=config.console_session_hours,
+        cookie_secure=config.console_cookie_secure,
+        trusted_header=config.console_trusted_header,
+    )
+    add(create_api_app(store, ready, access, console_auth), config.api_port)
     if config.metrics_port:
-        add(make_asgi_app(registry), config.metrics_port)
-    grpc_server = create_grpc_server(receiver_config, auth, pipeline, observer)
+        add(exporter.app(), config.metrics_port)
+    grpc_server = create_grpc_server(receiver_config, auth, consumer, observer)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,6 +160,8 @@ async def serve(config: Config) -> None:
             }
         },
     )
+    if first_token:
+        _announce_login(config, first_token)
     await stop.wait()
     log.info("collector.stopping")
     await grpc_server.stop(grace=5)
@@ -147,3 +171,17 @@ async def serve(config: Config) -> None:
     await asyncio.to_thread(pipeline.close)
     store.close()
     log.info("collector.stopped", extra={"fields": {"written_groups": pipeline.written_groups}})
+
+
+def _announce_login(config: Config, token: str) -> None:
+    """First start with no console principals: show the new Primary Owner's login URL once, as Jupyter
+    does. It goes to stdout only, never to the JSON log, so log shipping never carries the token."""
+    host = "127.0.0.1" if config.bind in ("0.0.0.0", "::", "") else config.bind
+    host = f"[{host}]" if ":" in host else host
+    log.info("console.owner_created", extra={"fields": {"access_file": str(config.access_file)}})
+    print(
+        "\nThe console has no principals yet: created a Primary Owner. Open this URL once to sign in\n"
+        f"(it is not shown again; `cc-analytics access rotate owner` makes a new one):\n\n"
+        f"    http://{host}:{config.api_port}/login?token={token}\n",
+        flush=True,
+    )

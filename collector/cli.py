@@ -8,6 +8,7 @@ import sys
 
 from collector import config as configuration
 from collector.logs import configure
+from console import access_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,10 +23,30 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{option.doc} (env {option.env}, default {option.default!r})",
         )
+    commands.add_parser("loadgen", add_help=False, help="send realistic Claude Code telemetry load (see loadgen --help)")
+    for action in access_cli.add_parser(commands):
+        action.add_argument("--config", help=f"YAML config file (env {configuration.CONFIG_FILE_ENV})")
+        for option in configuration.OPTIONS:
+            if option.path in ("data_dir", "console.access_file"):
+                action.add_argument(option.flag, dest=option.attribute, default=None, help=option.doc)
     return parser
 
 
+def _loadgen(argv: list[str]) -> int:
+    try:
+        from bench.loadgen import main as loadgen_main
+    except ModuleNotFoundError:  # an editable install maps only the product's packages; bench/ sits beside them
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.loadgen import main as loadgen_main
+    return loadgen_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["loadgen"]:  # its own options (bench/loadgen.py); needs no collector configuration
+        return _loadgen(argv[1:])
     arguments = _parser().parse_args(argv)
     flags = {key: value for key, value in vars(arguments).items() if key not in ("command", "config")}
     try:
@@ -34,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cc-analytics: {exc}", file=sys.stderr)
         return 2
     configure(config.log_level)
+    if arguments.command == "access":
+        return access_cli.run(arguments, config.access_file)
     if arguments.command == "run":
         from collector.app import serve
 

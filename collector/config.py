@@ -40,6 +40,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
     Option("api.port", int, 8080, "analytics API port"),
     Option("metrics.port", int, 9464, "Prometheus /metrics port (0 disables it)"),
+    Option("metrics.labels", str, "organization_id,model,type,tool_name,decision,source,language,terminal_type,query_source,start_type,team", "comma-separated allow-list of labels on Claude Code's counters (session_id is never allowed)"),
+    Option("metrics.member_labels", bool, False, "add a per-member `member` label to Claude Code's counters (one series per person)"),
+    Option("metrics.max_series_per_metric", int, 5000, "cap of series per counter; points of further label sets fold into a series labelled `other`"),
+    Option("metrics.series_ttl_seconds", int, 86400, "forget a counter series after this long without a point (0: never)"),
+    Option("metrics.gauge_cache_seconds", int, 15, "how long the derived gauges (active users, sessions, spend…) reuse one read of the rollups"),
     Option("data_dir", str, "./data", "where the embedded store keeps its files"),
     Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
     Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
@@ -52,6 +57,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("privacy.store_content", bool, False, "store prompt text, responses and tool parameters"),
     Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart"),
     Option("log.level", str, "info", "debug, info, warning or error"),
+    Option("console.access_file", str, "", "YAML file of console principals (managed by `cc-analytics access`); empty means <data_dir>/access.yaml"),
+    Option("console.trusted_header", str, "", "request header naming the signed-in principal, set by a reverse proxy doing single sign-on (e.g. X-Forwarded-Email); empty trusts no header"),
+    Option("console.session_hours", int, 12, "how long a console sign-in lasts"),
+    Option("console.cookie_secure", bool, False, "mark the session cookie Secure (set when the console is served over https)"),
 )  # fmt: skip
 
 CONFIG_FILE_ENV = "CC_ANALYTICS_CONFIG"
@@ -69,6 +78,11 @@ class Config:
     otlp_http_port: int
     api_port: int
     metrics_port: int
+    metrics_labels: str
+    metrics_member_labels: bool
+    metrics_max_series_per_metric: int
+    metrics_series_ttl_seconds: int
+    metrics_gauge_cache_seconds: int
     data_dir: str
     storage_dsn: str
     storage_fsync: bool
@@ -81,12 +95,33 @@ class Config:
     privacy_store_content: bool
     temporality_state_days: int
     log_level: str
+    console_access_file: str
+    console_trusted_header: str
+    console_session_hours: int
+    console_cookie_secure: bool
 
     @property
     def dsn(self) -> str:
         if self.storage_dsn:
             return self.storage_dsn
         return "chdb://" + str((Path(self.data_dir) / "chdb").resolve())
+
+    @property
+    def access_file(self) -> Path:
+        return Path(self.console_access_file) if self.console_access_file else Path(self.data_dir) / "access.yaml"
+
+
+def prometheus_exporter_config(config: Config):
+    """The Prometheus exporter's settings (exporters.prometheus.PrometheusExporterConfig) from the metrics.* options."""
+    from exporters.prometheus.config import PrometheusExporterConfig
+
+    return PrometheusExporterConfig(
+        labels=PrometheusExporterConfig.parse_labels(config.metrics_labels),
+        member_labels=config.metrics_member_labels,
+        max_series_per_metric=config.metrics_max_series_per_metric,
+        series_ttl_seconds=float(config.metrics_series_ttl_seconds),
+        gauge_cache_seconds=float(config.metrics_gauge_cache_seconds),
+    )
 
 
 def _convert(option: Option, value: Any, origin: str) -> Any:
@@ -162,6 +197,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("limits.max_request_bytes must be at least 1024")
     if config.auth_require_token not in ("auto", "true", "false"):
         raise ConfigError("auth.require_token must be auto, true or false")
+    if config.console_session_hours < 1:
+        raise ConfigError("console.session_hours must be at least 1")
+    from exporters.prometheus.config import PrometheusConfigError
+
+    try:
+        prometheus_exporter_config(config)
+    except PrometheusConfigError as exc:
+        raise ConfigError(str(exc)) from None
     if config.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
     if config.storage_dsn and not config.storage_dsn.startswith(("chdb:", "http://", "https://")):

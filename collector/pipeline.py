@@ -33,7 +33,8 @@ CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
 class PipelineConfig:
     max_queued_items: int = 200_000  # points + events waiting for the writer
     max_group_items: int = 50_000  # points + events written in one insert
-    linger_s: float = 0.005  # how long the writer waits for more batches to share an insert
+    linger_s: float = 0.005  # how long the writer waits for more batches to share an insert (at least)
+    max_linger_s: float = 0.2  # at most: the writer lingers as long as its last insert took, up to this
 
 
 class Pipeline:
@@ -54,6 +55,7 @@ class Pipeline:
         self._thread = threading.Thread(target=self._run, name="pipeline-writer", daemon=True)
         self._closed = False
         self.written_groups = 0
+        self._last_write_s = 0.0
         self.last_write_error = ""
 
     @property
@@ -90,7 +92,11 @@ class Pipeline:
                 break
             group = [item]
             size = item[2]
-            deadline = time.monotonic() + self._config.linger_s
+            # An insert has a fixed cost (a part per table and per materialized view, ~50 ms on chDB), so
+            # when inserts are slow, wait about as long as the last one took: groups grow with the load
+            # and the fixed cost is shared, instead of one small insert per request.
+            linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
+            deadline = time.monotonic() + linger
             while size < self._config.max_group_items:
                 remaining = deadline - time.monotonic()
                 try:
@@ -102,7 +108,9 @@ class Pipeline:
                     break
                 group.append(item)
                 size += item[2]
+            began = time.monotonic()
             self._write(group)
+            self._last_write_s = time.monotonic() - began
             with self._queued_lock:
                 self._queued_items -= size
 

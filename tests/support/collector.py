@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -16,6 +17,25 @@ from typing import Any
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The console principal every test's API calls use (role Admin may read analytics). The collector reads
+# the access file at <data_dir>/access.yaml by default; start() writes it when absent.
+CONSOLE_TOKEN = "cca_test-admin-token"
+CONSOLE_ROLE = "admin"
+
+
+def write_access_file(path: Path, principals: list[tuple[str, str, str]]) -> None:
+    """principals: (name, role slug, token). Stores only the tokens' SHA-256, as the CLI does."""
+    lines = ["principals:"]
+    for index, (name, role, token) in enumerate(principals):
+        lines += [
+            f"  - id: p_test{index}",
+            f"    name: {name}",
+            f"    role: {role}",
+            f"    sha256: {hashlib.sha256(token.encode()).hexdigest()}",
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def free_port() -> int:
@@ -79,6 +99,9 @@ class CollectorProcess:
 
     def start(self, timeout_s: float = 60.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        access_file = self.data_dir / "access.yaml"
+        if not access_file.exists() and "CC_ANALYTICS_CONSOLE_ACCESS_FILE" not in self.extra_env:
+            write_access_file(access_file, [("test-admin", CONSOLE_ROLE, CONSOLE_TOKEN)])
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-collector.log"
         log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -127,7 +150,7 @@ class CollectorProcess:
         return httpx.get(f"{self.api_url}{path}", params=params, headers=self.api_headers(), timeout=30)
 
     def api_headers(self) -> dict[str, str]:
-        return {}
+        return {"Authorization": f"Bearer {CONSOLE_TOKEN}"}
 
     def analytics(self, start: date | str, end: date | str, **params: str) -> dict[str, Any]:
         response = self.api_get("/api/v1/analytics", start=str(start), end=str(end), **params)
