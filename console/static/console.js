@@ -113,7 +113,7 @@ async function renderAnalytics(view) {
     { type: "bar", name: "Active users", x: days, y: column("active_users"), marker: { color: "#788c5d" } },
     { type: "scatter", mode: "lines+markers", name: "Sessions", x: days, y: column("sessions"), yaxis: "y2", line: { color: "#d97757" } },
   ], { yaxis: { title: { text: "active users" }, rangemode: "tozero" },
-       yaxis2: { title: { text: "sessions" }, overlaying: "y", side: "right", rangemode: "tozero" } }));
+       yaxis2: { title: { text: "sessions" }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", showgrid: false } }));
 
   setFigure("total-spend", totals.spend_usd, usd(totals.spend_usd));
   setEmpty("section-spend", totals.spend_usd === 0);
@@ -121,7 +121,7 @@ async function renderAnalytics(view) {
     { type: "bar", name: "Active users", x: days, y: column("active_users"), marker: { color: "#788c5d" } },
     { type: "scatter", mode: "lines+markers", name: "Spend (USD)", x: days, y: column("spend_usd"), yaxis: "y2", line: { color: "#6a9bcc" } },
   ], { yaxis: { title: { text: "active users" }, rangemode: "tozero" },
-       yaxis2: { title: { text: "USD" }, overlaying: "y", side: "right", rangemode: "tozero" } }));
+       yaxis2: { title: { text: "USD" }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", showgrid: false } }));
   await Promise.all(drawn);
 }
 
