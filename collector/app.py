@@ -25,7 +25,7 @@ from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver, load_directory
 from processors.temporality import CumulativeToDelta, SeriesState
-from receiver.otlp import OtlpReceiverConfig, create_grpc_server, create_http_app
+from receiver.otlp import OtlpReceiverConfig, create_admission, create_grpc_server, create_http_app
 from receiver.otlp.auth import TokenAuth
 
 log = logging.getLogger("cc_analytics.collector")
@@ -109,7 +109,10 @@ async def serve(config: Config) -> None:
         grpc_port=config.otlp_grpc_port,
         http_port=config.otlp_http_port,
         max_request_bytes=config.limits_max_request_bytes,
+        max_inflight_bytes=config.limits_max_inflight_bytes,
+        max_concurrent_rpcs=config.limits_max_concurrent_rpcs,
     )
+    admission = create_admission(receiver_config)  # one in-flight budget for both transports
 
     def ready() -> tuple[bool, str]:
         if not store.ping():
@@ -124,7 +127,7 @@ async def serve(config: Config) -> None:
         uv_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10)
         servers.append((_Server(uv_config), _listen(config.bind, port)))
 
-    add(create_http_app(receiver_config, auth, consumer, observer), config.otlp_http_port)
+    add(create_http_app(receiver_config, auth, consumer, observer, admission), config.otlp_http_port)
     try:
         access = AccessStore(config.access_file)
         first_token = access.ensure_ready()
@@ -138,7 +141,7 @@ async def serve(config: Config) -> None:
     add(create_api_app(store, ready, access, console_auth), config.api_port)
     if config.metrics_port:
         add(exporter.app(), config.metrics_port)
-    grpc_server = create_grpc_server(receiver_config, auth, consumer, observer)
+    grpc_server = create_grpc_server(receiver_config, auth, consumer, observer, admission)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -49,7 +49,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
     Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
     Option("limits.max_request_bytes", int, 16 * 1024 * 1024, "largest request body, as sent and once inflated"),
-    Option("limits.max_queued_items", int, 200_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
+    Option("limits.max_queued_items", int, 20_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
+    Option("limits.max_inflight_bytes", int, 8 * 1024 * 1024, "bytes of (inflated) request bodies taken in and not yet answered, over gRPC and HTTP; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight)"),
+    Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls handled at once; grpcio refuses more with RESOURCE_EXHAUSTED, without a retry hint (0: no cap)"),
     Option("dedup.window_seconds", int, 86_400, "how long a delivered request is remembered, to count a retry once"),
     Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id)"),
     Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set)"),
@@ -88,6 +90,8 @@ class Config:
     storage_fsync: bool
     limits_max_request_bytes: int
     limits_max_queued_items: int
+    limits_max_inflight_bytes: int
+    limits_max_concurrent_rpcs: int
     dedup_window_seconds: int
     auth_tokens_file: str
     auth_require_token: str
@@ -195,6 +199,12 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{name} must be a port number, got {port}")
     if config.limits_max_request_bytes < 1024:
         raise ConfigError("limits.max_request_bytes must be at least 1024")
+    if config.limits_max_inflight_bytes < 1024:
+        raise ConfigError("limits.max_inflight_bytes must be at least 1024")
+    if config.limits_max_queued_items < 1:
+        raise ConfigError("limits.max_queued_items must be at least 1")
+    if config.limits_max_concurrent_rpcs < 0:
+        raise ConfigError("limits.max_concurrent_rpcs must be 0 (no cap) or more")
     if config.auth_require_token not in ("auto", "true", "false"):
         raise ConfigError("auth.require_token must be auto, true or false")
     if config.console_session_hours < 1:

@@ -2,8 +2,9 @@
 
 Receivers `consume` batches; one thread takes them in arrival order, groups what is queued, runs the
 processor chain, writes the group to ClickHouse and only then resolves each batch's future, which is
-when the receiver acknowledges. A failed write resolves every future of the group with Unavailable and
-commits no processor state, so a retry is counted exactly once.
+when the receiver acknowledges. A failed write commits no processor state, so a retry is counted exactly
+once. When a group's write fails and the store still answers, its batches are written again one by one, so
+only a bad batch is refused; when the store does not answer, every batch of the group gets Unavailable.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    max_queued_items: int = 200_000  # points + events waiting for the writer
+    max_queued_items: int = 20_000  # points + events waiting for the writer
     max_group_items: int = 50_000  # points + events written in one insert
     linger_s: float = 0.005  # how long the writer waits for more batches to share an insert (at least)
     max_linger_s: float = 0.2  # at most: the writer lingers as long as its last insert took, up to this
@@ -115,6 +116,9 @@ class Pipeline:
                 self._queued_items -= size
 
     def _write(self, group: list[tuple[Batch, Future, int]]) -> None:
+        # From here on a future can no longer be cancelled (a receiver whose client went away cancels it):
+        # what is written is answered. A batch cancelled before was never acknowledged: it is not written.
+        group = [item for item in group if item[1].set_running_or_notify_cancel()]
         # Points and events go to different tables, i.e. separate inserts: write and acknowledge each
         # signal on its own, so that one table failing never makes a sender retry what the other kept.
         for signal in ("metrics", "logs"):
@@ -123,6 +127,37 @@ class Pipeline:
                 self._write_signal(part)
 
     def _write_signal(self, group: list[tuple[Batch, Future, int]]) -> None:
+        failure = self._try_write(group)
+        if failure is None:
+            return
+        if len(group) > 1 and self._store_reachable():
+            # Nothing of the group was committed: write each batch on its own (processed again from scratch,
+            # in order), so that only the batch the store or the chain cannot take is refused.
+            log.warning("pipeline.group_split", extra={"fields": {"batches": len(group), "error": str(failure)}})
+            for position, item in enumerate(group):
+                single = self._try_write([item])
+                if single is None:
+                    continue
+                item[1].set_exception(single)
+                if not self._store_reachable():  # the store went away meanwhile: stop trying
+                    self._fail(group[position + 1 :], single)
+                    return
+            return
+        self._fail(group, failure)
+
+    @staticmethod
+    def _fail(group: list[tuple[Batch, Future, int]], failure: Unavailable) -> None:
+        for _, future, _ in group:
+            future.set_exception(Unavailable(str(failure), failure.retry_after_s))
+
+    def _store_reachable(self) -> bool:
+        try:
+            return bool(self._store.ping())
+        except Exception:
+            return False
+
+    def _try_write(self, group: list[tuple[Batch, Future, int]]) -> Unavailable | None:
+        """Process, write, commit and resolve `group`; on failure commit nothing and return the answer."""
         batches = [batch for batch, _, _ in group]
         try:
             processed = self._chain.process(batches)
@@ -130,14 +165,10 @@ class Pipeline:
         except StoreUnavailable as exc:
             self.last_write_error = str(exc)
             log.error("store.write_failed", extra={"fields": {"batches": len(batches), "error": str(exc)}})
-            for _, future, _ in group:
-                future.set_exception(Unavailable("store unavailable, nothing was kept: retry later"))
-            return
+            return Unavailable("store unavailable, nothing was kept: retry later")
         except Exception as exc:  # a bug must not kill the writer; the senders get a retryable answer
             log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
-            for _, future, _ in group:
-                future.set_exception(Unavailable(f"internal error: {type(exc).__name__}"))
-            return
+            return Unavailable(f"internal error: {type(exc).__name__}")
         self._chain.commit(processed)
         self.written_groups += 1
         self.last_write_error = ""
@@ -148,3 +179,4 @@ class Pipeline:
                 listener(processed.points, processed.events)
             except Exception:
                 log.exception("pipeline.listener_failed")
+        return None

@@ -4,6 +4,7 @@ import grpc
 from starlette.applications import Starlette
 
 from pdata.consumer import Consumer
+from receiver.otlp.admission import Admission
 from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_server import create_otlp_grpc_server
@@ -11,13 +12,26 @@ from receiver.otlp.http_server import create_otlp_http_app
 from receiver.otlp.observer import IngestObserver
 
 
+def create_admission(config: OtlpReceiverConfig) -> Admission:
+    """The in-flight byte budget; pass the same one to both servers so they share it."""
+    return Admission(config.max_inflight_bytes)
+
+
 def create_http_app(
-    config: OtlpReceiverConfig, auth: TokenAuth, consumer: Consumer, observer: IngestObserver
+    config: OtlpReceiverConfig,
+    auth: TokenAuth,
+    consumer: Consumer,
+    observer: IngestObserver,
+    admission: Admission | None = None,
 ) -> Starlette:
-    return create_otlp_http_app(config, auth, consumer, observer)
+    return create_otlp_http_app(config, auth, consumer, observer, admission)
 
 
 def create_grpc_server(
-    config: OtlpReceiverConfig, auth: TokenAuth, consumer: Consumer, observer: IngestObserver
+    config: OtlpReceiverConfig,
+    auth: TokenAuth,
+    consumer: Consumer,
+    observer: IngestObserver,
+    admission: Admission | None = None,
 ) -> grpc.aio.Server:
-    return create_otlp_grpc_server(config, auth, consumer, observer)
+    return create_otlp_grpc_server(config, auth, consumer, observer, admission)

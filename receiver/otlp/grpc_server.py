@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from pdata.consumer import Consumer, Overloaded, Unavailable
+from receiver.otlp.admission import Admission, OverBudget, Ticket, retry_status
 from receiver.otlp.auth import TokenAuth, Unauthenticated
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure
@@ -30,9 +31,17 @@ _REJECTED_FIELD = {"metrics": "rejected_data_points", "logs": "rejected_log_reco
 
 
 def create_otlp_grpc_server(
-    config: OtlpReceiverConfig, auth: TokenAuth, consumer: Consumer, observer: IngestObserver
+    config: OtlpReceiverConfig,
+    auth: TokenAuth,
+    consumer: Consumer,
+    observer: IngestObserver,
+    admission: Admission | None = None,
 ) -> grpc.aio.Server:
+    admission = admission or Admission(config.max_inflight_bytes)
     server = grpc.aio.server(
+        # Past this many calls at once grpcio answers RESOURCE_EXHAUSTED itself, before reading the message
+        # (a last resort: the in-flight byte budget normally refuses first, with RetryInfo).
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
         options=[
             # grpcio enforces this on the message as sent and after decompression, and answers
             # RESOURCE_EXHAUSTED itself.
@@ -43,7 +52,7 @@ def create_otlp_grpc_server(
     handlers = []
     for service, (signal, response_type) in _SERVICES.items():
         handler = grpc.unary_unary_rpc_method_handler(
-            _export_handler(signal, response_type, auth, consumer, observer),
+            _export_handler(signal, response_type, auth, consumer, observer, admission),
             request_deserializer=None,
             response_serializer=None,
         )
@@ -57,14 +66,27 @@ def _host(bind: str) -> str:
     return f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
 
 
-def _export_handler(signal: Signal, response_type: type, auth: TokenAuth, consumer: Consumer, observer):
+def _retry_trailers(code: grpc.StatusCode, reason: str, retry_after_s: int) -> tuple[tuple[str, str | bytes], ...]:
+    """`retry-after`, and RetryInfo both as a google.rpc.Status detail (grpc-status-details-bin, what the OTLP
+    spec means) and as `google.rpc.retryinfo-bin` (what the OpenTelemetry Python exporter reads)."""
+    status = retry_status(code.value[0], reason, retry_after_s)
+    return (
+        ("retry-after", str(retry_after_s)),
+        ("grpc-status-details-bin", status.SerializeToString()),
+        ("google.rpc.retryinfo-bin", status.details[0].value),
+    )
+
+
+def _export_handler(
+    signal: Signal, response_type: type, auth: TokenAuth, consumer: Consumer, observer, admission: Admission
+):
     async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         started = time.perf_counter()
 
         async def refuse(code: grpc.StatusCode, outcome: str, reason: str, retry_after_s: int | None = None):
             observer.request_done("grpc", signal, outcome, reason, 0, 0, time.perf_counter() - started)
             if retry_after_s is not None:
-                context.set_trailing_metadata((("retry-after", str(retry_after_s)),))
+                await context.abort(code, reason, _retry_trailers(code, reason, retry_after_s))
             await context.abort(code, reason)
 
         metadata = dict(context.invocation_metadata() or ())
@@ -72,28 +94,40 @@ def _export_handler(signal: Signal, response_type: type, auth: TokenAuth, consum
             sender = auth.sender_for(metadata.get("authorization"))
         except Unauthenticated as exc:
             await refuse(grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", str(exc))
+        # grpcio has already inflated the message (within max_request_bytes): admit its size before decoding.
+        ticket: Ticket | None = None
         try:
-            decoded = await asyncio.to_thread(decode, signal, request, "protobuf", sender)
-        except DecodeFailure as exc:
-            await refuse(grpc.StatusCode.INVALID_ARGUMENT, "bad_request", str(exc))
-        response = response_type()
-        if decoded.batch is None:
-            observer.request_done("grpc", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
-            return response.SerializeToString()
-        batch = decoded.batch
-        try:
-            result = await asyncio.wrap_future(consumer.consume(batch))
-        except Overloaded as exc:
+            ticket = admission.admit(len(request))
+        except OverBudget as exc:
             await refuse(grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded", str(exc), exc.retry_after_s)
-        except Unavailable as exc:
-            await refuse(grpc.StatusCode.UNAVAILABLE, "unavailable", str(exc), exc.retry_after_s)
-        status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
-        observer.request_done(
-            "grpc", signal, status, batch.rejected_reason, batch.size, batch.rejected, time.perf_counter() - started
-        )
-        if batch.rejected:
-            setattr(response.partial_success, _REJECTED_FIELD[signal], batch.rejected)
-            response.partial_success.error_message = batch.rejected_reason
-        return response.SerializeToString()
+        try:
+            try:
+                decoded = await asyncio.to_thread(decode, signal, request, "protobuf", sender)
+            except DecodeFailure as exc:
+                await refuse(grpc.StatusCode.INVALID_ARGUMENT, "bad_request", str(exc))
+            response = response_type()
+            if decoded.batch is None:
+                observer.request_done("grpc", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
+                return response.SerializeToString()
+            batch = decoded.batch
+            try:
+                future = consumer.consume(batch)
+                ticket.release_when_done(future)
+                result = await asyncio.wrap_future(future)
+            except Overloaded as exc:
+                await refuse(grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded", str(exc), exc.retry_after_s)
+            except Unavailable as exc:
+                await refuse(grpc.StatusCode.UNAVAILABLE, "unavailable", str(exc), exc.retry_after_s)
+            status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
+            observer.request_done(
+                "grpc", signal, status, batch.rejected_reason, batch.size, batch.rejected,
+                time.perf_counter() - started,
+            )  # fmt: skip
+            if batch.rejected:
+                setattr(response.partial_success, _REJECTED_FIELD[signal], batch.rejected)
+                response.partial_success.error_message = batch.rejected_reason
+            return response.SerializeToString()
+        finally:
+            ticket.release()
 
     return export

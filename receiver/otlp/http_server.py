@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pdata.consumer import Consumer, Overloaded, Unavailable
+from receiver.otlp.admission import Admission, OverBudget, Ticket, retry_status, retry_status_json
 from receiver.otlp.auth import TokenAuth, Unauthenticated
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure, Encoding
@@ -30,39 +31,67 @@ _CONTENT_TYPES: dict[str, Encoding] = {
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, outcome: str, reason: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        outcome: str,
+        reason: str,
+        headers: dict[str, str] | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.outcome = outcome
         self.reason = reason
         self.headers = headers or {}
+        self.retry_after_s = retry_after_s
+        if retry_after_s is not None:
+            self.headers["Retry-After"] = str(retry_after_s)
 
 
 def create_otlp_http_app(
-    config: OtlpReceiverConfig, auth: TokenAuth, consumer: Consumer, observer: IngestObserver
+    config: OtlpReceiverConfig,
+    auth: TokenAuth,
+    consumer: Consumer,
+    observer: IngestObserver,
+    admission: Admission | None = None,
 ) -> Starlette:
+    admission = admission or Admission(config.max_inflight_bytes)
+
     async def export(request: Request, signal: Signal) -> Response:
         started = time.perf_counter()
         encoding: Encoding = "protobuf"
+        ticket: Ticket | None = None
         try:
             encoding = _encoding_of(request.headers.get("content-type", ""))
             try:
                 sender = auth.sender_for(request.headers.get("authorization"))
             except Unauthenticated as exc:
                 raise _Refusal(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from None
-            body = await _read_body(request, config.max_request_bytes)
+            # Admission before the body is kept: the declared size now, the inflated size once known.
+            declared = _declared_length(request, config.max_request_bytes)
+            try:
+                ticket = admission.admit(declared or 0)
+            except OverBudget:
+                await _drain(request, config.max_request_bytes)
+                raise
+            body = await _read_body(request, config.max_request_bytes, ticket)
             body = inflate(body, request.headers.get("content-encoding", ""), config.max_request_bytes)
+            ticket.resize(len(body))
             decoded = await asyncio.to_thread(decode, signal, body, encoding, sender)
+            del body
             if decoded.batch is None:
                 observer.request_done("http", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
                 return _success(signal, encoding, 0, "")
             batch = decoded.batch
             try:
-                result = await asyncio.wrap_future(consumer.consume(batch))
+                future = consumer.consume(batch)
+                ticket.release_when_done(future)
+                result = await asyncio.wrap_future(future)
             except Overloaded as exc:
-                raise _Refusal(429, "overloaded", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+                raise _Refusal(429, "overloaded", str(exc), retry_after_s=exc.retry_after_s) from None
             except Unavailable as exc:
-                raise _Refusal(503, "unavailable", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+                raise _Refusal(503, "unavailable", str(exc), retry_after_s=exc.retry_after_s) from None
             status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
             observer.request_done(
                 "http", signal, status, batch.rejected_reason, batch.size, batch.rejected,
@@ -73,8 +102,14 @@ def create_otlp_http_app(
             return _refuse(signal, encoding, _Refusal(400, "bad_request", str(exc)), observer, started)
         except TooLarge as exc:
             return _refuse(signal, encoding, _Refusal(413, "too_large", str(exc)), observer, started)
+        except OverBudget as exc:
+            refusal = _Refusal(429, "overloaded", str(exc), retry_after_s=exc.retry_after_s)
+            return _refuse(signal, encoding, refusal, observer, started)
         except _Refusal as refusal:
             return _refuse(signal, encoding, refusal, observer, started)
+        finally:
+            if ticket is not None:
+                ticket.release()
 
     async def metrics(request: Request) -> Response:
         return await export(request, "metrics")
@@ -106,25 +141,59 @@ def _encoding_of(content_type: str) -> Encoding:
     return encoding
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+def _declared_length(request: Request, limit: int) -> int | None:
     declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise TooLarge(f"body of {int(declared)} bytes is over the limit of {limit} bytes")
-        except ValueError:
-            raise DecodeFailure(f"invalid Content-Length {declared!r}") from None
+    if declared is None:
+        return None
+    try:
+        length = int(declared)
+    except ValueError:
+        raise DecodeFailure(f"invalid Content-Length {declared!r}") from None
+    if length > limit:
+        raise TooLarge(f"body of {length} bytes is over the limit of {limit} bytes")
+    return length
+
+
+async def _read_body(request: Request, limit: int, ticket: Ticket) -> bytes:
+    """The body, its reservation grown as it arrives (a body without Content-Length is admitted empty)."""
     chunks: list[bytes] = []
+    size = 0
+    refused: OverBudget | None = None
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                if refused is not None:
+                    break  # refused anyway: stop reading
+                raise TooLarge(f"body is over the limit of {limit} bytes")
+            if refused is not None:
+                continue  # drained, not kept
+            if size > ticket.size:
+                try:
+                    ticket.resize(size)
+                except OverBudget as exc:
+                    refused = exc
+                    chunks.clear()
+                    continue
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise DecodeFailure("client disconnected before the body was complete") from None
+    if refused is not None:
+        raise refused
+    return b"".join(chunks)
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop the rest of a refused request's body, so the client reads the answer instead of a
+    connection reset; nothing is kept."""
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise TooLarge(f"body is over the limit of {limit} bytes")
-            chunks.append(chunk)
+                return
     except ClientDisconnect:
-        raise DecodeFailure("client disconnected before the body was complete") from None
-    return b"".join(chunks)
+        return
 
 
 _RESPONSES = {
@@ -155,9 +224,15 @@ def _refuse(signal: Signal, encoding: Encoding, refusal: _Refusal, observer: Ing
     observer.request_done("http", signal, refusal.outcome, refusal.reason, 0, 0, time.perf_counter() - started)
     code = _GRPC_CODES.get(refusal.status, 2)
     if encoding == "json":
-        body = json.dumps({"code": code, "message": refusal.reason})
+        document = {"code": code, "message": refusal.reason}
+        if refusal.retry_after_s is not None:
+            document = retry_status_json(code, refusal.reason, refusal.retry_after_s)
+        body = json.dumps(document)
         return Response(body, status_code=refusal.status, media_type="application/json", headers=refusal.headers)
-    status = status_pb2.Status(code=code, message=refusal.reason)
+    if refusal.retry_after_s is not None:
+        status = retry_status(code, refusal.reason, refusal.retry_after_s)
+    else:
+        status = status_pb2.Status(code=code, message=refusal.reason)
     return Response(
         status.SerializeToString(),
         status_code=refusal.status,

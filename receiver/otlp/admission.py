@@ -1,0 +1,149 @@
+"""Admission control: a byte budget shared by the gRPC and HTTP receivers, checked before decoding.
+
+Every request holds a reservation of its (inflated) body's size from admission until its answer: while it
+waits for a decode thread, is decoded, waits for the writer and is written. The budget therefore bounds the
+memory of everything the collector has taken in and not yet answered (decoded rows are ~4× their protobuf
+body). A request that does not fit is refused at once with a retry hint (HTTP 429 + Retry-After,
+gRPC RESOURCE_EXHAUSTED + RetryInfo) and nothing of it is kept: it was never acknowledged.
+
+A request larger than the whole budget (up to `limits.max_request_bytes`) is still admitted when nothing
+else is in flight, so every request the size limit allows can eventually get in.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from google.protobuf import duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+RESOURCE_EXHAUSTED = 8  # google.rpc.Code
+
+
+class OverBudget(Exception):
+    """The in-flight budget has no room for this request: the sender should retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Admission:
+    """The in-flight byte budget. Thread-safe; reservations are `Ticket`s, released exactly once."""
+
+    def __init__(self, max_inflight_bytes: int, retry_after_s: int = 1) -> None:
+        self.max_inflight_bytes = max_inflight_bytes
+        self.retry_after_s = retry_after_s
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._requests = 0
+        self.refused = 0
+
+    @property
+    def inflight_bytes(self) -> int:
+        return self._inflight
+
+    @property
+    def inflight_requests(self) -> int:
+        return self._requests
+
+    def admit(self, size: int) -> Ticket:
+        """Reserve `size` bytes for a new request, or raise OverBudget."""
+        size = max(0, size)
+        with self._lock:
+            if not self._fits(size, 0):
+                self.refused += 1
+                raise self._over(size)
+            self._inflight += size
+            self._requests += 1
+        return Ticket(self, size)
+
+    def _fits(self, size: int, own: int) -> bool:
+        others = self._inflight - own
+        return others == 0 or others + size <= self.max_inflight_bytes
+
+    def _over(self, size: int) -> OverBudget:
+        return OverBudget(
+            f"collector is busy: {self._inflight} bytes of requests in flight, limit {self.max_inflight_bytes} "
+            f"(this request: {size} bytes); retry after {self.retry_after_s} s",
+            self.retry_after_s,
+        )
+
+    def _resize(self, ticket: Ticket, size: int) -> None:
+        size = max(0, size)
+        with self._lock:
+            if ticket.released:
+                raise RuntimeError("ticket already released")
+            if size > ticket.size and not self._fits(size, ticket.size):
+                self.refused += 1
+                raise self._over(size)
+            self._inflight += size - ticket.size
+            ticket.size = size
+
+    def _hold(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket.released:
+                raise RuntimeError("ticket already released")
+            ticket.holders += 1
+
+    def _release(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket.released:
+                return
+            ticket.holders -= 1
+            if ticket.holders > 0:
+                return
+            ticket.released = True
+            self._inflight -= ticket.size
+            self._requests -= 1
+
+
+class Ticket:
+    """One request's reservation. `resize` when its real size is known (grow may raise OverBudget).
+
+    It is freed when its last holder releases it: the handler, and, once the batch is queued, the batch's
+    future (`release_when_done`), so a handler cancelled by its client does not free what the writer holds.
+    """
+
+    __slots__ = ("_admission", "size", "released", "holders")
+
+    def __init__(self, admission: Admission, size: int) -> None:
+        self._admission = admission
+        self.size = size
+        self.released = False
+        self.holders = 1
+
+    def resize(self, size: int) -> None:
+        self._admission._resize(self, size)
+
+    def release(self) -> None:
+        self._admission._release(self)
+
+    def release_when_done(self, future: Any) -> None:
+        """Keep the reservation until `future` (a concurrent.futures.Future) is resolved too."""
+        self._admission._hold(self)
+        future.add_done_callback(lambda _: self.release())
+
+    def __enter__(self) -> Ticket:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+def retry_status(code: int, message: str, retry_after_s: int) -> status_pb2.Status:
+    """A google.rpc.Status carrying RetryInfo: OTLP clients retry RESOURCE_EXHAUSTED only with it."""
+    status = status_pb2.Status(code=code, message=message)
+    info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after_s))
+    status.details.add().Pack(info)
+    return status
+
+
+def retry_status_json(code: int, message: str, retry_after_s: int) -> dict:
+    """The same Status in proto3 JSON form (OTLP/HTTP JSON error bodies)."""
+    return {
+        "code": code,
+        "message": message,
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after_s}s"}],
+    }
