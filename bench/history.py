@@ -1,8 +1,9 @@
 """Query speed at scale: a synthetic year of 10 000 members, generated straight into a separate chDB store.
 
-Raw rows go into `metric_points` and `events` with INSERT … SELECT FROM numbers(), one month per statement,
-so the materialized views fill the hourly rollups exactly as live ingest does. Then every read-API view
-(exporters/clickhouse/views.py) is timed next to the same figures computed by scanning the raw tables.
+Raw rows go into `metric_points` and `events` with INSERT … SELECT FROM numbers(), so the materialized views
+fill the hourly and daily rollups exactly as live ingest does. Then every read-API view
+(exporters/clickhouse/views.py) and every ClickHouse query of the dashboards (macros expanded as Grafana's
+plugin does) is timed next to the same figures computed by scanning the raw tables.
 
 Density (stated in the table): per active member-hour one point per fact kind (as if each developer
 exported once an hour) and a few events. Real clients send ~29 points+records per active minute, so real
@@ -11,12 +12,14 @@ raw tables are far larger than these and the rollup-vs-raw ratio here is a lower
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +194,11 @@ def _p50(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 _VIEWS = ("member_hourly_from_points", "member_hourly_from_events", "tool_decisions_hourly_from_points",
-          "model_usage_hourly_from_points")
+          "model_usage_hourly_from_points", "org_daily_from_points", "org_daily_from_events",
+          "member_daily_from_points", "member_daily_from_events", "tool_decisions_daily_from_points")
+# rollup table → the column its rows are keyed by in time
+ROLLUPS = {"member_hourly": "hour", "tool_decisions_hourly": "hour", "model_usage_hourly": "hour",
+           "org_daily": "day", "member_daily": "day", "tool_decisions_daily": "day"}
 BLOCK_DAYS = 28
 
 
@@ -203,7 +210,8 @@ def _copy_back(client, table: str, column: str, since: str, days: int) -> None:
     select = ", ".join(f"{column} - toIntervalDay({days})" if name == column else f"`{name}`" for name in names)
     client.command(
         f"INSERT INTO {table} ({', '.join(f'`{name}`' for name in names)}) SELECT {select} FROM {table} "
-        f"WHERE {column} >= toDateTime('{since} 00:00:00', 'UTC')"
+        f"WHERE {column} >= toDateTime('{since} 00:00:00', 'UTC')",
+        settings={"max_insert_threads": 2},
     )
 
 
@@ -239,14 +247,13 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
             for block in range(1, blocks):
                 tick(1 + block, f"block {block + 1}/{blocks} (copy)")
                 shift = block * BLOCK_DAYS
-                for table, column in (("metric_points", "time"), ("events", "time"), ("member_hourly", "hour"),
-                                      ("tool_decisions_hourly", "hour"), ("model_usage_hourly", "hour")):  # fmt: skip
+                for table, column in (("metric_points", "time"), ("events", "time"), *ROLLUPS.items()):
                     _copy_back(client, table, column, first.isoformat(), shift)
         finally:
             for view in _VIEWS:
                 client.command(f"ATTACH TABLE {view}")
     tick(steps - 1, "merging rollups")
-    for table in ("member_hourly", "tool_decisions_hourly", "model_usage_hourly"):
+    for table in ROLLUPS:
         client.command(f"OPTIMIZE TABLE {table} FINAL")
     tick(steps, "done")
     return store, time.perf_counter() - began
@@ -256,12 +263,13 @@ def counts(store) -> dict[str, int]:
     client = store._client
     return {
         table: int(client.command(f"SELECT count() FROM {table}"))
-        for table in ("metric_points", "events", "member_hourly", "tool_decisions_hourly", "model_usage_hourly")
+        for table in ("metric_points", "events", *ROLLUPS)
     }
 
 
 def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] | None = None) -> list[Timing]:
-    """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days and the last month."""
+    """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days, 365 days and the last
+    month; then every ClickHouse dashboard query (time_dashboards)."""
     client = store._client
     month_first = date(end.year, end.month, 1) if end.day > 20 else date(end.year, end.month, 1) - timedelta(days=1)
     month_first = date(month_first.year, month_first.month, 1)
@@ -296,4 +304,65 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
     for name, sql in (extra_queries or {}).items():
         view_ms, value = _p50(lambda sql=sql: client.query(sql).result_rows, repeat)
         timings.append(Timing(name, view_ms, float("nan"), len(value)))
+    # Grafana's "now": the end of the history's last day, or the current time when that day is today.
+    now = min(datetime.now(UTC), datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1))
+    timings.extend(time_dashboards(store, now, repeat))
+    return timings
+
+
+# ------------------------------------------------------------------------------------ dashboard queries
+
+
+def _materialized_selects() -> dict[str, list[str]]:
+    """rollup table → the SELECTs of the materialized views that fill it from the raw tables (migrations/)."""
+    folder = resources.files("exporters.clickhouse").joinpath("migrations")
+    selects: dict[str, list[str]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".sql"):
+            text = "\n".join(line for line in entry.read_text().splitlines() if not line.strip().startswith("--"))
+            for match in re.finditer(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO (\w+) AS\s*(SELECT[^;]+);", text):
+                selects.setdefault(match.group(1), []).append(match.group(2).strip())
+    return selects
+
+
+def raw_equivalent(sql: str) -> str:
+    """The same query with every rollup replaced by its definition over the raw tables: the raw-scan figure."""
+    selects = _materialized_selects()
+    for table, parts in selects.items():
+        # a view's -If state converts to the table's column type on insert; in a subquery it must be cast
+        parts = [part.replace("uniqExactIfState(session_id, session_id != '') AS sessions",
+                              "CAST(uniqExactIfState(session_id, session_id != '') AS AggregateFunction(uniqExact, "
+                              "String)) AS sessions") for part in parts]
+        sql = re.sub(rf"\bFROM {table}\b", f"FROM ({' UNION ALL '.join(parts)}) AS {table}", sql)
+    return sql
+
+
+def dashboard_queries(now: datetime, days: int = 7) -> dict[str, str]:
+    """Every ClickHouse query of the committed dashboards (panels and variables), with the macros expanded and
+    the variables set to All as Grafana's ClickHouse plugin does, over the dashboards' default range (last 7 days)."""
+    from tests.dashboards import common
+    from tests.dashboards.grafana import ALL, TimeRange, Variables, clickhouse_sql, duration_seconds
+
+    variables = Variables({"organization": ALL, "team": ALL, "model": ALL})
+    start = now - timedelta(days=days)
+    found: dict[str, str] = {}
+    for _, panel, target in common.targets("grafana-clickhouse-datasource"):
+        interval = duration_seconds(panel["interval"]) if "interval" in panel else 60.0
+        found[f"panel {panel['title']}"] = clickhouse_sql(target["rawSql"], variables, TimeRange(start, now, interval))
+    for _, variable in common.variables("grafana-clickhouse-datasource"):
+        found[f"variable {variable['name']}"] = clickhouse_sql(variable["query"], variables, TimeRange(start, now))
+    return found
+
+
+def time_dashboards(store, now: datetime, repeat: int = 7) -> list[Timing]:
+    """p50 of every dashboard query next to the same query over the raw tables (rollups computed on the fly)."""
+    client = store._client
+    timings = []
+    for name, sql in dashboard_queries(now).items():
+        view_ms, value = _p50(lambda sql=sql: client.query(sql).result_rows, repeat)
+        raw_sql = raw_equivalent(sql)
+        raw_ms = float("nan")
+        if raw_sql != sql:
+            raw_ms, _ = _p50(lambda raw_sql=raw_sql: client.query(raw_sql).result_rows, max(3, repeat // 2))
+        timings.append(Timing(f"dashboard {name}", view_ms, raw_ms, len(value)))
     return timings

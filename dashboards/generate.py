@@ -112,6 +112,24 @@ SQL_ORG = "$__conditionalAll(organization_id IN (${organization:singlequote}), $
 SQL_TEAM = "$__conditionalAll(team IN (${team:singlequote}), $team)"
 SQL_MODEL = "$__conditionalAll(model IN (${model:singlequote}), $model)"
 SQL_SESSIONS = "uniqExactMerge(sessions) + toUInt64(sum(unidentified_session_starts))"
+# Whole UTC days inside the range are read from the daily rollups (O(days), or O(days × members) per member),
+# only the partial first and last day from the hourly ones: the same figures for any range. FIRST_DAY and
+# LAST_DAY are the first and the last UTC day all of whose hours are in HOURS (empty when FIRST_DAY > LAST_DAY).
+FIRST_DAY = "toStartOfDay(toStartOfHour($__fromTime) + 86399)"
+LAST_DAY = "toStartOfDay($__toTime - 82800)"
+DAYS = f"day >= toDate({FIRST_DAY}) AND day <= toDate({LAST_DAY})"
+EDGE_HOURS = f"{HOURS} AND (hour < {FIRST_DAY} OR hour >= {LAST_DAY} + 86400)"
+# A time series takes a whole day from the daily rollups only when all its hours fall in one bucket (the first and
+# the last hour of the day do: always for intervals of whole days, never for shorter ones); otherwise that day's
+# hours are read hourly. Exact for any interval Grafana picks.
+DAY_START = "toDateTime(day, 'UTC')"
+SERIES_DAYS = f"{DAYS}\n      AND $__timeInterval({DAY_START}) = $__timeInterval({DAY_START} + 82800)"
+SERIES_EDGE_HOURS = (
+    f"{HOURS}\n      AND (hour < {FIRST_DAY} OR hour >= {LAST_DAY} + 86400\n"
+    "           OR $__timeInterval(toStartOfDay(hour)) != $__timeInterval(toStartOfDay(hour) + 82800))"
+)
+MONTH_DAYS = f"day >= toStartOfMonth($__toTime) AND day <= toDate({LAST_DAY})"
+MONTH_EDGE_HOURS = f"{MONTH} AND hour >= {LAST_DAY} + 86400"
 
 
 def sql(text: str) -> str:
@@ -349,15 +367,22 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict[str, Any
 
 
 def seed_panels_clickhouse(layout: Layout) -> list[dict[str, Any]]:
-    """The seed's five views, exact per UTC day, from the hourly rollups."""
-    where = f"{HOURS}\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
+    """The seed's five views, exact per UTC day: whole days from the daily rollups, partial ones hourly."""
+    f = f"{SQL_ORG}\n      AND {SQL_TEAM}"
     return [
         layout.row("Overview: the console's views (ClickHouse rollups, exact per UTC day)"),
         layout.place(panel(
             "stat", "Accepted lines", [ch(f"""
 SELECT sum(accepted_lines) AS "Accepted lines", sum(removed_lines) AS "Removed lines"
-FROM member_hourly
-WHERE {where}""", table=True)],
+FROM (
+    SELECT accepted_lines, removed_lines FROM org_daily
+    WHERE {DAYS}
+      AND {f}
+    UNION ALL
+    SELECT accepted_lines, removed_lines FROM member_hourly
+    WHERE {EDGE_HOURS}
+      AND {f}
+)""", table=True)],
             "Σ lines_of_code.count{type=added} in the time range (removed lines beside). Only accepted edits "
             "produce lines.",
         ), 6, 6),
@@ -365,8 +390,15 @@ WHERE {where}""", table=True)],
             "stat", "Acceptance rate", [ch(f"""
 SELECT if(sum(accepts) + sum(rejects) = 0, NULL, sum(accepts) / (sum(accepts) + sum(rejects))) AS "Acceptance rate",
        sum(accepts) AS "Accepted", sum(rejects) AS "Rejected"
-FROM member_hourly
-WHERE {where}""", table=True)],
+FROM (
+    SELECT accepts, rejects FROM org_daily
+    WHERE {DAYS}
+      AND {f}
+    UNION ALL
+    SELECT accepts, rejects FROM member_hourly
+    WHERE {EDGE_HOURS}
+      AND {f}
+)""", table=True)],
             "accepts / (accepts + rejects) of code_edit_tool.decision for Edit, MultiEdit, Write and NotebookEdit; "
             "empty when there were no decisions.",
             unit="percentunit",
@@ -374,8 +406,15 @@ WHERE {where}""", table=True)],
         layout.place(panel(
             "bargauge", "Acceptance rate by tool", [ch(f"""
 SELECT tool_name AS "Tool", sum(accepts) / (sum(accepts) + sum(rejects)) AS "Acceptance rate"
-FROM tool_decisions_hourly
-WHERE {where}
+FROM (
+    SELECT tool_name, accepts, rejects FROM tool_decisions_daily
+    WHERE {DAYS}
+      AND {f}
+    UNION ALL
+    SELECT tool_name, accepts, rejects FROM tool_decisions_hourly
+    WHERE {EDGE_HOURS}
+      AND {f}
+)
 GROUP BY tool_name
 HAVING sum(accepts) + sum(rejects) > 0
 ORDER BY tool_name""", table=True)],
@@ -387,9 +426,16 @@ ORDER BY tool_name""", table=True)],
         ), 12, 6),
         layout.place(panel(
             "timeseries", "Accepted lines per day", [ch(f"""
-SELECT $__timeInterval(hour) AS time, sum(accepted_lines) AS "Accepted lines", sum(removed_lines) AS "Removed lines"
-FROM member_hourly
-WHERE {where}
+SELECT time, sum(accepted_lines) AS "Accepted lines", sum(removed_lines) AS "Removed lines"
+FROM (
+    SELECT $__timeInterval({DAY_START}) AS time, accepted_lines, removed_lines FROM org_daily
+    WHERE {SERIES_DAYS}
+      AND {f}
+    UNION ALL
+    SELECT $__timeInterval(hour) AS time, accepted_lines, removed_lines FROM member_hourly
+    WHERE {SERIES_EDGE_HOURS}
+      AND {f}
+)
 GROUP BY time
 ORDER BY time""")],
             "Lines added (accepted) and removed by Claude Code per day.",
@@ -397,9 +443,22 @@ ORDER BY time""")],
         ), 12, 8),
         layout.place(panel(
             "timeseries", "Activity: active users and sessions", [ch(f"""
-SELECT $__timeInterval(hour) AS time, uniqExact(member_type, member) AS "Active users", {SQL_SESSIONS} AS "Sessions"
-FROM member_hourly
-WHERE {where}
+SELECT time, uniqExactMerge(members) AS "Active users", {SQL_SESSIONS} AS "Sessions"
+FROM (
+    SELECT $__timeInterval({DAY_START}) AS time, uniqExactMergeState(members) AS members,
+           uniqExactMergeState(sessions) AS sessions, sum(unidentified_session_starts) AS unidentified_session_starts
+    FROM org_daily
+    WHERE {SERIES_DAYS}
+      AND {f}
+    GROUP BY time
+    UNION ALL
+    SELECT $__timeInterval(hour) AS time, uniqExactState(toString(member_type), member) AS members,
+           uniqExactMergeState(sessions) AS sessions, sum(unidentified_session_starts) AS unidentified_session_starts
+    FROM member_hourly
+    WHERE {SERIES_EDGE_HOURS}
+      AND {f}
+    GROUP BY time
+)
 GROUP BY time
 ORDER BY time""")],
             "Distinct members (left axis) and distinct sessions (right axis) with any point or event that day.",
@@ -407,9 +466,21 @@ ORDER BY time""")],
         ), 12, 8),
         layout.place(panel(
             "timeseries", "Spend: active users and USD", [ch(f"""
-SELECT $__timeInterval(hour) AS time, uniqExact(member_type, member) AS "Active users", sum(spend_usd) AS "Spend (USD)"
-FROM member_hourly
-WHERE {where}
+SELECT time, uniqExactMerge(members) AS "Active users", sum(spend_usd) AS "Spend (USD)"
+FROM (
+    SELECT $__timeInterval({DAY_START}) AS time, uniqExactMergeState(members) AS members, sum(spend_usd) AS spend_usd
+    FROM org_daily
+    WHERE {SERIES_DAYS}
+      AND {f}
+    GROUP BY time
+    UNION ALL
+    SELECT $__timeInterval(hour) AS time, uniqExactState(toString(member_type), member) AS members,
+           sum(spend_usd) AS spend_usd
+    FROM member_hourly
+    WHERE {SERIES_EDGE_HOURS}
+      AND {f}
+    GROUP BY time
+)
 GROUP BY time
 ORDER BY time""")],
             "Active users per day (left axis) and Σ cost.usage in USD (right axis).",
@@ -424,10 +495,17 @@ SELECT
     sum(accepted_lines) AS "Lines this month",
     {SQL_SESSIONS} AS "Sessions",
     max(last_seen) AS "Last active"
-FROM member_hourly
-WHERE {MONTH}
-  AND {SQL_ORG}
-  AND {SQL_TEAM}
+FROM (
+    SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
+    FROM member_daily
+    WHERE {MONTH_DAYS}
+      AND {f}
+    UNION ALL
+    SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
+    FROM member_hourly
+    WHERE {MONTH_EDGE_HOURS}
+      AND {f}
+)
 GROUP BY member, member_type
 ORDER BY "Spend this month (USD)" DESC, "Member" ASC""", table=True)],
             "Every member active in the calendar month that contains the end of the time range: API-key users by "
@@ -667,12 +745,20 @@ def seed_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
 def analytics_variables_clickhouse() -> list[dict[str, Any]]:
     return [
         ch_variable("organization", "Organization", f"""
-SELECT DISTINCT toString(organization_id) FROM member_hourly
-WHERE {HOURS} AND organization_id != ''
+SELECT DISTINCT toString(organization_id) FROM (
+    SELECT organization_id FROM org_daily WHERE {DAYS}
+    UNION ALL
+    SELECT organization_id FROM member_hourly WHERE {EDGE_HOURS}
+)
+WHERE organization_id != ''
 ORDER BY 1"""),
         ch_variable("team", "Team", f"""
-SELECT DISTINCT toString(team) FROM member_hourly
-WHERE {HOURS} AND team != ''
+SELECT DISTINCT toString(team) FROM (
+    SELECT team FROM org_daily WHERE {DAYS}
+    UNION ALL
+    SELECT team FROM member_hourly WHERE {EDGE_HOURS}
+)
+WHERE team != ''
 ORDER BY 1"""),
         ch_variable("model", "Model", f"""
 SELECT DISTINCT toString(model) FROM model_usage_hourly

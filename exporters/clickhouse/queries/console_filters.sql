@@ -1,7 +1,7 @@
--- The organizations and teams seen in a range: the choices of the console's filters.
+-- The organizations and teams seen in a range (whole UTC days): the choices of the console's filters.
 SELECT DISTINCT toString(organization_id) AS organization_id, toString(team) AS team
-FROM member_hourly
-WHERE hour >= {start:DateTime('UTC')}
-  AND hour < {end:DateTime('UTC')}
+FROM org_daily
+WHERE day >= toDate({start:DateTime('UTC')})
+  AND day < toDate({end:DateTime('UTC')})
 ORDER BY organization_id, team
 LIMIT 10000

@@ -5,10 +5,10 @@ SELECT
     tool_name,
     sum(accepts) AS accepts,
     sum(rejects) AS rejects
-FROM tool_decisions_hourly
+FROM tool_decisions_daily
 ARRAY JOIN arrayZip({windows:Array(String)}, {days:Array(UInt16)}) AS w
-WHERE hour >= toStartOfDay({now:DateTime('UTC')}) - toIntervalDay(arrayMax({days:Array(UInt16)}) - 1)
-  AND hour < toStartOfDay({now:DateTime('UTC')}) + toIntervalDay(1)
-  AND hour >= toStartOfDay({now:DateTime('UTC')}) - toIntervalDay(w.2 - 1)
+WHERE day >= toDate({now:DateTime('UTC')}) - (arrayMax({days:Array(UInt16)}) - 1)
+  AND day <= toDate({now:DateTime('UTC')})
+  AND day >= toDate({now:DateTime('UTC')}) - (w.2 - 1)
 GROUP BY window_name, tool_name
 ORDER BY window_name, tool_name

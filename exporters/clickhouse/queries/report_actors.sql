@@ -1,5 +1,5 @@
 -- Admin-API-compatible report: one row per (member, organization) active on one UTC day, in keyset
--- order so a cursor (the last key of a page) stays valid while new rows arrive.
+-- order so a cursor (the last key of a page) stays valid while new rows arrive. From the per-member daily rollup.
 SELECT
     member_type,
     member,
@@ -9,9 +9,9 @@ SELECT
     sum(commits) AS commits,
     sum(pull_requests) AS pull_requests,
     uniqExactMerge(sessions) + toUInt64(sum(unidentified_session_starts)) AS num_sessions
-FROM member_hourly
-WHERE hour >= {start:DateTime('UTC')}
-  AND hour < {end:DateTime('UTC')}
+FROM member_daily
+WHERE day >= toDate({start:DateTime('UTC')})
+  AND day < toDate({end:DateTime('UTC')})
   AND ({first:UInt8} = 1
        OR (toString(member_type), member, toString(organization_id))
           > ({after_type:String}, {after_member:String}, {after_org:String}))
