@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pdata import Batch, EventFact, PointFact
+from pdata import Batch, EventFact, Member, PointFact
 from processors.dedup import RequestDeduplicator
-from processors.derive import fact_of, redact, tool_name_of
+from processors.derive import CONTENT_ATTRIBUTES, fact_of, redact, tool_name_of
 from processors.identity import IdentityResolver
-from processors.temporality import CumulativeToDelta, SeriesState, series_key
+from processors.temporality import CumulativeToDelta, SeriesState
+from processors.temporality.converter import series_key_of, series_text
 
 _MINUTE_NS = 60 * 1_000_000_000
 _DAY_NS = 24 * 60 * _MINUTE_NS
@@ -68,46 +69,74 @@ class ProcessorChain:
             self.deduplicator.remember(digest, received_ns)
 
     def _process_points(self, batch: Batch, group: ProcessedGroup) -> None:
-        identity_cache: dict[tuple[str, ...], object] = {}
+        if not batch.points:
+            return
+        identity_cache: dict[tuple[str, ...], Member] = {}
+        # The resource (one dict shared by a request's points) and the sender are hashed into every series key:
+        # encode them once per request.
+        resource_texts: dict[int, str] = {}
+        sender = batch.sender
+        sender_text = sender.api_key_id + sender.organization_id
+        delta_of = self.converter.delta
+        pending = group.series
+        append = group.points.append
+        digest, received_ns = batch.digest, batch.received_ns
         for point in batch.points:
-            key = series_key(point, batch.sender)
-            delta = self.converter.delta(key, point, group.series)
+            resource = point.resource
+            resource_text = resource_texts.get(id(resource))
+            if resource_text is None:
+                resource_text = resource_texts[id(resource)] = series_text(resource)
+            attributes = point.attributes
+            key = series_key_of(point.metric, resource_text, attributes, sender_text)
+            delta = delta_of(key, point, pending)
             if delta is None:
                 group.stale_points += 1
                 continue
-            member = self._member(point.attributes, point.resource, batch, identity_cache)
-            group.points.append(
+            append(
                 PointFact(
-                    point=point,
-                    member=member,
-                    delta=delta,
-                    series_key=key,
-                    fact=fact_of(point),
-                    tool_name=tool_name_of(point.attributes),
-                    digest=batch.digest,
-                    received_ns=batch.received_ns,
+                    point,
+                    self._member(attributes, resource, batch, identity_cache),
+                    delta,
+                    key,
+                    fact_of(point),
+                    tool_name_of(attributes),
+                    digest,
+                    received_ns,
                 )
             )
 
     def _process_events(self, batch: Batch, group: ProcessedGroup) -> None:
-        identity_cache: dict[tuple[str, ...], object] = {}
+        if not batch.events:
+            return
+        identity_cache: dict[tuple[str, ...], Member] = {}
+        store_content = self.store_content
+        append = group.events.append
+        digest, received_ns = batch.digest, batch.received_ns
         for event in batch.events:
-            member = self._member(event.attributes, event.resource, batch, identity_cache)
-            group.events.append(
+            attributes = event.attributes
+            append(
                 EventFact(
-                    event=event,
-                    member=member,
-                    attributes=redact(event.attributes, self.store_content),
-                    digest=batch.digest,
-                    received_ns=batch.received_ns,
+                    event,
+                    self._member(attributes, event.resource, batch, identity_cache),
+                    # redact() copies only when there is content to drop: skip the call when there is none.
+                    attributes
+                    if store_content or CONTENT_ATTRIBUTES.isdisjoint(attributes)
+                    else redact(attributes, store_content),
+                    digest,
+                    received_ns,
                 )
             )
 
-    def _member(self, attributes, resource, batch: Batch, cache: dict):
+    def _member(self, attributes: dict[str, str], resource: dict[str, str], batch: Batch, cache: dict) -> Member:
         # Identity attributes repeat on every point of a request: resolve each combination once.
-        key = tuple(
-            attributes.get(name) or resource.get(name) or ""
-            for name in ("user.email", "user.account_id", "user.account_uuid", "user.id", "organization.id", "team.id")
+        get, resource_get = attributes.get, resource.get
+        key = (
+            get("user.email") or resource_get("user.email") or "",
+            get("user.account_id") or resource_get("user.account_id") or "",
+            get("user.account_uuid") or resource_get("user.account_uuid") or "",
+            get("user.id") or resource_get("user.id") or "",
+            get("organization.id") or resource_get("organization.id") or "",
+            get("team.id") or resource_get("team.id") or "",
         )
         member = cache.get(key)
         if member is None:

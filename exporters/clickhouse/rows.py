@@ -43,7 +43,11 @@ def _integer(text: str) -> int:
 
 
 def _rest(attributes: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in attributes.items() if key not in _IDENTITY_KEYS}
+    # A C-level copy and a few pops: the same keys in the same order as filtering key by key, faster.
+    rest = attributes.copy()
+    for key in _IDENTITY_KEYS:
+        rest.pop(key, None)
+    return rest
 
 
 def _ms(received_ns: int) -> int:

@@ -103,21 +103,29 @@ class ClickHouseStore:
 
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
         """Insert one group of facts. Raises StoreUnavailable; the caller acknowledges only on return."""
-        settings = {"fsync_after_insert": 1} if self.config.fsync_after_insert else None
+        # The materialized views that fill the rollups cost more per insert than the table itself (~35 ms of
+        # a 1-row insert into metric_points on chDB, for its 3 views): run them side by side, not one by one.
+        # Same blocks, same rows; the insert stays one statement per table.
+        settings: dict[str, int] = {"parallel_view_processing": 1}
+        if self.config.fsync_after_insert:
+            settings["fsync_after_insert"] = 1
         try:
+            # Rows are built before taking the lock, so that the read API is not held up meanwhile.
+            point_data = point_columns(points) if points else None
+            event_data = event_columns(events) if events else None
             with self._lock:
-                if points:
+                if point_data is not None:
                     self._client.insert(
                         "metric_points",
-                        point_columns(points),
+                        point_data,
                         column_names=POINT_COLUMNS,
                         column_oriented=True,
                         settings=settings,
                     )
-                if events:
+                if event_data is not None:
                     self._client.insert(
                         "events",
-                        event_columns(events),
+                        event_data,
                         column_names=EVENT_COLUMNS,
                         column_oriented=True,
                         settings=settings,

@@ -11,15 +11,7 @@ from typing import Literal
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pdata import Batch, Sender
-from receiver.otlp.decode import (
-    DecodeFailure,
-    Encoding,
-    flatten_logs,
-    flatten_metrics,
-    parse_into,
-    parse_logs_request,
-    parse_metrics_request,
-)
+from receiver.otlp.decode import DecodeFailure, Encoding, decode_logs, decode_metrics, parse_into
 
 Signal = Literal["metrics", "logs", "traces"]
 
@@ -79,9 +71,7 @@ def decode(signal: Signal, body: bytes, encoding: Encoding, sender: Sender) -> D
     digest = digest_of(signal, sender, body)
     batch = Batch(signal=signal, digest=digest, sender=sender, received_ns=received_ns)
     if signal == "metrics":
-        batch.points, batch.rejected, batch.rejected_reason = flatten_metrics(parse_metrics_request(body, encoding))
+        batch.points, batch.rejected, batch.rejected_reason = decode_metrics(body, encoding)
     else:
-        batch.events, batch.rejected, batch.rejected_reason = flatten_logs(
-            parse_logs_request(body, encoding), received_ns
-        )
+        batch.events, batch.rejected, batch.rejected_reason = decode_logs(body, encoding, received_ns)
     return Decoded(batch=batch)
