@@ -12,7 +12,9 @@ import asyncio
 import json
 import math
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +27,7 @@ import httpx
 
 from bench import history
 from bench.loadgen import PROTOCOLS, Request, Tally, Workload, run
+from bench.scrape_bench import GOAL_MS as SCRAPE_GOAL_MS
 from pdata import Sender
 from receiver.otlp.ingest import decode
 from tests.support.collector import CollectorProcess
@@ -106,13 +109,17 @@ def end_to_end(root: Path, protocol: str, shape: str, items: int, seconds: float
     expected = total_of(requests)
     collector = start_collector(root, f"e2e-{protocol.replace('/', '-')}-{shape}")
     try:
+        cpu_began, wall_began = time.process_time(), time.perf_counter()
         result = asyncio.run(
             run(requests, url=url_of(collector, protocol), protocol=protocol, shape=shape, developers=5000,
                 concurrency=64 if shape == "client" else 16, duration_s=seconds,
                 label=f"{protocol:13} {shape:7}")  # fmt: skip
         )
+        # The requests are encoded beforehand (pregenerate): the loadgen's own CPU on the shared cores is this.
+        loadgen_cores = (time.process_time() - cpu_began) / (time.perf_counter() - wall_began)
         matched, waited, _ = visible(collector, result.accepted)
         summary = result.summary()
+        summary["loadgen_cpu_cores"] = round(loadgen_cores, 2)
         summary["pool_items"] = expected.items
         summary["visible_after_last_ack_s"] = round(waited, 3)
         summary["api_totals_match"] = matched and result.failed == 0
@@ -133,6 +140,22 @@ def scrape(collector: CollectorProcess, repeat: int = 20) -> dict[str, Any]:
             samples.append((time.perf_counter() - began) * 1000)
             series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
     return {"p50_ms": round(statistics.median(samples), 2), "series": series}
+
+
+def scrape_series(series: int = 10_000, runs: int = 20) -> dict[str, Any]:
+    """bench/scrape_bench.py in its own process: the /metrics body rendered with `series` counter series."""
+    command = [sys.executable, "-m", "bench.scrape_bench", "--series", str(series), "--runs", str(runs)]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root, check=False)
+    match = re.search(
+        r"(\d+) counter series: median ([\d.]+) ms, worst ([\d.]+) ms, ([\d.]+) MB; with gzip: median ([\d.]+) ms",
+        done.stdout,
+    )
+    if match is None:
+        return {"series": series, "error": (done.stdout + done.stderr).strip()[-300:]}
+    held, median, worst, megabytes, gzipped = match.groups()
+    return {"series": int(held), "p50_ms": float(median), "worst_ms": float(worst), "body_mb": float(megabytes),
+            "gzip_p50_ms": float(gzipped)}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ latency
@@ -261,34 +284,13 @@ def query_at_scale(root: Path, members: int, days: int, repeat: int) -> dict[str
     store, seconds = history.generate(root / "history", members, days, end)
     try:
         counts = history.counts(store)
-        dashboards = dashboard_queries()
-        timings = history.time_views(store, end, repeat=repeat, extra_queries=dashboards)
+        # time_views covers the read API and every ClickHouse dashboard panel (macros expanded).
+        timings = history.time_views(store, end, repeat=repeat)
     finally:
         store.close()
     return {"members": members, "days": days, "generate_s": round(seconds, 1), "counts": counts,
-            "dashboards_found": bool(dashboards),
             "timings": [{"name": t.name, "view_p50_ms": round(t.view_p50_ms, 1), "raw_p50_ms": round(t.raw_p50_ms, 1),
                          "ratio": round(t.ratio, 1), "rows": t.rows} for t in timings]}  # fmt: skip
-
-
-def dashboard_queries() -> dict[str, str]:
-    """ClickHouse panel SQL from dashboards/ (none yet: the Grafana dashboards query Prometheus)."""
-    root = Path(__file__).resolve().parents[1] / "dashboards"
-    found: dict[str, str] = {}
-    if not root.is_dir():
-        return found
-    for path in sorted(root.rglob("*.json")):
-        try:
-            document = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        for panel in document.get("panels", []) if isinstance(document, dict) else []:
-            for target in panel.get("targets", []) or []:
-                sql = target.get("rawSql") or target.get("query") if isinstance(target, dict) else None
-                datasource = str(target.get("datasource", "")) + str(panel.get("datasource", ""))
-                if isinstance(sql, str) and "clickhouse" in datasource.lower() and "$" not in sql:
-                    found[f"dashboard {path.stem}: {panel.get('title', '?')}"] = sql
-    return found
 
 
 # ------------------------------------------------------------------------------------------------ table
@@ -317,7 +319,8 @@ def table(results: dict[str, Any]) -> str:
         ceiling = ceilings[f"{encoding} gateway"]
         ratio = run_["items_per_s_committed"] / ceiling
         figure = (f"{run_['items_per_s_committed']:,.0f}/s ({run_['requests_per_s']:,.0f} req/s, p99 "
-                  f"{run_['latency_p99_ms']:.0f} ms) = {ratio:.2f}× ceiling; API totals "
+                  f"{run_['latency_p99_ms']:.0f} ms, loadgen {run_.get('loadgen_cpu_cores', 0):.2f} cores) = "
+                  f"{ratio:.2f}× ceiling; API totals "
                   f"{'match' if run_['api_totals_match'] else 'DIFFER'}")  # fmt: skip
         if run_["shape"] == "gateway":
             row(name, figure, "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])
@@ -343,8 +346,18 @@ def table(results: dict[str, Any]) -> str:
             over["peak_rss_mb"] <= 400 and refused > 0 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
     metrics = results.get("metrics_scrape")
     if metrics:
-        row("/metrics scrape", f"p50 {metrics['p50_ms']} ms for {metrics['series']} series",
-            "10 000 series", None if metrics["series"] < 10_000 else True)  # fmt: skip
+        row("/metrics scrape, live collector (after the grpc gateway run)",
+            f"p50 {metrics['p50_ms']} ms for {metrics['series']} series")  # fmt: skip
+    rendered = results.get("metrics_scrape_10k")
+    if rendered:
+        if "error" in rendered:
+            row(f"/metrics scrape with {rendered['series']:,} series", f"failed: {rendered['error']}",
+                f"< {SCRAPE_GOAL_MS:.0f} ms", False)  # fmt: skip
+        else:
+            row(f"/metrics scrape with {rendered['series']:,} series".replace(",", " "),
+                f"render p50 {rendered['p50_ms']:.1f} ms (worst {rendered['worst_ms']:.1f} ms), "
+                f"{rendered['body_mb']:.2f} MB; with gzip p50 {rendered['gzip_p50_ms']:.1f} ms (bench/scrape_bench.py)",
+                f"< {SCRAPE_GOAL_MS:.0f} ms", rendered["p50_ms"] < SCRAPE_GOAL_MS)  # fmt: skip
     scale = results.get("history")
     if scale:
         c = scale["counts"]
@@ -358,8 +371,6 @@ def table(results: dict[str, Any]) -> str:
             )
             met = timing["view_p50_ms"] <= 50 and (math.isnan(ratio) or ratio >= 20)
             row(f"query: {timing['name']}", figure, "p50 ≤ 50 ms, ≥ 20× raw", met)
-        if not scale["dashboards_found"]:
-            row("query: dashboard panels", "no ClickHouse panel SQL in dashboards/ yet", "", None)
     return "\n".join(lines)
 
 
@@ -394,13 +405,19 @@ def main(argv: list[str] | None = None) -> int:
             for shape in ("client", "gateway"):
                 ceiling = results["decode"][f"{ENCODING[protocol]} {shape}"]
                 seconds = 3 if quick else 10
-                items = int(min(ceiling, 40_000 if shape == "gateway" else 6_000) * seconds)
+                # A pool the loadgen cannot exhaust at the rates seen (were it to, the rate is still acknowledged
+                # items / time to the last acknowledgement). OTLP/JSON pools are smaller: encoding them
+                # (MessageToDict) runs at ~9 000 items/s, and end-to-end JSON ingest is ~10 000/s.
+                cap = 6_000 if shape == "client" else (40_000 if ENCODING[protocol] == "protobuf" else 20_000)
+                items = int(min(ceiling, cap) * seconds)
                 log(f"end-to-end {protocol} {shape}: {seconds} s from a pool of {items:,} points+records")
                 run_ = end_to_end(root, protocol, shape, items, seconds)
                 results["e2e"].append(run_)
                 if "metrics_scrape" in run_:
                     results["metrics_scrape"] = run_.pop("metrics_scrape")
         if not arguments.only_e2e:
+            log("/metrics render with 10 000 series (bench/scrape_bench.py)")
+            results["metrics_scrape_10k"] = scrape_series(10_000, 20)
             grpc_gateway = next(r for r in results["e2e"] if r["protocol"] == "grpc" and r["shape"] == "gateway")
             sustainable = grpc_gateway["items_per_s_committed"]
             log("ingest-to-visible latency")
