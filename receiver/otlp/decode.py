@@ -132,6 +132,21 @@ def attributes_to_dict(attributes: list[KeyValue] | Any) -> dict[str, str]:
     return {kv.key: any_value_to_str(kv.value) for kv in attributes}
 
 
+def _point_problem(value: float, monotonic: bool, time_ns: int, start_ns: int) -> str | None:
+    """Why a number point cannot be stored (it is then rejected as partial success), or None."""
+    if not math.isfinite(value):
+        return "value is not finite"
+    if abs(value) > MAX_VALUE:
+        return f"value {value:g} is out of range (over 2^53)"
+    if monotonic and value < 0:
+        return "negative value on a monotonic sum"
+    if time_ns == 0:
+        return "data point without timeUnixNano"
+    if time_ns > MAX_TIME_NS or start_ns > MAX_TIME_NS:
+        return "timeUnixNano or startTimeUnixNano after year 2262"
+    return None
+
+
 def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPoint], int, str]:
     """Number points of sums and gauges; other kinds and malformed points are counted as rejected."""
     points: list[MetricPoint] = []
@@ -171,25 +186,10 @@ def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPo
                         rejected += 1
                         reasons.append(f"metric {metric.name!r}: data point without a value")
                         continue
-                    if not math.isfinite(value):
+                    problem = _point_problem(value, monotonic, point.time_unix_nano, point.start_time_unix_nano)
+                    if problem:
                         rejected += 1
-                        reasons.append(f"metric {metric.name!r}: value is not finite")
-                        continue
-                    if abs(value) > MAX_VALUE:
-                        rejected += 1
-                        reasons.append(f"metric {metric.name!r}: value {value:g} is out of range (over 2^53)")
-                        continue
-                    if monotonic and value < 0:
-                        rejected += 1
-                        reasons.append(f"metric {metric.name!r}: negative value on a monotonic sum")
-                        continue
-                    if point.time_unix_nano == 0:
-                        rejected += 1
-                        reasons.append(f"metric {metric.name!r}: data point without timeUnixNano")
-                        continue
-                    if point.time_unix_nano > MAX_TIME_NS or point.start_time_unix_nano > MAX_TIME_NS:
-                        rejected += 1
-                        reasons.append(f"metric {metric.name!r}: timeUnixNano or startTimeUnixNano after year 2262")
+                        reasons.append(f"metric {metric.name!r}: {problem}")
                         continue
                     points.append(
                         MetricPoint(
@@ -637,21 +637,10 @@ def json_metrics(body: bytes) -> tuple[list[MetricPoint], int, str]:
                         rejected += 1
                         reasons.append(f"metric {name!r}: data point without a value")
                         continue
-                    if abs(value) > MAX_VALUE:
+                    problem = _point_problem(value, monotonic, time_ns, start_ns)
+                    if problem:
                         rejected += 1
-                        reasons.append(f"metric {name!r}: value {value:g} is out of range (over 2^53)")
-                        continue
-                    if monotonic and value < 0:
-                        rejected += 1
-                        reasons.append(f"metric {name!r}: negative value on a monotonic sum")
-                        continue
-                    if time_ns == 0:
-                        rejected += 1
-                        reasons.append(f"metric {name!r}: data point without timeUnixNano")
-                        continue
-                    if time_ns > MAX_TIME_NS or start_ns > MAX_TIME_NS:
-                        rejected += 1
-                        reasons.append(f"metric {name!r}: timeUnixNano or startTimeUnixNano after year 2262")
+                        reasons.append(f"metric {name!r}: {problem}")
                         continue
                     append(MetricPoint(name, unit, temporality, monotonic, start_ns, time_ns, value, attributes,
                                        resource, scope))  # fmt: skip
