@@ -167,9 +167,12 @@ def test_grafana_alert_on_api_errors_reads_the_events(engine: Any) -> None:
     _, model = queries[0]
     now = datetime.now(UTC)
     # The alert needs a minimum of calls: with the threshold lowered to the workload's 2 calls it answers 0 %.
-    sql = clickhouse_sql(model["rawSql"], EVERYTHING, TimeRange(now - timedelta(minutes=15), now))
+    # A window that holds the workload's events whenever this runs after the module's collector wrote them.
+    window = TimeRange(now - timedelta(hours=1), now + timedelta(minutes=5))
+    sql = clickhouse_sql(model["rawSql"], EVERYTHING, window)
     assert _run(engine, sql)[1] == []
     lowered = sql.replace(f">= {common.generator().t('api_min_requests')}", ">= 2")
     columns, rows = _run(engine, lowered)
-    assert columns == ["time", "organization_id", "api_error_ratio"]
+    stored = _run(engine, "SELECT event_name, organization_id, time FROM events ORDER BY time")[1]
+    assert columns == ["time", "organization_id", "api_error_ratio"], (now, lowered, stored)
     assert [row[1:] for row in rows] == [("org-acme", 0.0)]
