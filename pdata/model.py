@@ -103,3 +103,4 @@ class EventFact:
     attributes: dict[str, str]
     digest: bytes
     received_ns: int
+    tool_name: str = ""  # `tool_name`, or `tool` from older clients

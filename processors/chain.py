@@ -124,6 +124,7 @@ class ProcessorChain:
                     else redact(attributes, store_content),
                     digest,
                     received_ns,
+                    tool_name_of(attributes),
                 )
             )
 

@@ -118,7 +118,7 @@ def event_columns(facts: Sequence[EventFact]) -> list[list]:
         prompt_id.append(attrs.get("prompt.id", ""))
         sequence.append(_integer(attrs.get("event.sequence", "")))
         model.append(attrs.get("model", ""))
-        tool_name.append(attrs.get("tool_name") or attrs.get("tool", ""))
+        tool_name.append(item.tool_name)
         decision.append(attrs.get("decision", ""))
         source.append(attrs.get("source", ""))
         success.append(attrs.get("success", ""))

@@ -238,5 +238,5 @@ def _event_getter(label: str):
     if label == "member":
         return lambda fact: fact.member.member
     if label == "tool_name":
-        return lambda fact: fact.attributes.get("tool_name") or fact.attributes.get("tool") or ""
+        return lambda fact: fact.tool_name
     return lambda fact: str(fact.attributes.get(label) or "")

@@ -164,3 +164,11 @@ def test_idle_cumulative_series_are_forgotten_after_the_state_window() -> None:
     fresh.received_ns = later
     chain.commit(chain.process([fresh]))
     assert len(converter) == 1  # s1's series was last seen before the window
+
+
+def test_event_tool_name_comes_from_tool_in_older_clients() -> None:
+    from pdata import LogEvent
+
+    event = LogEvent(1, "tool_decision", "", {"user.id": "u", "tool": "Edit", "decision": "reject"}, {})
+    batch = Batch(signal="logs", digest=b"e1", sender=Sender(), received_ns=1, events=[event])
+    assert [fact.tool_name for fact in _chain().process([batch]).events] == ["Edit"]

@@ -274,7 +274,8 @@ def test_events_are_counted_by_name_with_tool_success() -> None:
 
     def event(name: str, **attributes: str) -> EventFact:
         attributes = {"session.id": "s", "prompt": "secret", **attributes}
-        return EventFact(LogEvent(1, name, "", attributes, {}), ALICE, attributes, b"\0" * 16, 1)
+        tool = attributes.get("tool_name", "")
+        return EventFact(LogEvent(1, name, "", attributes, {}), ALICE, attributes, b"\0" * 16, 1, tool)
 
     counters = ClaudeCodeCounters(PrometheusExporterConfig(max_series_per_metric=4))
     counters.on_commit(
