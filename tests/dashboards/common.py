@@ -19,8 +19,10 @@ RULE_TESTS = sorted((DASHBOARDS_DIR / "prometheus" / "tests").glob("*.yml"))
 
 
 def generator():
-    """dashboards/generate.py as a module (dashboards/ is not a package)."""
+    """dashboards/generate.py as a module (dashboards/ is not a package; its pieces are dashboards/generator/)."""
     name = "cc_dashboards_generate"
+    if str(DASHBOARDS_DIR) not in sys.path:
+        sys.path.insert(0, str(DASHBOARDS_DIR))
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, DASHBOARDS_DIR / "generate.py")
         assert spec is not None and spec.loader is not None
@@ -28,6 +30,12 @@ def generator():
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def generator_module(name: str):
+    """One piece of the generator, e.g. generator_module("alerts").ALERTS."""
+    generator()
+    return importlib.import_module(f"generator.{name}")
 
 
 def dashboards() -> dict[str, dict[str, Any]]:

@@ -171,7 +171,7 @@ def test_grafana_alert_on_api_errors_reads_the_events(engine: Any) -> None:
     window = TimeRange(now - timedelta(hours=1), now + timedelta(minutes=5))
     sql = clickhouse_sql(model["rawSql"], EVERYTHING, window)
     assert _run(engine, sql)[1] == []
-    lowered = sql.replace(f">= {common.generator().t('api_min_requests')}", ">= 2")
+    lowered = sql.replace(f">= {common.generator_module("vocabulary").t('api_min_requests')}", ">= 2")
     columns, rows = _run(engine, lowered)
     stored = _run(engine, "SELECT event_name, organization_id, time FROM events ORDER BY time")[1]
     assert columns == ["time", "organization_id", "api_error_ratio"], (now, lowered, stored)

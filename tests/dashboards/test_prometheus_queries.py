@@ -197,7 +197,7 @@ def test_prometheus_loaded_every_rule_healthy(prom: PrometheusServer) -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.get("record") or rule.get("alert"))
 def test_rule_expression(prom: PrometheusServer, rule: dict) -> None:
-    generate = common.generator()
+    generate = common.generator_module("alerts")
     inlined = generate.inline_recorded(rule["expr"])
     result = prom.query(inlined)
     if "alert" in rule:

@@ -1,0 +1,1 @@
+"""The pieces of dashboards/generate.py, one module per output."""

@@ -1,0 +1,245 @@
+"""The Collector health dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.grafana import Layout, dashboard, panel, prom, prom_variable
+from generator.vocabulary import (
+    DEDUP_HITS,
+    EXPORTER_SERIES,
+    OTLP_DURATION,
+    OTLP_ITEMS,
+    OTLP_REQUESTS,
+    QUEUE_AGE,
+    QUEUE_ITEMS,
+    SERIES_DROPPED,
+    STORE_WRITE_DURATION,
+    STORE_WRITE_ERRORS,
+    t,
+)
+
+# --- Collector health -----------------------------------------------------------------------------------------
+
+
+def health_dashboard() -> dict[str, Any]:
+    layout = Layout()
+    inst = 'job=~"$job", instance=~"$instance"'
+    rate = "$__rate_interval"
+    panels = [
+        layout.row("Ingest"),
+        layout.place(
+            panel(
+                "stat",
+                "Collector up",
+                [prom(f"up{{{inst}}}", "{{instance}}", instant=True)],
+                "1 when Prometheus' last scrape of /metrics succeeded.",
+                defaults={
+                    "mappings": [
+                        {
+                            "type": "value",
+                            "options": {"0": {"text": "DOWN", "color": "red"}, "1": {"text": "UP", "color": "green"}},
+                        }
+                    ]
+                },
+            ),
+            6,
+            6,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "Rejected items (time range)",
+                [
+                    prom(
+                        f'sum(increase({OTLP_ITEMS}{{{inst}, outcome="rejected"}}[$__range]))', "rejected", instant=True
+                    )
+                ],
+                "Points and log records refused (bad payload, auth, limits, queue full) over the time range.",
+            ),
+            6,
+            6,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "Write queue",
+                [prom(f"sum({QUEUE_ITEMS}{{{inst}}})", "queued", instant=True)],
+                "Points and records waiting to be written to the store.",
+            ),
+            6,
+            6,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "Series dropped (time range)",
+                [prom(f"sum(increase({SERIES_DROPPED}{{{inst}}}[$__range]))", "dropped", instant=True)],
+                "Points folded into the `other` series because a counter hit its series cap.",
+            ),
+            6,
+            6,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "OTLP requests by status",
+                [
+                    prom(
+                        f"sum by (protocol, signal, status) (rate({OTLP_REQUESTS}{{{inst}}}[{rate}]))",
+                        "{{protocol}} {{signal}} {{status}}",
+                    )
+                ],
+                "Export requests per second by protocol, signal and answer.",
+                unit="reqps",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Items by outcome",
+                [prom(f"sum by (signal, outcome) (rate({OTLP_ITEMS}{{{inst}}}[{rate}]))", "{{signal}} {{outcome}}")],
+                "Points, log records and spans per second: accepted, rejected, dropped.",
+                unit="short",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Request latency",
+                [
+                    prom(
+                        f"histogram_quantile({q}, sum by (le) (rate({OTLP_DURATION}_bucket{{{inst}}}[{rate}])))",
+                        f"p{int(q * 100)}",
+                        ref,
+                    )
+                    for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
+                ],
+                "Time from a request's arrival to its answer (acknowledged only once durable).",
+                unit="s",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Rejections by reason",
+                [
+                    prom(
+                        f'sum by (signal, reason) (rate({OTLP_ITEMS}{{{inst}, outcome=~"rejected|dropped"}}[{rate}]))',
+                        "{{signal}} {{reason}}",
+                    )
+                ],
+                "Items refused or dropped per second, by the receiver's reason.",
+                unit="short",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Rejected share",
+                [
+                    prom(
+                        f'sum(rate({OTLP_ITEMS}{{{inst}, outcome="rejected"}}[{rate}]))\n'
+                        f'/\nsum(rate({OTLP_ITEMS}{{{inst}, outcome=~"accepted|rejected"}}[{rate}]))',
+                        "rejected share",
+                    )
+                ],
+                "Rejected / (accepted + rejected) items.",
+                unit="percentunit",
+            ),
+            12,
+            8,
+        ),
+        layout.row("Store and exporter"),
+        layout.place(
+            panel(
+                "timeseries",
+                "Write queue",
+                [
+                    prom(f"sum({QUEUE_ITEMS}{{{inst}}})", "queued items", "A"),
+                    prom(f"max({QUEUE_AGE}{{{inst}}})", "oldest (s)", "B"),
+                ],
+                "Items waiting for the writer (left) and the age of the oldest (right).",
+                right=["oldest (s)"],
+                right_unit="s",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Store write latency",
+                [
+                    prom(
+                        f"histogram_quantile({q}, sum by (le) (rate({STORE_WRITE_DURATION}_bucket{{{inst}}}[{rate}])))",
+                        f"p{int(q * 100)}",
+                        ref,
+                    )
+                    for q, ref in ((0.5, "A"), (0.95, "B"))
+                ],
+                "Time of one batched insert into ClickHouse.",
+                unit="s",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Store write errors and dedup hits",
+                [
+                    prom(f"sum(rate({STORE_WRITE_ERRORS}{{{inst}}}[{rate}]))", "write errors", "A"),
+                    prom(f"sum(rate({DEDUP_HITS}{{{inst}}}[{rate}]))", "duplicate requests", "B"),
+                ],
+                "Failed inserts (retried from the spool) and requests recognised as retries of one already counted.",
+                unit="short",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Exporter series",
+                [
+                    prom(f"sum by (metric) ({EXPORTER_SERIES}{{{inst}}})", "{{metric}}", "A"),
+                    prom(
+                        f"sum by (metric) (increase({SERIES_DROPPED}{{{inst}}}[$__interval]))",
+                        "dropped {{metric}}",
+                        "B",
+                    ),
+                ],
+                "Series held per counter, and points folded into `other` per interval.",
+                interval="1m",
+            ),
+            12,
+            8,
+        ),
+    ]
+    variables = [
+        {
+            **prom_variable("job", "Job", f"label_values({OTLP_REQUESTS}, job)"),
+            "includeAll": False,
+            "multi": False,
+            "current": {"selected": True, "text": t("collector_job"), "value": t("collector_job")},
+        },
+        prom_variable("instance", "Instance", 'label_values(up{job=~"$job"}, instance)'),
+    ]
+    return dashboard(
+        "cc-analytics-collector",
+        "Collector health",
+        "The claude-code-analytics collector's own metrics: ingest, latency, write queue, store, exporter series.",
+        panels,
+        variables,
+        time_from="now-6h",
+        tags=("collector",),
+    )
