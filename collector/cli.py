@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"{option.doc} (env {option.env}, default {option.default!r})",
         )
-    commands.add_parser("loadgen", add_help=False, help="send realistic Claude Code telemetry load (see loadgen --help)")
+    commands.add_parser(
+        "loadgen", add_help=False, help="send realistic Claude Code telemetry load (see loadgen --help)"
+    )
     for action in access_cli.add_parser(commands):
         action.add_argument("--config", help=f"YAML config file (env {configuration.CONFIG_FILE_ENV})")
         for option in configuration.OPTIONS:

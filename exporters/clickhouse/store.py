@@ -88,9 +88,7 @@ class ClickHouseStore:
             with self._lock:
                 for statement in _statements(entry.read_text()):
                     self._client.command(statement)
-                self._client.insert(
-                    "schema_migrations", [[version, entry.name]], column_names=["version", "name"]
-                )
+                self._client.insert("schema_migrations", [[version, entry.name]], column_names=["version", "name"])
             applied.append(entry.name)
         return applied
 
@@ -157,4 +155,3 @@ class ClickHouseStore:
     def recent_request_digests(self, since_ns: int) -> Iterator[tuple[bytes, int]]:
         for digest, received_ns in self.query("recent_request_digests", {"since_ns": since_ns}):
             yield (digest if isinstance(digest, bytes) else digest.encode("latin-1")), received_ns
-

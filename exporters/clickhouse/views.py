@@ -84,7 +84,9 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def team(store: ClickHouseStore, year: int, month: int, organization_id: str = "", team_name: str = "") -> dict[str, Any]:
+def team(
+    store: ClickHouseStore, year: int, month: int, organization_id: str = "", team_name: str = ""
+) -> dict[str, Any]:
     first, last = month_bounds(year, month)
     members = []
     for row in store.query_named("team_members", _filters(first, last, organization_id, team_name)):

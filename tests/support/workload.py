@@ -140,8 +140,9 @@ def assert_totals(totals: dict[str, Any], expected: dict[str, Any]) -> None:
 # --- senders -----------------------------------------------------------------------------------------------
 
 
-def send_with_sdk(protocol: str, endpoint: str, temporality: str, headers: dict[str, str] | None = None,
-                  with_events: bool = True) -> None:
+def send_with_sdk(
+    protocol: str, endpoint: str, temporality: str, headers: dict[str, str] | None = None, with_events: bool = True
+) -> None:
     """The OpenTelemetry Python SDK's own OTLP exporters (protocol `grpc` or `http/protobuf`).
 
     Cumulative: phases 1–2 go through one MeterProvider; phase 3 through a new one, as a restarted client

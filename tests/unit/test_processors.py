@@ -12,7 +12,9 @@ from processors.temporality import CumulativeToDelta, series_key
 KEY_SENDER = Sender(token_name="ci", api_key_id="apikey_01CI", organization_id="org-token")
 
 
-def point(value: float, time_ns: int, start_ns: int = 1, temporality: int = CUMULATIVE, **attributes: str) -> MetricPoint:
+def point(
+    value: float, time_ns: int, start_ns: int = 1, temporality: int = CUMULATIVE, **attributes: str
+) -> MetricPoint:
     return MetricPoint(
         metric=attributes.pop("metric", "claude_code.lines_of_code.count"),
         unit="",
