@@ -15,12 +15,12 @@ from prometheus_client import CollectorRegistry
 
 from collector.config import Config, prometheus_exporter_config
 from collector.pipeline import Pipeline, PipelineConfig
-from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics
+from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
 from console.access import AccessError, AccessStore
 from console.api import create_api_app
 from console.auth import AuthSettings
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
-from exporters.prometheus import create_exporter
+from exporters.prometheus import PrometheusConfigError, create_exporter
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver, load_directory
@@ -92,6 +92,7 @@ async def serve(config: Config) -> None:
     chain = build_chain(config, store)
     registry = CollectorRegistry()
     observer = SelfMetrics(registry)
+    register_process_metrics(registry)
     # Claude Code's counters are fed with each committed group's facts; gauges read the rollups.
     exporter = create_exporter(prometheus_exporter_config(config), store, registry)
     pipeline = Pipeline(
@@ -123,9 +124,9 @@ async def serve(config: Config) -> None:
 
     servers: list[tuple[_Server, socket.socket]] = []
 
-    def add(app, port: int) -> None:
+    def add(app, port: int, host: str = config.bind) -> None:
         uv_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10)
-        servers.append((_Server(uv_config), _listen(config.bind, port)))
+        servers.append((_Server(uv_config), _listen(host, port)))
 
     add(create_http_app(receiver_config, auth, consumer, observer, admission), config.otlp_http_port)
     try:
@@ -140,7 +141,11 @@ async def serve(config: Config) -> None:
     )
     add(create_api_app(store, ready, access, console_auth), config.api_port)
     if config.metrics_port:
-        add(exporter.app(), config.metrics_port)
+        try:
+            metrics_app = exporter.app()
+        except PrometheusConfigError as exc:
+            raise SystemExit(str(exc)) from None
+        add(metrics_app, config.metrics_port, config.metrics_bind or config.bind)
     grpc_server = create_grpc_server(receiver_config, auth, consumer, observer, admission)
 
     stop = asyncio.Event()
@@ -159,6 +164,8 @@ async def serve(config: Config) -> None:
                 "otlp_http_port": config.otlp_http_port,
                 "api_port": config.api_port,
                 "metrics_port": config.metrics_port,
+                "metrics_bind": config.metrics_bind or config.bind,
+                "metrics_scrape_token": bool(config.metrics_scrape_token_file),
                 "auth": "token required" if auth.required else "open",
             }
         },
@@ -172,6 +179,7 @@ async def serve(config: Config) -> None:
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.to_thread(pipeline.close)
+    exporter.close()
     store.close()
     log.info("collector.stopped", extra={"fields": {"written_groups": pipeline.written_groups}})
 

@@ -43,7 +43,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics.labels", str, "organization_id,model,type,tool_name,decision,source,language,terminal_type,query_source,start_type,team", "comma-separated allow-list of labels on Claude Code's counters (session_id is never allowed)"),
     Option("metrics.member_labels", bool, False, "add a per-member `member` label to Claude Code's counters (one series per person)"),
     Option("metrics.max_series_per_metric", int, 5000, "cap of series per counter; points of further label sets fold into a series labelled `other`"),
-    Option("metrics.series_ttl_seconds", int, 86400, "forget a counter series after this long without a point (0: never)"),
+    Option("metrics.series_ttl_seconds", int, 8 * 86400, "forget a counter series after this long without a point (0: never); 8 days keeps a series through a long weekend"),
+    Option("metrics.new_series_hold_seconds", int, 75, "expose a new counter series (and every counter after start-up) at 0 this long before its value, so Prometheus counts the first increment; set it above the longest scrape interval"),
+    Option("metrics.bind", str, "", "address /metrics binds to; empty means the `bind` address (use it to keep /metrics private while OTLP is open)"),
+    Option("metrics.scrape_token_file", str, "", "file holding a token /metrics requires, as a bearer token or basic auth's password; empty means no token"),
     Option("metrics.gauge_cache_seconds", int, 15, "how long the derived gauges (active users, sessions, spend…) reuse one read of the rollups"),
     Option("data_dir", str, "./data", "where the embedded store keeps its files"),
     Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
@@ -65,6 +68,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("console.cookie_secure", bool, False, "mark the session cookie Secure (set when the console is served over https)"),
 )  # fmt: skip
 
+
+def options_table() -> str:
+    """README.md's option table, made from OPTIONS (tests/unit/test_config.py keeps the README in step)."""
+    rows = ["| key | env | default | meaning |", "|---|---|---|---|"]
+    for option in OPTIONS:
+        default = str(option.default).lower() if option.type is bool else str(option.default)
+        rows.append(f"| `{option.path}` | `{option.env}` | `{default}` | {option.doc} |" if default else
+                    f"| `{option.path}` | `{option.env}` | | {option.doc} |")  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
 CONFIG_FILE_ENV = "CC_ANALYTICS_CONFIG"
 DEFAULT_CONFIG_FILE = "cc-analytics.yaml"
 
@@ -84,6 +98,9 @@ class Config:
     metrics_member_labels: bool
     metrics_max_series_per_metric: int
     metrics_series_ttl_seconds: int
+    metrics_new_series_hold_seconds: int
+    metrics_bind: str
+    metrics_scrape_token_file: str
     metrics_gauge_cache_seconds: int
     data_dir: str
     storage_dsn: str
@@ -124,7 +141,10 @@ def prometheus_exporter_config(config: Config):
         member_labels=config.metrics_member_labels,
         max_series_per_metric=config.metrics_max_series_per_metric,
         series_ttl_seconds=float(config.metrics_series_ttl_seconds),
+        new_series_hold_seconds=float(config.metrics_new_series_hold_seconds),
         gauge_cache_seconds=float(config.metrics_gauge_cache_seconds),
+        series_journal=str(Path(config.data_dir) / "prometheus-series.jsonl"),
+        scrape_token_file=config.metrics_scrape_token_file,
     )
 
 

@@ -13,9 +13,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from importlib import metadata
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from pdata import Batch, EventFact, PointFact
@@ -33,6 +42,15 @@ _REASONS = (
     ("negative value", "negative_counter_value"),
     ("without timeUnixNano", "missing_timestamp"),
 )
+
+
+PROTOCOLS = ("grpc", "http")
+SIGNALS = ("metrics", "logs", "traces")
+STATUSES = (
+    "ok", "partial", "duplicate", "bad_request", "too_large", "unauthenticated", "unsupported_media_type", "overloaded",
+    "unavailable",
+)  # fmt: skip
+REASONS = (*(label for _, label in _REASONS), "other")
 
 
 def reason_label(reason: str, signal: str) -> str:
@@ -68,9 +86,6 @@ class SelfMetrics(LoggingObserver):
             ["protocol", "signal"],
             registry=registry,
         )
-        for protocol in ("grpc", "http"):  # present from the start, so rate() and alerts see a 0
-            for signal in ("metrics", "logs"):
-                self.dedup_hits.labels(protocol, signal)
         self.latency = Histogram(
             "cc_analytics_otlp_request_duration_seconds",
             "Time from a request's arrival to its answer",
@@ -90,6 +105,24 @@ class SelfMetrics(LoggingObserver):
         self.store_written_items = Counter(
             "cc_analytics_store_written_items", "Points and records committed to the store", ["kind"], registry=registry
         )
+        self._create_every_label_set()
+
+    def _create_every_label_set(self) -> None:
+        """Every series exists at 0 from the start, so the first refusal of a kind is an increase Prometheus sees."""
+        for protocol in PROTOCOLS:
+            for signal in SIGNALS:
+                for status in STATUSES:
+                    self.requests.labels(protocol, signal, status)
+                self.latency.labels(protocol, signal)
+                if signal == "traces":
+                    self.items.labels(protocol, signal, "dropped", "traces_not_stored")
+                    continue
+                self.dedup_hits.labels(protocol, signal)
+                self.items.labels(protocol, signal, "accepted", "")
+                for reason in REASONS:
+                    self.items.labels(protocol, signal, "rejected", reason)
+        for kind in ("points", "events"):
+            self.store_written_items.labels(kind)
 
     def request_done(
         self, protocol: str, signal: str, status: str, reason: str, accepted: int, rejected: int, seconds: float
@@ -109,6 +142,21 @@ class SelfMetrics(LoggingObserver):
     def watch_queue(self, tracker: QueueTracker, capacity: int) -> None:
         """Expose the write queue's depth, capacity and oldest waiting request's age at each scrape."""
         self.registry.register(_QueueCollector(tracker, capacity))
+
+
+def register_process_metrics(registry: CollectorRegistry) -> None:
+    """`process_*` (CPU, memory, file descriptors), `python_*` (version, garbage collection) and
+    `cc_analytics_build_info{version}`: present from the first scrape, so dashboards and alerts can tell a
+    collector that is up but idle from one that is gone."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    try:
+        version = metadata.version("claude-code-analytics")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    build = Info("cc_analytics_build", "The running collector's version", registry=registry)
+    build.info({"version": version})
 
 
 class QueueTracker:

@@ -17,6 +17,10 @@ MEMBER_LABELS = frozenset({"member", "user_id", "user_email", "user_account_id",
 # The derived gauges' windows: whole UTC days ending today, today included.
 DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (("1d", 1), ("7d", 7), ("30d", 30))
 
+DEFAULT_SERIES_TTL_SECONDS = 8 * 86_400.0
+# Prometheus scrapes every 60 s unless told otherwise; 75 s leaves room for scrape jitter and a slow scrape.
+DEFAULT_HOLD_SECONDS = 75.0
+
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -32,8 +36,17 @@ class PrometheusExporterConfig:
     member_labels: bool = False
     # Hard cap of series per counter, the `other` overflow series included.
     max_series_per_metric: int = 5_000
-    # A series without a new point for this long is forgotten (0: never).
-    series_ttl_seconds: float = 86_400.0
+    # A series without a new point for this long is forgotten (0: never). Eight days: a long weekend (or a
+    # week's holiday) keeps its series, so Monday's first increment is not lost to a re-created series.
+    series_ttl_seconds: float = DEFAULT_SERIES_TTL_SECONDS
+    # A new series is exposed at 0 for this long before it shows its value, and counters are held at 0 this
+    # long after start-up: every scraper whose scrape interval is shorter records the 0 first, so increase()
+    # and rate() count the first increment. Set it above the longest scrape interval of any scraper.
+    new_series_hold_seconds: float = DEFAULT_HOLD_SECONDS
+    # Where the label sets of the series are kept across restarts ("" = nowhere: a restart ends every series).
+    series_journal: str = ""
+    # A file holding the token /metrics asks for, as a bearer token or basic auth's password ("" = none).
+    scrape_token_file: str = ""
     # How long the derived gauges' figures are reused before the rollups are read again (0: every scrape).
     gauge_cache_seconds: float = 15.0
     windows: tuple[tuple[str, int], ...] = DEFAULT_WINDOWS
@@ -54,6 +67,8 @@ class PrometheusExporterConfig:
             raise PrometheusConfigError("metrics.max_series_per_metric must be at least 2")
         if self.series_ttl_seconds < 0:
             raise PrometheusConfigError("metrics.series_ttl_seconds must be 0 (never) or more")
+        if self.new_series_hold_seconds < 0:
+            raise PrometheusConfigError("metrics.new_series_hold_seconds must be 0 or more")
         if self.gauge_cache_seconds < 0:
             raise PrometheusConfigError("metrics.gauge_cache_seconds must be 0 or more")
 

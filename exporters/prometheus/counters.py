@@ -2,17 +2,28 @@
 
 The pipeline calls `on_commit` with the facts of every group it committed: each carries the delta its point
 contributes, whatever temporality the client used, and a request delivered twice is committed once, so the
-sums here are exact. Series live in memory: they restart from 0 when the collector restarts (Prometheus
-counter semantics: `rate()` and `increase()` treat it as a reset).
+sums here are exact.
+
+Exact in PromQL too. `increase()` and `rate()` count from a series' first scraped sample, so a series first
+scraped already holding its first increment loses it. Hence:
+- **Hold**: a series new to this process (first point, return after expiry, restart) is exposed at 0 for
+  `new_series_hold_seconds` before it shows its value, so every scraper whose interval is shorter than the
+  hold (an HA pair at different phases included) records the 0 first. The series-dropped counter is held
+  at 0 the same way after start-up.
+- **Restart**: the label sets of the series are kept on disk (`journal.py`); a restarted collector exposes
+  them again at 0, which Prometheus reads as a reset, so the series stay continuous and nothing is lost.
+- **Expiry**: a series idle for `series_ttl_seconds` (8 days by default: a long weekend keeps its series) is
+  forgotten; if it comes back it starts from 0 and is held again, so the reset is seen.
+- **OpenMetrics** (`render_text(openmetrics=True)`): each series also carries `_created`, the Unix time it
+  started from 0, for scrapers that ingest created timestamps.
 
 Cardinality: a series' labels come from the allow-list (see names.labels_of); each counter keeps at most
 `max_series_per_metric` series, the last slot reserved for the overflow series whose labels are all "other".
 A point of a new label set beyond that is added to the overflow series and counted in
-`cc_analytics_series_dropped_total{metric}`, so Σ over a counter stays exact. Series idle for
-`series_ttl_seconds` are forgotten (a later point starts it again from 0, which Prometheus sees as a reset).
+`cc_analytics_series_dropped_total{metric}`, so Σ over a counter stays exact.
 
-Events: `cc_analytics_events_total{event_name, success, …}` counts committed Claude Code events (API requests
-and errors, tool results, …) under the same cap and expiry.
+Events: `cc_analytics_events_total{event_name, success, status_class, …}` counts committed Claude Code events
+(API requests and errors, tool results, …) under the same cap, hold and expiry.
 
 Rendering: `collect()` makes this a prometheus_client Collector; `render_text()` is the fast path of /metrics,
 writing the text exposition from label strings built once per series (10 000 series in a few ms).
@@ -29,16 +40,20 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from exporters.prometheus.config import PrometheusExporterConfig
+from exporters.prometheus.journal import JournalRecord, SeriesJournal
 from exporters.prometheus.names import COUNTERS, labels_of
 from exporters.prometheus.names import getter as label_getter
 from pdata import EventFact, PointFact
 
 OTHER = "other"
 EVENTS = "cc_analytics_events_total"
-# Labels of the events counter: the event's name and success (tool_result), plus these when allowed.
+# Labels of the events counter: the event's name, then these when allowed, then success (tool_result) and the
+# HTTP status class (api_error).
 _EVENT_LABELS = ("organization_id", "team", "member", "model", "tool_name", "decision")
 DROPPED = "cc_analytics_series_dropped_total"
 SERIES = "cc_analytics_exporter_series"
+# How often the journal is rewritten to refresh its last-seen times (it is also rewritten when series expire).
+_JOURNAL_REFRESH_SECONDS = 3600.0
 
 
 def _escape(value: str) -> str:
@@ -46,20 +61,27 @@ def _escape(value: str) -> str:
 
 
 class _Series:
-    __slots__ = ("labels", "value", "last_seen", "prefix")
+    __slots__ = ("labels", "value", "last_seen", "label_text", "visible_at", "created_unix")
 
-    def __init__(self, labels: dict[str, str], prefix: str, now: float) -> None:
+    def __init__(self, labels: dict[str, str], label_text: str, now: float, visible_at: float, unix: float) -> None:
         self.labels = labels
+        self.label_text = label_text
         self.value = 0.0
         self.last_seen = now
-        self.prefix = prefix
+        self.visible_at = visible_at
+        self.created_unix = unix
+
+    def exposed(self, now: float) -> float:
+        """The value a scrape sees: 0 while the series is held."""
+        return self.value if now >= self.visible_at else 0.0
 
 
 class _Family:
-    __slots__ = ("name", "help", "label_names", "getters", "series", "other_key", "dropped", "header")
+    __slots__ = ("name", "base", "help", "label_names", "getters", "series", "other_key", "dropped", "header")
 
     def __init__(self, name: str, help_text: str, label_names: tuple[str, ...], getters: tuple = ()) -> None:
         self.name = name
+        self.base = name.removesuffix("_total")
         self.help = help_text
         self.label_names = label_names
         self.getters = getters or tuple(label_getter(label) for label in label_names)
@@ -68,14 +90,10 @@ class _Family:
         self.dropped = 0
         self.header = f"# HELP {name} {help_text}\n# TYPE {name} counter\n"
 
-    def make_series(self, key: tuple[str, ...], now: float) -> _Series:
+    def make_series(self, key: tuple[str, ...], now: float, visible_at: float, unix: float) -> _Series:
         labels = {name: value for name, value in zip(self.label_names, key, strict=True) if value}
-        if labels:
-            inner = ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items())
-            prefix = f"{self.name}{{{inner}}} "
-        else:
-            prefix = f"{self.name} "
-        series = _Series(labels, prefix, now)
+        inner = ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items())
+        series = _Series(labels, f"{{{inner}}}" if inner else "", now, visible_at, unix)
         self.series[key] = series
         return series
 
@@ -83,9 +101,16 @@ class _Family:
 class ClaudeCodeCounters:
     """A prometheus_client Collector of Claude Code's counters, fed by the pipeline's commit listener."""
 
-    def __init__(self, config: PrometheusExporterConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: PrometheusExporterConfig,
+        clock: Callable[[], float] = time.monotonic,
+        journal: SeriesJournal | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._config = config
         self._clock = clock
+        self._wall_clock = wall_clock
         self._lock = threading.Lock()
         allowed = config.effective_labels
         self._families = {
@@ -94,6 +119,7 @@ class ClaudeCodeCounters:
         }
         self._point_families = dict(self._families)
         event_labels = ("event_name", *(label for label in allowed if label in _EVENT_LABELS), "success")
+        event_labels += ("status_class",)
         self._events = _Family(
             EVENTS,
             "Claude Code events committed (OTel log records), by event name",
@@ -101,10 +127,19 @@ class ClaudeCodeCounters:
             tuple(_event_getter(label) for label in event_labels),
         )
         self._families[EVENTS] = self._events
+        self._by_name = {family.name: family for family in self._families.values()}
         self._cap = config.max_series_per_metric
         self._ttl = config.series_ttl_seconds
-        self._sweep_every = min(self._ttl / 4, 60.0) if self._ttl else 0.0
-        self._last_sweep = clock()
+        self._hold = config.new_series_hold_seconds
+        self._sweep_every = min(self._ttl / 4, 60.0) if self._ttl else 60.0
+        started = clock()
+        self._started_unix = wall_clock()
+        self._last_sweep = started
+        self._dropped_visible_at = started + self._hold
+        self._journal = journal
+        self._journal_written = started
+        if journal is not None:
+            self._restore(journal.load(), started)
 
     # -- feeding --------------------------------------------------------------------------------------------
 
@@ -112,6 +147,7 @@ class ClaudeCodeCounters:
         """The pipeline's CommitListener: add each committed point's delta to its series, count events."""
         now = self._clock()
         families = self._point_families
+        created: list[tuple[_Family, tuple[str, ...]]] = []
         with self._lock:
             for fact in points:
                 family = families.get(fact.point.metric)
@@ -120,66 +156,136 @@ class ClaudeCodeCounters:
                 delta = fact.delta
                 if not 0.0 <= delta < math.inf:  # a counter never goes down; NaN and ±Inf are refused too
                     continue
-                self._add(family, tuple([get(fact) for get in family.getters]), delta, now)
+                self._add(family, tuple([get(fact) for get in family.getters]), delta, now, created)
             family = self._events
             for event in events:
-                self._add(family, tuple([get(event) for get in family.getters]), 1.0, now)
+                self._add(family, tuple([get(event) for get in family.getters]), 1.0, now, created)
+            if created and self._journal is not None:
+                unix = self._wall_clock()
+                self._journal.append(JournalRecord(f.name, f.label_names, key, unix) for f, key in created)
 
-    def _add(self, family: _Family, key: tuple[str, ...], delta: float, now: float) -> None:
+    def _add(
+        self,
+        family: _Family,
+        key: tuple[str, ...],
+        delta: float,
+        now: float,
+        created: list[tuple[_Family, tuple[str, ...]]],
+    ) -> None:
         series = family.series.get(key)
         if series is None:
             regular = len(family.series) - (family.other_key in family.series)
-            if regular < self._cap - 1:
-                series = family.make_series(key, now)
-            else:
-                series = family.series.get(family.other_key) or family.make_series(family.other_key, now)
+            if regular >= self._cap - 1:
                 family.dropped += 1
+                key = family.other_key
+                series = family.series.get(key)
+            if series is None:
+                series = family.make_series(key, now, now + self._hold, self._wall_clock())
+                created.append((family, key))
         series.value += delta
         series.last_seen = now
 
     __call__ = on_commit
 
+    # -- restart --------------------------------------------------------------------------------------------
+
+    def _restore(self, records: list[JournalRecord], now: float) -> None:
+        """Expose again, at 0, the series the previous run had (those not idle past the TTL)."""
+        unix = self._wall_clock()
+        for record in records:
+            family = self._by_name.get(record.family)
+            if family is None or record.label_names != family.label_names or record.key in family.series:
+                continue
+            idle = max(0.0, unix - record.last_seen_unix)
+            if self._ttl and idle >= self._ttl:
+                continue
+            regular = len(family.series) - (family.other_key in family.series)
+            if record.key != family.other_key and regular >= self._cap - 1:
+                continue
+            series = family.make_series(record.key, now, now + self._hold, unix)
+            series.last_seen = now - idle
+        self._rewrite_journal(now)
+
+    def _rewrite_journal(self, now: float) -> None:
+        if self._journal is None:
+            return
+        unix = self._wall_clock()
+        self._journal.rewrite(
+            JournalRecord(family.name, family.label_names, key, unix - (now - series.last_seen))
+            for family in self._families.values()
+            for key, series in family.series.items()
+        )
+        self._journal_written = now
+
     # -- expiry ---------------------------------------------------------------------------------------------
 
     def expire(self, now: float | None = None) -> int:
         """Forget series idle for longer than the TTL; returns how many were removed."""
-        if not self._ttl:
-            return 0
         now = self._clock() if now is None else now
-        oldest = now - self._ttl
         removed = 0
         with self._lock:
-            for family in self._families.values():
-                stale = [key for key, series in family.series.items() if series.last_seen < oldest]
-                for key in stale:
-                    del family.series[key]
-                removed += len(stale)
+            if self._ttl:
+                oldest = now - self._ttl
+                for family in self._families.values():
+                    stale = [key for key, series in family.series.items() if series.last_seen < oldest]
+                    for key in stale:
+                        del family.series[key]
+                    removed += len(stale)
             self._last_sweep = now
+            if removed or now - self._journal_written >= _JOURNAL_REFRESH_SECONDS:
+                self._rewrite_journal(now)
         return removed
 
     def _maybe_expire(self) -> None:
-        if self._ttl and self._clock() - self._last_sweep >= self._sweep_every:
+        if self._clock() - self._last_sweep >= self._sweep_every:
             self.expire()
+
+    def close(self) -> None:
+        """Write the journal with the latest last-seen times (at shutdown)."""
+        with self._lock:
+            self._rewrite_journal(self._clock())
+            if self._journal is not None:
+                self._journal.close()
 
     # -- exposition -----------------------------------------------------------------------------------------
 
-    def render_text(self) -> str:
-        """Text exposition format 0.0.4 of the counters, the dropped-points counter and the series gauge."""
+    def render_text(self, openmetrics: bool = False) -> str:
+        """The counters, the dropped-points counter and the series gauge, in the text format 0.0.4 or, with
+        `openmetrics`, as OpenMetrics families (with `_created`; the caller writes the final `# EOF`)."""
         self._maybe_expire()
+        now = self._clock()
         parts: list[str] = []
         dropped: list[str] = []
         sizes: list[str] = []
+        dropped_visible = now >= self._dropped_visible_at
         with self._lock:
             for family in self._families.values():
-                parts.append(family.header)
-                parts.extend([f"{series.prefix}{series.value!r}\n" for series in family.series.values()])
-                dropped.append(f'{DROPPED}{{metric="{family.name}"}} {float(family.dropped)!r}\n')
-                sizes.append(f'{SERIES}{{metric="{family.name}"}} {float(len(family.series))!r}\n')
-        parts.append(
-            f"# HELP {DROPPED} Points of new label sets beyond the series cap, folded into the 'other' series\n"
-        )
-        parts.append(f"# TYPE {DROPPED} counter\n")
-        parts.extend(dropped)
+                name = family.name
+                if openmetrics:
+                    base = family.base
+                    parts.append(f"# HELP {base} {family.help}\n# TYPE {base} counter\n")
+                    for series in family.series.values():
+                        labels = series.label_text
+                        parts.append(f"{name}{labels} {series.exposed(now)!r}\n")
+                        parts.append(f"{base}_created{labels} {series.created_unix!r}\n")
+                else:
+                    parts.append(family.header)
+                    parts.extend(
+                        [f"{name}{series.label_text} {series.exposed(now)!r}\n" for series in family.series.values()]
+                    )
+                count = float(family.dropped) if dropped_visible else 0.0
+                dropped.append(f'{{metric="{name}"}} {count!r}\n')
+                sizes.append(f'{SERIES}{{metric="{name}"}} {float(len(family.series))!r}\n')
+        dropped_help = "Points of new label sets beyond the series cap, folded into the 'other' series"
+        if openmetrics:
+            base = DROPPED.removesuffix("_total")
+            parts.append(f"# HELP {base} {dropped_help}\n# TYPE {base} counter\n")
+            for line in dropped:
+                labels = line.split(" ", 1)[0]
+                parts.append(f"{DROPPED}{line}{base}_created{labels} {self._started_unix!r}\n")
+        else:
+            parts.append(f"# HELP {DROPPED} {dropped_help}\n# TYPE {DROPPED} counter\n")
+            parts.extend(f"{DROPPED}{line}" for line in dropped)
         parts.append(f"# HELP {SERIES} Series held per Claude Code counter (the cap includes the 'other' series)\n")
         parts.append(f"# TYPE {SERIES} gauge\n")
         parts.extend(sizes)
@@ -187,25 +293,28 @@ class ClaudeCodeCounters:
 
     def describe(self) -> Iterator[Metric]:
         for family in self._families.values():
-            yield Metric(family.name.removesuffix("_total"), family.help, "counter")
+            yield Metric(family.base, family.help, "counter")
         yield Metric(DROPPED.removesuffix("_total"), "Points folded into the 'other' series", "counter")
         yield Metric(SERIES, "Series held per Claude Code counter", "gauge")
 
     def collect(self) -> Iterator[Metric]:
         """The same figures as render_text, as prometheus_client metric families."""
         self._maybe_expire()
+        now = self._clock()
         dropped = Metric(DROPPED.removesuffix("_total"), "Points folded into the 'other' series", "counter")
         sizes = Metric(SERIES, "Series held per Claude Code counter", "gauge")
+        dropped_visible = now >= self._dropped_visible_at
         families = []
         with self._lock:
             for family in self._families.values():
-                metric = Metric(family.name.removesuffix("_total"), family.help, "counter")
+                metric = Metric(family.base, family.help, "counter")
                 metric.samples = [
-                    Sample(family.name, dict(series.labels), series.value, None, None)
+                    Sample(family.name, dict(series.labels), series.exposed(now), None, None)
                     for series in family.series.values()
                 ]
                 families.append(metric)
-                dropped.add_sample(DROPPED, {"metric": family.name}, float(family.dropped))
+                count = float(family.dropped) if dropped_visible else 0.0
+                dropped.add_sample(DROPPED, {"metric": family.name}, count)
                 sizes.add_sample(SERIES, {"metric": family.name}, float(len(family.series)))
         yield from families
         yield dropped
@@ -215,20 +324,30 @@ class ClaudeCodeCounters:
 
     def series_count(self, name: str) -> int:
         with self._lock:
-            return next(len(f.series) for f in self._families.values() if f.name == name)
+            return len(self._by_name[name].series)
 
     def dropped(self, name: str) -> int:
         with self._lock:
-            return next(f.dropped for f in self._families.values() if f.name == name)
+            return self._by_name[name].dropped
 
     def values(self, name: str) -> dict[frozenset[tuple[str, str]], float]:
-        """{frozenset of (label, value): counter value} of one counter, by its Prometheus name."""
+        """{frozenset of (label, value): counter value} of one counter, by its Prometheus name (never held)."""
         with self._lock:
-            family = next(f for f in self._families.values() if f.name == name)
+            family = self._by_name[name]
             return {frozenset(series.labels.items()): series.value for series in family.series.values()}
 
 
-def _event_getter(label: str):
+def status_class(status_code: str) -> str:
+    """api_error's HTTP status as a low-cardinality class: rate limited, server side, or anything else."""
+    code = status_code.strip()
+    if code == "429":
+        return "429"
+    if len(code) == 3 and code.startswith("5") and code.isdigit():
+        return "5xx"
+    return "other"
+
+
+def _event_getter(label: str) -> Callable[[EventFact], str]:
     if label == "event_name":
         return lambda fact: fact.event.name
     if label == "organization_id":
@@ -239,4 +358,8 @@ def _event_getter(label: str):
         return lambda fact: fact.member.member
     if label == "tool_name":
         return lambda fact: fact.tool_name
+    if label == "status_class":
+        return lambda fact: (
+            status_class(str(fact.attributes.get("status_code") or "")) if fact.event.name == "api_error" else ""
+        )
     return lambda fact: str(fact.attributes.get(label) or "")

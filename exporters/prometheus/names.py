@@ -31,7 +31,8 @@ _MODEL_ATTRIBUTES = frozenset(
 # The attributes each metric carries beyond the standard ones (TELEMETRY.md), as label names. A configured
 # label that is specific to some metrics appears only on those; any other configured label is common to all.
 SPECIFIC_LABELS: dict[str, frozenset[str]] = {
-    "claude_code.session.count": frozenset({"start_type"}),
+    # terminal_type only on sessions: on every counter it would multiply them all by the number of terminals.
+    "claude_code.session.count": frozenset({"start_type", "terminal_type"}),
     "claude_code.lines_of_code.count": frozenset({"type", "model"}),
     "claude_code.pull_request.count": frozenset(),
     "claude_code.commit.count": frozenset(),

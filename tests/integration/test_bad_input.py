@@ -458,7 +458,7 @@ def _spans(count: int, ids: str = "hex") -> dict:
 
 
 def _dropped_spans(collector: CollectorProcess) -> dict[str, float]:
-    text = httpx.get(collector.metrics_url, timeout=10).text
+    text = collector.metrics_text()
     found = {"http": 0.0, "grpc": 0.0}
     for line in text.splitlines():
         match = re.match(r"cc_analytics_otlp_items_total\{(.*)\} (\S+)$", line)

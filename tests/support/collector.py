@@ -24,6 +24,10 @@ CONSOLE_TOKEN = "cca_test-admin-token"
 CONSOLE_ROLE = "admin"
 
 
+# How long a new series (and every counter after start-up) is held at 0 on the test collectors' /metrics.
+METRICS_HOLD_SECONDS = 2
+
+
 def write_access_file(path: Path, principals: list[tuple[str, str, str]]) -> None:
     """principals: (name, role slug, token). Stores only the tokens' SHA-256, as the CLI does."""
     lines = ["principals:"]
@@ -56,6 +60,7 @@ class CollectorProcess:
     metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    ready_at: float = 0.0
 
     @property
     def otlp_http_url(self) -> str:
@@ -88,6 +93,8 @@ class CollectorProcess:
                 "CC_ANALYTICS_METRICS_PORT": str(self.metrics_port),
                 "CC_ANALYTICS_DATA_DIR": str(self.data_dir),
                 "CC_ANALYTICS_LOG_LEVEL": "info",
+                # The tests' Prometheus scrapes every second: a 2 s hold shows every new series at 0 first.
+                "CC_ANALYTICS_METRICS_NEW_SERIES_HOLD_SECONDS": str(METRICS_HOLD_SECONDS),
             }
         )
         if self.tokens_file:
@@ -117,12 +124,18 @@ class CollectorProcess:
                 raise RuntimeError(f"collector exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
+                    self.ready_at = time.monotonic()
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"collector not ready within {timeout_s}s:\n{self.log()}")
+
+    def metrics_text(self) -> str:
+        """/metrics once the start-up hold is over (before it, every counter reads 0)."""
+        time.sleep(max(0.0, self.ready_at + METRICS_HOLD_SECONDS - time.monotonic()))
+        return httpx.get(self.metrics_url, timeout=10).text
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""

@@ -24,7 +24,7 @@ Usage::
   dict (with `__name__` when the result keeps it), value a float; a scalar gives [({}, value)]; a PromQL
   error raises PrometheusQueryError with Prometheus's message. `query_range` returns [(labels, [(t, v)])].
 - `wait_for_scrape()` waits until every target has been scraped successfully by a scrape that started after
-  the call (plus `settle` seconds); `wait_for(expr, expected)` polls until `value(expr) == expected`.
+  the call plus `settle` seconds (by default the collectors' new-series hold, so it shows what was committed); `wait_for(expr, expected)` polls until `value(expr) == expected`.
 - `stop()` (or leaving `with`) terminates the server; its log is `workdir/prometheus.log` (`log()`).
 """
 
@@ -45,7 +45,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.collector import free_port
+from tests.support.collector import METRICS_HOLD_SECONDS, free_port
 
 REQUIRE_ENV = "CC_ANALYTICS_REQUIRE_E2E"
 
@@ -252,8 +252,9 @@ class PrometheusServer:
 
     # -- waiting --------------------------------------------------------------------------------------------
 
-    def wait_for_scrape(self, timeout_s: float = 30.0, settle: float = 0.1) -> None:
-        """Wait until every target was scraped successfully by a scrape that began after this call + settle."""
+    def wait_for_scrape(self, timeout_s: float = 30.0, settle: float = METRICS_HOLD_SECONDS + 0.1) -> None:
+        """Wait until every target was scraped successfully by a scrape that began after this call + settle
+        (by default past the collectors' hold, so the scrape shows every series committed before the call)."""
         after = time.time() + settle
         deadline = time.monotonic() + timeout_s
         last: list[dict[str, Any]] = []

@@ -31,6 +31,7 @@ def test_every_option_has_an_env_var_a_default_and_a_line_in_the_readme() -> Non
     for option in configuration.OPTIONS:
         assert option.env.startswith("CC_ANALYTICS_") and option.doc
         assert f"`{option.env}`" in readme, option.env
+    assert configuration.options_table() in readme, "README.md's option table differs from collector/config.py OPTIONS"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from pdata import Member, MetricPoint, PointFact
 
 GOLDEN = Path(__file__).resolve().parents[2] / "exporters" / "prometheus" / "testdata" / "counters.prom"
 COST = "claude_code_cost_usage_USD_total"
+# Rendering tests read values at once: no hold (the hold has its own tests).
+NO_HOLD = PrometheusExporterConfig(new_series_hold_seconds=0)
 ALICE = Member("alice@example.com", "email", "org-acme", "core")
 CAROL = Member("c0ffee", "anonymous", "", "")
 
@@ -38,7 +40,7 @@ def samples(counters: ClaudeCodeCounters) -> dict[tuple[str, frozenset], float]:
 
 
 def test_sums_deltas_under_the_standard_names() -> None:
-    counters = ClaudeCodeCounters(PrometheusExporterConfig())
+    counters = ClaudeCodeCounters(NO_HOLD)
     counters.on_commit([cost(0.25), cost(0.125), cost(0.5, "claude-sonnet-4-5")])
     counters.on_commit(
         [
@@ -143,7 +145,7 @@ def test_config_refuses_unsafe_label_policies(kwargs: dict, message: str) -> Non
 
 
 def test_the_cap_holds_under_a_flood_and_stays_exact_for_kept_series() -> None:
-    counters = ClaudeCodeCounters(PrometheusExporterConfig(max_series_per_metric=100))
+    counters = ClaudeCodeCounters(PrometheusExporterConfig(max_series_per_metric=100, new_series_hold_seconds=0))
     counters.on_commit([cost(3.0, "keep-me")])
     counters.on_commit([cost(0.5, f"flood-{index}") for index in range(5000)])
     counters.on_commit([cost(1.0, "keep-me"), cost(0.25, "flood-0"), cost(0.25, "flood-4999")])
@@ -157,7 +159,7 @@ def test_the_cap_holds_under_a_flood_and_stays_exact_for_kept_series() -> None:
     assert sum(values.values()) == 3.0 + 1.0 + 5000 * 0.5 + 0.5  # exact in total
     assert counters.dropped(COST) == folded + 1
     other = dict(next(labels for labels in counters.values(COST) if dict(labels)["model"] == "other"))
-    assert other == {name: "other" for name in ("organization_id", "model", "terminal_type", "query_source", "team")}
+    assert other == {name: "other" for name in ("organization_id", "model", "query_source", "team")}
     got = samples(counters)
     assert got[("cc_analytics_series_dropped_total", frozenset({("metric", COST)}))] == folded + 1
     assert got[("cc_analytics_exporter_series", frozenset({("metric", COST)}))] == 100
@@ -209,7 +211,7 @@ def test_a_counter_never_goes_down() -> None:
 
 
 def test_label_values_are_escaped() -> None:
-    counters = ClaudeCodeCounters(PrometheusExporterConfig())
+    counters = ClaudeCodeCounters(NO_HOLD)
     counters.on_commit([cost(1.0, 'we"ird\\mo\ndel')])
     assert (
         counters.values(COST)
@@ -245,7 +247,7 @@ def test_fast_rendering_equals_the_collector_interface() -> None:
 
 def test_golden_exposition() -> None:
     """The exact text of /metrics for a small input (testdata/counters.prom; CC_ANALYTICS_UPDATE_GOLDEN=1 rewrites it)."""
-    exporter = create_exporter(PrometheusExporterConfig())
+    exporter = create_exporter(NO_HOLD)
     exporter.on_commit(
         [
             cost(0.5),
@@ -292,11 +294,21 @@ def test_events_are_counted_by_name_with_tool_success() -> None:
     base = {("organization_id", "org-acme"), ("team", "core")}
     values = counters.values("cc_analytics_events_total")
     assert values[frozenset(base | {("event_name", "api_request"), ("model", "claude-opus-4-6")})] == 2
-    assert values[frozenset(base | {("event_name", "api_error"), ("model", "claude-opus-4-6")})] == 1
+    api_error = {("event_name", "api_error"), ("model", "claude-opus-4-6"), ("status_class", "5xx")}
+    assert values[frozenset(base | api_error)] == 1
     assert values[frozenset(base | {("event_name", "tool_result"), ("tool_name", "Write"), ("success", "true")})] == 1
     other = frozenset(
         (name, "other")
-        for name in ("event_name", "organization_id", "model", "tool_name", "decision", "team", "success")
+        for name in (
+            "event_name",
+            "organization_id",
+            "model",
+            "tool_name",
+            "decision",
+            "team",
+            "success",
+            "status_class",
+        )
     )
     assert values[other] == 2  # the cap (4) holds for events too
     assert counters.dropped("cc_analytics_events_total") == 2
