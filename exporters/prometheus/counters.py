@@ -10,8 +10,10 @@ scraped already holding its first increment loses it. Hence:
   `new_series_hold_seconds` before it shows its value, so every scraper whose interval is shorter than the
   hold (an HA pair at different phases included) records the 0 first. The series-dropped counter is held
   at 0 the same way after start-up.
-- **Restart**: the label sets of the series are kept on disk (`journal.py`); a restarted collector exposes
-  them again at 0, which Prometheus reads as a reset, so the series stay continuous and nothing is lost.
+- **Restart**: the label sets of the series are kept on disk (`journal.py`). After a crash they are exposed
+  again at 0, which Prometheus reads as a reset, so the series stay continuous and nothing it scraped is
+  lost. A graceful stop also writes the final values, and the next start goes on from them, so increments
+  committed after the last scrape before the stop are not lost either.
 - **Expiry**: a series idle for `series_ttl_seconds` (8 days by default: a long weekend keeps its series) is
   forgotten; if it comes back it starts from 0 and is held again, so the reset is seen.
 - **OpenMetrics** (`render_text(openmetrics=True)`): each series also carries `_created`, the Unix time it
@@ -190,7 +192,8 @@ class ClaudeCodeCounters:
     # -- restart --------------------------------------------------------------------------------------------
 
     def _restore(self, records: list[JournalRecord], now: float) -> None:
-        """Expose again, at 0, the series the previous run had (those not idle past the TTL)."""
+        """Expose again the series the previous run had (those not idle past the TTL): with their final values
+        after a graceful stop (held at 0 again if they still were), at 0 after a crash."""
         unix = self._wall_clock()
         for record in records:
             family = self._by_name.get(record.family)
@@ -202,16 +205,27 @@ class ClaudeCodeCounters:
             regular = len(family.series) - (family.other_key in family.series)
             if record.key != family.other_key and regular >= self._cap - 1:
                 continue
-            series = family.make_series(record.key, now, now + self._hold, unix)
+            graceful = record.value is not None and record.value >= 0
+            visible_at = now + self._hold if not graceful or record.held else now
+            series = family.make_series(record.key, now, visible_at, unix)
             series.last_seen = now - idle
-        self._rewrite_journal(now)
+            if graceful:
+                series.value = float(record.value or 0.0)
+        self._rewrite_journal(now)  # values are good for this start only: a crash from here on restores at 0
 
-    def _rewrite_journal(self, now: float) -> None:
+    def _rewrite_journal(self, now: float, with_values: bool = False) -> None:
         if self._journal is None:
             return
         unix = self._wall_clock()
         self._journal.rewrite(
-            JournalRecord(family.name, family.label_names, key, unix - (now - series.last_seen))
+            JournalRecord(
+                family.name,
+                family.label_names,
+                key,
+                unix - (now - series.last_seen),
+                series.value if with_values else None,
+                with_values and now < series.visible_at,
+            )
             for family in self._families.values()
             for key, series in family.series.items()
         )
@@ -241,9 +255,9 @@ class ClaudeCodeCounters:
             self.expire()
 
     def close(self) -> None:
-        """Write the journal with the latest last-seen times (at shutdown)."""
+        """At a graceful stop, once nothing more can be committed: write the series with their final values."""
         with self._lock:
-            self._rewrite_journal(self._clock())
+            self._rewrite_journal(self._clock(), with_values=True)
             if self._journal is not None:
                 self._journal.close()
 

@@ -4,10 +4,14 @@ Why: a counter series that vanishes when the collector restarts ends in Promethe
 range after its end is extrapolated instead of exact. Restored at 0, the series stays continuous: Prometheus
 reads the drop from its last value to 0 as a counter reset and keeps every increment it had seen.
 
-Only label sets and the time each series last had a point are stored, never values (a value from disk could
-be older than what Prometheus already scraped, and a smaller value would be read as a reset and count twice).
+Label sets and the time each series last had a point are stored. Values are stored only by a graceful stop,
+after the pipeline has drained, so they are final; the next start takes them and at once rewrites the file
+without them. A value read after a crash could be older than what Prometheus already scraped, and a smaller
+value would be read as a reset and count twice: so a crash restores series at 0, a graceful stop with their
+values (increments committed after the last scrape before the stop are then not lost either).
 
-Format: one JSON object per line, `{"m": family, "n": [label names], "v": [label values], "t": unix seconds}`.
+Format: one JSON object per line, `{"m": family, "n": [label names], "v": [label values], "t": unix seconds}`,
+plus `"x": value` and `"h": true` (the series was still held at 0) after a graceful stop.
 New series are appended as they appear (flushed to the OS, so a killed process keeps them); the file is
 rewritten whole, atomically, when series expire and periodically to refresh the last-seen times. A torn last
 line (power loss while appending) is skipped.
@@ -32,6 +36,8 @@ class JournalRecord:
     label_names: tuple[str, ...]
     key: tuple[str, ...]
     last_seen_unix: float
+    value: float | None = None  # final value, written by a graceful stop only
+    held: bool = False  # the series was still held at 0 when the collector stopped
 
 
 class SeriesJournal:
@@ -82,7 +88,13 @@ class SeriesJournal:
 
 
 def _line(record: JournalRecord) -> str:
-    document = {"m": record.family, "n": record.label_names, "v": record.key, "t": round(record.last_seen_unix, 3)}
+    document: dict[str, object] = {
+        "m": record.family, "n": record.label_names, "v": record.key, "t": round(record.last_seen_unix, 3),
+    }  # fmt: skip
+    if record.value is not None:
+        document["x"] = record.value
+        if record.held:
+            document["h"] = True
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
@@ -93,6 +105,8 @@ def _parse(line: str) -> JournalRecord | None:
         key = tuple(str(value) for value in document["v"])
         if len(names) != len(key):
             return None
-        return JournalRecord(str(document["m"]), names, key, float(document["t"]))
+        value = float(document["x"]) if "x" in document else None
+        held = bool(document.get("h", False))
+        return JournalRecord(str(document["m"]), names, key, float(document["t"]), value, held)
     except (ValueError, KeyError, TypeError):
         return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +11,7 @@ import pytest
 
 from tests.support import workload
 from tests.support.collector import CollectorProcess
+from tests.support.otlp_raw import delta_body
 from tests.support.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.prometheus
@@ -56,39 +55,6 @@ def _send(collector: CollectorProcess, protocol: str, temporality: str) -> None:
         workload.send_with_sdk("http/protobuf", collector.otlp_http_url, temporality)
     else:
         workload.send_json(collector.otlp_http_url, temporality)
-
-
-def _delta_body(points: list[tuple[str, str, float, dict[str, str]]]) -> bytes:
-    """One OTLP/JSON metrics request of delta points: (metric, unit, value, attributes)."""
-    now = time.time_ns()
-    metrics: dict[tuple[str, str], list[dict]] = {}
-    for metric, unit, value, attributes in points:
-        metrics.setdefault((metric, unit), []).append(
-            {
-                "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
-                "startTimeUnixNano": str(now - 1_000_000),
-                "timeUnixNano": str(now),
-                "asDouble": value,
-            }
-        )
-    body = {
-        "resourceMetrics": [
-            {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
-                "scopeMetrics": [
-                    {
-                        "scope": {"name": "com.anthropic.claude_code"},
-                        "metrics": [
-                            {"name": name, "unit": unit,
-                             "sum": {"aggregationTemporality": 1, "isMonotonic": True, "dataPoints": data_points}}
-                            for (name, unit), data_points in metrics.items()
-                        ],
-                    }
-                ],
-            }
-        ]
-    }  # fmt: skip
-    return json.dumps(body).encode()
 
 
 def _post(collector: CollectorProcess, body: bytes) -> None:
@@ -171,7 +137,7 @@ def test_counters_and_gauges_equal_the_known_workload(
 def test_a_duplicate_request_does_not_change_the_counters(
     collector: CollectorProcess, prometheus: PrometheusServer
 ) -> None:
-    body = _delta_body(
+    body = delta_body(
         [
             (workload.LINES, "", 5, {**workload.ALICE, "type": "added", "model": "claude-opus-4-6"}),
             (workload.COST, "USD", 0.25, {**workload.ALICE, "model": "claude-opus-4-6", "query_source": "main"}),
@@ -199,7 +165,7 @@ def test_the_series_cap_holds_in_the_running_collector(tmp_path: Path) -> None:
     try:
         with PrometheusServer([collector.metrics_url], tmp_path / "prometheus") as prom:
             keep = {**workload.ALICE, "model": "keep-me", "query_source": "main"}
-            _post(collector, _delta_body([(workload.COST, "USD", 3.0, keep)]))
+            _post(collector, delta_body([(workload.COST, "USD", 3.0, keep)]))
             for chunk in range(10):  # 5000 distinct models, 0.5 USD each
                 flood = [
                     (
@@ -210,7 +176,7 @@ def test_the_series_cap_holds_in_the_running_collector(tmp_path: Path) -> None:
                     )
                     for i in range(500)
                 ]
-                _post(collector, _delta_body(flood))
+                _post(collector, delta_body(flood))
             prom.wait_for_scrape()
             assert prom.value(f"count({COST})") == 100  # 99 series of their own + `other`
             assert prom.value(f"sum({COST})") == 3.0 + 5000 * 0.5  # exact in total

@@ -87,6 +87,16 @@ def metrics_request(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def delta_body(increments: list[tuple[str, str, float, dict[str, str]]]) -> bytes:
+    """One OTLP/JSON metrics request of delta points, one per (metric, unit, value, attributes)."""
+    now = now_ns()
+    by_metric: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for metric, unit, value, attributes in increments:
+        by_metric.setdefault((metric, unit), []).append(point(value, attributes, now))
+    metrics = [sum_metric(name, points, DELTA, unit) for (name, unit), points in by_metric.items()]
+    return to_json(metrics_request(metrics))
+
+
 def edit_request(
     org: str,
     lines: float,

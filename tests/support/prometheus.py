@@ -101,12 +101,16 @@ class PrometheusServer:
         rules_files: Sequence[Path] = (),
         scrape_interval: str = "1s",
         job: str = "cc-analytics",
+        external_labels: dict[str, str] | None = None,
     ) -> None:
         self.targets = list(targets)
         self.workdir = Path(workdir)
         self.rules_files = [Path(path).resolve() for path in rules_files]
         self.scrape_interval = scrape_interval
         self.job = job
+        # Distinct external labels give a second server another scrape phase (Prometheus seeds its scrape
+        # offsets with them), as a pair of HA replicas have.
+        self.external_labels = dict(external_labels or {})
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self._client = httpx.Client(base_url=self.url, timeout=10)
@@ -127,6 +131,7 @@ class PrometheusServer:
                 "scrape_interval": self.scrape_interval,
                 "scrape_timeout": self.scrape_interval,
                 "evaluation_interval": self.scrape_interval,
+                **({"external_labels": self.external_labels} if self.external_labels else {}),
             },
             "rule_files": [str(path) for path in self.rules_files],
             "scrape_configs": [
@@ -238,6 +243,17 @@ class PrometheusServer:
     ) -> list[tuple[Labels, list[tuple[float, float]]]]:
         data = self._api("query_range", query=expr, start=start, end=end, step=step)
         return [(dict(item["metric"]), [(float(t), _number(v)) for t, v in item["values"]]) for item in data["result"]]
+
+    def range_samples(self, selector: str, at: float) -> list[tuple[Labels, list[tuple[float, float]]]]:
+        """The raw samples of a range selector (`metric{...}[60s]`) at time `at`: [(labels, [(t, v)])]."""
+        data = self._api("query", query=selector, time=at)
+        if data["resultType"] != "matrix":
+            raise PrometheusQueryError(f"{selector!r} gives a {data['resultType']}, not a range vector")
+        return [(dict(item["metric"]), [(float(t), _number(v)) for t, v in item["values"]]) for item in data["result"]]
+
+    def last_scrape_time(self) -> float:
+        """The timestamp of the latest scrape of this server's job (a sample time of every series it exposed)."""
+        return self.value(f'max(timestamp(up{{job="{self.job}"}}))')
 
     def targets_status(self) -> list[dict[str, Any]]:
         return self._api("targets")["activeTargets"]

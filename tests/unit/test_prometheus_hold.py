@@ -92,6 +92,27 @@ def test_a_restarted_exporter_exposes_the_previous_series_again_at_zero(tmp_path
     assert scraped(after)[REJECT] == 0.25
 
 
+def test_after_a_graceful_stop_the_series_go_on_from_their_final_values(tmp_path: Path) -> None:
+    journal_path = tmp_path / "prometheus-series.jsonl"
+    clock = Clock()
+    config = PrometheusExporterConfig(new_series_hold_seconds=5, series_journal=str(journal_path))
+    before = ClaudeCodeCounters(config, clock=clock, journal=SeriesJournal(journal_path))
+    before.on_commit([cost(1.0, "m")])
+    clock.now += 5
+    before.on_commit([cost(0.5, "m"), cost(2.0, "n")])  # committed after the last scrape: not seen yet
+    before.close()
+    after = ClaudeCodeCounters(config, clock=clock, journal=SeriesJournal(journal_path))
+    shown = scraped(after)
+    assert shown[REJECT] == 1.5  # goes on: Prometheus reads 1.0 → 1.5, the unscraped 0.5 counted
+    assert sorted(shown.values()) == [0.0, 1.5]  # "n" was still held at the stop: held again, from 2.0
+    clock.now += 5
+    assert sorted(scraped(after).values()) == [1.5, 2.0]
+    # The values were good for that start only: a crash now restores at 0.
+    crashed = ClaudeCodeCounters(config, clock=clock, journal=SeriesJournal(journal_path))
+    assert sorted(scraped(crashed).values()) == [0.0, 0.0]
+    assert crashed.values(COST) == {REJECT: 0.0, REJECT - {("model", "m")} | {("model", "n")}: 0.0}
+
+
 def test_the_journal_skips_a_torn_line_and_forgets_series_idle_past_the_ttl(tmp_path: Path) -> None:
     journal_path = tmp_path / "prometheus-series.jsonl"
     wall = Clock(1_000_000.0)

@@ -1,0 +1,338 @@
+"""What users query: `sum(increase(metric[range]))` in a real Prometheus equals the API, for a sparse workload.
+
+Claude Code's series are sparse: one reject, one commit, a model used once. The workload below has increments
+further apart than the series TTL (a series expires and comes back), single-increment series, a graceful
+restart right after increments no scrape has seen yet, a crash (SIGKILL), and two Prometheus servers scraping
+at different phases (every 1 s and every 1.5 s), as an HA pair does. For every counter the dashboards and rules
+use, both servers' `sum(increase(metric[range]))`, over a range covering the workload and evaluated at the
+timestamp of their latest scrape, equal the API's figures:
+
+- exactly (1e-9) for series still exposed at that time (all but one here);
+- for a series that ended (one token series used once and then expired), within Prometheus's own end-of-series
+  extrapolation: `increase()` stretches what it saw towards the end of the range by at most 1.1 average scrape
+  intervals, so it reads at most `V × (1 + 1.1 / (n − 1))` for a true increase V seen in n samples (here
+  n ≈ 15–25, so under 8 %). The test computes that stretch from the raw samples with Prometheus's own formula,
+  and the sum minus the stretch is again exact.
+
+The same holds for the collector's own counters: the 6 requests refused with 400 show 6 in `increase()`, across
+both restarts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.dashboards import common
+from tests.support import workload
+from tests.support.collector import CollectorProcess
+from tests.support.otlp_raw import delta_body
+from tests.support.prometheus import Labels, PrometheusServer
+
+pytestmark = pytest.mark.prometheus
+
+TTL_SECONDS = 20
+ALICE = {**workload.ALICE, "session.id": "sess-a1"}
+ALICE_2 = {**workload.ALICE, "session.id": "sess-a2"}
+BOB = {**workload.BOB_1, "session.id": "sess-b1"}
+BOB_2 = {**workload.BOB_1, "session.id": "sess-b2"}
+OPUS, SONNET = "claude-opus-4-6", "claude-sonnet-4-5"
+LINES, DECISION, COST, TOKENS = workload.LINES, workload.DECISION, workload.COST, workload.TOKENS
+SESSION, COMMIT, PULL_REQUEST = workload.SESSION, workload.COMMIT, workload.PULL_REQUEST
+UNITS = workload.UNITS
+
+Increment = tuple[str, float, dict[str, str]]
+
+
+def _inc(metric: str, value: float, who: dict[str, str], **extra: str) -> Increment:
+    return metric, value, {**who, **extra}
+
+
+def _accept(who: dict[str, str], tool: str, language: str) -> Increment:
+    return _inc(DECISION, 1, who, tool_name=tool, decision="accept", source="config", language=language)
+
+
+def _reject(who: dict[str, str], tool: str, language: str) -> Increment:
+    return _inc(DECISION, 1, who, tool_name=tool, decision="reject", source="user_reject", language=language)
+
+
+def _cost(who: dict[str, str], value: float, model: str) -> Increment:
+    return _inc(COST, value, who, model=model, query_source="main")
+
+
+def _tokens(who: dict[str, str], value: float, kind: str, model: str = OPUS) -> Increment:
+    return _inc(TOKENS, value, who, type=kind, model=model, query_source="main")
+
+
+def _lines(who: dict[str, str], value: float, kind: str, model: str) -> Increment:
+    return _inc(LINES, value, who, type=kind, model=model)
+
+
+# Phase 1, then nothing for longer than the TTL: every series of phase 1 expires. All but the cacheCreation
+# tokens come back later (bob's Edit reject is the "two rejects further apart than the TTL" case).
+PHASE_1 = [
+    _inc(SESSION, 1, ALICE, start_type="fresh"),
+    _inc(SESSION, 1, BOB, start_type="fresh"),
+    _accept(ALICE, "Write", "Python"),
+    _lines(ALICE, 10, "added", OPUS),
+    _cost(ALICE, 0.25, OPUS),
+    _tokens(ALICE, 1000, "input"),
+    _tokens(ALICE, 50, "cacheCreation"),  # used once, never again: this series ends
+    _reject(BOB, "Edit", "Go"),
+]
+PHASE_2 = [
+    _inc(SESSION, 1, ALICE_2, start_type="fresh"),
+    _reject(BOB, "Edit", "Go"),
+    _accept(ALICE_2, "Write", "Python"),
+    _lines(ALICE_2, 5, "added", OPUS),
+    _cost(ALICE_2, 0.125, OPUS),
+    _tokens(ALICE_2, 500, "input"),
+    _tokens(ALICE_2, 200, "output"),
+    _inc(COMMIT, 2, ALICE_2),
+]
+# Sent just before a graceful stop: no scrape sees them before it, the restarted collector goes on from them.
+PHASE_3 = [
+    _cost(BOB, 0.25, SONNET),
+    _lines(BOB, 3, "added", SONNET),
+    _lines(BOB, 2, "removed", SONNET),
+    _accept(BOB, "MultiEdit", "Go"),
+    _tokens(ALICE_2, 300, "cacheRead"),
+]
+# After the graceful restart; scraped, then the collector is killed.
+PHASE_4 = [
+    _inc(SESSION, 1, BOB_2, start_type="resume"),
+    _reject(ALICE_2, "Edit", "Python"),
+    _inc(PULL_REQUEST, 1, ALICE_2),
+    _accept(ALICE_2, "Write", "Python"),
+    _lines(ALICE_2, 1, "added", OPUS),
+    _cost(ALICE_2, 0.125, OPUS),
+    _reject(BOB_2, "NotebookEdit", "Python"),
+]
+# After the crash.
+PHASE_5 = [
+    _accept(ALICE_2, "Write", "Python"),
+    _lines(ALICE_2, 2, "added", OPUS),
+    _cost(ALICE_2, 0.125, OPUS),
+]
+BAD_REQUESTS = (3, 2, 1)  # before the first restart, after it, after the crash
+
+
+def _send(collector: CollectorProcess, increments: list[Increment]) -> None:
+    body = delta_body([(metric, UNITS.get(metric, ""), value, attributes) for metric, value, attributes in increments])
+    response = httpx.post(
+        f"{collector.otlp_http_url}/v1/metrics", content=body, headers={"content-type": "application/json"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+
+
+def _send_bad(collector: CollectorProcess, count: int) -> None:
+    for _ in range(count):
+        response = httpx.post(
+            f"{collector.otlp_http_url}/v1/metrics",
+            content=b'{"resourceMetrics": [',
+            headers={"content-type": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code == 400
+
+
+def _wait_until_expired(collector: CollectorProcess, fragment: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if fragment not in collector.metrics_text():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{fragment} still exposed after {timeout_s}s")
+
+
+def _wait_for_scrapes(servers: list[PrometheusServer]) -> None:
+    for server in servers:
+        server.wait_for_scrape(timeout_s=60)
+
+
+# --- Prometheus's increase(), for the series that ended ----------------------------------------------------
+
+
+def _raw_increase(values: list[float]) -> float:
+    """What a series truly increased by over its samples: last − first, plus the value before each reset."""
+    total = values[-1] - values[0]
+    for previous, current in zip(values, values[1:], strict=False):
+        if current < previous:
+            total += previous
+    return total
+
+
+def _prometheus_increase(samples: list[tuple[float, float]], start: float, end: float) -> float:
+    """Prometheus 2.x's extrapolatedRate() for a counter, not divided by the range (promql/functions.go)."""
+    times = [t for t, _ in samples]
+    values = [v for _, v in samples]
+    result = _raw_increase(values)
+    to_start, to_end = times[0] - start, end - times[-1]
+    sampled = times[-1] - times[0]
+    average = sampled / (len(samples) - 1)
+    if result > 0 and values[0] >= 0:
+        to_start = min(to_start, sampled * (values[0] / result))
+    threshold = average * 1.1
+    interval = sampled + (to_start if to_start < threshold else average / 2)
+    interval += to_end if to_end < threshold else average / 2
+    return result * (interval / sampled)
+
+
+class Reading:
+    """One server's view of one counter over the workload, evaluated at its latest scrape."""
+
+    def __init__(self, server: PrometheusServer, at: float, range_s: int, selector: str) -> None:
+        self.at = at
+        series = server.range_samples(f"{selector}[{range_s}s]", at)
+        self.exact = 0.0  # Σ true increase of every series
+        self.stretch = 0.0  # Σ extrapolation of the series no longer exposed at `at`
+        self.ended: list[Labels] = []
+        for labels, samples in series:
+            true = _raw_increase([v for _, v in samples])
+            self.exact += true
+            if samples[-1][0] < at - 1e-6:  # not in the latest scrape: the series ended
+                extrapolated = _prometheus_increase(samples, at - range_s, at)
+                assert true <= extrapolated <= true * (1 + 1.1 / (len(samples) - 1)) + 1e-9, (labels, samples)
+                self.stretch += extrapolated - true
+                self.ended.append(labels)
+        summed = server.query(f"sum(increase({selector}[{range_s}s]))", at=at)
+        self.increase = summed[0][1] if summed else 0.0
+        assert series and self.increase == pytest.approx(self.exact + self.stretch, abs=1e-9), selector
+
+
+# --- the test ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
+    process = CollectorProcess(
+        data_dir=tmp_path / "data",
+        extra_env={
+            "CC_ANALYTICS_METRICS_SERIES_TTL_SECONDS": str(TTL_SECONDS),
+            "CC_ANALYTICS_METRICS_GAUGE_CACHE_SECONDS": "0",
+        },
+    ).start()
+    yield process
+    process.kill()
+
+
+def _acceptance_ratio_rule() -> str:
+    """The 1-day acceptance-ratio recording rule of dashboards/prometheus/rules.yml, recorded series inlined."""
+    groups = yaml.safe_load(common.RULES.read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"] if "record" in rule]
+    ratio = next(
+        rule
+        for rule in rules
+        if "accept" in rule["record"] and "ratio" in rule["record"] and rule["record"].endswith("1d")
+    )
+    return common.generator_module("alerts").inline_recorded(ratio["expr"])
+
+
+def test_increase_equals_the_api_for_a_sparse_workload(tmp_path: Path, collector: CollectorProcess) -> None:
+    started = time.time()
+    scrapers = [
+        PrometheusServer([collector.metrics_url], tmp_path / "prom-a", scrape_interval="1s", external_labels={"replica": "a"}),
+        PrometheusServer([collector.metrics_url], tmp_path / "prom-b", scrape_interval="1500ms", external_labels={"replica": "b"}),
+    ]  # fmt: skip
+    for server in scrapers:
+        server.start()
+    try:
+        _wait_for_scrapes(scrapers)
+        _send(collector, PHASE_1)
+        _send_bad(collector, BAD_REQUESTS[0])
+        _wait_for_scrapes(scrapers)
+        # Nothing for longer than the TTL: phase 1's series expire (a scrape sweeps them away).
+        _wait_until_expired(collector, 'decision="reject"', timeout_s=TTL_SECONDS + 20)
+        _wait_for_scrapes(scrapers)
+        _send(collector, PHASE_2)
+        _wait_for_scrapes(scrapers)
+        _send(collector, PHASE_3)
+        assert collector.stop() == 0  # graceful, before any scrape saw phase 3
+        collector.start()
+        _send_bad(collector, BAD_REQUESTS[1])
+        _send(collector, PHASE_4)
+        _wait_for_scrapes(scrapers)
+        collector.kill()  # a crash: what was scraped before it is kept
+        collector.start()
+        _send_bad(collector, BAD_REQUESTS[2])
+        _send(collector, PHASE_5)
+        _wait_for_scrapes(scrapers)
+        _assert_prometheus_equals_the_api(collector, scrapers, started)
+    finally:
+        for server in scrapers:
+            server.stop()
+
+
+def _api_figures(collector: CollectorProcess) -> dict[str, float]:
+    today = datetime.now(UTC).date()
+    analytics = collector.analytics(today, today)
+    totals = analytics["totals"]
+    figures = {
+        "accepted_lines": totals["accepted_lines"],
+        "removed_lines": totals["removed_lines"],
+        "spend_usd": totals["spend_usd"],
+        "sessions": totals["sessions"],
+        "acceptance_rate": totals["acceptance_rate"],
+    }
+    for tool, by_tool in analytics["acceptance_by_tool"].items():
+        figures[f"{tool}/accept"] = by_tool["accepts"]
+        figures[f"{tool}/reject"] = by_tool["rejects"]
+    report = collector.api_get("/v1/organizations/usage_report/claude_code", starting_at=str(today)).json()["data"]
+    for kind in ("input", "output", "cache_read", "cache_creation"):
+        figures[f"tokens/{kind}"] = sum(m["tokens"][kind] for r in report for m in r["model_breakdown"])
+    figures["commits"] = sum(r["core_metrics"]["commits_by_claude_code"] for r in report)
+    figures["pull_requests"] = sum(r["core_metrics"]["pull_requests_by_claude_code"] for r in report)
+    return figures
+
+
+# The API figure each counter selector must give, and the values the workload was built to produce.
+SELECTORS = {
+    "accepted_lines": ('claude_code_lines_of_code_count_total{type="added"}', 21),
+    "removed_lines": ('claude_code_lines_of_code_count_total{type="removed"}', 2),
+    "spend_usd": ("claude_code_cost_usage_USD_total", 0.875),
+    "sessions": ("claude_code_session_count_total", 4),
+    "Write/accept": ('claude_code_code_edit_tool_decision_total{tool_name="Write", decision="accept"}', 4),
+    "Edit/reject": ('claude_code_code_edit_tool_decision_total{tool_name="Edit", decision="reject"}', 3),
+    "MultiEdit/accept": ('claude_code_code_edit_tool_decision_total{tool_name="MultiEdit", decision="accept"}', 1),
+    "NotebookEdit/reject": (
+        'claude_code_code_edit_tool_decision_total{tool_name="NotebookEdit", decision="reject"}',
+        1,
+    ),
+    "tokens/input": ('claude_code_token_usage_tokens_total{type="input"}', 1500),
+    "tokens/output": ('claude_code_token_usage_tokens_total{type="output"}', 200),
+    "tokens/cache_read": ('claude_code_token_usage_tokens_total{type="cacheRead"}', 300),
+    "tokens/cache_creation": ('claude_code_token_usage_tokens_total{type="cacheCreation"}', 50),
+    "commits": ("claude_code_commit_count_total", 2),
+    "pull_requests": ("claude_code_pull_request_count_total", 1),
+}
+
+
+def _assert_prometheus_equals_the_api(
+    collector: CollectorProcess, scrapers: list[PrometheusServer], started: float
+) -> None:
+    api = _api_figures(collector)
+    for figure, (_, built) in SELECTORS.items():
+        assert api[figure] == built, figure  # the API holds what was sent
+    assert api["acceptance_rate"] == 5 / 9
+    for server in scrapers:
+        at = server.last_scrape_time()
+        range_s = math.ceil(at - started) + 5
+        for figure, (selector, _) in SELECTORS.items():
+            reading = Reading(server, at, range_s, selector)
+            assert reading.exact == pytest.approx(api[figure], abs=1e-9), (server.scrape_interval, figure)
+            if figure == "tokens/cache_creation":
+                assert len(reading.ended) == 1 and reading.stretch > 0  # used once, expired: extrapolated
+            else:
+                assert reading.ended == [], (figure, reading.ended)
+                assert reading.increase == pytest.approx(api[figure], abs=1e-9), (server.scrape_interval, figure)
+        ratio = server.query(_acceptance_ratio_rule(), at=at)
+        assert [value for _, value in ratio] == [pytest.approx(api["acceptance_rate"], abs=1e-9)]
+        refused = Reading(server, at, range_s, 'cc_analytics_otlp_requests_total{status="bad_request"}')
+        assert refused.increase == pytest.approx(sum(BAD_REQUESTS), abs=1e-9)
