@@ -47,6 +47,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics.new_series_hold_seconds", int, 75, "expose a new counter series (and every counter after start-up) at 0 this long before its value, so Prometheus counts the first increment; set it above the longest scrape interval"),
     Option("metrics.bind", str, "", "address /metrics binds to; empty means the `bind` address (use it to keep /metrics private while OTLP is open)"),
     Option("metrics.scrape_token_file", str, "", "file holding a token /metrics requires, as a bearer token or basic auth's password; empty means no token"),
+    Option("metrics.openmetrics", bool, False, "answer scrapers that ask for OpenMetrics with it, counters carrying `_created` (for Prometheus with created-timestamp ingestion; older ones store each `_created` as an extra series)"),
     Option("metrics.gauge_cache_seconds", int, 15, "how long the derived gauges (active users, sessions, spend…) reuse one read of the rollups"),
     Option("data_dir", str, "./data", "where the embedded store keeps its files"),
     Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
@@ -101,6 +102,7 @@ class Config:
     metrics_new_series_hold_seconds: int
     metrics_bind: str
     metrics_scrape_token_file: str
+    metrics_openmetrics: bool
     metrics_gauge_cache_seconds: int
     data_dir: str
     storage_dsn: str
@@ -145,6 +147,7 @@ def prometheus_exporter_config(config: Config):
         gauge_cache_seconds=float(config.metrics_gauge_cache_seconds),
         series_journal=str(Path(config.data_dir) / "prometheus-series.jsonl"),
         scrape_token_file=config.metrics_scrape_token_file,
+        openmetrics=config.metrics_openmetrics,
     )
 
 

@@ -45,6 +45,9 @@ class PrometheusExporterConfig:
     new_series_hold_seconds: float = DEFAULT_HOLD_SECONDS
     # Where the label sets of the series are kept across restarts ("" = nowhere: a restart ends every series).
     series_journal: str = ""
+    # Answer scrapers that ask for OpenMetrics with it (counters then carry `_created`). Off by default: a
+    # Prometheus without created-timestamp ingestion stores every `_created` as one more series per counter.
+    openmetrics: bool = False
     # A file holding the token /metrics asks for, as a bearer token or basic auth's password ("" = none).
     scrape_token_file: str = ""
     # How long the derived gauges' figures are reused before the rollups are read again (0: every scrape).

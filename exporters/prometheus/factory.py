@@ -32,7 +32,7 @@ class PrometheusExporter:
 
     def app(self) -> Any:
         """ASGI app serving /metrics: the registry (self-metrics, gauges) and the counters."""
-        return create_metrics_app(self.view, [self.counters], read_scrape_token(self.config))
+        return create_metrics_app(self.view, [self.counters], read_scrape_token(self.config), self.config.openmetrics)
 
     def render(self, openmetrics: bool = False) -> bytes:
         return render(self.view, [self.counters], openmetrics)

@@ -120,11 +120,11 @@ class DerivedGauges:
         for (tool_name, window), ratio in sorted(ratios.items()):
             family.add_metric([tool_name, window], ratio)
         yield family
-        errors = Metric("cc_analytics_gauge_refresh_errors", "Failed reads of the derived gauges' figures", "counter")
-        errors.add_sample("cc_analytics_gauge_refresh_errors_total", {}, float(self.errors))
+        errors = Metric("cc_analytics_derived_refresh_errors", "Failed reads of the derived gauges' figures", "counter")
+        errors.add_sample("cc_analytics_derived_refresh_errors_total", {}, float(self.errors))
         yield errors
         yield GaugeMetricFamily(
-            "cc_analytics_gauge_refresh_timestamp_seconds",
+            "cc_analytics_derived_refresh_timestamp_seconds",
             "Unix time of the derived gauges' last successful read",
             value=self.last_success_unix,
         )

@@ -1,7 +1,7 @@
 """The /metrics endpoint: an ASGI app that renders off the event loop (a scrape never stalls ingestion).
 
-Format by negotiation (exposition.py): OpenMetrics when the scraper's Accept asks for it, else the text format
-0.0.4. gzip when the scraper asks. With a scrape token set, a request must carry it as a bearer token
+Format (exposition.py): the text format 0.0.4; OpenMetrics instead when it is enabled and the scraper's Accept
+asks for it. gzip when the scraper asks. With a scrape token set, a request must carry it as a bearer token
 (`Authorization: Bearer <token>`) or as the password of HTTP basic auth (any user name), the two ways
 Prometheus' scrape configs send credentials (`authorization.credentials_file`, `basic_auth.password_file`).
 """
@@ -48,7 +48,7 @@ async def _answer(send: Any, status: int, body: bytes, headers: list[tuple[bytes
 
 
 def create_metrics_app(
-    view: RegistryView, sources: Sequence[TextSource] = (), token: str = ""
+    view: RegistryView, sources: Sequence[TextSource] = (), token: str = "", openmetrics_enabled: bool = False
 ) -> Callable[[dict, Any, Any], Any]:
     async def app(scope: dict, receive, send) -> None:
         if scope["type"] != "http":
@@ -62,7 +62,7 @@ def create_metrics_app(
             await _answer(send, 401, b"unauthorized: this /metrics needs the scrape token\n", challenge)
             return
         wants_gzip = b"gzip" in headers.get(b"accept-encoding", b"")
-        openmetrics = wants_openmetrics(headers.get(b"accept", b"").decode("latin-1"))
+        openmetrics = openmetrics_enabled and wants_openmetrics(headers.get(b"accept", b"").decode("latin-1"))
 
         def produce() -> bytes:
             body = render(view, sources, openmetrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from tests.support import workload
 from tests.support.collector import CollectorProcess
 from tests.support.otlp_raw import delta_body
-from tests.support.prometheus import PrometheusServer
+from tests.support.prometheus import PrometheusServer, promtool_binary
 
 pytestmark = pytest.mark.prometheus
 
@@ -189,5 +190,37 @@ def test_the_series_cap_holds_in_the_running_collector(tmp_path: Path) -> None:
             # The store keeps everything: the API and the spend gauge are exact too.
             assert collector.analytics(*_window(1))["totals"]["spend_usd"] == 2503.0
             assert prom.value('cc_analytics_spend_usd{window="1d"}') == 2503.0
+    finally:
+        collector.kill()
+
+
+def test_metrics_as_platform_teams_expect_it(tmp_path: Path) -> None:
+    """/metrics on its own address behind a scrape token; promtool finds nothing to lint; process, Python and
+    build metrics are there from the first scrape."""
+    token_file = tmp_path / "scrape-token"
+    token_file.write_text("scrape-secret\n")
+    collector = CollectorProcess(
+        data_dir=tmp_path / "data",
+        extra_env={"CC_ANALYTICS_METRICS_BIND": "127.0.0.2", "CC_ANALYTICS_METRICS_SCRAPE_TOKEN_FILE": str(token_file)},
+    ).start()
+    try:
+        metrics_url = f"http://127.0.0.2:{collector.metrics_port}/metrics"
+        with pytest.raises(httpx.ConnectError):  # not on the OTLP address
+            httpx.get(collector.metrics_url, timeout=5)
+        assert httpx.get(metrics_url, timeout=5).status_code == 401
+        workload.send_json(collector.otlp_http_url, "delta")
+        with PrometheusServer([metrics_url], tmp_path / "prometheus", credentials_file=token_file) as prom:
+            prom.wait_for_scrape()
+            assert prom.value('up{job="cc-analytics"}') == 1
+            assert prom.value(f'sum({LINES}{{type="added"}})') == 23
+            assert prom.query('cc_analytics_build_info{version!=""}')
+            assert prom.value("process_resident_memory_bytes") > 0
+            assert prom.query('python_info{implementation="CPython"}')
+        body = httpx.get(metrics_url, headers={"Authorization": "Bearer scrape-secret"}, timeout=5).text
+        assert "_created" not in body  # text format 0.0.4: no created series
+        lint = subprocess.run(
+            [promtool_binary(), "check", "metrics"], input=body, capture_output=True, text=True, timeout=60
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     finally:
         collector.kill()

@@ -102,6 +102,7 @@ class PrometheusServer:
         scrape_interval: str = "1s",
         job: str = "cc-analytics",
         external_labels: dict[str, str] | None = None,
+        credentials_file: Path | None = None,
     ) -> None:
         self.targets = list(targets)
         self.workdir = Path(workdir)
@@ -111,6 +112,8 @@ class PrometheusServer:
         # Distinct external labels give a second server another scrape phase (Prometheus seeds its scrape
         # offsets with them), as a pair of HA replicas have.
         self.external_labels = dict(external_labels or {})
+        # A bearer token file sent with every scrape (a collector with metrics.scrape_token_file).
+        self.credentials_file = credentials_file
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self._client = httpx.Client(base_url=self.url, timeout=10)
@@ -140,6 +143,11 @@ class PrometheusServer:
                     "scheme": scheme,
                     "metrics_path": path,
                     "static_configs": [{"targets": netlocs}],
+                    **(
+                        {"authorization": {"type": "Bearer", "credentials_file": str(self.credentials_file)}}
+                        if self.credentials_file
+                        else {}
+                    ),
                 }
                 for index, ((scheme, path), netlocs) in enumerate(by_path.items())
             ],

@@ -77,7 +77,7 @@ def test_the_cache_limits_reads_and_a_failure_keeps_the_last_figures() -> None:
     now[0] = 40
     got = figures(gauges)
     assert got[("cc_analytics_spend_usd", frozenset({("window", "1d")}))] == 2.0
-    assert got[("cc_analytics_gauge_refresh_errors_total", frozenset())] == 1
+    assert got[("cc_analytics_derived_refresh_errors_total", frozenset())] == 1
     assert gauges.errors == 1
 
 

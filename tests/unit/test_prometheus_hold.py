@@ -173,7 +173,7 @@ def test_api_error_status_classes(code: str, expected: str) -> None:
 def test_scrape_token_as_bearer_or_basic_password(tmp_path: Path) -> None:
     token_file = tmp_path / "scrape-token"
     token_file.write_text("s3cret-scrape\n")
-    exporter = create_exporter(PrometheusExporterConfig(scrape_token_file=str(token_file)))
+    exporter = create_exporter(PrometheusExporterConfig(scrape_token_file=str(token_file), openmetrics=True))
     asyncio.run(_scrape_with_tokens(exporter.app()))
 
 
@@ -192,3 +192,17 @@ async def _scrape_with_tokens(app) -> None:
         )
         assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
         assert openmetrics.text.endswith("# EOF\n")
+
+
+def test_openmetrics_only_when_enabled() -> None:
+    exporter = create_exporter(PrometheusExporterConfig(new_series_hold_seconds=0))
+    exporter.on_commit([cost(1.0, "m")], [])
+
+    async def scrape() -> httpx.Response:
+        transport = httpx.ASGITransport(app=exporter.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://metrics") as client:
+            return await client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+
+    answer = asyncio.run(scrape())
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "_created" not in answer.text and f"{COST}{{" in answer.text
