@@ -161,3 +161,28 @@ def test_metrics_endpoint_serves_registry_and_counters_plain_and_gzip() -> None:
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.content == plain.content or gzip.decompress(zipped.content) == plain.content
     assert asyncio.run(get("/elsewhere", {})).status_code == 404
+
+
+def test_every_self_metric_label_set_exists_at_zero_from_the_start() -> None:
+    """A first refusal of any kind is an increase from a scraped 0, so increase() and alerts count it."""
+    from collector.selfmetrics import PROTOCOLS, REASONS, SIGNALS, STATUSES
+
+    registry = CollectorRegistry()
+    SelfMetrics(registry)
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+    requests = {
+        labels: value for (name, labels), value in samples.items() if name == "cc_analytics_otlp_requests_total"
+    }
+    assert len(requests) == len(PROTOCOLS) * len(SIGNALS) * len(STATUSES) == 54
+    assert set(requests.values()) == {0.0}
+    rejected = {
+        dict(labels)["reason"]
+        for (name, labels), _ in samples.items()
+        if name == "cc_analytics_otlp_items_total" and dict(labels)["outcome"] == "rejected"
+    }
+    assert rejected == set(REASONS)
+    assert samples[("cc_analytics_store_written_items_total", frozenset({("kind", "events")}))] == 0.0
