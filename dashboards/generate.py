@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from generator.alerts import prometheus_rules, promtool_tests, recording_tests
 from generator.analytics import analytics_dashboard, analytics_prometheus_dashboard
+from generator.grafana import for_import
 from generator.grafana_alerting import grafana_alerting
 from generator.health import health_dashboard
 from generator.provisioning import dashboard_providers, datasources
@@ -58,7 +59,9 @@ DASHBOARDS = {
 def outputs() -> dict[Path, str]:
     files: dict[Path, str] = {}
     for name, build in DASHBOARDS.items():
-        files[ROOT / "grafana" / "dashboards" / name] = as_json(build())
+        board = build()
+        files[ROOT / "grafana" / "dashboards" / name] = as_json(board)
+        files[ROOT / "grafana" / "export" / name] = as_json(for_import(board))
     files[ROOT / "grafana" / "provisioning" / "datasources" / "datasources.yaml"] = as_yaml(datasources())
     files[ROOT / "grafana" / "provisioning" / "dashboards" / "dashboards.yaml"] = as_yaml(dashboard_providers())
     files[ROOT / "grafana" / "provisioning" / "alerting" / "claude-code-analytics.yaml"] = as_yaml(grafana_alerting())

@@ -1,55 +1,63 @@
-"""The alerts as Grafana-managed alert rules (provisioning)."""
+"""The alerts as Grafana-managed alert rules (provisioning): the same expressions as rules.yml, recorded series
+inlined, read from Prometheus only, so they work without rules.yml and on a collector with the embedded store."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from generator.alerts import ALERTS, Alert, inline_recorded
-from generator.grafana import ch
-from generator.vocabulary import CH, CLICKHOUSE_UID, PROMETHEUS_UID
+from generator.alerts import ALERT_GROUPS, ALERTS, GROUP_INTERVALS, Alert, group_name, inline_recorded, seconds
+from generator.vocabulary import PROMETHEUS_UID
 
 # --- Grafana alerting provisioning ----------------------------------------------------------------------------
 
 GRAFANA_EVALUATOR = {">": "gt", "<": "lt"}
+DEFAULT_INTERVAL = "1m"
+
+
+def evaluator(alert: Alert) -> dict[str, Any]:
+    """The threshold on B, the alert expression's last value. The expression already returns only the series
+    that breach it, so this restates the comparison; `x == n` returns n itself, which a range around n keeps
+    (a plain `lt n + 1` would also take a value of the wrong sign)."""
+    if alert.op == "==":
+        return {"type": "within_range", "params": [alert.threshold - 0.5, alert.threshold + 0.5]}
+    return {"type": GRAFANA_EVALUATOR[alert.op], "params": [alert.threshold]}
+
+
+def grafana_template(text: str) -> str:
+    """Prometheus' `$value` is Grafana's `$values.B.Value` (B being the last value of the query)."""
+    return re.sub(r"\$value\b", "$values.B.Value", text)
+
+
+def lookback_seconds(query: str) -> int:
+    ranges = [seconds(w) for w in re.findall(r"\[(\d+[smhdwy])", query)]
+    offsets = [seconds(w) for w in re.findall(r"offset (\d+[smhdwy])", query)]
+    return max([3600, *ranges]) + max([0, *offsets])
 
 
 def grafana_alert(alert: Alert) -> dict[str, Any]:
     """The same alert for Grafana's alerting: A = the Prometheus rule's expression (recorded series inlined, so
     it also works where rules.yml is not loaded), B = its last value, C = the threshold on B."""
     query = inline_recorded(alert.expr())
-    if alert.op == "==":  # `x == 0` returns 0, which no threshold can tell from "nothing": compare x itself
-        query = inline_recorded(alert.value)
-        evaluator = {"type": "lt", "params": [alert.threshold + 0.5]}
-    else:
-        evaluator = {"type": GRAFANA_EVALUATOR[alert.op], "params": [alert.threshold]}
-    longest = max([3600] + [_seconds(w) for w in re.findall(r"\[(\d+[smhdw])", query)])
-    source: dict[str, Any] = {
-        "refId": "A",
-        "relativeTimeRange": {"from": longest, "to": 0},
-        "datasourceUid": PROMETHEUS_UID,
-        "model": {
-            "refId": "A",
-            "expr": query,
-            "instant": True,
-            "range": False,
-            "intervalMs": 60000,
-            "maxDataPoints": 43200,
-        },
-    }
-    if alert.grafana_sql:
-        source = {
-            "refId": "A",
-            "relativeTimeRange": {"from": 900, "to": 0},
-            "datasourceUid": CLICKHOUSE_UID,
-            "model": {**ch(alert.grafana_sql), "datasource": CH, "intervalMs": 60000, "maxDataPoints": 43200},
-        }
+    annotations = {key: grafana_template(text) for key, text in alert.annotations().items()}
     return {
         "uid": "cc-" + re.sub(r"(?<!^)(?=[A-Z])", "-", alert.name).lower()[:36],
         "title": alert.name,
         "condition": "C",
         "data": [
-            source,
+            {
+                "refId": "A",
+                "relativeTimeRange": {"from": lookback_seconds(query), "to": 0},
+                "datasourceUid": PROMETHEUS_UID,
+                "model": {
+                    "refId": "A",
+                    "expr": query,
+                    "instant": True,
+                    "range": False,
+                    "intervalMs": 60000,
+                    "maxDataPoints": 43200,
+                },
+            },
             {
                 "refId": "B",
                 "datasourceUid": "__expr__",
@@ -68,7 +76,7 @@ def grafana_alert(alert: Alert) -> dict[str, Any]:
                     "refId": "C",
                     "type": "threshold",
                     "expression": "B",
-                    "conditions": [{"evaluator": evaluator}],
+                    "conditions": [{"evaluator": evaluator(alert)}],
                 },
             },
         ],
@@ -76,14 +84,9 @@ def grafana_alert(alert: Alert) -> dict[str, Any]:
         "execErrState": "Error",
         "for": alert.for_,
         "labels": {"severity": alert.severity},
-        "annotations": {"summary": alert.summary, "description": alert.description, "action": alert.action},
+        "annotations": annotations,
         "isPaused": False,
     }
-
-
-def _seconds(window: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    return int(window[:-1]) * units[window[-1]]
 
 
 def grafana_alerting() -> dict[str, Any]:
@@ -92,11 +95,11 @@ def grafana_alerting() -> dict[str, Any]:
         "groups": [
             {
                 "orgId": 1,
-                "name": f"claude-code-analytics.{group}",
+                "name": group_name(group),
                 "folder": "Claude Code Analytics",
-                "interval": "1m",
+                "interval": GROUP_INTERVALS.get(group, DEFAULT_INTERVAL),
                 "rules": [grafana_alert(alert) for alert in ALERTS if alert.group == group],
             }
-            for group in ("claude-code", "collector")
+            for group in ALERT_GROUPS
         ],
     }

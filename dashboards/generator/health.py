@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.grafana import Layout, dashboard, panel, prom, prom_variable
+from generator.grafana import (
+    Layout,
+    alert_list,
+    dashboard,
+    datasource_variable,
+    default_options,
+    panel,
+    prom,
+    prom_variable,
+    steps,
+)
 from generator.vocabulary import (
+    BUILD_INFO,
     DEDUP_HITS,
     EXPORTER_SERIES,
     OTLP_DURATION,
@@ -22,12 +33,10 @@ from generator.vocabulary import (
 # --- Collector health -----------------------------------------------------------------------------------------
 
 
-def health_dashboard() -> dict[str, Any]:
-    layout = Layout()
-    inst = 'job=~"$job", instance=~"$instance"'
-    rate = "$__rate_interval"
-    panels = [
-        layout.row("Ingest"),
+def status_panels(layout: Layout, inst: str) -> list[dict[str, Any]]:
+    """Is it up, which version, is anything refused or piling up, and the collector's firing alerts."""
+    return [
+        layout.row("Status"),
         layout.place(
             panel(
                 "stat",
@@ -42,9 +51,25 @@ def health_dashboard() -> dict[str, Any]:
                         }
                     ]
                 },
+                thresholds=steps("red", (1, "green")),
             ),
-            6,
-            6,
+            4,
+            5,
+        ),
+        layout.place(
+            panel(
+                "stat",
+                "Version",
+                [
+                    prom(
+                        f"max by (instance, version) ({BUILD_INFO}{{{inst}}})", "{{instance}} {{version}}", instant=True
+                    )
+                ],
+                "The collector version each instance runs (cc_analytics_build_info).",
+                options={**default_options("stat"), "textMode": "name"},
+            ),
+            5,
+            5,
         ),
         layout.place(
             panel(
@@ -55,31 +80,53 @@ def health_dashboard() -> dict[str, Any]:
                         f'sum(increase({OTLP_ITEMS}{{{inst}, outcome="rejected"}}[$__range]))', "rejected", instant=True
                     )
                 ],
-                "Points and log records refused (bad payload, auth, limits, queue full) over the time range.",
+                "Points and log records refused (bad payload, auth, limits, queue full) over the time range; amber "
+                "from the first one.",
+                thresholds=steps("green", (1, "orange")),
             ),
-            6,
-            6,
+            5,
+            5,
         ),
         layout.place(
             panel(
                 "stat",
                 "Write queue",
                 [prom(f"sum({QUEUE_ITEMS}{{{inst}}})", "queued", instant=True)],
-                "Points and records waiting to be written to the store.",
+                "Points and records waiting to be written to the store (all instances).",
             ),
-            6,
-            6,
+            5,
+            5,
         ),
         layout.place(
             panel(
                 "stat",
                 "Series dropped (time range)",
                 [prom(f"sum(increase({SERIES_DROPPED}{{{inst}}}[$__range]))", "dropped", instant=True)],
-                "Points folded into the `other` series because a counter hit its series cap.",
+                "Points folded into the `other` series because a counter hit its series cap; amber from the first.",
+                thresholds=steps("green", (1, "orange")),
             ),
-            6,
-            6,
+            5,
+            5,
         ),
+        layout.place(
+            alert_list(
+                "Collector alerts",
+                "Firing and pending Collector* alerts: see dashboards/README.md for what each means and what to do.",
+                "Collector",
+            ),
+            24,
+            5,
+        ),
+    ]
+
+
+def health_dashboard() -> dict[str, Any]:
+    layout = Layout()
+    inst = 'job=~"$job", instance=~"$instance"'
+    rate = "$__rate_interval"
+    panels = [
+        *status_panels(layout, inst),
+        layout.row("Ingest"),
         layout.place(
             panel(
                 "timeseries",
@@ -225,21 +272,27 @@ def health_dashboard() -> dict[str, Any]:
             8,
         ),
     ]
-    variables = [
-        {
-            **prom_variable("job", "Job", f"label_values({OTLP_REQUESTS}, job)"),
-            "includeAll": False,
-            "multi": False,
-            "current": {"selected": True, "text": t("collector_job"), "value": t("collector_job")},
-        },
-        prom_variable("instance", "Instance", 'label_values(up{job=~"$job"}, instance)'),
-    ]
     return dashboard(
         "cc-analytics-collector",
         "Collector health",
         "The claude-code-analytics collector's own metrics: ingest, latency, write queue, store, exporter series.",
         panels,
-        variables,
+        health_variables(),
         time_from="now-6h",
         tags=("collector",),
     )
+
+
+def health_variables() -> list[dict[str, Any]]:
+    """Job and instance come from the build-info gauge, which every collector exposes from start-up: the
+    variables are filled before the first OTLP request arrives."""
+    return [
+        datasource_variable("prometheus", "Prometheus"),
+        {
+            **prom_variable("job", "Job", f"label_values({BUILD_INFO}, job)"),
+            "includeAll": False,
+            "multi": False,
+            "current": {"selected": True, "text": t("collector_job"), "value": t("collector_job")},
+        },
+        prom_variable("instance", "Instance", f'label_values({BUILD_INFO}{{job=~"$job"}}, instance)'),
+    ]

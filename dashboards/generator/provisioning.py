@@ -4,28 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.grafana import CLICKHOUSE_NAME, CLICKHOUSE_PLUGIN, PROMETHEUS_NAME, PROMETHEUS_PLUGIN
 from generator.vocabulary import CLICKHOUSE_UID, PROMETHEUS_UID
+
+# Where the dashboards' JSON files are mounted in Grafana (dashboards/README.md shows the mount).
+DASHBOARDS_PATH = "/var/lib/grafana/dashboards/claude-code-analytics"
+# The Grafana folder of the dashboards; the alert rules' provisioning uses the same one.
+FOLDER = "Claude Code Analytics"
 
 # --- provisioning ---------------------------------------------------------------------------------------------
 
 
 def datasources() -> dict[str, Any]:
+    """Neither datasource is the default one: Grafana refuses to start when a second default is provisioned
+    next to the one an installation already has."""
     return {
         "apiVersion": 1,
         "datasources": [
             {
-                "name": "Prometheus (Claude Code)",
-                "type": "prometheus",
+                "name": PROMETHEUS_NAME,
+                "type": PROMETHEUS_PLUGIN,
                 "uid": PROMETHEUS_UID,
                 "access": "proxy",
                 "url": "http://prometheus:9090",
-                "isDefault": True,
                 "editable": True,
                 "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
             },
             {
-                "name": "ClickHouse (Claude Code)",
-                "type": "grafana-clickhouse-datasource",
+                "name": CLICKHOUSE_NAME,
+                "type": CLICKHOUSE_PLUGIN,
                 "uid": CLICKHOUSE_UID,
                 "editable": True,
                 "jsonData": {
@@ -49,13 +56,13 @@ def dashboard_providers() -> dict[str, Any]:
             {
                 "name": "claude-code-analytics",
                 "orgId": 1,
-                "folder": "Claude Code Analytics",
+                "folder": FOLDER,
                 "type": "file",
                 "disableDeletion": False,
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 60,
                 "options": {
-                    "path": "/var/lib/grafana/dashboards/claude-code-analytics",
+                    "path": DASHBOARDS_PATH,
                     "foldersFromFilesStructure": False,
                 },
             }

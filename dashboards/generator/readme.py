@@ -1,26 +1,52 @@
-"""The generated alert table of dashboards/README.md."""
+"""The generated alert sections of dashboards/README.md: the alert table, the thresholds and the runbook."""
 
 from __future__ import annotations
 
-from generator.alerts import ALERTS
+from generator.alerts import ALERTS, Alert, group_name
 from generator.vocabulary import THRESHOLDS
 
-# --- README alert table ---------------------------------------------------------------------------------------
+# --- README alert sections ------------------------------------------------------------------------------------
 
 README_BEGIN = "<!-- BEGIN GENERATED ALERTS (dashboards/generate.py) -->"
 README_END = "<!-- END GENERATED ALERTS -->"
 
 
-def readme_alerts() -> str:
-    lines = [README_BEGIN, "", "| alert | severity | fires when | what to do |", "|---|---|---|---|"]
+def _table() -> list[str]:
+    lines = ["| alert | severity | fires when | dashboard |", "|---|---|---|---|"]
     for alert in ALERTS:
         lines.append(
-            f"| `{alert.name}` | {alert.severity} | {alert.description} Sustained for {alert.for_}. | {alert.action} |"
+            f"| [`{alert.name}`](#{alert.name.lower()}) | {alert.severity} | {alert.meaning} Sustained for "
+            f"{alert.for_}. | `{alert.dashboard}` |"
         )
-    lines += ["", "| threshold (`THRESHOLDS` in generator/vocabulary.py) | value | meaning |", "|---|---|---|"]
+    return lines
+
+
+def _thresholds() -> list[str]:
+    lines = ["| threshold (`THRESHOLDS` in generator/vocabulary.py) | value | meaning |", "|---|---|---|"]
     for name, threshold in THRESHOLDS.items():
         lines.append(f"| `{name}` | `{threshold.value}` | {threshold.meaning} |")
-    lines += ["", README_END]
+    return lines
+
+
+def _runbook_entry(alert: Alert) -> list[str]:
+    # The heading is the anchor of the alert's runbook_url: `#` + the name in lower case.
+    return [
+        f"#### {alert.name}",
+        "",
+        f"*{alert.severity}*, for {alert.for_}, group `{group_name(alert.group)}`, dashboard `{alert.dashboard}`.",
+        "",
+        f"- **Means**: {alert.meaning}",
+        f"- **Check**: {alert.check}",
+        f"- **Do**: {alert.action}",
+        "",
+    ]
+
+
+def readme_alerts() -> str:
+    lines = [README_BEGIN, "", *_table(), "", "### Thresholds", "", *_thresholds(), "", "### Runbook", ""]
+    for alert in ALERTS:
+        lines += _runbook_entry(alert)
+    lines += [README_END]
     return "\n".join(lines)
 
 

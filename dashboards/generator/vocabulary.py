@@ -40,9 +40,13 @@ QUEUE_AGE = "cc_analytics_queue_oldest_age_seconds"
 STORE_WRITE_DURATION = "cc_analytics_store_write_duration_seconds"
 STORE_WRITE_ERRORS = "cc_analytics_store_write_errors_total"
 DEDUP_HITS = "cc_analytics_dedup_hits_total"
-# NOT EXPOSED YET: Claude Code's events counted by name (api_request, api_error, ...), which the API error
-# ratio alert of rules.yml needs; until the exporter has it, Grafana's copy of that alert reads ClickHouse.
+# Claude Code's events counted by name (api_request, api_error, tool_result, ...) and organization: the API error
+# ratio and the tool-loop alerts read it, so they work on the embedded store too.
 API_EVENTS = "cc_analytics_events_total"
+# 1 per collector process, labelled with its version: exists from start-up, before any telemetry arrives.
+BUILD_INFO = "cc_analytics_build_info"
+DERIVED_REFRESH_TIMESTAMP = "cc_analytics_derived_refresh_timestamp_seconds"
+SPEND_GAUGE = "cc_analytics_spend_usd"
 
 # --- alert thresholds: the one place to change them ----------------------------------------------------------
 
@@ -54,16 +58,30 @@ class Threshold:
 
 
 THRESHOLDS: dict[str, Threshold] = {
-    "collector_job": Threshold("cc-analytics", "the Prometheus `job` label of the collector's scrape config"),
+    "collector_job": Threshold("cc-analytics", "the Prometheus `job` label of the collector's scrape config (Kubernetes: often `<namespace>/<name>` or the service name); every collector metric in the rules is read with it"),
+    "runbook_base_url": Threshold("https://github.com/claude-code-analytics/claude-code-analytics/blob/main/dashboards/README.md", "where the runbook of the alerts is published: each alert's `runbook_url` is this plus `#<alert name in lower case>`"),
     "collector_down_for": Threshold("5m", "how long the scrape must fail before ClaudeCodeCollectorDown fires"),
     "spend_today_usd": Threshold(200, "USD spent today (UTC, all organizations) above which ClaudeCodeSpendTodayHigh fires"),
-    "spend_hour_factor": Threshold(3, "ClaudeCodeSpendSpike: last hour's spend over the hourly mean of the last 7 days"),
-    "spend_hour_min_usd": Threshold(5, "ClaudeCodeSpendSpike stays silent while the last hour's spend is below this (USD)"),
+    "organization_spend_24h_usd": Threshold(100, "USD one organization spent over the last 24 hours above which ClaudeCodeOrganizationSpendHigh fires"),
+    "spend_hour_factor": Threshold(3, "ClaudeCodeSpendSpike: last hour's spend over the spend of the same hour a week earlier"),
+    "spend_hour_floor_usd": Threshold(5, "ClaudeCodeSpendSpike counts the same hour a week earlier as at least this much (USD), so after a quiet hour then it needs more than factor × floor USD"),
     "acceptance_drop": Threshold(0.15, "ClaudeCodeAcceptanceRateDropping: fall of today's acceptance ratio below the 7-day ratio (0.15 = 15 points)"),
     "acceptance_min_decisions": Threshold(20, "decisions needed in the last 24 h before the acceptance alert may fire"),
     "api_error_ratio": Threshold(0.05, "share of Claude Code API calls ending in api_error over 15 min above which ClaudeCodeApiErrorRatioHigh fires"),
     "api_min_requests": Threshold(20, "API calls needed in 15 min before the error-ratio alert may fire"),
-    "ingest_rejected_ratio": Threshold(0.01, "share of received points and records rejected over 5 min above which CollectorIngestRejections fires"),
+    "ingest_overloaded_ratio": Threshold(0.05, "share of OTLP requests refused with 429 / RESOURCE_EXHAUSTED over 5 min above which CollectorIngestOverloaded fires"),
+    "ingest_refused_ratio": Threshold(0.01, "share of OTLP requests refused as unauthenticated (401), malformed (400), too large (413) or of an unsupported media type (415) over 5 min above which CollectorIngestMisconfiguredSenders fires"),
+    "ingest_min_requests": Threshold(20, "OTLP requests needed in 5 min before the ingest refusal and latency alerts may fire"),
+    "ingest_latency_p95_seconds": Threshold(2, "p95 of the OTLP request duration (s, arrival to answer, store commit included) above which CollectorIngestLatencyHigh fires"),
+    "working_hours_utc": Threshold((9, 17), "CollectorNoClientData: the working day as [first hour, end hour) in UTC"),
+    "working_days": Threshold((1, 5), "CollectorNoClientData: first and last working day as Prometheus' day_of_week() (0 = Sunday)"),
+    "no_client_data_hours": Threshold(1, "CollectorNoClientData: hours inside the working day without an accepted OTLP request before it fires"),
+    "gauge_stale_seconds": Threshold(600, "age (s) of the derived gauges' last successful read above which CollectorDerivedGaugesStale fires"),
+    "allowed_models": Threshold(".*claude.*", "ClaudeCodeModelNotAllowed: regular expression (PromQL, fully anchored) of the model ids that may be used"),
+    "cache_read_share_factor": Threshold(0.5, "ClaudeCodeCacheHitCollapse: last hour's cache-read share of input tokens over its 7-day share below which it fires"),
+    "cache_min_tokens_1h": Threshold(1_000_000, "input-side tokens (input + cacheRead + cacheCreation) an organization needs in the last hour before ClaudeCodeCacheHitCollapse may fire"),
+    "tool_loop_factor": Threshold(3, "ClaudeCodeToolLoop: tool calls of the last 15 min over the busy-hour level (p95 of the hourly rate over 7 days)"),
+    "tool_loop_min_calls": Threshold(300, "tool calls an organization needs in 15 min before ClaudeCodeToolLoop may fire"),
     "queue_fill_ratio": Threshold(0.8, "write queue fill (queued items / limits.max_queued_items) above which CollectorWriteQueueBackingUp fires"),
     "queue_age_seconds": Threshold(120, "age of the oldest queued batch (s) above which CollectorWriteQueueStale fires"),
 }  # fmt: skip

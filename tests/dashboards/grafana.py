@@ -145,7 +145,7 @@ def _args(sql: str, open_index: int) -> tuple[list[str], int]:
                     current += char
                 parts.append(current)
                 return [part.strip() for part in parts], index + 1
-    raise ValueError(f"unbalanced macro arguments in {sql[open_index:open_index + 60]!r}")
+    raise ValueError(f"unbalanced macro arguments in {sql[open_index : open_index + 60]!r}")
 
 
 def expand_macros(sql: str, time_range: TimeRange) -> str:
@@ -176,7 +176,9 @@ def expand_macros(sql: str, time_range: TimeRange) -> str:
         "timeFilter_ms": lambda a: f"{one(a)} >= {dt64(start)} AND {one(a)} <= {dt64(end)}",
         "dateFilter": lambda a: f"{one(a)} >= {date(start)} AND {one(a)} <= {date(end)}",
         "timeInterval": lambda a: f"toStartOfInterval(toDateTime({one(a)}), INTERVAL {seconds} second)",
-        "timeInterval_ms": lambda a: f"toStartOfInterval(toDateTime64({one(a)}, 3), INTERVAL {milliseconds} millisecond)",
+        "timeInterval_ms": lambda a: (
+            f"toStartOfInterval(toDateTime64({one(a)}, 3), INTERVAL {milliseconds} millisecond)"
+        ),
         "interval_s": lambda a: str(seconds),
     }
     out = []
@@ -211,8 +213,7 @@ def duration_seconds(text: str) -> float:
     return int(match.group(1)) * units[match.group(2)]
 
 
-def promql(expr: str, variables: Variables, interval: str = "1m", rate_interval: str = "1m",
-           range_: str = "1h") -> str:
+def promql(expr: str, variables: Variables, interval: str = "1m", rate_interval: str = "1m", range_: str = "1h") -> str:
     """The PromQL Prometheus receives for a panel's expr."""
     builtins = {"__interval": interval, "__rate_interval": rate_interval, "__range": range_}
     return interpolate(expr, variables, "prometheus", builtins)

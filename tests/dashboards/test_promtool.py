@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
+
+import yaml
 
 from tests.dashboards import common
 from tests.support.prometheus import promtool_binary
@@ -10,7 +13,10 @@ from tests.support.prometheus import promtool_binary
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [promtool_binary(), *args], cwd=common.DASHBOARDS_DIR / "prometheus", capture_output=True, text=True,
+        [promtool_binary(), *args],
+        cwd=common.DASHBOARDS_DIR / "prometheus",
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -25,3 +31,16 @@ def test_promtool_test_rules() -> None:
     result = _run("test", "rules", *(str(path.relative_to(path.parents[1])) for path in common.RULE_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == len(common.RULE_TESTS), result.stdout
+
+
+def test_grafana_alert_queries_are_valid_promql(tmp_path: Path) -> None:
+    """Grafana's copies inline the recorded series (subqueries, shifted offsets): promtool parses each of them
+    as the expression of an alert."""
+    queries = [
+        {"alert": title, "expr": model["expr"]} for title, model in common.grafana_alert_queries("cc-prometheus")
+    ]
+    assert queries
+    path = tmp_path / "grafana_queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "grafana", "rules": queries}]}))
+    result = _run("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
