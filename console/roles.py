@@ -1,8 +1,8 @@
-"""The seed's eight organisation roles and which of them may read analytics (TELEMETRY.md, reference)."""
+"""Anthropic's eight organisation roles and which of them may read analytics (TELEMETRY.md, reference)."""
 
 from __future__ import annotations
 
-# slug -> display name, in the seed's order.
+# slug -> display name, in the console's order.
 ROLES: dict[str, str] = {
     "primary_owner": "Primary Owner",
     "owner": "Owner",

@@ -328,7 +328,7 @@ ORDER BY "Spend this month (USD)" DESC, "Member" ASC""",
     )
 
 
-def seed_panels_clickhouse(layout: Layout) -> list[dict[str, Any]]:
+def console_panels_clickhouse(layout: Layout) -> list[dict[str, Any]]:
     """The console's five views, exact per UTC day: whole days from the daily rollups, partial ones hourly."""
     return [
         layout.row("Overview: the console's views (ClickHouse rollups, exact per UTC day)"),
@@ -999,7 +999,7 @@ def acceptance_gauge_panels() -> list[dict[str, Any]]:
     return [overall, by_tool]
 
 
-def seed_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
+def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
     """The console's views from Prometheus: the exporter's derived gauges (exact, read from the rollups) and the
     counters (per interval)."""
     f = (ORG, TEAM)
@@ -1196,7 +1196,7 @@ def claude_code_alerts() -> dict[str, Any]:
 def analytics_dashboard() -> dict[str, Any]:
     layout = Layout()
     panels = (
-        seed_panels_clickhouse(layout)
+        console_panels_clickhouse(layout)
         + usage_panels(layout)
         + events_panels_clickhouse(layout)
         + sessions_and_models_panels(layout)
@@ -1217,7 +1217,7 @@ def analytics_dashboard() -> dict[str, Any]:
 
 def analytics_prometheus_dashboard() -> dict[str, Any]:
     layout = Layout()
-    panels = seed_panels_prometheus(layout) + usage_panels(layout) + events_panels_prometheus(layout)
+    panels = console_panels_prometheus(layout) + usage_panels(layout) + events_panels_prometheus(layout)
     panels += [layout.row("Alerts"), layout.place(claude_code_alerts(), 24, 6)]
     return dashboard(
         "cc-analytics-prometheus",

@@ -1,4 +1,4 @@
-"""The seed's views, computed from the hourly rollups. Returns plain data for any read path to serve."""
+"""The console's views, computed from the hourly rollups. Returns plain data for any read path to serve."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Derived gauges: the seed's figures over whole UTC days, read from the ClickHouse rollups with a short cache.
+"""Derived gauges: the console's figures over whole UTC days, read from the ClickHouse rollups with a short cache.
 
 Each window `Nd` covers the last N UTC days, today included (1d = today so far), the same days the analytics
 API answers for `start=today-(N-1)`, `end=today`. Gauges are global (every organization and team).

@@ -82,7 +82,7 @@ def test_counters_and_gauges_equal_the_known_workload(
     prom = prometheus
     totals = collector.analytics(*_window(1))["totals"]
 
-    # The seed's figures, from the counters, equal the API's.
+    # The console's figures, from the counters, equal the API's.
     assert prom.value(f'sum({LINES}{{type="added"}})') == totals["accepted_lines"] == 23
     assert prom.value(f'sum({LINES}{{type="removed"}})') == totals["removed_lines"] == 2
     assert prom.value(f"sum({COST})") == totals["spend_usd"] == 0.875

@@ -1,4 +1,4 @@
-"""The seed's figures computed by the real engine (chDB) from facts with hand-computed expectations."""
+"""The console's figures computed by the real engine (chDB) from facts with hand-computed expectations."""
 
 from __future__ import annotations
 

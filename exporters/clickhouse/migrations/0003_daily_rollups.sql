@@ -1,7 +1,7 @@
 -- Daily rollups (UTC days) next to the hourly ones, so a view over whole UTC days costs O(days) or
 -- O(days × members) instead of O(hours × members):
 --   org_daily             per organization, team, day: the sums plus uniqExact states of members and session
---                         ids (the seed's daily series and range totals: merging states keeps "distinct over
+--                         ids (the console's daily series and range totals: merging states keeps "distinct over
 --                         the whole range" exact).
 --   member_daily          per organization, day, member: as member_hourly (team insights, the report, panels).
 --   tool_decisions_daily  per organization, team, day, tool: accepts and rejects.

@@ -1,4 +1,4 @@
--- One row per UTC day with activity: the seed's daily series, from the per-organization/team daily rollup
+-- One row per UTC day with activity: the console's daily series, from the per-organization/team daily rollup
 -- (O(days × teams)). Members and session ids are merged from uniqExact states, so a member or session seen
 -- in several teams or organizations that day counts once.
 SELECT

@@ -1,4 +1,4 @@
--- Derived gauges of /metrics: the seed's totals over each window of whole UTC days ending today (today
+-- Derived gauges of /metrics: the console's totals over each window of whole UTC days ending today (today
 -- included), one row per window. Windows are parallel arrays: names ('1d', '7d', '30d') and days (1, 7, 30).
 -- Members and sessions are distinct over the whole window, as in analytics_totals (daily rollup).
 SELECT
