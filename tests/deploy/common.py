@@ -60,6 +60,11 @@ def one(documents: list[dict[str, Any]], kind: str, name: str | None = None) -> 
     return found[0]
 
 
+def read_by_rules(job: str) -> bool:
+    """Whether dashboards/prometheus/rules.yml reads metrics of this Prometheus job."""
+    return f'job="{job}"' in RULES.read_text()
+
+
 def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from collector.config import OPTIONS
-from tests.deploy.common import COMPOSE, REPO, RULES, load_yaml, require_tool
+from tests.deploy.common import COMPOSE, REPO, RULES, load_yaml, read_by_rules, require_tool
 
 SINGLE = COMPOSE / "compose.yaml"
 SCALE = COMPOSE / "compose.scale.yaml"
@@ -108,12 +108,6 @@ def mounts(service: dict[str, Any]) -> dict[str, Path]:
     return found
 
 
-def rules_job() -> str:
-    jobs = set(re.findall(r'job="([^"]+)"', RULES.read_text()))
-    assert len(jobs) == 1, jobs
-    return jobs.pop()
-
-
 @pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
 def test_prometheus_loads_the_rules_and_scrapes_every_collector(stack: Path) -> None:
     prometheus = services(stack)["prometheus"]
@@ -122,10 +116,12 @@ def test_prometheus_loads_the_rules_and_scrapes_every_collector(stack: Path) -> 
     rule_targets = [target for target, source in files.items() if source == RULES.resolve()]
     assert rule_targets, "dashboards/prometheus/rules.yml is not mounted"
     assert any(Path(rule_targets[0]).match(pattern) for pattern in config["rule_files"])
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    collector_job = jobs[rules_job()]
-    targets = {t for c in collector_job["static_configs"] for t in c["targets"]}
-    assert targets == {f"{name}:9464" for name in collectors(stack)}
+    jobs = {
+        job["job_name"]: {t for c in job["static_configs"] for t in c["targets"]} for job in config["scrape_configs"]
+    }
+    scraping = [name for name, targets in jobs.items() if targets == {f"{c}:9464" for c in collectors(stack)}]
+    assert len(scraping) == 1, f"one job must scrape every collector's :9464: {jobs}"
+    assert read_by_rules(scraping[0]), f"the rules read the collector's metrics under another job than {scraping[0]}"
     alertmanagers = {t for a in config["alerting"]["alertmanagers"] for c in a["static_configs"] for t in c["targets"]}
     assert alertmanagers == {"alertmanager:9093"}
 

@@ -17,7 +17,7 @@ import pytest
 from collector.config import OPTIONS
 from console.access import AccessStore
 from receiver.otlp.auth import TokenAuth, Unauthenticated
-from tests.deploy.common import OVERLAYS, RULES, by_kind, one, render_overlay
+from tests.deploy.common import OVERLAYS, by_kind, one, read_by_rules, render_overlay
 from tests.deploy.crd_schemas import SCHEMAS
 
 # The oldest Kubernetes these manifests claim (deploy/README.md) and the newest kubernetes-validate knows.
@@ -225,12 +225,6 @@ def test_services_reach_the_pods_on_named_ports(overlays: dict, overlay: str) ->
     assert [p["port"] for p in services["cc-analytics-metrics"]["spec"]["ports"]] == [9464]
 
 
-def rules_job() -> str:
-    jobs = set(re.findall(r'job="([^"]+)"', RULES.read_text()))
-    assert len(jobs) == 1, f"rules.yml reads several collector jobs: {jobs}"
-    return jobs.pop()
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_service_monitor_scrapes_the_metrics_port_as_the_rules_job(overlays: dict, overlay: str) -> None:
     monitor = one(overlays[overlay], "ServiceMonitor")
@@ -244,7 +238,9 @@ def test_service_monitor_scrapes_the_metrics_port_as_the_rules_job(overlays: dic
     assert endpoint["port"] in {p["name"] for p in services[0]["spec"]["ports"]}
     assert endpoint["path"] == "/metrics"
     # The rules and dashboards filter on the job; the operator would name it after the Service otherwise.
-    assert {"action": "replace", "targetLabel": "job", "replacement": rules_job()} in endpoint["relabelings"]
+    job = [r for r in endpoint["relabelings"] if r.get("targetLabel") == "job"]
+    assert len(job) == 1 and job[0]["action"] == "replace", endpoint["relabelings"]
+    assert read_by_rules(job[0]["replacement"]), f"the rules read no job {job[0]['replacement']}"
 
 
 # --- the example secrets hold nothing usable ---------------------------------------------------------------------
@@ -272,3 +268,19 @@ def test_example_console_access_loads_and_lets_nobody_in(overlays: dict, tmp_pat
     assert all(set(p.sha256) == {"0"} for p in store.principals())
     for guess in ("replace-me", "0" * 64):
         assert store.authenticate(guess) is None
+
+
+def test_each_replica_starts_from_the_console_access_secret(overlays: dict) -> None:
+    """The collector reads <data_dir>/access.yaml when console.access_file is unset: the copy must land there,
+    on the volume the collector mounts at its data directory."""
+    pod = workload(overlays, "clickhouse")["spec"]["template"]["spec"]
+    [copy_step] = pod["initContainers"]
+    source, target = copy_step["command"][-2:]
+    mounts = {m["mountPath"]: m["name"] for m in copy_step["volumeMounts"]}
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert target == f"{DATA_DIR}/access.yaml"
+    assert secrets[mounts[str(Path(source).parent)]].startswith("cc-analytics-console-access")
+    collector_mounts = {m["mountPath"]: m["name"] for m in collector_container(pod)["volumeMounts"]}
+    assert collector_mounts[DATA_DIR] == mounts[DATA_DIR]
+    config = one(overlays["clickhouse"], "ConfigMap", "cc-analytics-config")
+    assert "CC_ANALYTICS_CONSOLE_ACCESS_FILE" not in config["data"]
