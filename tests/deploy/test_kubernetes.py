@@ -17,7 +17,7 @@ import pytest
 from collector.config import OPTIONS
 from console.access import AccessStore
 from receiver.otlp.auth import TokenAuth, Unauthenticated
-from tests.deploy.common import OVERLAYS, by_kind, one, read_by_rules, render_overlay
+from tests.deploy.common import OVERLAYS, by_kind, one, parse_dockerfile, read_by_rules, render_overlay
 from tests.deploy.crd_schemas import SCHEMAS
 
 # The oldest Kubernetes these manifests claim (deploy/README.md) and the newest kubernetes-validate knows.
@@ -119,7 +119,10 @@ def test_resources_follow_the_bench(overlays: dict, overlay: str) -> None:
 def test_runs_non_root_with_a_read_only_root_filesystem(overlays: dict, overlay: str) -> None:
     pod = workload(overlays, overlay)["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] != 0
+    # The image's user, so the data volume the image prepared and fsGroup agree.
+    runtime = parse_dockerfile()[1][-1]
+    image_user = runtime.expand(runtime.last("USER").arguments).split(":")
+    assert [pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]] == [int(i) for i in image_user]
     assert pod["automountServiceAccountToken"] is False
     for container in pod["containers"] + pod.get("initContainers", []):
         context = container["securityContext"]
