@@ -14,6 +14,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from collector.config import Config, prometheus_exporter_config
+from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
 from console.access import AccessError, AccessStore
@@ -128,7 +129,11 @@ async def serve(config: Config) -> None:
         uv_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10)
         servers.append((_Server(uv_config), _listen(host, port)))
 
-    add(create_http_app(receiver_config, auth, consumer, observer, admission), config.otlp_http_port)
+    def guard(app, listener: str, bind: str = config.bind, **options) -> HostGuard:
+        return HostGuard(app, host_policy(bind, config.http_allowed_hosts), listener, **options)
+
+    otlp_http = create_http_app(receiver_config, auth, consumer, observer, admission)
+    add(guard(otlp_http, "otlp_http", render=otlp_refusal), config.otlp_http_port)
     try:
         access = AccessStore(config.access_file)
         first_token = access.ensure_ready()
@@ -139,13 +144,16 @@ async def serve(config: Config) -> None:
         cookie_secure=config.console_cookie_secure,
         trusted_header=config.console_trusted_header,
     )
-    add(create_api_app(store, ready, access, console_auth), config.api_port)
+    # Probes carry no data and come by pod address or service name: they skip the Host check.
+    console_app = create_api_app(store, ready, access, console_auth)
+    add(guard(console_app, "console", open_paths=("/healthz", "/readyz")), config.api_port)
     if config.metrics_port:
         try:
             metrics_app = exporter.app()
         except PrometheusConfigError as exc:
             raise SystemExit(str(exc)) from None
-        add(metrics_app, config.metrics_port, config.metrics_bind or config.bind)
+        metrics_bind = config.metrics_bind or config.bind
+        add(guard(metrics_app, "metrics", metrics_bind), config.metrics_port, metrics_bind)
     grpc_server = create_grpc_server(receiver_config, auth, consumer, observer, admission)
 
     stop = asyncio.Event()

@@ -39,6 +39,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("otlp.grpc_port", int, 4317, "OTLP/gRPC port"),
     Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
     Option("api.port", int, 8080, "analytics API port"),
+    Option("http.allowed_hosts", str, "", "comma-separated host names the HTTP listeners (OTLP/HTTP, console, /metrics) answer to, any port (`*`: any); empty means only localhost, 127.0.0.1 and [::1] when bound to loopback, any name otherwise; other names get 403 (DNS rebinding)"),
     Option("metrics.port", int, 9464, "Prometheus /metrics port (0 disables it)"),
     Option("metrics.labels", str, "organization_id,model,type,tool_name,decision,source,language,terminal_type,query_source,start_type,team", "comma-separated allow-list of labels on Claude Code's counters (session_id is never allowed)"),
     Option("metrics.member_labels", bool, False, "add a per-member `member` label to Claude Code's counters (one series per person)"),
@@ -94,6 +95,7 @@ class Config:
     otlp_grpc_port: int
     otlp_http_port: int
     api_port: int
+    http_allowed_hosts: str
     metrics_port: int
     metrics_labels: str
     metrics_member_labels: bool
