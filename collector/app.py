@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
+import stat
 import time
 from pathlib import Path
 
@@ -86,8 +88,32 @@ def build_auth(config: Config) -> TokenAuth:
     return TokenAuth([], required=bool(required))
 
 
+# Everything this process writes (the store's files, the access file, journals) is its owner's alone: the
+# data directory holds every member's email and spend.
+PRIVATE_UMASK = 0o077
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the data directory 0700; an existing one is left as the operator made it, with a warning
+    when other users may read it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "data_dir.permissions",
+            extra={
+                "fields": {
+                    "data_dir": str(path),
+                    "mode": oct(mode),
+                    "effect": "other local users may read members' emails and spend; run chmod 700 on it",
+                }
+            },
+        )
+
+
 async def serve(config: Config) -> None:
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    os.umask(PRIVATE_UMASK)
+    prepare_data_dir(Path(config.data_dir))
     store = create_store(ClickHouseConfig(dsn=config.dsn, fsync_after_insert=config.storage_fsync))
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
     chain = build_chain(config, store)
