@@ -1,7 +1,8 @@
 """The read path on :8080: JSON analytics API, CSV, the Admin-API-compatible report, the console page.
 
 Every data endpoint is role-gated (console.auth); /healthz, /readyz, /openapi.json, /login and static
-assets carry no data and stay open.
+assets carry no data and stay open. Every answer carries the security headers and every request body is
+capped (console.hardening); sign-in is same-origin only and signing out ends the session server-side.
 """
 
 from __future__ import annotations
@@ -17,15 +18,28 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console import csv_export, openapi, pages, report
 from console.access import AccessStore
-from console.auth import SESSION_COOKIE, AuthSettings, Decision, decide, set_session
+from console.auth import (
+    LOGIN_NONCE_FIELD,
+    SESSION_COOKIE,
+    AuthSettings,
+    Decision,
+    decide,
+    end_session,
+    login_nonce,
+    set_login_nonce,
+    set_session,
+    sign_in_refusal,
+)
+from console.hardening import BodyLimit, SecurityHeaders
 from console.params import BadParameter, parse_month, parse_range
 from console.roles import ROLES
+from console.sessions import SignedOutSessions, signed_out_file
 from exporters.clickhouse import ClickHouseStore, StoreUnavailable, views
 
 log = logging.getLogger("cc_analytics.api")
@@ -72,10 +86,12 @@ def create_api_app(
     auth: AuthSettings | None = None,
 ) -> Starlette:
     settings = auth or AuthSettings()
+    signed_out = SignedOutSessions(signed_out_file(access.path))
+    signed_out.compact()
 
     def guarded(handler: Handler, style: str = "json") -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            decision = await asyncio.to_thread(decide, request, access, settings)
+            decision = await asyncio.to_thread(decide, request, access, settings, signed_out)
             if decision.status != 200:
                 # The path and the outcome only: never a credential, never who was tried.
                 log.info("api.denied", extra={"fields": {"path": request.url.path, "status": decision.status}})
@@ -84,7 +100,7 @@ def create_api_app(
                     return _anthropic_error(decision.status, kind, decision.reason)
                 if style == "page":
                     if decision.status == 401:
-                        return pages.login_page()
+                        return _login_form(request, settings)
                     return pages.forbidden_page(ROLES[decision.principal.role])
                 return _denied_json(decision)
             return await handler(request, decision)
@@ -153,25 +169,44 @@ def create_api_app(
         return pages.console_page()
 
     async def login(request: Request) -> Response:
-        if request.method == "POST":
-            body = (await request.body())[:8192].decode(errors="replace")
-            token = (parse_qs(body).get("token") or [""])[0].strip()
-        else:
-            token = request.query_params.get("token", "").strip()
-            if not token:
-                return pages.login_page(status=200)
-        principal = await asyncio.to_thread(access.authenticate, token)
+        if request.method == "GET":
+            return await confirm_login(request)
+        # BodyLimit caps what this reads to a few KiB.
+        form = parse_qs((await request.body()).decode(errors="replace"))
+        refusal = sign_in_refusal(request, _form_field(form, LOGIN_NONCE_FIELD))
+        if refusal:
+            log.info("console.login_refused", extra={"fields": {"reason": refusal}})
+            return pages.sign_in_refused_page(refusal)
+        principal = await asyncio.to_thread(access.authenticate, _form_field(form, "token"))
         if principal is None:
             log.info("console.login_failed")
-            return pages.login_page("That token is not valid (revoked, rotated or mistyped).")
+            return _login_form(request, settings, "That token is not valid (revoked, rotated or mistyped).")
         log.info("console.login", extra={"fields": {"principal": principal.id, "role": principal.role}})
-        # 303 to "/" drops the token from the address bar and from the browser's history entry.
         response = RedirectResponse("/", status_code=303)
         set_session(response, access, principal, settings)
         # A role that may not read analytics still gets its session: "/" then answers 403 and says why.
         return response
 
+    async def confirm_login(request: Request) -> Response:
+        """GET /login[?token=…]: the form, or for a valid token (the printed first-start URL) a page asking
+        to confirm whom to sign in as. A GET never signs in: another site could send the browser here."""
+        token = request.query_params.get("token", "").strip()
+        if not token:
+            return _login_form(request, settings, status=200)
+        principal = await asyncio.to_thread(access.authenticate, token)
+        if principal is None:
+            log.info("console.login_failed")
+            return _login_form(request, settings, "That token is not valid (revoked, rotated or mistyped).")
+        nonce = login_nonce(request)
+        response = pages.confirm_login_page(nonce, token, principal.name, ROLES[principal.role])
+        set_login_nonce(response, nonce, settings)
+        return response
+
     async def logout(request: Request) -> Response:
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        principal = await asyncio.to_thread(end_session, access, cookie, signed_out) if cookie else None
+        if principal is not None:
+            log.info("console.logout", extra={"fields": {"principal": principal.id}})
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -187,7 +222,9 @@ def create_api_app(
 
     async def readyz(request: Request) -> JSONResponse:
         ok, reason = await asyncio.to_thread(ready)
-        return JSONResponse({"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503
+        )
 
     return Starlette(
         routes=[
@@ -207,8 +244,30 @@ def create_api_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+        # Outermost first: every answer (413s and refusals included) gets the security headers.
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
+        exception_handlers={500: _server_error},
     )
+
+
+def _login_form(request: Request, settings: AuthSettings, message: str = "", status: int = 401) -> Response:
+    nonce = login_nonce(request)
+    response = pages.login_page(nonce, message, status)
+    set_login_nonce(response, nonce, settings)
+    return response
+
+
+def _form_field(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0].strip()
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Sent outside the middleware stack (Starlette's ServerErrorMiddleware), so it names its headers itself.
+    return PlainTextResponse("Internal Server Error", 500, headers=pages.SECURITY_HEADERS)
 
 
 def _midnight(day: date) -> datetime:

@@ -10,14 +10,17 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from console.access import AccessStore, Principal
 from console.roles import may_read_analytics
+from console.sessions import SignedOutSessions
 
 SESSION_COOKIE = "cca_session"
 
@@ -50,11 +53,41 @@ def _sign(secret: bytes, payload: str) -> str:
 
 def session_value(access: AccessStore, principal: Principal, hours: int) -> str:
     # The cookie names the principal and a prefix of its token digest: rotating or revoking the token
-    # invalidates every session made with it, with nothing to keep server-side.
-    payload = _b64(
-        json.dumps({"p": principal.id, "v": principal.sha256[:16], "e": int(time.time()) + hours * 3600}).encode()
-    )
+    # invalidates every session made with it. Its random id "s" is what signing out records (console.sessions).
+    claims = {
+        "p": principal.id,
+        "v": principal.sha256[:16],
+        "e": int(time.time()) + hours * 3600,
+        "s": secrets.token_urlsafe(16),
+    }
+    payload = _b64(json.dumps(claims).encode())
     return f"{payload}.{_sign(access.session_secret, payload)}"
+
+
+def _session_claims(value: str) -> tuple[str, int]:
+    """(random id, expiry) of a session cookie whose signature was checked; ("", 0) when it has no id."""
+    try:
+        claims = json.loads(_unb64(value.partition(".")[0]))
+    except (ValueError, RecursionError):
+        return "", 0
+    if not isinstance(claims, dict):
+        return "", 0
+    session_id, expires = claims.get("s"), claims.get("e")
+    if not isinstance(session_id, str) or not isinstance(expires, int) or isinstance(expires, bool):
+        return "", 0
+    return session_id, expires
+
+
+def _from_live_session(access: AccessStore, value: str, signed_out: SignedOutSessions | None) -> Principal | None:
+    """The principal of a valid session cookie that was not signed out. A cookie without a session id
+    (made before sign-out was recorded) cannot be signed out, so it is refused: its holder signs in again."""
+    principal = _from_session(access, value)
+    if principal is None:
+        return None
+    session_id, _ = _session_claims(value)
+    if not session_id or (signed_out is not None and session_id in signed_out):
+        return None
+    return principal
 
 
 def _from_session(access: AccessStore, value: str) -> Principal | None:
@@ -79,7 +112,9 @@ def _bearer(request: Request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def identify(request: Request, access: AccessStore, settings: AuthSettings) -> tuple[Principal | None, bool]:
+def identify(
+    request: Request, access: AccessStore, settings: AuthSettings, signed_out: SignedOutSessions | None = None
+) -> tuple[Principal | None, bool]:
     """The principal behind the request, and whether any credential was offered at all."""
     token = request.headers.get("x-api-key", "").strip() or _bearer(request)
     if token:
@@ -90,12 +125,14 @@ def identify(request: Request, access: AccessStore, settings: AuthSettings) -> t
             return access.by_name(name), True
     cookie = request.cookies.get(SESSION_COOKIE, "")
     if cookie:
-        return _from_session(access, cookie), True
+        return _from_live_session(access, cookie, signed_out), True
     return None, False
 
 
-def decide(request: Request, access: AccessStore, settings: AuthSettings) -> Decision:
-    principal, offered = identify(request, access, settings)
+def decide(
+    request: Request, access: AccessStore, settings: AuthSettings, signed_out: SignedOutSessions | None = None
+) -> Decision:
+    principal, offered = identify(request, access, settings, signed_out)
     if principal is None:
         reason = "unknown or expired credentials" if offered else "credentials required"
         return Decision(None, 401, reason)
@@ -115,3 +152,92 @@ def set_session(response: Response, access: AccessStore, principal: Principal, s
         path="/",
     )
 
+
+def end_session(access: AccessStore, value: str, signed_out: SignedOutSessions) -> Principal | None:
+    """Sign out the session of cookie `value` server-side (until it would have expired); returns its
+    principal, or None when the cookie was no live session (nothing to record)."""
+    principal = _from_live_session(access, value, signed_out)
+    if principal is None:
+        return None
+    session_id, expires = _session_claims(value)
+    signed_out.sign_out(session_id, expires)
+    return principal
+
+
+# -- sign-in from the same origin only (login CSRF) -------------------------------------------------------
+
+LOGIN_NONCE_COOKIE = "cca_login"
+LOGIN_NONCE_FIELD = "nonce"
+_CROSS_SITE = frozenset({"cross-site", "same-site"})
+
+
+def _split_host(value: str) -> tuple[str, int | None]:
+    """`Host` header → (lower-case name without brackets or trailing dot, port or None)."""
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:8080
+        name, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif value.count(":") == 1:
+        name, _, port = value.partition(":")
+    else:
+        name, port = value, ""
+    return name.rstrip("."), int(port) if port.isdigit() else None
+
+
+def _same_origin(origin: str, host_header: str) -> bool:
+    """Whether `Origin` names the host (and the port, when Host has one) the request was sent to. The scheme
+    is not compared: behind a TLS-terminating proxy the browser says https where this server sees http."""
+    parts = urlsplit(origin.strip())
+    host, port = _split_host(host_header)
+    if not parts.scheme or not parts.hostname or parts.hostname.rstrip(".") != host:
+        return False
+    if port is None:
+        return True
+    try:
+        return (parts.port or {"http": 80, "https": 443}.get(parts.scheme)) == port
+    except ValueError:  # a port out of range
+        return False
+
+
+def sign_in_refusal(request: Request, nonce: str) -> str:
+    """Why a sign-in (POST /login) must be refused as coming from another site's page; "" when it may go on.
+
+    Browsers say where a post comes from: `Sec-Fetch-Site` (sent to https and localhost origins, and not
+    forgeable by a page), else `Origin`. Under Referrer-Policy: no-referrer they send `Origin: null` for our
+    own form over plain http, as they do for a sandboxed frame, so then only the form's nonce (which must
+    equal the SameSite=Strict cookie set with the form) shows the post came from our page. A request with
+    neither header is no browser's, so no one's browser can be signed in by it."""
+    site = request.headers.get("sec-fetch-site", "").strip().lower()
+    if site:
+        return f"sign-in from another site's page refused (Sec-Fetch-Site: {site})" if site in _CROSS_SITE else ""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return ""
+    if origin.strip() != "null":
+        if _same_origin(origin, request.headers.get("host", "")):
+            return ""
+        return f"sign-in from another origin ({origin[:100]}) refused"
+    expected = request.cookies.get(LOGIN_NONCE_COOKIE, "")
+    if expected and nonce and hmac.compare_digest(expected.encode(), nonce.encode()):
+        return ""
+    return "sign-in refused: open the sign-in page of this console and submit its form"
+
+
+def login_nonce(request: Request) -> str:
+    """The nonce of this browser's sign-in form: the one it holds already (several tabs share it), or a new one."""
+    current = request.cookies.get(LOGIN_NONCE_COOKIE, "")
+    if 16 <= len(current) <= 64 and current.isascii() and current.replace("-", "").replace("_", "").isalnum():
+        return current
+    return secrets.token_urlsafe(24)
+
+
+def set_login_nonce(response: Response, nonce: str, settings: AuthSettings) -> None:
+    response.set_cookie(
+        LOGIN_NONCE_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/login",
+    )

@@ -3,6 +3,7 @@ revoked or rotated tokens stop working at once. Tokens never reach the collector
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -56,7 +57,10 @@ def test_role_matrix(console_collector: CollectorProcess, role: str | None) -> N
                 assert secret not in response.text, (role, path)
             if path == REPORT:
                 kind = "authentication_error" if expected == 401 else "permission_error"
-                assert response.json() == {"type": "error", "error": {"type": kind, "message": response.json()["error"]["message"]}}
+                assert response.json() == {
+                    "type": "error",
+                    "error": {"type": kind, "message": response.json()["error"]["message"]},
+                }
             elif path.startswith("/api/"):
                 assert response.json()["error"] == ("unauthorized" if expected == 401 else "forbidden")
             else:
@@ -96,12 +100,21 @@ def test_browser_login_sets_a_strict_httponly_cookie(console_collector: Collecto
         browser.post("/logout")
         assert browser.get("/api/v1/me").status_code == 401
     with httpx.Client(base_url=console_collector.api_url, timeout=30) as browser:
-        response = browser.get("/login", params={"token": role_token("membership_admin")})
-        assert response.status_code == 303
+        _open_login_link(browser, role_token("membership_admin"))
         assert browser.get("/").status_code == 403
         # A forged cookie is refused.
         browser.cookies.set("cca_session", "eyJwIjoicF90ZXN0MCJ9.deadbeef")
         assert browser.get("/api/v1/me").status_code == 401
+
+
+def _open_login_link(browser: httpx.Client, token: str) -> httpx.Response:
+    """Open /login?token=… and press its confirmation button, as a person does."""
+    page = browser.get("/login", params={"token": token})
+    assert page.status_code == 200 and "confirm-login" in page.text
+    nonce = re.search(r'name=nonce value="([^"]+)"', page.text).group(1)
+    response = browser.post("/login", data={"token": token, "nonce": nonce}, headers={"Origin": "null"})
+    assert response.status_code == 303
+    return response
 
 
 def _access(collector: CollectorProcess, *arguments: str) -> str:
@@ -127,7 +140,7 @@ def test_cli_add_revoke_rotate_take_effect_at_once(console_collector: CollectorP
     assert token not in (console_collector.data_dir / "access.yaml").read_text()
 
     with httpx.Client(base_url=api, timeout=30) as browser:
-        browser.get("/login", params={"token": token})
+        _open_login_link(browser, token)
         assert browser.get("/api/v1/me").status_code == 200
         rotated = _token_of(_access(console_collector, "rotate", "carol@example.com"))
         # The old token and the session made with it stop at once; the new token works.
@@ -143,7 +156,9 @@ def test_cli_add_revoke_rotate_take_effect_at_once(console_collector: CollectorP
 
 
 def test_first_start_creates_a_primary_owner_and_prints_a_login_url(tmp_path: Path) -> None:
-    process = CollectorProcess(data_dir=tmp_path / "data", extra_env={"CC_ANALYTICS_CONSOLE_ACCESS_FILE": str(tmp_path / "access.yaml")})
+    process = CollectorProcess(
+        data_dir=tmp_path / "data", extra_env={"CC_ANALYTICS_CONSOLE_ACCESS_FILE": str(tmp_path / "access.yaml")}
+    )
     process.start()
     try:
         deadline = time.monotonic() + 20
@@ -156,8 +171,14 @@ def test_first_start_creates_a_primary_owner_and_prints_a_login_url(tmp_path: Pa
         # The JSON log lines never carry it: only the one plain line printed for the operator.
         assert all(token not in entry for entry in process.log().splitlines() if entry.startswith("{"))
         with httpx.Client(base_url=process.api_url, timeout=30) as browser:
-            assert browser.get(url.replace(process.api_url, "")).status_code == 303
-            assert browser.get("/api/v1/me").json() == {"name": "owner", "role": "primary_owner", "role_name": "Primary Owner"}
+            page = browser.get(url.replace(process.api_url, ""))
+            assert page.status_code == 200 and "id=confirm-principal>owner</strong>" in page.text
+            _open_login_link(browser, token)
+            assert browser.get("/api/v1/me").json() == {
+                "name": "owner",
+                "role": "primary_owner",
+                "role_name": "Primary Owner",
+            }
     finally:
         process.kill()
 

@@ -166,7 +166,10 @@ def test_console_page_shows_the_api_figures(
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(f"{console_collector.api_url}/login?token={CONSOLE_TOKEN}")
-    assert browser.current_url == f"{console_collector.api_url}/"  # the token left the address bar
+    # The link asks before it signs in, and its token has already left the address bar.
+    WebDriverWait(browser, 10).until(lambda d: d.current_url == f"{console_collector.api_url}/login")
+    browser.find_element("id", "confirm-login").click()
+    WebDriverWait(browser, 30).until(lambda d: d.current_url == f"{console_collector.api_url}/")
     _wait_ready(browser)
     WebDriverWait(browser, 10).until(lambda d: d.find_element("id", "who").text == "test-admin · Admin")
     _check(browser, console_collector, 30)
@@ -182,7 +185,9 @@ def test_console_page_shows_the_api_figures(
     WebDriverWait(browser, 10).until(lambda d: len(Select(d.find_element("id", "org")).options) == 3)
     body = browser.find_element("tag name", "body")
     Select(browser.find_element("id", "org")).select_by_value(EMAIL_ORG)
-    WebDriverWait(browser, 30).until(lambda d: _figure(d, "total-active-users") == "2" and body.get_attribute("data-state") == "ready")
+    WebDriverWait(browser, 30).until(
+        lambda d: _figure(d, "total-active-users") == "2" and body.get_attribute("data-state") == "ready"
+    )
     _check(browser, console_collector, 90, EMAIL_ORG)
     Select(browser.find_element("id", "org")).select_by_value("")
 
@@ -192,13 +197,21 @@ def test_console_page_shows_the_api_figures(
     for element_id in ("start", "end"):
         browser.execute_script("document.getElementById(arguments[0]).value = arguments[1]", element_id, day)
     browser.find_element("id", "apply").click()
-    WebDriverWait(browser, 30).until(lambda d: body.get_attribute("data-range") == f"{day}/{day}" and body.get_attribute("data-state") == "ready")
+    WebDriverWait(browser, 30).until(
+        lambda d: body.get_attribute("data-range") == f"{day}/{day}" and body.get_attribute("data-state") == "ready"
+    )
     assert _figure(browser, "total-accepted-lines") == "36"
-    assert browser.find_element("id", "csv-analytics").get_attribute("href").endswith(f"/api/v1/analytics.csv?start={day}&end={day}")
+    assert (
+        browser.find_element("id", "csv-analytics")
+        .get_attribute("href")
+        .endswith(f"/api/v1/analytics.csv?start={day}&end={day}")
+    )
 
     # Team insights sort by any column.
     browser.find_element("css selector", '#team-table th[data-key="member"]').click()
-    members = [row.get_attribute("data-member") for row in browser.find_elements("css selector", "#team-table tbody tr")]
+    members = [
+        row.get_attribute("data-member") for row in browser.find_elements("css selector", "#team-table tbody tr")
+    ]
     assert members == sorted(members)
 
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
