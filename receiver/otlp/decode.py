@@ -27,6 +27,14 @@ class DecodeFailure(ValueError):
     """The request body is not a valid OTLP message; the message says why, for the sender."""
 
 
+# Arrays and key-value lists one attribute or log body may nest. Claude Code nests one or two; protobuf's own
+# decoders stop at 100 nested messages (about 30 key-value lists), so 16 is refused alike on every encoding.
+MAX_ANY_VALUE_DEPTH = 16
+ANY_VALUE_TOO_DEEP = f"an attribute or body value is nested deeper than {MAX_ANY_VALUE_DEPTH} arrays or key-value lists"
+# Both JSON decoders stop near 1000 levels (orjson at 1024, the standard library at the recursion limit).
+JSON_TOO_DEEP = "JSON body is nested deeper than the decoder's limit of about 1000 levels"
+
+
 def parse_metrics_request(body: bytes, encoding: Encoding) -> ExportMetricsServiceRequest:
     message = ExportMetricsServiceRequest()
     parse_into(body, encoding, message)
@@ -44,10 +52,16 @@ def parse_into(body: bytes, encoding: Encoding, message: Any) -> None:
         try:
             message.ParseFromString(body)
         except DecodeError as exc:
-            raise DecodeFailure(f"body is not a valid {message.DESCRIPTOR.name} protobuf: {exc}") from None
+            # upb says only that parsing failed; nesting past its limit of 100 messages is one cause.
+            raise DecodeFailure(
+                f"body is not a valid {message.DESCRIPTOR.name} protobuf (truncated, of another type, or nested "
+                f"deeper than 100 messages): {exc}"
+            ) from None
         return
     try:
         document = json.loads(body)
+    except RecursionError:
+        raise DecodeFailure(JSON_TOO_DEEP) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeFailure(f"body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -55,7 +69,11 @@ def parse_into(body: bytes, encoding: Encoding, message: Any) -> None:
     _hex_ids_to_base64(document)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, TypeError, ValueError) as exc:
+    except json_format.ParseError as exc:
+        if "Message too deep" in str(exc):  # the only recursive OTLP message is AnyValue
+            raise DecodeFailure(ANY_VALUE_TOO_DEEP) from None
+        raise DecodeFailure(f"body is not a valid OTLP/JSON {message.DESCRIPTOR.name}: {exc}") from None
+    except (TypeError, ValueError) as exc:
         raise DecodeFailure(f"body is not a valid OTLP/JSON {message.DESCRIPTOR.name}: {exc}") from None
 
 
@@ -115,12 +133,14 @@ def _format_double(number: float) -> str:
     return repr(number)
 
 
-def _any_value_to_plain(value: AnyValue) -> Any:
+def _any_value_to_plain(value: AnyValue, depth: int = 1) -> Any:
     kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_any_value_to_plain(item) for item in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _any_value_to_plain(kv.value) for kv in value.kvlist_value.values}
+    if kind == "array_value" or kind == "kvlist_value":
+        if depth > MAX_ANY_VALUE_DEPTH:
+            raise DecodeFailure(ANY_VALUE_TOO_DEEP)
+        if kind == "array_value":
+            return [_any_value_to_plain(item, depth + 1) for item in value.array_value.values]
+        return {kv.key: _any_value_to_plain(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
         return binascii.hexlify(value.bytes_value).decode()
     if kind is None:
@@ -486,7 +506,7 @@ def _json_any_str(value: Any) -> str:
     raise _Slow  # bytes, string table indexes, proto names
 
 
-def _json_plain(kind: str | None, item: Any) -> Any:
+def _json_plain(kind: str | None, item: Any, depth: int = 1) -> Any:
     """_any_value_to_plain of an OTLP/JSON AnyValue's (kind, value)."""
     if kind == "stringValue":
         if item.__class__ is str:
@@ -499,16 +519,18 @@ def _json_plain(kind: str | None, item: Any) -> Any:
     elif kind == "doubleValue":
         return _double(item)
     elif kind == "arrayValue" or kind == "kvlistValue":
+        if depth > MAX_ANY_VALUE_DEPTH:
+            raise DecodeFailure(ANY_VALUE_TOO_DEEP)  # what the original path answers too
         if item.__class__ is dict:
             values = item.get("values", [])
             if values is None or any(key[:1] == "[" for key in item):
                 raise _Slow
             if kind == "arrayValue":
-                return [_json_plain(*_any_value(element)) for element in _list_of(values)]
+                return [_json_plain(*_any_value(element), depth + 1) for element in _list_of(values)]
             plain = {}
             for kv in _list_of(values):
                 key, element = _json_key_value(kv)
-                plain[key] = None if element is _UNSET else _json_plain(*_any_value(element))
+                plain[key] = None if element is _UNSET else _json_plain(*_any_value(element), depth + 1)
             return plain
     elif kind is None or (kind not in _ANY_VALUE_KINDS and kind not in _ANY_VALUE_PROTO):
         return None
@@ -558,7 +580,9 @@ def _json_attributes(items: Any) -> dict[str, str]:
 def _json_document(body: bytes, container: str) -> list:
     try:
         document = _fast_loads(body)
-    except Exception:
+    except Exception as exc:
+        if "depth limit" in str(exc):  # json.loads would recurse until it hit the interpreter's limit
+            raise DecodeFailure(JSON_TOO_DEEP) from None
         raise _Slow from None  # json.loads then says why (or accepts what orjson does not, e.g. a BOM)
     message = "ExportMetricsServiceRequest" if container == "resourceMetrics" else "ExportLogsServiceRequest"
     if container != "resourceLogs" and document.__class__ is dict and "resourceLogs" in document:
