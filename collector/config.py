@@ -49,6 +49,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics.bind", str, "", "address /metrics binds to; empty means the `bind` address (use it to keep /metrics private while OTLP is open)"),
     Option("metrics.scrape_token_file", str, "", "file holding a token /metrics requires, as a bearer token or basic auth's password; empty means no token"),
     Option("metrics.openmetrics", bool, False, "answer scrapers that ask for OpenMetrics with it, counters carrying `_created` (for Prometheus with created-timestamp ingestion; older ones store each `_created` as an extra series)"),
+    Option("metrics.max_label_value_length", int, 128, "label values of Claude Code's counters are cut to this many characters (counted in cc_analytics_label_values_truncated_total), so a sender cannot grow /metrics without bound"),
     Option("metrics.gauge_cache_seconds", int, 15, "how long the derived gauges (active users, sessions, spend…) reuse one read of the rollups"),
     Option("data_dir", str, "./data", "where the embedded store keeps its files"),
     Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
@@ -105,6 +106,7 @@ class Config:
     metrics_bind: str
     metrics_scrape_token_file: str
     metrics_openmetrics: bool
+    metrics_max_label_value_length: int
     metrics_gauge_cache_seconds: int
     data_dir: str
     storage_dsn: str
@@ -150,6 +152,7 @@ def prometheus_exporter_config(config: Config):
         series_journal=str(Path(config.data_dir) / "prometheus-series.jsonl"),
         scrape_token_file=config.metrics_scrape_token_file,
         openmetrics=config.metrics_openmetrics,
+        max_label_value_length=config.metrics_max_label_value_length,
     )
 
 

@@ -20,6 +20,7 @@ DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (("1d", 1), ("7d", 7), ("30d", 30
 DEFAULT_SERIES_TTL_SECONDS = 8 * 86_400.0
 # Prometheus scrapes every 60 s unless told otherwise; 75 s leaves room for scrape jitter and a slow scrape.
 DEFAULT_HOLD_SECONDS = 75.0
+DEFAULT_MAX_LABEL_VALUE_LENGTH = 128
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -52,6 +53,9 @@ class PrometheusExporterConfig:
     scrape_token_file: str = ""
     # How long the derived gauges' figures are reused before the rollups are read again (0: every scrape).
     gauge_cache_seconds: float = 15.0
+    # Label values longer than this are cut (a sender's 10 000-character model names would otherwise make each
+    # series, and /metrics, as large); cuts are counted in cc_analytics_label_values_truncated_total.
+    max_label_value_length: int = DEFAULT_MAX_LABEL_VALUE_LENGTH
     windows: tuple[tuple[str, int], ...] = DEFAULT_WINDOWS
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class PrometheusExporterConfig:
             raise PrometheusConfigError("metrics.new_series_hold_seconds must be 0 or more")
         if self.gauge_cache_seconds < 0:
             raise PrometheusConfigError("metrics.gauge_cache_seconds must be 0 or more")
+        if self.max_label_value_length < 16:
+            raise PrometheusConfigError("metrics.max_label_value_length must be at least 16")
 
     @property
     def effective_labels(self) -> tuple[str, ...]:

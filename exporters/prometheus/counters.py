@@ -53,6 +53,8 @@ EVENTS = "cc_analytics_events_total"
 # HTTP status class (api_error).
 _EVENT_LABELS = ("organization_id", "team", "member", "model", "tool_name", "decision")
 DROPPED = "cc_analytics_series_dropped_total"
+TRUNCATED = "cc_analytics_label_values_truncated_total"
+_TRUNCATED_HELP = "Label values cut to metrics.max_label_value_length characters"
 SERIES = "cc_analytics_exporter_series"
 # How often the journal is rewritten to refresh its last-seen times (it is also rewritten when series expire).
 _JOURNAL_REFRESH_SECONDS = 3600.0
@@ -131,6 +133,8 @@ class ClaudeCodeCounters:
         self._families[EVENTS] = self._events
         self._by_name = {family.name: family for family in self._families.values()}
         self._cap = config.max_series_per_metric
+        self._max_label = config.max_label_value_length
+        self._truncated = 0
         self._ttl = config.series_ttl_seconds
         self._hold = config.new_series_hold_seconds
         self._sweep_every = min(self._ttl / 4, 60.0) if self._ttl else 60.0
@@ -158,10 +162,10 @@ class ClaudeCodeCounters:
                 delta = fact.delta
                 if not 0.0 <= delta < math.inf:  # a counter never goes down; NaN and ±Inf are refused too
                     continue
-                self._add(family, tuple([get(fact) for get in family.getters]), delta, now, created)
+                self._add(family, self._capped(tuple([get(fact) for get in family.getters])), delta, now, created)
             family = self._events
             for event in events:
-                self._add(family, tuple([get(event) for get in family.getters]), 1.0, now, created)
+                self._add(family, self._capped(tuple([get(event) for get in family.getters])), 1.0, now, created)
             if created and self._journal is not None:
                 unix = self._wall_clock()
                 self._journal.append(JournalRecord(f.name, f.label_names, key, unix) for f, key in created)
@@ -188,6 +192,14 @@ class ClaudeCodeCounters:
         series.last_seen = now
 
     __call__ = on_commit
+
+    def _capped(self, key: tuple[str, ...]) -> tuple[str, ...]:
+        """The label values cut to the configured length (values come from senders: unbounded otherwise)."""
+        limit = self._max_label
+        if max(map(len, key), default=0) <= limit:
+            return key
+        self._truncated += sum(len(value) > limit for value in key)
+        return tuple(value[:limit] for value in key)
 
     # -- restart --------------------------------------------------------------------------------------------
 
@@ -273,6 +285,7 @@ class ClaudeCodeCounters:
         sizes: list[str] = []
         dropped_visible = now >= self._dropped_visible_at
         with self._lock:
+            truncated = float(self._truncated) if dropped_visible else 0.0
             for family in self._families.values():
                 name = family.name
                 if openmetrics:
@@ -297,9 +310,15 @@ class ClaudeCodeCounters:
             for line in dropped:
                 labels = line.split(" ", 1)[0]
                 parts.append(f"{DROPPED}{line}{base}_created{labels} {self._started_unix!r}\n")
+            base = TRUNCATED.removesuffix("_total")
+            parts.append(f"# HELP {base} {_TRUNCATED_HELP}\n# TYPE {base} counter\n")
+            parts.append(f"{TRUNCATED} {truncated!r}\n{base}_created {self._started_unix!r}\n")
         else:
             parts.append(f"# HELP {DROPPED} {dropped_help}\n# TYPE {DROPPED} counter\n")
             parts.extend(f"{DROPPED}{line}" for line in dropped)
+            parts.append(
+                f"# HELP {TRUNCATED} {_TRUNCATED_HELP}\n# TYPE {TRUNCATED} counter\n{TRUNCATED} {truncated!r}\n"
+            )
         parts.append(f"# HELP {SERIES} Series held per Claude Code counter (the cap includes the 'other' series)\n")
         parts.append(f"# TYPE {SERIES} gauge\n")
         parts.extend(sizes)
@@ -309,6 +328,7 @@ class ClaudeCodeCounters:
         for family in self._families.values():
             yield Metric(family.base, family.help, "counter")
         yield Metric(DROPPED.removesuffix("_total"), "Points folded into the 'other' series", "counter")
+        yield Metric(TRUNCATED.removesuffix("_total"), _TRUNCATED_HELP, "counter")
         yield Metric(SERIES, "Series held per Claude Code counter", "gauge")
 
     def collect(self) -> Iterator[Metric]:
@@ -318,8 +338,10 @@ class ClaudeCodeCounters:
         dropped = Metric(DROPPED.removesuffix("_total"), "Points folded into the 'other' series", "counter")
         sizes = Metric(SERIES, "Series held per Claude Code counter", "gauge")
         dropped_visible = now >= self._dropped_visible_at
+        truncated = Metric(TRUNCATED.removesuffix("_total"), _TRUNCATED_HELP, "counter")
         families = []
         with self._lock:
+            truncated.add_sample(TRUNCATED, {}, float(self._truncated) if dropped_visible else 0.0)
             for family in self._families.values():
                 metric = Metric(family.base, family.help, "counter")
                 metric.samples = [
@@ -332,6 +354,7 @@ class ClaudeCodeCounters:
                 sizes.add_sample(SERIES, {"metric": family.name}, float(len(family.series)))
         yield from families
         yield dropped
+        yield truncated
         yield sizes
 
     # -- inspection (tests, benchmarks) ---------------------------------------------------------------------
