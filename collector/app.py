@@ -15,7 +15,7 @@ from pathlib import Path
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from collector.config import Config, prometheus_exporter_config
+from collector.config import Config, prometheus_exporter_config, value_policy
 from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
@@ -78,6 +78,7 @@ def build_chain(config: Config, store: ClickHouseStore) -> ProcessorChain:
         deduplicator=deduplicator,
         store_content=config.privacy_store_content,
         state_window_ns=config.temporality_state_days * _DAY_NS,
+        policy=value_policy(config),
     )
 
 

@@ -62,8 +62,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id)"),
     Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set)"),
     Option("identity.directory_file", str, "", "YAML file mapping user.id to members and teams"),
-    Option("privacy.store_content", bool, False, "store prompt text, responses and tool parameters"),
+    Option("privacy.store_content", bool, False, "store everything Claude Code sends (prompts, responses, tool parameters, error text, raw API bodies, free log bodies); off: only an allow-list of non-content fields per metric and event, content reduced to its length"),
     Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart"),
+    Option("validation.max_age_days", int, 35, "points and records stamped more than this many days before their arrival are refused with the reason (at most temporality.state_days is used: an older cumulative point would count again after a restart)"),
+    Option("validation.max_ahead_seconds", int, 3600, "points and records stamped more than this many seconds after their arrival are refused with the reason (clock skew allowance; a far-future time would wrap the daily rollups)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
     Option("console.access_file", str, "", "YAML file of console principals (managed by `cc-analytics access`); empty means <data_dir>/access.yaml"),
     Option("console.trusted_header", str, "", "request header naming the signed-in principal, set by a reverse proxy doing single sign-on (e.g. X-Forwarded-Email); empty trusts no header"),
@@ -121,6 +123,8 @@ class Config:
     identity_directory_file: str
     privacy_store_content: bool
     temporality_state_days: int
+    validation_max_age_days: int
+    validation_max_ahead_seconds: int
     log_level: str
     console_access_file: str
     console_trusted_header: str
@@ -153,6 +157,20 @@ def prometheus_exporter_config(config: Config):
         scrape_token_file=config.metrics_scrape_token_file,
         openmetrics=config.metrics_openmetrics,
         max_label_value_length=config.metrics_max_label_value_length,
+    )
+
+
+def value_policy(config: Config):
+    """The processors' value and time policy (processors.policy.ValuePolicy) from the validation.* options."""
+    from processors.policy import TimeWindow, ValuePolicy
+
+    # Past the cumulative state's window a restart forgets a series, so an older point would count again.
+    max_age_days = min(config.validation_max_age_days, config.temporality_state_days)
+    return ValuePolicy(
+        TimeWindow(
+            max_age_ns=max_age_days * 86_400 * 1_000_000_000,
+            max_ahead_ns=config.validation_max_ahead_seconds * 1_000_000_000,
+        )
     )
 
 
@@ -237,6 +255,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("auth.require_token must be auto, true or false")
     if config.console_session_hours < 1:
         raise ConfigError("console.session_hours must be at least 1")
+    if config.validation_max_age_days < 1:
+        raise ConfigError("validation.max_age_days must be at least 1")
+    if config.validation_max_ahead_seconds < 0:
+        raise ConfigError("validation.max_ahead_seconds must be 0 or more")
     from exporters.prometheus.config import PrometheusConfigError
 
     try:

@@ -41,6 +41,12 @@ _REASONS = (
     ("not finite", "non_finite_value"),
     ("negative value", "negative_counter_value"),
     ("without timeUnixNano", "missing_timestamp"),
+    # processors/policy: what cannot be true of Claude Code's telemetry
+    ("Claude Code's counters are monotonic sums", "wrong_metric_type"),
+    ("over the plausible maximum", "implausible_value"),
+    ("out of range (over 2^53)", "implausible_value"),
+    ("outside the accepted time window", "timestamp_out_of_window"),
+    ("after year 2262", "timestamp_out_of_window"),
 )
 
 
@@ -50,7 +56,7 @@ STATUSES = (
     "ok", "partial", "duplicate", "bad_request", "too_large", "unauthenticated", "unsupported_media_type", "overloaded",
     "unavailable",
 )  # fmt: skip
-REASONS = (*(label for _, label in _REASONS), "other")
+REASONS = (*dict.fromkeys(label for _, label in _REASONS), "other")
 
 
 def reason_label(reason: str, signal: str) -> str:

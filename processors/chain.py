@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from pdata import Batch, EventFact, Member, PointFact
 from processors.dedup import RequestDeduplicator
-from processors.derive import CONTENT_ATTRIBUTES, fact_of, redact, tool_name_of
+from processors.derive import fact_of, tool_name_of
 from processors.identity import IdentityResolver
+from processors.policy import ValuePolicy
+from processors.privacy import PrivacyFilter
 from processors.temporality import CumulativeToDelta, SeriesState
 from processors.temporality.converter import series_key_of, series_text
 
@@ -35,11 +37,15 @@ class ProcessorChain:
         deduplicator: RequestDeduplicator,
         store_content: bool = False,
         state_window_ns: int = 35 * _DAY_NS,
+        policy: ValuePolicy | None = None,
     ) -> None:
         self.identity = identity
         self.converter = converter
         self.deduplicator = deduplicator
         self.store_content = store_content
+        # Without a time window unless the collector sets one (tests replay fixed dates through the chain).
+        self.policy = policy or ValuePolicy()
+        self.privacy = PrivacyFilter(store_content)
         self.state_window_ns = state_window_ns
         self._next_state_expiry_ns = 0
 
@@ -55,6 +61,8 @@ class ProcessorChain:
                 self.converter.expire(latest_ns - self.state_window_ns)
                 self._next_state_expiry_ns = latest_ns + _MINUTE_NS
         for index, batch in enumerate(batches):
+            # Before the duplicate check, so a retry is answered with the same partial success as the original.
+            self.policy.screen(batch)
             if self.deduplicator.seen(batch.digest) or batch.digest in group.digests:
                 group.duplicates.add(index)
                 continue
@@ -78,6 +86,7 @@ class ProcessorChain:
         sender = batch.sender
         sender_text = sender.api_key_id + sender.organization_id
         delta_of = self.converter.delta
+        stored = self.privacy.point
         pending = group.series
         append = group.points.append
         digest, received_ns = batch.digest, batch.received_ns
@@ -92,9 +101,10 @@ class ProcessorChain:
             if delta is None:
                 group.stale_points += 1
                 continue
+            # Key, member and fact come from the attributes as sent; only what may be stored is stored.
             append(
                 PointFact(
-                    point,
+                    stored(point),
                     self._member(attributes, resource, batch, identity_cache),
                     delta,
                     key,
@@ -109,19 +119,17 @@ class ProcessorChain:
         if not batch.events:
             return
         identity_cache: dict[tuple[str, ...], Member] = {}
-        store_content = self.store_content
+        stored = self.privacy.event
         append = group.events.append
         digest, received_ns = batch.digest, batch.received_ns
         for event in batch.events:
             attributes = event.attributes
+            stored_event, stored_attributes = stored(event)
             append(
                 EventFact(
-                    event,
+                    stored_event,
                     self._member(attributes, event.resource, batch, identity_cache),
-                    # redact() copies only when there is content to drop: skip the call when there is none.
-                    attributes
-                    if store_content or CONTENT_ATTRIBUTES.isdisjoint(attributes)
-                    else redact(attributes, store_content),
+                    stored_attributes,
                     digest,
                     received_ns,
                     tool_name_of(attributes),

@@ -5,11 +5,6 @@ from pdata import MetricPoint
 # The code-editing tools whose decisions make the proposal acceptance rate.
 CODE_EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 
-# Attributes that carry what a user typed or a tool received; stored only with privacy.store_content.
-CONTENT_ATTRIBUTES = frozenset(
-    {"prompt", "prompt_text", "response", "tool_parameters", "tool_input", "tool_output", "content"}
-)
-
 _TOKEN_FACTS = {
     "input": "tokens_input",
     "output": "tokens_output",
@@ -48,9 +43,3 @@ def fact_of(point: MetricPoint) -> str:
     if metric == "claude_code.token.usage":
         return _TOKEN_FACTS.get(attributes.get("type", ""), "")
     return ""
-
-
-def redact(attributes: dict[str, str], store_content: bool) -> dict[str, str]:
-    if store_content or not CONTENT_ATTRIBUTES.intersection(attributes):
-        return attributes
-    return {key: value for key, value in attributes.items() if key not in CONTENT_ATTRIBUTES}

@@ -25,7 +25,9 @@ def console_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coll
         data_dir / "access.yaml",
         [("test-admin", "admin", CONSOLE_TOKEN)] + [(f"{role}@example.com", role, role_token(role)) for role in ROLES],
     )
-    process = CollectorProcess(data_dir=data_dir, tokens_file=tokens).start()
+    # The workload backfills 50 days of history, older than the default accepted time window (35 days).
+    history = {"CC_ANALYTICS_VALIDATION_MAX_AGE_DAYS": "100", "CC_ANALYTICS_TEMPORALITY_STATE_DAYS": "100"}
+    process = CollectorProcess(data_dir=data_dir, tokens_file=tokens, extra_env=history).start()
     try:
         send_workload(process)
         yield process

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,19 @@ _MESSAGES = {
         "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
     ),
 }
+
+
+# The captures keep the times they were made at: widen the accepted time window (validation.max_age_days, used up
+# to temporality.state_days) to ten years so they replay on any later day.
+REPLAY_WINDOW = {"CC_ANALYTICS_VALIDATION_MAX_AGE_DAYS": "3650", "CC_ANALYTICS_TEMPORALITY_STATE_DAYS": "3650"}
+
+
+@pytest.fixture
+def keyed_collector(tmp_path: Path, tokens_file: Path) -> Iterator[CollectorProcess]:
+    """tests/conftest.py's keyed collector (the token bound to API_KEY_ID), with REPLAY_WINDOW."""
+    process = CollectorProcess(data_dir=tmp_path / "data", tokens_file=tokens_file, extra_env=REPLAY_WINDOW).start()
+    yield process
+    process.kill()
 
 
 def _fixture_params() -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pdata import CUMULATIVE, DELTA, Batch, MetricPoint, Sender
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
-from processors.derive import fact_of, redact
+from processors.derive import fact_of
 from processors.identity import DirectoryEntry, IdentityResolver
 from processors.temporality import CumulativeToDelta, series_key
 
@@ -118,12 +118,6 @@ def test_facts_of_claude_code_metrics() -> None:
     assert fact_of(point(1, 1, metric="claude_code.cost.usage")) == "cost_usd"
     assert fact_of(point(1, 1, metric="claude_code.token.usage", type="cacheRead")) == "tokens_cache_read"
     assert fact_of(point(1, 1, metric="some.unknown.metric")) == ""
-
-
-def test_content_is_dropped_unless_opted_in() -> None:
-    attributes = {"prompt": "my secret", "prompt_length": "9", "tool_parameters": "{}"}
-    assert redact(attributes, store_content=False) == {"prompt_length": "9"}
-    assert redact(attributes, store_content=True) == attributes
 
 
 # --- chain -----------------------------------------------------------------------------------------------
