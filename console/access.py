@@ -2,13 +2,16 @@
 
 Tokens are shown once, when created or rotated, and stored only as digests. The running collector
 re-reads the file whenever it changes on disk, so `cc-analytics access revoke|rotate` takes effect on
-the next request without a restart.
+the next request without a restart. A file that cannot be read or parsed mid-run keeps the last good
+principals (and logs one line); at start-up it stops the collector with one line naming the fault.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -20,7 +23,12 @@ import yaml
 
 from console.roles import normalise_role
 
+log = logging.getLogger("cc_analytics.console")
+
 TOKEN_PREFIX = "cca_"
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_SECRET_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){16,}")  # at least 128 bits
+_MIN_INITIAL_TOKEN_CHARS = 16
 
 
 class AccessError(ValueError):
@@ -49,36 +57,83 @@ class _Snapshot:
     principals: list[Principal]
     session_secret: bytes
     by_digest: dict[str, Principal]
-    signature: tuple[int, int, int] | None  # (inode, size, mtime_ns) of the file it was read from
+    signature: tuple[int, ...] | None  # (inode, size, mtime_ns, ctime_ns) of the file it was read from
 
 
 def _read(path: Path) -> tuple[list[Principal], str]:
-    if not path.exists():
+    """The principals and the session secret (hex); AccessError names the file, the entry and the fault."""
+    document = _load_yaml(path)
+    if document is None:
         return [], ""
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise AccessError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise AccessError(f"{path}: must be a mapping with `principals:`")
-    principals = []
-    for index, item in enumerate(document.get("principals") or []):
-        if not isinstance(item, dict) or not item.get("sha256") or not item.get("name") or not item.get("role"):
-            raise AccessError(f"{path}: principals[{index}] needs name, role and sha256")
-        try:
-            role = normalise_role(str(item["role"]))
-        except ValueError as exc:
-            raise AccessError(f"{path}: principals[{index}]: {exc}") from None
-        principals.append(
-            Principal(
-                id=str(item.get("id") or f"p{index}"),
-                name=str(item["name"]),
-                role=role,
-                sha256=str(item["sha256"]).lower(),
-                created_at=str(item.get("created_at") or ""),
-            )
+    secret = document.get("session_secret") or ""
+    if secret and not (isinstance(secret, str) and _SECRET_HEX.fullmatch(secret)):
+        raise AccessError(f"{path}: session_secret must be hexadecimal text of at least 32 characters")
+    items = document.get("principals") or []
+    if not isinstance(items, list):
+        raise AccessError(f"{path}: principals must be a list, got {_kind(items)}")
+    return [_principal(f"{path}: principals[{index}]", index, item) for index, item in enumerate(items)], secret
+
+
+def _principal(where: str, index: int, item: object) -> Principal:
+    if not isinstance(item, dict) or not item.get("sha256") or not item.get("name") or not item.get("role"):
+        raise AccessError(f"{where}: needs name, role and sha256")
+    sha256 = item["sha256"]
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+        raise AccessError(f"{where}: sha256 must be 64 hexadecimal characters (the token's SHA-256 digest)")
+    try:
+        role = normalise_role(str(item["role"]))
+    except ValueError as exc:
+        raise AccessError(f"{where}: {exc}") from None
+    return Principal(
+        id=str(item.get("id") or f"p{index}"),
+        name=str(item["name"]),
+        role=role,
+        sha256=sha256.lower(),
+        created_at=str(item.get("created_at") or ""),
+    )
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
+        raise AccessError(f"{path}: cannot read the access file: {reason}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise AccessError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", str: "text", bool: "a boolean"}.get(type(value), f"a {type(value).__name__}")
+
+
+def read_initial_owner(path: Path) -> str:
+    """The SHA-256 (hex) of the first Primary Owner's token, from a file holding the token itself or
+    `sha256:<64 hex>` (e.g. a mounted secret), so that nothing is printed at first start."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
+        raise AccessError(f"{path}: cannot read the initial owner token file: {reason}") from None
+    if text.lower().startswith("sha256:"):
+        hexdigest = text[len("sha256:") :].strip()
+        if not _SHA256_HEX.fullmatch(hexdigest):
+            raise AccessError(f"{path}: after sha256: expected 64 hexadecimal characters (the token's SHA-256)")
+        return hexdigest.lower()
+    if len(text) < _MIN_INITIAL_TOKEN_CHARS or any(character.isspace() for character in text):
+        raise AccessError(
+            f"{path}: the initial owner token must be one line of at least {_MIN_INITIAL_TOKEN_CHARS} characters "
+            "without spaces, or sha256:<hex digest>"
         )
-    return principals, str(document.get("session_secret") or "")
+    return digest(text)
 
 
 class AccessStore:
@@ -87,16 +142,19 @@ class AccessStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._failed_signature: tuple[int, ...] | None = None
         # Used only until a secret is persisted (ensure_ready); then sessions survive restarts and span instances.
         self._fallback_secret = secrets.token_bytes(32)
-        self._snapshot = self._load()
+        self._snapshot = self._load()  # AccessError when the file is malformed: the caller stops with it
 
-    def _stat(self) -> tuple[int, int, int] | None:
+    def _stat(self) -> tuple[int, ...] | None:
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
             return None
-        return info.st_ino, info.st_size, info.st_mtime_ns
+        except OSError as exc:
+            return (-1, exc.errno or 0)
+        return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
     def _load(self) -> _Snapshot:
         signature = self._stat()
@@ -110,12 +168,20 @@ class AccessStore:
 
     def _current(self) -> _Snapshot:
         with self._lock:
-            if self._stat() != self._snapshot.signature:
+            signature = self._stat()
+            if signature != self._snapshot.signature and signature != self._failed_signature:
                 try:
                     self._snapshot = self._load()
-                except AccessError:
-                    # A half-edited file must not lock everyone out or let anyone in: keep the last good one.
-                    pass
+                    self._failed_signature = None
+                except AccessError as exc:
+                    # A half-edited or unreadable file must not lock everyone out or let anyone in: keep the
+                    # last good one, and say so once per faulty state of the file.
+                    self._failed_signature = signature
+                    log.error(
+                        "console.access_reload_failed",
+                        extra={"fields": {"file": str(self.path), "error": str(exc),
+                                          "principals_kept": len(self._snapshot.principals)}},
+                    )  # fmt: skip
             return self._snapshot
 
     # -- reads -------------------------------------------------------------------------------------
@@ -147,6 +213,14 @@ class AccessStore:
                 for p in principals
             ],
         }
+        try:
+            self._replace_file(document)
+        except OSError as exc:
+            raise AccessError(f"{self.path}: cannot write the access file: {exc.strerror or exc}") from None
+        with self._lock:
+            self._snapshot = self._load()
+
+    def _replace_file(self, document: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a reader never sees half a file; 0600 because it holds the session secret.
         handle, temporary = tempfile.mkstemp(prefix=".access-", dir=self.path.parent)
@@ -159,8 +233,6 @@ class AccessStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        with self._lock:
-            self._snapshot = self._load()
 
     def _find(self, principals: list[Principal], key: str) -> int:
         for index, principal in enumerate(principals):
@@ -170,22 +242,25 @@ class AccessStore:
 
     def add(self, name: str, role: str) -> tuple[Principal, str]:
         """Create a principal; returns it and its token (shown once, never stored)."""
+        token = new_token()
+        return self._add(name, role, digest(token)), token
+
+    def _add(self, name: str, role: str, sha256: str) -> Principal:
         principals, secret = _read(self.path)
         role = normalise_role(role)
         if not name.strip():
             raise AccessError("a principal needs a name")
         if any(p.name.lower() == name.strip().lower() for p in principals):
             raise AccessError(f"a principal named {name!r} exists already (rotate or revoke it)")
-        token = new_token()
         principal = Principal(
             id="p_" + secrets.token_hex(6),
             name=name.strip(),
             role=role,
-            sha256=digest(token),
+            sha256=sha256,
             created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         self._write([*principals, principal], secret)
-        return principal, token
+        return principal
 
     def revoke(self, key: str) -> Principal:
         principals, secret = _read(self.path)
@@ -202,13 +277,17 @@ class AccessStore:
         self._write(principals, secret)
         return principals[index], token
 
-    def ensure_ready(self) -> str | None:
+    def ensure_ready(self, initial_owner_sha256: str = "") -> str | None:
         """At start-up: persist a session secret; with no principals at all, create a Primary Owner and
-        return its token (the caller shows it once, as a login URL). Returns None otherwise."""
+        return its token (the caller shows it once, as a login URL). With `initial_owner_sha256` (the
+        operator chose the token) the owner gets that digest and nothing is returned. Returns None otherwise."""
         principals, secret = _read(self.path)
         if principals:
             if not secret:
                 self._write(principals, "")
+            return None
+        if initial_owner_sha256:
+            self._add("owner", "primary_owner", initial_owner_sha256)
             return None
         _, token = self.add("owner", "primary_owner")
         return token

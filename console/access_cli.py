@@ -29,8 +29,8 @@ def add_parser(commands: argparse._SubParsersAction) -> list[argparse.ArgumentPa
 
 
 def run(arguments: argparse.Namespace, access_file: Path) -> int:
-    store = AccessStore(access_file)
     try:
+        store = AccessStore(access_file)
         if arguments.access_command == "add":
             principal, token = store.add(arguments.principal_name, arguments.role)
             print(f"added {principal.name} ({ROLES[principal.role]}), id {principal.id}")

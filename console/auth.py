@@ -91,20 +91,38 @@ def _from_live_session(access: AccessStore, value: str, signed_out: SignedOutSes
 
 
 def _from_session(access: AccessStore, value: str) -> Principal | None:
+    """The principal of a well-formed, correctly signed, unexpired session cookie; None for anything else,
+    however it is malformed (a refusal is a 401, never an error)."""
     payload, _, signature = value.partition(".")
-    if not payload or not hmac.compare_digest(_sign(access.session_secret, payload), signature):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    expected = _sign(access.session_secret, payload).encode()
+    if not payload or not hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape")):
         return None
-    try:
-        claims = json.loads(_unb64(payload))
-        principal_id, version, expires = str(claims["p"]), str(claims["v"]), int(claims["e"])
-    except (ValueError, KeyError, TypeError):
+    claims = _claims(payload)
+    if claims is None or claims[2] < time.time():
         return None
-    if expires < time.time():
-        return None
+    principal_id, version, _ = claims
     principal = access.by_id(principal_id)
-    if principal is None or not hmac.compare_digest(principal.sha256[:16], version):
+    if principal is None or not hmac.compare_digest(principal.sha256[:16].encode(), version.encode()):
         return None
     return principal
+
+
+def _claims(payload: str) -> tuple[str, str, int] | None:
+    """(principal id, token digest prefix, expiry in epoch seconds), or None when the payload is not that."""
+    try:
+        claims = json.loads(_unb64(payload))
+    except (ValueError, RecursionError):  # bad base64, bad UTF-8, bad or absurdly nested JSON
+        return None
+    if not isinstance(claims, dict):
+        return None
+    principal_id, version, expires = claims.get("p"), claims.get("v"), claims.get("e")
+    # bool is an int to Python, and a float may be inf or nan (JSON's 1e999): only a plain integer expires.
+    if not isinstance(principal_id, str) or not isinstance(version, str):
+        return None
+    if not isinstance(expires, int) or isinstance(expires, bool):
+        return None
+    return principal_id, version, expires
 
 
 def _bearer(request: Request) -> str:
