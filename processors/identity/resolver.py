@@ -9,6 +9,11 @@ from pdata import Member, Sender
 from pdata.model import MemberKind
 
 _KINDS: tuple[MemberKind, ...] = ("email", "api_key", "account", "anonymous")
+_ENTRY_KEYS = ("user_id", "member", "kind", "team")
+
+
+class DirectoryFileError(ValueError):
+    """The directory file cannot be used; the message names the file, the entry and what is wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,26 +26,75 @@ class DirectoryEntry:
 
 
 def load_directory(path: Path | None) -> dict[str, DirectoryEntry]:
-    """Read `directory:` entries ({user_id, member, kind?, team?}) from a YAML file."""
+    """Read `directory:` entries ({user_id, member, kind?, team?}) from a YAML file.
+
+    Raises DirectoryFileError naming the file, the entry and the fault, never a parser's traceback."""
     if path is None:
         return {}
-    document = yaml.safe_load(path.read_text()) or {}
-    entries = document.get("directory", []) if isinstance(document, dict) else []
+    document = _load_yaml(path)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise DirectoryFileError(f"{path}: must be a mapping with a `directory:` list")
+    entries = document.get("directory")
+    if entries is None:
+        return {}
+    if not isinstance(entries, list):
+        raise DirectoryFileError(f"{path}: directory must be a list, got {_kind(entries)}")
     directory: dict[str, DirectoryEntry] = {}
     for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not entry.get("user_id") or not entry.get("member"):
-            raise ValueError(f"{path}: directory[{index}] needs user_id and member")
-        member = str(entry["member"])
-        kind = entry.get("kind") or ("email" if "@" in member else "account")
+        where = f"{path}: directory[{index}]"
+        if not isinstance(entry, dict):
+            raise DirectoryFileError(f"{where}: must be a mapping (user_id, member, kind, team), got {_kind(entry)}")
+        unknown = sorted(str(key) for key in entry if key not in _ENTRY_KEYS)
+        if unknown:
+            raise DirectoryFileError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(_ENTRY_KEYS)})")
+        user_id, member = _text(where, entry, "user_id"), _text(where, entry, "member")
+        if not user_id or not member:
+            raise DirectoryFileError(f"{where}: needs user_id and member")
+        kind = _text(where, entry, "kind") or ("email" if "@" in member else "account")
         if kind not in _KINDS:
-            raise ValueError(f"{path}: directory[{index}].kind must be one of {', '.join(_KINDS)}")
-        directory[str(entry["user_id"])] = DirectoryEntry(member=member, kind=kind, team=str(entry.get("team") or ""))
+            raise DirectoryFileError(f"{where}: kind must be one of {', '.join(_KINDS)}")
+        directory[user_id] = DirectoryEntry(member=member, kind=kind, team=_text(where, entry, "team"))
     return directory
+
+
+def _text(where: str, entry: dict, key: str) -> str:
+    value = entry.get(key)
+    if value is None:
+        return ""
+    # A YAML number would be silently rewritten (an all-digit user.id loses its leading zeros): refuse it.
+    if not isinstance(value, str):
+        raise DirectoryFileError(f"{where}: {key} must be a string (quote it), got {_kind(value)}")
+    return value.strip()
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
+        raise DirectoryFileError(f"{path}: cannot read the directory file: {reason}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise DirectoryFileError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
 
 
 class IdentityResolver:
     """Resolution order: user.email → user.account_id / user.account_uuid → the sender's API key →
-    the directory's mapping of user.id → the raw user.id."""
+    the directory's mapping of user.id → the raw user.id.
+
+    The organization is the ingest token's when the token is bound to one (the receiver has already refused
+    points claiming another, unless the operator chose to override them), else the point's `organization.id`."""
 
     def __init__(self, directory: dict[str, DirectoryEntry] | None = None) -> None:
         self._directory = directory or {}
@@ -49,7 +103,7 @@ class IdentityResolver:
         def attribute(key: str) -> str:
             return attributes.get(key) or resource.get(key) or ""
 
-        organization = attribute("organization.id") or sender.organization_id
+        organization = sender.organization_id or attribute("organization.id")
         user_id = attribute("user.id")
         entry = self._directory.get(user_id) if user_id else None
         team = (entry.team if entry else "") or attribute("team.id")

@@ -91,7 +91,7 @@ def _export_handler(
 
         metadata = dict(context.invocation_metadata() or ())
         try:
-            sender = auth.sender_for(metadata.get("authorization"))
+            binding = auth.authenticate(metadata.get("authorization"))
         except Unauthenticated as exc:
             await refuse(grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", str(exc))
         # grpcio has already inflated the message (within max_request_bytes): admit its size before decoding.
@@ -102,14 +102,14 @@ def _export_handler(
             await refuse(grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded", str(exc), exc.retry_after_s)
         try:
             try:
-                decoded = await asyncio.to_thread(decode, signal, request, "protobuf", sender)
+                decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender)
             except DecodeFailure as exc:
                 await refuse(grpc.StatusCode.INVALID_ARGUMENT, "bad_request", str(exc))
             response = response_type()
             if decoded.batch is None:
                 observer.request_done("grpc", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
                 return response.SerializeToString()
-            batch = decoded.batch
+            batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
             try:
                 future = consumer.consume(batch)
                 ticket.release_when_done(future)

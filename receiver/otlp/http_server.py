@@ -65,7 +65,7 @@ def create_otlp_http_app(
         try:
             encoding = _encoding_of(request.headers.get("content-type", ""))
             try:
-                sender = auth.sender_for(request.headers.get("authorization"))
+                binding = auth.authenticate(request.headers.get("authorization"))
             except Unauthenticated as exc:
                 raise _Refusal(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from None
             # Admission before the body is kept: the declared size now, the inflated size once known.
@@ -78,12 +78,12 @@ def create_otlp_http_app(
             body = await _read_body(request, config.max_request_bytes, ticket)
             body = inflate(body, request.headers.get("content-encoding", ""), config.max_request_bytes)
             ticket.resize(len(body))
-            decoded = await asyncio.to_thread(decode, signal, body, encoding, sender)
+            decoded = await asyncio.to_thread(decode, signal, body, encoding, binding.sender)
             del body
             if decoded.batch is None:
                 observer.request_done("http", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
                 return _success(signal, encoding, 0, "")
-            batch = decoded.batch
+            batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
             try:
                 future = consumer.consume(batch)
                 ticket.release_when_done(future)

@@ -15,6 +15,8 @@ import httpx
 from tests.support.collector import CollectorProcess
 
 INGEST_TOKEN = "ingest-console-token"
+# A token pins its organization, so the email members (organization.id org-a) send with their own.
+EMAIL_INGEST_TOKEN = "ingest-console-email-token"
 API_KEY_ID = "apikey_01ConsoleKey"
 KEY_ORG = "org-key"
 EMAIL_ORG = "org-a"
@@ -156,12 +158,16 @@ def tokens_yaml() -> str:
         "    name: console-tests\n"
         f"    api_key_id: {API_KEY_ID}\n"
         f"    organization_id: {KEY_ORG}\n"
+        f"  - token: {EMAIL_INGEST_TOKEN}\n"
+        "    name: console-tests-email\n"
+        f"    organization_id: {EMAIL_ORG}\n"
     )
 
 
 def send_workload(collector: CollectorProcess) -> None:
-    headers = {"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/json"}
     for activity in WORKLOAD:
+        token = EMAIL_INGEST_TOKEN if activity.member else INGEST_TOKEN
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         response = httpx.post(f"{collector.otlp_http_url}/v1/metrics", json=request_for(activity), headers=headers,
                               timeout=30)  # fmt: skip
         assert response.status_code == 200, response.text

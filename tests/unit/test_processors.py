@@ -49,9 +49,12 @@ def test_account_then_api_key_then_directory_then_user_id() -> None:
     assert (raw.member, raw.kind) == ("u2", "anonymous")
 
 
-def test_point_organization_wins_over_the_tokens() -> None:
+def test_the_tokens_organization_pins_the_points() -> None:
+    # A token bound to an organization pins it (the receiver refuses conflicting points unless the operator
+    # chose override, which lands here); a sender without a bound organization keeps the point's own.
     member = IdentityResolver().resolve({"organization.id": "org-point", "user.id": "u"}, {}, KEY_SENDER)
-    assert member.organization_id == "org-point"
+    assert member.organization_id == "org-token"
+    assert IdentityResolver().resolve({"organization.id": "org-point"}, {}, Sender()).organization_id == "org-point"
 
 
 # --- temporality -----------------------------------------------------------------------------------------
