@@ -55,6 +55,8 @@ EVENT_NUMBER_LIMITS: dict[str, float] = {
     "prompt_length": 1e10,
 }
 
+_EVENT_NUMBER_KEYS = frozenset(EVENT_NUMBER_LIMITS)
+
 # Reasons name the metric or event and the rule, never the value or time, so that a batch of bad points gives
 # one line per kind of problem. These fragments of them are what collector/selfmetrics.py labels.
 WRONG_TYPE = "Claude Code's counters are monotonic sums"
@@ -118,13 +120,11 @@ class ValuePolicy:
     def event_problem(self, event: LogEvent, received_ns: int) -> str | None:
         """Why this event cannot be true, or None."""
         attributes = event.attributes
-        if not EVENT_NUMBER_LIMITS.keys().isdisjoint(attributes):
-            for key, limit in EVENT_NUMBER_LIMITS.items():
-                text = attributes.get(key)
-                if text:
-                    problem = _number_problem(text, limit)
-                    if problem is not None:
-                        return f"event {event.name!r}: {key} {problem}"
+        for key, text in attributes.items():
+            if key in _EVENT_NUMBER_KEYS and text:
+                problem = _number_problem(text, EVENT_NUMBER_LIMITS[key])
+                if problem is not None:
+                    return f"event {event.name!r}: {key} {problem}"
         if not self._in_window(event.time_ns, received_ns):
             return f"event {event.name!r}: time {self._out_of_window()}"
         return None

@@ -22,7 +22,6 @@ turning the opt-in on or off never splits a series or a member.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from pdata import LogEvent, MetricPoint
 
@@ -135,7 +134,10 @@ class PrivacyFilter:
         allowed = self._metric_allowed.get(point.metric, STANDARD_ATTRIBUTES)
         if allowed.issuperset(point.attributes):
             return point
-        return replace(point, attributes=_filtered(point.attributes, allowed, point.resource))
+        filtered = _filtered(point.attributes, allowed, point.resource)
+        # Built directly: dataclasses.replace costs several times more, once per point of the hot path.
+        return MetricPoint(point.metric, point.unit, point.temporality, point.monotonic, point.start_ns, point.time_ns,
+                           point.value, filtered, point.resource, point.scope)  # fmt: skip
 
     def event(self, event: LogEvent) -> tuple[LogEvent, dict[str, str]]:
         """(the event as it may be stored, its attributes as they may be stored)."""
@@ -155,7 +157,7 @@ class PrivacyFilter:
             if attributes is event.attributes:
                 attributes = dict(attributes)
             attributes.setdefault("body_length", str(len(body)))
-            event = replace(event, body="")
+            event = LogEvent(event.time_ns, event.name, "", attributes, event.resource, event.scope, event.severity)
         return event, attributes
 
 
