@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
 import socket
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from collector.config import Config, prometheus_exporter_config, value_policy
+from collector.config import Config, ConfigError, prometheus_exporter_config, value_policy
 from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
-from console.access import AccessError, AccessStore
+from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
 from console.auth import AuthSettings
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.prometheus import PrometheusConfigError, create_exporter
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
-from processors.identity import IdentityResolver, load_directory
+from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
 from processors.temporality import CumulativeToDelta, SeriesState
 from receiver.otlp import OtlpReceiverConfig, create_admission, create_grpc_server, create_http_app
-from receiver.otlp.auth import TokenAuth
+from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth, TokensFileError
 
 log = logging.getLogger("cc_analytics.collector")
 
@@ -57,9 +59,12 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_chain(config: Config, store: ClickHouseStore) -> ProcessorChain:
+def build_chain(
+    config: Config, store: ClickHouseStore, directory: dict[str, DirectoryEntry] | None = None
+) -> ProcessorChain:
     """The processors, seeded from what the store already holds so a restart neither loses nor repeats."""
-    directory_file = Path(config.identity_directory_file) if config.identity_directory_file else None
+    if directory is None:
+        directory = load_directory(Path(config.identity_directory_file) if config.identity_directory_file else None)
     converter = CumulativeToDelta()
     now = time.time_ns()
     for key, start_ns, value, time_ns in store.cumulative_series_state(now - config.temporality_state_days * _DAY_NS):
@@ -73,7 +78,7 @@ def build_chain(config: Config, store: ClickHouseStore) -> ProcessorChain:
         extra={"fields": {"cumulative_series": len(converter), "recent_requests": len(deduplicator)}},
     )
     return ProcessorChain(
-        identity=IdentityResolver(load_directory(directory_file)),
+        identity=IdentityResolver(directory),
         converter=converter,
         deduplicator=deduplicator,
         store_content=config.privacy_store_content,
@@ -83,10 +88,64 @@ def build_chain(config: Config, store: ClickHouseStore) -> ProcessorChain:
 
 
 def build_auth(config: Config) -> TokenAuth:
+    """Raises ConfigError naming the tokens file, the entry and what is wrong."""
     required = None if config.auth_require_token == "auto" else config.auth_require_token == "true"
+    mismatch = "override" if config.auth_organization_mismatch == "override" else "refuse"
     if config.auth_tokens_file:
-        return TokenAuth.from_file(Path(config.auth_tokens_file), required)
-    return TokenAuth([], required=bool(required))
+        try:
+            return TokenAuth.from_file(Path(config.auth_tokens_file), required, mismatch)
+        except TokensFileError as exc:
+            raise ConfigError(str(exc)) from None
+    return TokenAuth({}, required=bool(required), organization_mismatch=mismatch)
+
+
+@dataclass(frozen=True, slots=True)
+class StartupFiles:
+    auth: TokenAuth
+    directory: dict[str, DirectoryEntry]
+    access: AccessStore
+    initial_owner_sha256: str
+
+
+def load_files(config: Config) -> StartupFiles:
+    """Every file the operator points at, read before anything starts: a fault is a ConfigError naming the
+    file, the entry and what is wrong, and the collector stops with it (exit 2) having opened nothing."""
+    auth = build_auth(config)
+    try:
+        directory_file = Path(config.identity_directory_file) if config.identity_directory_file else None
+        directory = load_directory(directory_file)
+        access = AccessStore(config.access_file)
+        owner_file = config.console_initial_owner_token_file
+        initial_owner = read_initial_owner(Path(owner_file)) if owner_file else ""
+    except (DirectoryFileError, AccessError) as exc:
+        raise ConfigError(str(exc)) from None
+    return StartupFiles(auth, directory, access, initial_owner)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # "" or a host name: not provably loopback
+        return False
+
+
+def warn_about_exposure(config: Config, auth: TokenAuth) -> None:
+    """Start-up warnings for settings that let anyone write figures, or no one."""
+    if auth.required and auth.token_count == 0:
+        log.warning("auth.no_tokens", extra={"fields": {"file": config.auth_tokens_file, "effect": NO_TOKENS_EFFECT}})
+    if not auth.required and not _is_loopback(config.bind):
+        log.warning(
+            "auth.open_ingest",
+            extra={
+                "fields": {
+                    "bind": config.bind,
+                    "effect": "OTLP ingest needs no token on a non-loopback address: anyone who reaches "
+                    f"ports {config.otlp_grpc_port}/{config.otlp_http_port} can write figures (set auth.tokens_file)",
+                }
+            },
+        )
 
 
 # Everything this process writes (the store's files, the access file, journals) is its owner's alone: the
@@ -114,10 +173,12 @@ def prepare_data_dir(path: Path) -> None:
 
 async def serve(config: Config) -> None:
     os.umask(PRIVATE_UMASK)
+    files = load_files(config)
+    warn_about_exposure(config, files.auth)
     prepare_data_dir(Path(config.data_dir))
     store = create_store(ClickHouseConfig(dsn=config.dsn, fsync_after_insert=config.storage_fsync))
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
-    chain = build_chain(config, store)
+    chain = build_chain(config, store, files.directory)
     registry = CollectorRegistry()
     observer = SelfMetrics(registry)
     register_process_metrics(registry)
@@ -132,7 +193,7 @@ async def serve(config: Config) -> None:
     pipeline.start()
     consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)
     observer.watch_queue(consumer, config.limits_max_queued_items)
-    auth = build_auth(config)
+    auth = files.auth
     receiver_config = OtlpReceiverConfig(
         bind=config.bind,
         grpc_port=config.otlp_grpc_port,
@@ -161,11 +222,19 @@ async def serve(config: Config) -> None:
 
     otlp_http = create_http_app(receiver_config, auth, consumer, observer, admission)
     add(guard(otlp_http, "otlp_http", render=otlp_refusal), config.otlp_http_port)
+    access = files.access
     try:
-        access = AccessStore(config.access_file)
-        first_token = access.ensure_ready()
+        owner_from_file = bool(files.initial_owner_sha256) and not access.principals()
+        first_token = access.ensure_ready(files.initial_owner_sha256)
     except AccessError as exc:
-        raise SystemExit(str(exc)) from None
+        raise ConfigError(str(exc)) from None
+    if owner_from_file:
+        log.info(
+            "console.owner_created",
+            extra={
+                "fields": {"access_file": str(config.access_file), "token_from": "console.initial_owner_token_file"}
+            },
+        )
     console_auth = AuthSettings(
         session_hours=config.console_session_hours,
         cookie_secure=config.console_cookie_secure,

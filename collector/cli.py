@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             asyncio.run(serve(config))
+        except configuration.ConfigError as exc:
+            # One line naming the file, the entry and the fault; never a traceback.
+            print(f"cc-analytics: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
         except SystemExit as exc:
             if isinstance(exc.code, str):
                 print(f"cc-analytics: {exc.code}", file=sys.stderr)

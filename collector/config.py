@@ -59,8 +59,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits.max_inflight_bytes", int, 8 * 1024 * 1024, "bytes of (inflated) request bodies taken in and not yet answered, over gRPC and HTTP; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight)"),
     Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls handled at once; grpcio refuses more with RESOURCE_EXHAUSTED, without a retry hint (0: no cap)"),
     Option("dedup.window_seconds", int, 86_400, "how long a delivered request is remembered, to count a retry once"),
-    Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id)"),
-    Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set)"),
+    Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id, allowed_email_domains); re-read when it changes"),
+    Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set, even one listing no token)"),
+    Option("auth.organization_mismatch", str, "refuse", "a point or record whose organization.id is not its ingest token's organization: refuse (partial success with the reason) or override (counted in the token's organization)"),
     Option("identity.directory_file", str, "", "YAML file mapping user.id to members and teams"),
     Option("privacy.store_content", bool, False, "store everything Claude Code sends (prompts, responses, tool parameters, error text, raw API bodies, free log bodies); off: only an allow-list of non-content fields per metric and event, content reduced to its length"),
     Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart"),
@@ -71,6 +72,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("console.trusted_header", str, "", "request header naming the signed-in principal, set by a reverse proxy doing single sign-on (e.g. X-Forwarded-Email); empty trusts no header"),
     Option("console.session_hours", int, 12, "how long a console sign-in lasts"),
     Option("console.cookie_secure", bool, False, "mark the session cookie Secure (set when the console is served over https)"),
+    Option("console.initial_owner_token_file", str, "", "file holding the first Primary Owner's token, or sha256:<hex digest> of it, used on a first start with no principals instead of printing a login URL"),
 )  # fmt: skip
 
 
@@ -120,6 +122,7 @@ class Config:
     dedup_window_seconds: int
     auth_tokens_file: str
     auth_require_token: str
+    auth_organization_mismatch: str
     identity_directory_file: str
     privacy_store_content: bool
     temporality_state_days: int
@@ -130,6 +133,7 @@ class Config:
     console_trusted_header: str
     console_session_hours: int
     console_cookie_secure: bool
+    console_initial_owner_token_file: str
 
     @property
     def dsn(self) -> str:
@@ -189,9 +193,31 @@ def _convert(option: Option, value: Any, origin: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError(value)
             return int(value)
+        if isinstance(value, dict | list):
+            raise ValueError(value)
+        if isinstance(value, bool):  # YAML's `require_token: true` means the text an env var would carry
+            return "true" if value else "false"
         return str(value)
-    except ValueError:
+    except (ValueError, TypeError, OverflowError):
         raise ConfigError(f"{origin}: {option.path} must be a {option.type.__name__}, got {value!r}") from None
+
+
+def _misplaced_key(document: dict, prefix: str = "") -> str | None:
+    """What is wrong with the first key of the config file that is no option (a misspelt `auth.tokens_file`
+    would otherwise leave ingest open without a word)."""
+    paths = {option.path for option in OPTIONS}
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if path in paths:
+            continue
+        if not any(known.startswith(path + ".") for known in paths):
+            return f"unknown option {path!r} (see the option table in README.md)"
+        if not isinstance(value, dict):
+            return f"{path} must be a mapping of options, got {type(value).__name__}"
+        fault = _misplaced_key(value, path + ".")
+        if fault:
+            return fault
+    return None
 
 
 def _lookup(document: dict, path: str) -> Any:
@@ -211,17 +237,17 @@ def load(
     environ = dict(os.environ) if environ is None else environ
     flags = flags or {}
     path = config_file or environ.get(CONFIG_FILE_ENV)
-    document: dict = {}
+    document: Any = {}
     if path:
-        try:
-            document = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        document = _read_config_file(path)
     elif Path(DEFAULT_CONFIG_FILE).exists():
         path = DEFAULT_CONFIG_FILE
-        document = yaml.safe_load(Path(path).read_text()) or {}
+        document = _read_config_file(path)
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: the config file must be a mapping")
+        raise ConfigError(f"{path}: the config file must be a mapping of options, got {type(document).__name__}")
+    fault = _misplaced_key(document)
+    if fault:
+        raise ConfigError(f"{path}: {fault}")
     values: dict[str, Any] = {}
     for option in OPTIONS:
         value = option.default
@@ -236,6 +262,20 @@ def load(
     config = Config(**values)
     _validate(config)
     return config
+
+
+def _read_config_file(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
 
 
 def _validate(config: Config) -> None:
@@ -253,6 +293,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("limits.max_concurrent_rpcs must be 0 (no cap) or more")
     if config.auth_require_token not in ("auto", "true", "false"):
         raise ConfigError("auth.require_token must be auto, true or false")
+    if config.auth_organization_mismatch not in ("refuse", "override"):
+        raise ConfigError("auth.organization_mismatch must be refuse or override")
     if config.console_session_hours < 1:
         raise ConfigError("console.session_hours must be at least 1")
     if config.validation_max_age_days < 1:
