@@ -26,6 +26,7 @@ from console.api import create_api_app
 from console.auth import AuthSettings
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.prometheus import PrometheusConfigError, create_exporter
+from exporters.prometheus.factory import read_scrape_token
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
@@ -117,8 +118,12 @@ def load_files(config: Config) -> StartupFiles:
         access = AccessStore(config.access_file)
         owner_file = config.console_initial_owner_token_file
         initial_owner = read_initial_owner(Path(owner_file)) if owner_file else ""
-    except (DirectoryFileError, AccessError) as exc:
+        if config.metrics_port:
+            read_scrape_token(prometheus_exporter_config(config))  # read again by the exporter when it starts
+    except (DirectoryFileError, AccessError, PrometheusConfigError) as exc:
         raise ConfigError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"metrics.scrape_token_file: {config.metrics_scrape_token_file} is not UTF-8 text") from None
     return StartupFiles(auth, directory, access, initial_owner)
 
 

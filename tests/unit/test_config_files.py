@@ -19,7 +19,7 @@ GOOD_SHA256 = "a" * 64
 
 @dataclass(frozen=True)
 class BadFile:
-    kind: str  # tokens | access | directory | config | owner
+    kind: str  # tokens | access | directory | config | owner | scrape
     content: str | bytes | None  # None: the file does not exist; b"": a directory stands where the file should be
     words: tuple[str, ...]  # what the line must say, besides the file's path
 
@@ -52,6 +52,9 @@ CASES: dict[str, BadFile] = {
     "owner-token-file-missing": BadFile("owner", None, ("cannot read",)),
     "owner-token-bad-sha256": BadFile("owner", "sha256:nothex\n", ("sha256", "hexadecimal")),
     "owner-token-too-short": BadFile("owner", "short\n", ("at least 16 characters",)),
+    "scrape-token-missing": BadFile("scrape", None, ("metrics.scrape_token_file", "cannot read")),
+    "scrape-token-empty": BadFile("scrape", "\n", ("metrics.scrape_token_file", "empty")),
+    "scrape-token-not-utf8": BadFile("scrape", b"\xff\xfe", ("metrics.scrape_token_file", "UTF-8")),
 }  # fmt: skip
 
 
@@ -71,6 +74,7 @@ def _place(bad: BadFile, tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "directory": "CC_ANALYTICS_IDENTITY_DIRECTORY_FILE",
         "config": "CC_ANALYTICS_CONFIG",
         "owner": "CC_ANALYTICS_CONSOLE_INITIAL_OWNER_TOKEN_FILE",
+        "scrape": "CC_ANALYTICS_METRICS_SCRAPE_TOKEN_FILE",
     }.get(bad.kind)
     environment = {key: value for key, value in os.environ.items() if not key.startswith("CC_ANALYTICS_")}
     environment.update(
