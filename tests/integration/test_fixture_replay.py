@@ -51,8 +51,12 @@ _MESSAGES = {
 
 
 # The captures keep the times they were made at: widen the accepted time window (validation.max_age_days, used up
-# to temporality.state_days) to ten years so they replay on any later day.
-REPLAY_WINDOW = {"CC_ANALYTICS_VALIDATION_MAX_AGE_DAYS": "3650", "CC_ANALYTICS_TEMPORALITY_STATE_DAYS": "3650"}
+# to temporality.state_days) to ten years so they replay on any later day, and keep their raw rows (no TTL).
+REPLAY_WINDOW = {
+    "CC_ANALYTICS_VALIDATION_MAX_AGE_DAYS": "3650",
+    "CC_ANALYTICS_TEMPORALITY_STATE_DAYS": "3650",
+    "CC_ANALYTICS_STORAGE_RETENTION_DAYS": "0",
+}
 
 
 @pytest.fixture
