@@ -103,9 +103,10 @@ EXPECTED_VARIABLES = {
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """chDB holding the known workload (metrics and events, delta, OTLP/JSON), written by a real collector."""
+    """chDB holding the known workload (metrics and events, delta, OTLP/JSON), written by a real collector that
+    keeps content (privacy.store_content), so the event tables are shown to leave error text out themselves."""
     data_dir: Path = tmp_path_factory.mktemp("dashboards-ch") / "data"
-    collector = CollectorProcess(data_dir=data_dir).start()
+    collector = CollectorProcess(data_dir=data_dir, extra_env={"CC_ANALYTICS_PRIVACY_STORE_CONTENT": "true"}).start()
     try:
         workload.send_json(collector.otlp_http_url, "delta")
         common.send_extras(collector.otlp_http_url)
