@@ -66,17 +66,27 @@ def build_chain(
     """The processors, seeded from what the store already holds so a restart neither loses nor repeats."""
     if directory is None:
         directory = load_directory(Path(config.identity_directory_file) if config.identity_directory_file else None)
-    converter = CumulativeToDelta()
+    converter = CumulativeToDelta(max_series=config.temporality_max_series)
     now = time.time_ns()
-    for key, start_ns, value, time_ns in store.cumulative_series_state(now - config.temporality_state_days * _DAY_NS):
-        converter.restore(int(key), SeriesState(int(start_ns), float(value), int(time_ns)))
+    not_resumed = 0  # past temporality.max_series (the most recently arrived come first)
+    for key, start_ns, value, time_ns, received_ns in store.cumulative_series_state(
+        now - config.temporality_state_days * _DAY_NS
+    ):
+        state = SeriesState(int(start_ns), float(value), int(time_ns))
+        not_resumed += not converter.restore(int(key), state, int(received_ns))
     window_ns = config.dedup_window_seconds * 1_000_000_000
     deduplicator = RequestDeduplicator(window_ns)
     for digest, received_ns in store.recent_request_digests(now - window_ns):
         deduplicator.remember(digest, int(received_ns))
     log.info(
         "processors.restored",
-        extra={"fields": {"cumulative_series": len(converter), "recent_requests": len(deduplicator)}},
+        extra={
+            "fields": {
+                "cumulative_series": len(converter),
+                "cumulative_series_not_resumed": not_resumed,
+                "recent_requests": len(deduplicator),
+            }
+        },
     )
     return ProcessorChain(
         identity=IdentityResolver(directory),

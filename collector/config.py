@@ -64,7 +64,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("auth.organization_mismatch", str, "refuse", "a point or record whose organization.id is not its ingest token's organization: refuse (partial success with the reason) or override (counted in the token's organization)"),
     Option("identity.directory_file", str, "", "YAML file mapping user.id to members and teams"),
     Option("privacy.store_content", bool, False, "store everything Claude Code sends (prompts, responses, tool parameters, error text, raw API bodies, free log bodies); off: only an allow-list of non-content fields per metric and event, content reduced to its length"),
-    Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart"),
+    Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart, and how long one is kept without a point (by arrival time, whatever the points' timestamps)"),
+    Option("temporality.max_series", int, 200_000, "cumulative series remembered at once (~600 bytes each); points of further new series are refused (partial success) until idle ones expire"),
     Option("validation.max_age_days", int, 35, "points and records stamped more than this many days before their arrival are refused with the reason (at most temporality.state_days is used: an older cumulative point would count again after a restart)"),
     Option("validation.max_ahead_seconds", int, 3600, "points and records stamped more than this many seconds after their arrival are refused with the reason (clock skew allowance; a far-future time would wrap the daily rollups)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
@@ -142,6 +143,7 @@ class Config:
         return "chdb://" + str((Path(self.data_dir) / "chdb").resolve())
 
     @property
+    temporality_max_series: int
     def access_file(self) -> Path:
         return Path(self.console_access_file) if self.console_access_file else Path(self.data_dir) / "access.yaml"
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pdata import Batch, EventFact, Member, PointFact
+from pdata import Batch, EventFact, Member, MetricPoint, PointFact
 from processors.dedup import RequestDeduplicator
 from processors.derive import fact_of, tool_name_of
 from processors.identity import IdentityResolver
 from processors.policy import ValuePolicy
 from processors.privacy import PrivacyFilter
 from processors.temporality import CumulativeToDelta, SeriesState
-from processors.temporality.converter import series_key_of, series_text
+from processors.temporality.converter import SeriesLimitReached, series_key_of, series_text
 
 _MINUTE_NS = 60 * 1_000_000_000
 _DAY_NS = 24 * 60 * _MINUTE_NS
@@ -72,7 +72,8 @@ class ProcessorChain:
         return group
 
     def commit(self, group: ProcessedGroup) -> None:
-        self.converter.commit(group.series)
+        # Series expire by when their points arrived (the group's latest request), never by the points' own time.
+        self.converter.commit(group.series, max(group.digests.values(), default=None))
         for digest, received_ns in group.digests.items():
             self.deduplicator.remember(digest, received_ns)
 
@@ -90,6 +91,7 @@ class ProcessorChain:
         pending = group.series
         append = group.points.append
         digest, received_ns = batch.digest, batch.received_ns
+        over_limit: list[MetricPoint] = []
         for point in batch.points:
             resource = point.resource
             resource_text = resource_texts.get(id(resource))
@@ -97,7 +99,12 @@ class ProcessorChain:
                 resource_text = resource_texts[id(resource)] = series_text(resource)
             attributes = point.attributes
             key = series_key_of(point.metric, resource_text, attributes, sender_text)
-            delta = delta_of(key, point, pending)
+            try:
+                delta = delta_of(key, point, pending)
+            except SeriesLimitReached as limit:
+                over_limit.append(point)
+                limit_reason = str(limit)
+                continue
             if delta is None:
                 group.stale_points += 1
                 continue
@@ -114,6 +121,8 @@ class ProcessorChain:
                     received_ns,
                 )
             )
+        if over_limit:
+            _refuse_points(batch, over_limit, limit_reason)
 
     def _process_events(self, batch: Batch, group: ProcessedGroup) -> None:
         if not batch.events:
@@ -152,3 +161,12 @@ class ProcessorChain:
             member = self.identity.resolve(attributes, resource, batch.sender)
             cache[key] = member
         return member
+
+
+def _refuse_points(batch: Batch, refused: list[MetricPoint], reason: str) -> None:
+    """Refused points leave the batch and are answered as partial success (processing the batch again, as the
+    pipeline does batch by batch after a failed group write, refuses nothing more)."""
+    gone = {id(point) for point in refused}
+    batch.points = [point for point in batch.points if id(point) not in gone]
+    batch.rejected += len(refused)
+    batch.rejected_reason = "; ".join(part for part in (batch.rejected_reason, reason) if part)

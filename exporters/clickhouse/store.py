@@ -149,7 +149,7 @@ class ClickHouseStore:
         except Exception as exc:
             raise _query_error(name, exc) from exc
 
-    def cumulative_series_state(self, since_ns: int) -> Iterator[tuple[int, int, float, int]]:
+    def cumulative_series_state(self, since_ns: int) -> Iterator[tuple[int, int, float, int, int]]:
         yield from self.query("cumulative_series_state", {"since_ns": since_ns})
 
     def recent_request_digests(self, since_ns: int) -> Iterator[tuple[bytes, int]]:

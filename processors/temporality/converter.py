@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import blake2b
 
@@ -38,6 +40,14 @@ def series_key_of(metric: str, resource_text: str, attributes: dict[str, str], s
     return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
+DEFAULT_MAX_SERIES = 200_000
+
+
+class SeriesLimitReached(Exception):
+    """A point of a new cumulative series while `max_series` series are remembered: it cannot be converted
+    (its first value would count in full, and forgetting another series would count that one twice later)."""
+
+
 class CumulativeToDelta:
     """Per-series conversion of cumulative sums into deltas.
 
@@ -46,16 +56,30 @@ class CumulativeToDelta:
     yields nothing, so duplicates and out-of-order retries cannot add twice; an unchanged value yields
     nothing either. Updates are staged in a
     `pending` dict and only `commit`ted once the deltas are durable, so a failed write changes nothing.
+
+    Memory is bounded: at most `max_series` series are remembered (a point of a new series past that raises
+    SeriesLimitReached), and `expire` forgets series by when their last point *arrived*, not by the time the
+    point claims, so series stamped in the future expire like any other.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_series: int = DEFAULT_MAX_SERIES, clock: Callable[[], int] = time.time_ns) -> None:
         self._state: dict[int, SeriesState] = {}
+        self._arrived: dict[int, int] = {}  # series → arrival (ns) of its last committed point
+        self.max_series = max_series
+        self._clock = clock
+        self._staging: dict[int, SeriesState] | None = None  # the pending dict new series are counted for
+        self._staged_new = 0
 
     def __len__(self) -> int:
         return len(self._state)
 
-    def restore(self, key: int, state: SeriesState) -> None:
+    def restore(self, key: int, state: SeriesState, arrived_ns: int | None = None) -> bool:
+        """Resume a series (after a restart); False, and nothing kept, when `max_series` are already held."""
+        if key not in self._state and len(self._state) >= self.max_series:
+            return False
         self._state[key] = state
+        self._arrived[key] = self._clock() if arrived_ns is None else arrived_ns
+        return True
 
     def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | None:
         """The delta this point contributes, or None when it contributes nothing (stale or unchanged)."""
@@ -64,6 +88,7 @@ class CumulativeToDelta:
         previous = pending.get(key) or self._state.get(key)
         current = SeriesState(point.start_ns, point.value, point.time_ns)
         if previous is None:
+            self._stage_new_series(pending)
             pending[key] = current
             return point.value
         if point.time_ns <= previous.time_ns:
@@ -78,12 +103,31 @@ class CumulativeToDelta:
             return None
         return point.value - previous.value
 
-    def commit(self, pending: dict[int, SeriesState]) -> None:
+    def _stage_new_series(self, pending: dict[int, SeriesState]) -> None:
+        if pending is not self._staging:  # a new group: count its new series from 0
+            self._staging, self._staged_new = pending, 0
+        if len(self._state) + self._staged_new >= self.max_series:
+            raise SeriesLimitReached(
+                f"the collector already tracks {self.max_series} cumulative series (temporality.max_series): "
+                "points of new cumulative series are refused until idle ones expire"
+            )
+        self._staged_new += 1
+
+    def commit(self, pending: dict[int, SeriesState], arrived_ns: int | None = None) -> None:
+        """Keep what a durable group changed; its series arrived at `arrived_ns` (default: now)."""
         self._state.update(pending)
+        arrived_ns = self._clock() if arrived_ns is None else arrived_ns
+        arrived = self._arrived
+        for key in pending:
+            arrived[key] = arrived_ns
+        if pending is self._staging:
+            self._staging, self._staged_new = None, 0
 
     def expire(self, horizon_ns: int) -> int:
-        """Forget series whose last point is older than `horizon_ns` (as a restart would); returns how many."""
-        stale = [key for key, state in self._state.items() if state.time_ns < horizon_ns]
+        """Forget series whose last point arrived before `horizon_ns` (as a restart would); returns how many.
+        Arrival, not the point's own time: a point stamped years ahead must not pin its series forever."""
+        stale = [key for key, arrived_ns in self._arrived.items() if arrived_ns < horizon_ns]
         for key in stale:
             del self._state[key]
+            del self._arrived[key]
         return len(stale)
