@@ -127,6 +127,7 @@ class Config:
     identity_directory_file: str
     privacy_store_content: bool
     temporality_state_days: int
+    temporality_max_series: int
     validation_max_age_days: int
     validation_max_ahead_seconds: int
     log_level: str
@@ -143,7 +144,6 @@ class Config:
         return "chdb://" + str((Path(self.data_dir) / "chdb").resolve())
 
     @property
-    temporality_max_series: int
     def access_file(self) -> Path:
         return Path(self.console_access_file) if self.console_access_file else Path(self.data_dir) / "access.yaml"
 
