@@ -18,6 +18,13 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from collector.config import Config, ConfigError, prometheus_exporter_config, value_policy
+from collector.connections import (
+    ConnectionLimits,
+    ConnectionPlan,
+    plan_connections,
+    protocol_for,
+    raise_file_limit,
+)
 from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
@@ -37,6 +44,11 @@ from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth, TokensFileError
 log = logging.getLogger("cc_analytics.collector")
 
 _DAY_NS = 86_400 * 1_000_000_000
+# Bodies of the console, API and /metrics routes (a sign-in form at most); OTLP's is limits.max_request_bytes.
+_MAX_BODY_BYTES = 1024 * 1024
+# A request's start line and headers (h11 answers 400 past it).
+_MAX_HEADER_BYTES = 16 * 1024
+_BODY_DEADLINE_GRACE_S = 2
 
 
 class _Server(uvicorn.Server):
@@ -186,6 +198,28 @@ def prepare_data_dir(path: Path) -> None:
         )
 
 
+def plan_listeners(config: Config) -> ConnectionPlan:
+    """Per-listener connection caps that fit the open-file limit (raised to its hard limit first)."""
+    listeners = 3 + (1 if config.metrics_port else 0)  # OTLP/gRPC, OTLP/HTTP, console, /metrics
+    plan = plan_connections(config.limits_max_connections, listeners, raise_file_limit())
+    fields = {"per_listener": plan.per_listener, "listeners": listeners, "file_limit": plan.file_limit}
+    if plan.clamped:
+        log.warning(
+            "limits.connections_lowered",
+            extra={
+                "fields": {
+                    **fields,
+                    "requested": config.limits_max_connections,
+                    "effect": "the open-file limit (ulimit -n, LimitNOFILE=) cannot hold limits.max_connections "
+                    "per listener; raise it to serve more clients at once",
+                }
+            },
+        )
+    else:
+        log.info("limits.connections", extra={"fields": fields})
+    return plan
+
+
 async def serve(config: Config) -> None:
     os.umask(PRIVATE_UMASK)
     files = load_files(config)
@@ -209,6 +243,7 @@ async def serve(config: Config) -> None:
     consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)
     observer.watch_queue(consumer, config.limits_max_queued_items)
     auth = files.auth
+    connections = plan_listeners(config)
     receiver_config = OtlpReceiverConfig(
         bind=config.bind,
         grpc_port=config.otlp_grpc_port,
@@ -216,6 +251,10 @@ async def serve(config: Config) -> None:
         max_request_bytes=config.limits_max_request_bytes,
         max_inflight_bytes=config.limits_max_inflight_bytes,
         max_concurrent_rpcs=config.limits_max_concurrent_rpcs,
+        body_timeout_s=float(config.limits_body_timeout_seconds),
+        max_calls_per_peer=config.limits_max_calls_per_peer,
+        max_connections=connections.per_listener,
+        header_timeout_s=float(config.limits_header_timeout_seconds),
     )
     admission = create_admission(receiver_config)  # one in-flight budget for both transports
 
@@ -228,15 +267,39 @@ async def serve(config: Config) -> None:
 
     servers: list[tuple[_Server, socket.socket]] = []
 
-    def add(app, port: int, host: str = config.bind) -> None:
-        uv_config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=10)
+    def add(app, port: int, host: str = config.bind, listener: str = "", max_body_bytes: int = _MAX_BODY_BYTES) -> None:
+        limits = ConnectionLimits(
+            max_connections=connections.per_listener,
+            header_timeout_s=float(config.limits_header_timeout_seconds),
+            # The OTLP receiver answers its own body timeout (in OTLP's format) at the deadline; this one,
+            # a little later, holds for every route of every listener.
+            body_timeout_s=config.limits_body_timeout_seconds + _BODY_DEADLINE_GRACE_S,
+            max_body_bytes=max_body_bytes,
+        )
+        uv_config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+            http=protocol_for(listener, limits),
+            timeout_keep_alive=config.limits_keep_alive_seconds,
+            backlog=connections.backlog,
+            h11_max_incomplete_event_size=_MAX_HEADER_BYTES,
+        )
         servers.append((_Server(uv_config), _listen(host, port)))
 
     def guard(app, listener: str, bind: str = config.bind, **options) -> HostGuard:
         return HostGuard(app, host_policy(bind, config.http_allowed_hosts), listener, **options)
 
     otlp_http = create_http_app(receiver_config, auth, consumer, observer, admission)
-    add(guard(otlp_http, "otlp_http", render=otlp_refusal), config.otlp_http_port)
+    add(
+        guard(otlp_http, "otlp_http", render=otlp_refusal),
+        config.otlp_http_port,
+        listener="otlp_http",
+        # The receiver refuses past the limit itself (413 in OTLP's format); this bounds routes it does not serve.
+        max_body_bytes=config.limits_max_request_bytes + _MAX_BODY_BYTES,
+    )
     access = files.access
     try:
         owner_from_file = bool(files.initial_owner_sha256) and not access.principals()
@@ -257,14 +320,14 @@ async def serve(config: Config) -> None:
     )
     # Probes carry no data and come by pod address or service name: they skip the Host check.
     console_app = create_api_app(store, ready, access, console_auth)
-    add(guard(console_app, "console", open_paths=("/healthz", "/readyz")), config.api_port)
+    add(guard(console_app, "console", open_paths=("/healthz", "/readyz")), config.api_port, listener="console")
     if config.metrics_port:
         try:
             metrics_app = exporter.app()
         except PrometheusConfigError as exc:
             raise SystemExit(str(exc)) from None
         metrics_bind = config.metrics_bind or config.bind
-        add(guard(metrics_app, "metrics", metrics_bind), config.metrics_port, metrics_bind)
+        add(guard(metrics_app, "metrics", metrics_bind), config.metrics_port, metrics_bind, listener="metrics")
     grpc_server = create_grpc_server(receiver_config, auth, consumer, observer, admission)
 
     stop = asyncio.Event()

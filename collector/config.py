@@ -58,6 +58,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits.max_queued_items", int, 20_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
     Option("limits.max_inflight_bytes", int, 8 * 1024 * 1024, "bytes of (inflated) request bodies taken in and not yet answered, over gRPC and HTTP; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight)"),
     Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls handled at once; grpcio refuses more with RESOURCE_EXHAUSTED, without a retry hint (0: no cap)"),
+    Option("limits.max_calls_per_peer", int, 32, "gRPC calls in progress at once on one client connection; more are refused at once with RESOURCE_EXHAUSTED and a retry hint, so one client cannot take every call slot (0: no cap)"),
+    Option("limits.max_connections", int, 1000, "open connections per listener (OTLP/gRPC, OTLP/HTTP, API, /metrics); past it an HTTP listener closes its oldest connection still waiting for a request (else the new one), gRPC closes the new one; lowered at start-up so all listeners fit the open-file limit"),
+    Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting or of its last answer, else it is closed"),
+    Option("limits.body_timeout_seconds", int, 30, "a request's body (HTTP) or message (gRPC) must arrive in full within this many seconds of its headers, else 408 / DEADLINE_EXCEEDED and nothing of it is kept"),
+    Option("limits.keep_alive_seconds", int, 5, "an HTTP connection idle this long after an answer is closed"),
     Option("dedup.window_seconds", int, 86_400, "how long a delivered request is remembered, to count a retry once"),
     Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id, allowed_email_domains); re-read when it changes"),
     Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set, even one listing no token)"),
@@ -120,6 +125,11 @@ class Config:
     limits_max_queued_items: int
     limits_max_inflight_bytes: int
     limits_max_concurrent_rpcs: int
+    limits_max_calls_per_peer: int
+    limits_max_connections: int
+    limits_header_timeout_seconds: int
+    limits_body_timeout_seconds: int
+    limits_keep_alive_seconds: int
     dedup_window_seconds: int
     auth_tokens_file: str
     auth_require_token: str
@@ -293,6 +303,15 @@ def _validate(config: Config) -> None:
         raise ConfigError("limits.max_queued_items must be at least 1")
     if config.limits_max_concurrent_rpcs < 0:
         raise ConfigError("limits.max_concurrent_rpcs must be 0 (no cap) or more")
+    if config.limits_max_calls_per_peer < 0:
+        raise ConfigError("limits.max_calls_per_peer must be 0 (no cap) or more")
+    if config.limits_max_connections < 16:
+        raise ConfigError("limits.max_connections must be at least 16")
+    for name in ("header_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
+        if getattr(config, f"limits_{name}") < 1:
+            raise ConfigError(f"limits.{name} must be at least 1")
+    if config.temporality_max_series < 1:
+        raise ConfigError("temporality.max_series must be at least 1")
     if config.auth_require_token not in ("auto", "true", "false"):
         raise ConfigError("auth.require_token must be auto, true or false")
     if config.auth_organization_mismatch not in ("refuse", "override"):

@@ -6,6 +6,10 @@ memory of everything the collector has taken in and not yet answered (decoded ro
 body). A request that does not fit is refused at once with a retry hint (HTTP 429 + Retry-After,
 gRPC RESOURCE_EXHAUSTED + RetryInfo) and nothing of it is kept: it was never acknowledged.
 
+Reservations count bytes actually received, never what a client only declares: an HTTP request is admitted
+with nothing and grows with each chunk of its body (a client that declares 16 MiB and stalls holds what it
+sent, until the body deadline ends it); a gRPC call is admitted once grpcio holds its whole message.
+
 A request larger than the whole budget (up to `limits.max_request_bytes`) is still admitted when nothing
 else is in flight, so every request the size limit allows can eventually get in.
 """

@@ -15,10 +15,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from pdata.consumer import Consumer, Overloaded, Unavailable
-from receiver.otlp.admission import Admission, OverBudget, Ticket, retry_status
+from receiver.otlp.admission import Admission, OverBudget, Ticket
 from receiver.otlp.auth import TokenAuth, Unauthenticated
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure
+from receiver.otlp.grpc_guard import CallGuard
+from receiver.otlp.grpc_guard import retry_trailers as _retry_trailers
 from receiver.otlp.ingest import Signal, decode
 from receiver.otlp.observer import IngestObserver
 
@@ -27,6 +29,7 @@ _SERVICES: dict[str, tuple[Signal, type]] = {
     "opentelemetry.proto.collector.logs.v1.LogsService": ("logs", ExportLogsServiceResponse),
     "opentelemetry.proto.collector.trace.v1.TraceService": ("traces", ExportTraceServiceResponse),
 }
+_IDLE_CONNECTION_MS = 5 * 60 * 1000
 _REJECTED_FIELD = {"metrics": "rejected_data_points", "logs": "rejected_log_records", "traces": "rejected_spans"}
 
 
@@ -38,16 +41,26 @@ def create_otlp_grpc_server(
     admission: Admission | None = None,
 ) -> grpc.aio.Server:
     admission = admission or Admission(config.max_inflight_bytes)
+    # Token, calls per connection and the message deadline are checked as a call starts, before its message.
+    methods = {f"/{service}/Export": signal for service, (signal, _) in _SERVICES.items()}
+    guard = CallGuard(auth, observer, methods, config.max_calls_per_peer, config.body_timeout_s)
     server = grpc.aio.server(
+        interceptors=[guard],
         # Past this many calls at once grpcio answers RESOURCE_EXHAUSTED itself, before reading the message
-        # (a last resort: the in-flight byte budget normally refuses first, with RetryInfo).
+        # (a last resort: the in-flight byte budget and the per-connection cap normally refuse first, with
+        # RetryInfo).
         maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
         options=[
             # grpcio enforces this on the message as sent and after decompression, and answers
             # RESOURCE_EXHAUSTED itself.
             ("grpc.max_receive_message_length", config.max_request_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
-        ]
+            # Connections: a cap (further ones are closed at once), a deadline for a new one's HTTP/2
+            # handshake, and idle ones (no call for 5 minutes) closed; clients reconnect when they next export.
+            ("grpc.max_allowed_incoming_connections", config.max_connections),
+            ("grpc.server_handshake_timeout_ms", int(config.header_timeout_s * 1000)),
+            ("grpc.max_connection_idle_ms", _IDLE_CONNECTION_MS),
+        ],
     )
     handlers = []
     for service, (signal, response_type) in _SERVICES.items():
@@ -64,17 +77,6 @@ def create_otlp_grpc_server(
 
 def _host(bind: str) -> str:
     return f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
-
-
-def _retry_trailers(code: grpc.StatusCode, reason: str, retry_after_s: int) -> tuple[tuple[str, str | bytes], ...]:
-    """`retry-after`, and RetryInfo both as a google.rpc.Status detail (grpc-status-details-bin, what the OTLP
-    spec means) and as `google.rpc.retryinfo-bin` (what the OpenTelemetry Python exporter reads)."""
-    status = retry_status(code.value[0], reason, retry_after_s)
-    return (
-        ("retry-after", str(retry_after_s)),
-        ("grpc-status-details-bin", status.SerializeToString()),
-        ("google.rpc.retryinfo-bin", status.details[0].value),
-    )
 
 
 def _export_handler(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -22,6 +24,8 @@ from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure, Encoding
 from receiver.otlp.ingest import Signal, TooLarge, decode, inflate
 from receiver.otlp.observer import IngestObserver
+
+_T = TypeVar("_T")
 
 _CONTENT_TYPES: dict[str, Encoding] = {
     "application/x-protobuf": "protobuf",
@@ -68,14 +72,16 @@ def create_otlp_http_app(
                 binding = auth.authenticate(request.headers.get("authorization"))
             except Unauthenticated as exc:
                 raise _Refusal(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from None
-            # Admission before the body is kept: the declared size now, the inflated size once known.
-            declared = _declared_length(request, config.max_request_bytes)
+            # Admission before the body is kept. The reservation grows with the bytes that actually arrive, then
+            # to the inflated size: a declared Content-Length holds nothing, so a client that declares 16 MiB
+            # and stalls cannot shut others out (and the body deadline ends it).
+            _declared_length(request, config.max_request_bytes)
             try:
-                ticket = admission.admit(declared or 0)
+                ticket = admission.admit(0)
             except OverBudget:
-                await _drain(request, config.max_request_bytes)
+                await _in_time(_drain(request, config.max_request_bytes), config.body_timeout_s)
                 raise
-            body = await _read_body(request, config.max_request_bytes, ticket)
+            body = await _in_time(_read_body(request, config.max_request_bytes, ticket), config.body_timeout_s)
             body = inflate(body, request.headers.get("content-encoding", ""), config.max_request_bytes)
             ticket.resize(len(body))
             decoded = await asyncio.to_thread(decode, signal, body, encoding, binding.sender)
@@ -141,6 +147,17 @@ def _encoding_of(content_type: str) -> Encoding:
     return encoding
 
 
+async def _in_time(reading: Awaitable[_T], seconds: float) -> _T:
+    """`reading` (of a request's body) if it completes within `seconds`; else 408, and the connection is closed
+    (a client that stalls mid-body has nothing more to say on it)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await reading
+    except TimeoutError:
+        reason = f"request body not received within {seconds:g} s"
+        raise _Refusal(408, "bad_request", reason, {"Connection": "close"}) from None
+
+
 def _declared_length(request: Request, limit: int) -> int | None:
     declared = request.headers.get("content-length")
     if declared is None:
@@ -155,7 +172,7 @@ def _declared_length(request: Request, limit: int) -> int | None:
 
 
 async def _read_body(request: Request, limit: int, ticket: Ticket) -> bytes:
-    """The body, its reservation grown as it arrives (a body without Content-Length is admitted empty)."""
+    """The body, its reservation grown with each chunk as it arrives (never by what the client only declared)."""
     chunks: list[bytes] = []
     size = 0
     refused: OverBudget | None = None
@@ -217,10 +234,12 @@ def _success(signal: Signal, encoding: Encoding, rejected: int, reason: str) -> 
     return Response(message.SerializeToString(), media_type="application/x-protobuf")
 
 
-_GRPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}
+_GRPC_CODES = {400: 3, 401: 16, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
-def _refuse(signal: Signal, encoding: Encoding, refusal: _Refusal, observer: IngestObserver, started: float) -> Response:
+def _refuse(
+    signal: Signal, encoding: Encoding, refusal: _Refusal, observer: IngestObserver, started: float
+) -> Response:
     observer.request_done("http", signal, refusal.outcome, refusal.reason, 0, 0, time.perf_counter() - started)
     code = _GRPC_CODES.get(refusal.status, 2)
     if encoding == "json":

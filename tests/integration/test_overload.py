@@ -150,16 +150,17 @@ def test_a_flood_is_refused_with_a_retry_hint_and_exactly_the_acknowledged_is_co
 
 
 def test_a_json_refusal_carries_retry_info_in_json(collector: CollectorProcess) -> None:
-    """Hold the budget with a slow request's declared body, then send an OTLP/JSON request: it is refused."""
+    """Hold the budget with a slow request's body, then send an OTLP/JSON request: it is refused."""
     body = otlp.to_json(otlp.edit_request("org-overload-json", lines=3))
     with socket.create_connection(("127.0.0.1", collector.http_port)) as slow:
-        # Declares 900 bytes and sends none: admitted, it holds 900 of the 1024 bytes until it completes.
-        slow.sendall(b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-                     b"Content-Length: 900\r\n\r\n")  # fmt: skip
+        # Declares 1000 bytes and sends 900: they hold 900 of the 1024 bytes until it completes (what is
+        # only declared holds nothing).
+        slow.sendall(b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+                     b"Content-Length: 1000\r\n\r\n" + b"\x00" * 900)  # fmt: skip
         time.sleep(0.3)
         response = httpx.post(f"{collector.otlp_http_url}/v1/metrics", content=body,
                               headers={"content-type": "application/json"}, timeout=30)  # fmt: skip
-        slow.sendall(b"\x00" * 900)  # an invalid body: 400, nothing kept
+        slow.sendall(b"\x00" * 100)  # the rest of an invalid body: 400, nothing kept
         assert b" 400 " in slow.recv(65536).split(b"\r\n", 1)[0]
     assert response.status_code == 429, response.content
     assert response.headers["retry-after"] == "1"

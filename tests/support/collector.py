@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -54,6 +55,8 @@ class CollectorProcess:
     tokens_file: Path | None = None
     directory_file: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # RLIMIT_NOFILE (soft and hard) of the collector process, e.g. 1024 as systemd's default soft limit.
+    file_limit: int | None = None
     grpc_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
@@ -117,6 +120,7 @@ class CollectorProcess:
             env=self.environment(),
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_files if self.file_limit else None,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -131,6 +135,9 @@ class CollectorProcess:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"collector not ready within {timeout_s}s:\n{self.log()}")
+
+    def _limit_files(self) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))
 
     def metrics_text(self) -> str:
         """/metrics once the start-up hold is over (before it, every counter reads 0)."""

@@ -1,0 +1,327 @@
+"""Stalled and greedy clients cannot shut other senders out. Against the real collector, on loopback.
+
+One collector serves the module: ingest tokens required, the open-file limit systemd gives services by
+default (1024), short header and body deadlines, and a small cumulative-series bound. Each test uses its
+own organization, so its exact figures are its own. Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import selectors
+import socket
+import time
+from collections.abc import Iterator
+
+import grpc
+import httpx
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+from tests.support import otlp_raw as otlp
+from tests.support.collector import CollectorProcess
+
+TOKEN = "stalled-clients-test-token"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+GRPC_AUTH = (("authorization", f"Bearer {TOKEN}"),)
+FILE_LIMIT = 1024
+HEADER_TIMEOUT_S = 3
+BODY_TIMEOUT_S = 6
+MAX_SERIES = 50
+CALLS_PER_PEER = 32  # limits.max_calls_per_peer's default
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    folder = tmp_path_factory.mktemp("stalled")
+    tokens = folder / "tokens.yaml"
+    tokens.write_text(f"tokens:\n  - token: {TOKEN}\n    name: tests\n")
+    process = CollectorProcess(
+        data_dir=folder / "data",
+        tokens_file=tokens,
+        file_limit=FILE_LIMIT,
+        extra_env={
+            "CC_ANALYTICS_LIMITS_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
+            "CC_ANALYTICS_LIMITS_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
+            "CC_ANALYTICS_TEMPORALITY_MAX_SERIES": str(MAX_SERIES),
+        },
+    ).start()
+    yield process
+    process.kill()
+
+
+def send_each_way(collector: CollectorProcess, org: str, first_lines: int) -> None:
+    """One export of `org` over HTTP/protobuf, HTTP/JSON and gRPC (lines first_lines, +1, +2), each required to
+    be accepted in full."""
+    for offset, protocol in enumerate(("http/protobuf", "http/json", "grpc")):
+        document = otlp.edit_request(org, lines=first_lines + offset, session=f"s{offset}")
+        otlp.send(collector, protocol, document, headers=AUTH)
+
+
+def read_until_closed(sock: socket.socket, timeout_s: float) -> bytes:
+    """Everything the collector sends on `sock` until it closes it; fails if it is still open after timeout_s."""
+    sock.settimeout(timeout_s)
+    received = b""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return received
+        except TimeoutError:
+            break
+        if not chunk:
+            return received
+        received += chunk
+    raise AssertionError(f"connection still open after {timeout_s} s; received {received[:200]!r}")
+
+
+def log_lines(collector: CollectorProcess) -> int:
+    return len(collector.log().splitlines())
+
+
+# --- a body declared large, then stalled ------------------------------------------------------------------------
+
+
+def test_a_stalled_16_mib_body_leaves_other_senders_at_200_and_is_ended_with_408(collector: CollectorProcess) -> None:
+    org = "org-stalled-body"
+    with socket.create_connection(("127.0.0.1", collector.http_port)) as stalled:
+        # Declares the largest body allowed (16 MiB, twice the in-flight budget), sends 4 KiB of it, stalls.
+        stalled.sendall(
+            b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {16 * 1024 * 1024}\r\n\r\n".encode()
+            + b"\x0a" * 4096
+        )
+        time.sleep(0.5)  # the collector has taken it in by now (before the fix: reserved its 16 MiB)
+        send_each_way(collector, org, first_lines=1)
+        assert otlp.figures(collector, org) == otlp.edit_figures(1 + 2 + 3, accepts=3, sessions=3)
+
+        # The body never completes: at the deadline it is answered 408, in OTLP's format, and closed.
+        answer = read_until_closed(stalled, BODY_TIMEOUT_S + 10)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer[:300]
+    assert b"connection: close" in head.lower()
+    status = status_pb2.Status.FromString(body)
+    assert status.code == 4 and status.message == f"request body not received within {BODY_TIMEOUT_S} s"
+    # Nothing of it was kept; what the others sent is there, exactly.
+    assert otlp.figures(collector, org) == otlp.edit_figures(6, accepts=3, sessions=3)
+    assert collector.process.poll() is None
+
+
+# --- gRPC calls that never send their message -----------------------------------------------------------------
+
+
+async def _messageless_calls(channel: grpc.aio.Channel, count: int, metadata, release: asyncio.Event) -> list:
+    method = channel.stream_unary(otlp.GRPC_METHODS["metrics"], request_serializer=None, response_deserializer=None)
+
+    async def nothing():  # a request stream that sends no message until released, then ends
+        await release.wait()
+        return
+        yield b""
+
+    return [method(nothing(), metadata=metadata, timeout=60) for _ in range(count)]
+
+
+async def _settled(calls: list, count: int, timeout_s: float) -> list:
+    """The calls that have ended, once `count` of them have (or timeout_s passed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and sum(call.done() for call in calls) < count:
+        await asyncio.sleep(0.05)
+    return [call for call in calls if call.done()]
+
+
+def _retry_delay_s(trailers: grpc.aio.Metadata) -> int | None:
+    status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+    for detail in status.details:
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            return info.retry_delay.seconds
+    return None
+
+
+def test_300_messageless_grpc_calls_leave_another_senders_exports_at_ok(collector: CollectorProcess) -> None:
+    org = "org-messageless-grpc"
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        async with (
+            grpc.aio.insecure_channel(collector.grpc_target) as keyed,
+            grpc.aio.insecure_channel(collector.grpc_target) as anonymous,
+        ):
+            with_token = await _messageless_calls(keyed, 300, GRPC_AUTH, release)
+            without_token = await _messageless_calls(anonymous, 300, None, release)
+            try:
+                # Without a token: every call is refused from its metadata, before any message.
+                refused = await _settled(without_token, 300, 30)
+                assert len(refused) == 300
+                assert {await call.code() for call in refused} == {grpc.StatusCode.UNAUTHENTICATED}
+
+                # With the token: one connection holds at most 32 calls; the rest are refused at once with a
+                # retry hint, so the call slots (256) stay free for everyone else.
+                over = await _settled(with_token, 300 - CALLS_PER_PEER, 30)
+                assert len(over) == 300 - CALLS_PER_PEER
+                for call in over:
+                    assert await call.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    trailers = await call.trailing_metadata()
+                    assert trailers["retry-after"] == "1" and _retry_delay_s(trailers) == 1
+                assert "calls of this connection are already in progress" in await over[0].details()
+
+                # Meanwhile another sender's exports, over gRPC and HTTP, are accepted and counted exactly.
+                await asyncio.to_thread(send_each_way, collector, org, 1)
+                figures = await asyncio.to_thread(otlp.figures, collector, org)
+                assert figures == otlp.edit_figures(6, accepts=3, sessions=3)
+
+                # The held calls end at the message deadline, having kept nothing.
+                held = [call for call in with_token if call not in over]
+                ended = await _settled(held, CALLS_PER_PEER, BODY_TIMEOUT_S + 15)
+                assert len(ended) == CALLS_PER_PEER
+                assert {await call.code() for call in ended} == {grpc.StatusCode.DEADLINE_EXCEEDED}
+            finally:
+                for call in with_token + without_token:
+                    call.cancel()
+                release.set()
+
+    asyncio.run(scenario())
+    assert otlp.figures(collector, org) == otlp.edit_figures(6, accepts=3, sessions=3)
+
+
+# --- connections that say nothing, or trickle their headers ---------------------------------------------------
+
+
+def _raise_own_file_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
+
+
+def _open_idle(port: int, count: int, settle_s: float) -> tuple[list[socket.socket], list[socket.socket]]:
+    """`count` connections that send the start of a request's headers and then nothing. Returns (all sockets,
+    those the collector's listener let connect within settle_s)."""
+    sockets, connected = [], []
+    with selectors.DefaultSelector() as selector:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            sockets.append(sock)
+            selector.register(sock, selectors.EVENT_WRITE)
+        deadline = time.monotonic() + settle_s
+        pending = count
+        while pending and time.monotonic() < deadline:
+            for key, _ in selector.select(0.2):
+                sock = key.fileobj
+                selector.unregister(sock)
+                pending -= 1
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    continue
+                try:
+                    sock.send(b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                    connected.append(sock)
+                except OSError:
+                    pass
+    return sockets, connected
+
+
+def _open_files(collector: CollectorProcess) -> int:
+    return len(os.listdir(f"/proc/{collector.process.pid}/fd"))
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1024) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_1100_idle_connections_under_a_1024_file_limit_leave_other_senders_at_200(
+    collector: CollectorProcess,
+) -> None:
+    org = "org-idle-connections"
+    _raise_own_file_limit(4096)
+    before = log_lines(collector)
+    sockets, connected = _open_idle(collector.http_port, 1100, settle_s=2)
+    try:
+        assert connected, "no idle connection got in"
+        open_files = [_open_files(collector)]
+        # Ingest (HTTP and gRPC) and the API answer as usual.
+        for lines in range(1, 11):
+            response = otlp.post(collector, "metrics", otlp.to_protobuf(otlp.edit_request(org, lines, session=f"h{lines}")),
+                                 headers=AUTH)  # fmt: skip
+            assert response.status_code == 200, response.content
+            open_files.append(_open_files(collector))
+        otlp.send(collector, "grpc", otlp.edit_request(org, lines=100, session="g"), headers=AUTH)
+        assert httpx.get(f"{collector.api_url}/readyz", timeout=10).status_code == 200
+        assert otlp.figures(collector, org) == otlp.edit_figures(55 + 100, accepts=11, sessions=11)
+
+        # The collector kept inside its file limit all along (its listeners' connection caps), so nothing ever
+        # failed to open a file: not an accept, not a store part.
+        assert max(open_files) < FILE_LIMIT - 100, open_files
+    finally:
+        for sock in sockets:
+            sock.close()
+    # The flood costs a few lines of log (closings are rate-limited to one line a second per kind), not
+    # one per connection.
+    assert log_lines(collector) - before < 40, collector.log()[-3000:]
+    assert collector.process.poll() is None
+
+
+def test_trickled_headers_are_cut_off_at_the_header_deadline(collector: CollectorProcess) -> None:
+    headers = (
+        b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        + b"X-Pad: "
+        + b"a" * 200
+    )
+    with socket.create_connection(("127.0.0.1", collector.http_port)) as trickler:
+        trickler.setblocking(False)
+        began = time.monotonic()
+        closed = False
+        for byte in headers:  # one byte every 0.1 s: at most ~27 s, far past the 3 s deadline
+            try:
+                trickler.send(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            if _closed_by_peer(trickler):
+                closed = True
+                break
+            time.sleep(0.1)
+        assert closed, "a connection trickling its headers was never closed"
+        assert time.monotonic() - began < HEADER_TIMEOUT_S + 10
+
+
+# --- many cumulative series -----------------------------------------------------------------------------------
+
+
+def _cumulative_lines(org: str, sessions: range, total: float, time_ns: int, start_ns: int) -> dict:
+    points = [
+        otlp.point(total, {**otlp.who(org, session=f"c{index}"), "type": "added"}, time_ns, start_ns)
+        for index in sessions
+    ]
+    return otlp.metrics_request([otlp.sum_metric(otlp.LINES, points, otlp.CUMULATIVE)])
+
+
+def test_cumulative_series_past_the_bound_are_refused_as_partial_success(collector: CollectorProcess) -> None:
+    org = "org-many-series"
+    start = otlp.now_ns() - 60 * 10**9
+    first = _cumulative_lines(org, range(MAX_SERIES + 30), 2, otlp.now_ns(), start)
+    response = otlp.post(collector, "metrics", otlp.to_json(first), otlp.CONTENT_TYPES["json"], AUTH)
+    assert response.status_code == 200, response.content
+    partial = response.json()["partialSuccess"]
+    assert int(partial["rejectedDataPoints"]) == 30
+    assert "temporality.max_series" in partial["errorMessage"]
+    assert otlp.figures(collector, org)["accepted_lines"] == MAX_SERIES * 2
+
+    # The series already held go on as usual (each 2 → 5 adds 3); new ones are still refused.
+    later = _cumulative_lines(org, range(MAX_SERIES), 5, otlp.now_ns(), start)
+    otlp.send(collector, "http/protobuf", later, headers=AUTH)
+    assert otlp.figures(collector, org)["accepted_lines"] == MAX_SERIES * 5
+    answer = otlp.grpc_export(collector, "metrics", otlp.to_protobuf(_cumulative_lines(org, range(900, 901), 7,
+                                                                                       otlp.now_ns(), start)),
+                              list(GRPC_AUTH))  # fmt: skip
+    assert ExportMetricsServiceResponse.FromString(answer).partial_success.rejected_data_points == 1
+    assert otlp.figures(collector, org)["accepted_lines"] == MAX_SERIES * 5
