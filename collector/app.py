@@ -28,6 +28,7 @@ from collector.connections import (
 from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
+from collector.storehealth import HealthGatedStore, StoreHealth, embedded_path
 from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
 from console.auth import AuthSettings
@@ -227,6 +228,7 @@ async def serve(config: Config) -> None:
     prepare_data_dir(Path(config.data_dir))
     store = create_store(ClickHouseConfig(dsn=config.dsn, fsync_after_insert=config.storage_fsync))
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
+    health = StoreHealth(store, embedded_path(config.dsn))
     chain = build_chain(config, store, files.directory)
     registry = CollectorRegistry()
     observer = SelfMetrics(registry)
@@ -235,7 +237,7 @@ async def serve(config: Config) -> None:
     exporter = create_exporter(prometheus_exporter_config(config), store, registry)
     pipeline = Pipeline(
         chain,
-        InstrumentedStore(store, observer),
+        InstrumentedStore(HealthGatedStore(store, health), observer),
         PipelineConfig(max_queued_items=config.limits_max_queued_items),
         listeners=[exporter.on_commit] if config.metrics_port else [],
     )
@@ -259,8 +261,9 @@ async def serve(config: Config) -> None:
     admission = create_admission(receiver_config)  # one in-flight budget for both transports
 
     def ready() -> tuple[bool, str]:
-        if not store.ping():
-            return False, "store unreachable"
+        healthy, reason = health.check()
+        if not healthy:
+            return False, reason
         if pipeline.queued_items >= config.limits_max_queued_items:
             return False, "write queue full"
         return True, ""
