@@ -28,6 +28,10 @@ CONSOLE_ROLE = "admin"
 # How long a new series (and every counter after start-up) is held at 0 on the test collectors' /metrics.
 METRICS_HOLD_SECONDS = 2
 
+# The store of every collector started here: empty means its embedded store in its data_dir. The fixtures of
+# tests/support/clickhouse_http.py set a database of the test ClickHouse server, to run a suite on that path.
+STORE_DSN = ""
+
 
 def write_access_file(path: Path, principals: list[tuple[str, str, str]]) -> None:
     """principals: (name, role slug, token). Stores only the tokens' SHA-256, as the CLI does."""
@@ -104,6 +108,8 @@ class CollectorProcess:
             env["CC_ANALYTICS_AUTH_TOKENS_FILE"] = str(self.tokens_file)
         if self.directory_file:
             env["CC_ANALYTICS_IDENTITY_DIRECTORY_FILE"] = str(self.directory_file)
+        if STORE_DSN:
+            env["CC_ANALYTICS_STORAGE_DSN"] = STORE_DSN
         env.update(self.extra_env)
         return env
 
