@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from collector import config as configuration
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cc-analytics: {exc}", file=sys.stderr)
         return 2
     configure(config.log_level)
+    # Every file any command writes (access file, data directory, store) is the operator's alone.
+    os.umask(0o077)
     if arguments.command == "access":
         return access_cli.run(arguments, config.access_file)
     if arguments.command == "run":
