@@ -17,7 +17,7 @@ from pathlib import Path
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from collector.config import Config, ConfigError, prometheus_exporter_config, value_policy
+from collector.config import Config, ConfigError, prometheus_exporter_config, store_config, value_policy
 from collector.connections import (
     ConnectionLimits,
     ConnectionPlan,
@@ -32,7 +32,7 @@ from collector.storehealth import HealthGatedStore, StoreHealth, embedded_path
 from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
 from console.auth import AuthSettings
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from exporters.clickhouse import ClickHouseStore, QueryFailed, StoreUnavailable, create_store
 from exporters.prometheus import PrometheusConfigError, create_exporter
 from exporters.prometheus.factory import read_scrape_token
 from processors.chain import ProcessorChain
@@ -221,12 +221,22 @@ def plan_listeners(config: Config) -> ConnectionPlan:
     return plan
 
 
+def open_store(config: Config) -> ClickHouseStore:
+    """Connect and migrate; a store that cannot be opened stops the collector with one line saying why (the
+    DSN's password is never in it), exit code 1, so a supervisor restarts it once the store is back."""
+    try:
+        return create_store(store_config(config))
+    except (StoreUnavailable, QueryFailed) as exc:
+        log.error("store.open_failed", extra={"fields": {"error": str(exc)}})
+        raise SystemExit(f"cannot open the store: {exc}") from None
+
+
 async def serve(config: Config) -> None:
     os.umask(PRIVATE_UMASK)
     files = load_files(config)
     warn_about_exposure(config, files.auth)
     prepare_data_dir(Path(config.data_dir))
-    store = create_store(ClickHouseConfig(dsn=config.dsn, fsync_after_insert=config.storage_fsync))
+    store = open_store(config)
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
     health = StoreHealth(store, embedded_path(config.dsn))
     chain = build_chain(config, store, files.directory)

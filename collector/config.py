@@ -54,6 +54,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "./data", "where the embedded store keeps its files"),
     Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
     Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
+    Option("storage.cluster", str, "", "ClickHouse cluster name (server only): migrations run ON CLUSTER with Replicated*MergeTree tables and Distributed tables for reads (see exporters/clickhouse/README.md); empty means one server"),
+    Option("storage.retention_days", int, 400, "raw points and events older than this many days are dropped (a TTL); the rollups every view reads keep their history (0: keep raw rows forever; else at least temporality.state_days + validation.max_age_days)"),
+    Option("storage.pool_size", int, 4, "connections to a ClickHouse server used at once (the writer, the API, the gauges); the embedded store has one"),
     Option("limits.max_request_bytes", int, 16 * 1024 * 1024, "largest request body, as sent and once inflated"),
     Option("limits.max_queued_items", int, 20_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
     Option("limits.max_inflight_bytes", int, 8 * 1024 * 1024, "bytes of (inflated) request bodies taken in and not yet answered, over gRPC and HTTP; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight)"),
@@ -121,6 +124,9 @@ class Config:
     data_dir: str
     storage_dsn: str
     storage_fsync: bool
+    storage_cluster: str
+    storage_retention_days: int
+    storage_pool_size: int
     limits_max_request_bytes: int
     limits_max_queued_items: int
     limits_max_inflight_bytes: int
@@ -174,6 +180,19 @@ def prometheus_exporter_config(config: Config):
         openmetrics=config.metrics_openmetrics,
         max_label_value_length=config.metrics_max_label_value_length,
     )
+
+
+def store_config(config: Config):
+    """The store's settings (exporters.clickhouse.ClickHouseConfig) from the storage.* options."""
+    from exporters.clickhouse.config import ClickHouseConfig
+
+    return ClickHouseConfig(
+        dsn=config.dsn,
+        fsync_after_insert=config.storage_fsync,
+        cluster=config.storage_cluster,
+        retention_days=config.storage_retention_days,
+        pool_size=config.storage_pool_size,
+    ).check()
 
 
 def value_policy(config: Config):
@@ -332,3 +351,21 @@ def _validate(config: Config) -> None:
         raise ConfigError("log.level must be debug, info, warning or error")
     if config.storage_dsn and not config.storage_dsn.startswith(("chdb:", "http://", "https://")):
         raise ConfigError("storage.dsn must start with chdb://, http:// or https://")
+    _validate_store(config)
+
+
+def _validate_store(config: Config) -> None:
+    from exporters.clickhouse.config import ClickHouseConfigError
+
+    try:
+        store_config(config)
+    except ClickHouseConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    # Raw rows of that long ago are read back at start-up (cumulative series resume from their last point,
+    # stamped up to validation.max_age_days before it arrived): a shorter retention would count them again.
+    needed = config.temporality_state_days + min(config.validation_max_age_days, config.temporality_state_days)
+    if 0 < config.storage_retention_days < needed:
+        raise ConfigError(
+            f"storage.retention_days must be 0 (keep raw rows forever) or at least {needed} "
+            "(temporality.state_days + validation.max_age_days): raw rows that recent are read back at start-up"
+        )

@@ -5,7 +5,12 @@ from exporters.clickhouse.store import ClickHouseStore
 
 
 def create_store(config: ClickHouseConfig) -> ClickHouseStore:
+    """A connected store with its schema up to date (raises StoreUnavailable or QueryFailed, closed)."""
     store = ClickHouseStore(config)
     store.connect()
-    store.migrate()
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store

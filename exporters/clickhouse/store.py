@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+from exporters.clickhouse.cluster import on_cluster
 from exporters.clickhouse.config import ClickHouseConfig
+from exporters.clickhouse.migrations import Migrator, SchemaDdl, SchemaLayoutError
+from exporters.clickhouse.pool import ClientPool
 from exporters.clickhouse.rows import EVENT_COLUMNS, POINT_COLUMNS, event_columns, point_columns
+from exporters.clickhouse.tablesettings import TablePolicy
 from pdata import EventFact, PointFact
+
+log = logging.getLogger("cc_analytics.store")
+
+_UNKNOWN_DATABASE = 81
 
 
 class StoreUnavailable(RuntimeError):
@@ -33,27 +44,73 @@ def _sql(folder: str, name: str) -> str:
     return resources.files("exporters.clickhouse").joinpath(folder, name).read_text()
 
 
-def _statements(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+def _identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 class ClickHouseStore:
     def __init__(self, config: ClickHouseConfig) -> None:
         self.config = config
-        self._client: Any = None
-        # chDB is one in-process engine; a server client is not thread-safe: serialise calls either way.
-        self._lock = threading.Lock()
+        # Clients lent one at a time: one for the embedded engine (one in-process engine, one owner), a few
+        # on a server, so the writer's inserts and the readers do not queue behind each other.
+        self._pool: ClientPool | None = None
+        # Server only: the health check's own client, so /readyz answers while every pooled client is busy.
+        self._probe: Any = None
+        self._probe_lock = threading.Lock()
 
     @property
     def embedded(self) -> bool:
         return self.config.dsn.startswith("chdb:")
 
+    @property
+    def database(self) -> str:
+        """The server database of the DSN (`default` when it names none)."""
+        return unquote(urlsplit(self.config.dsn).path.strip("/").split("/")[0]) or "default"
+
     def connect(self) -> None:
         try:
-            self._client = clickhouse_connect.get_client(dsn=self.config.dsn)
+            if self.embedded:
+                self._pool = ClientPool(self._new_client, 1)
+                return
+            self._pool = self._server_pool()
+            self._probe = self._new_client()
         except Exception as exc:  # the driver raises many types; all mean "not reachable"
             raise StoreUnavailable(f"cannot connect to {self.redacted_dsn}: {exc}") from exc
+
+    def _new_client(self, **options: Any) -> Any:
+        if self.embedded:
+            return clickhouse_connect.get_client(dsn=self.config.dsn)
+        # No session: a session ties a client to one server behind a load balancer, and its queries to one
+        # at a time. Requests are compressed (lz4) and answers asked for compressed (clickhouse-connect's
+        # default, compress=True).
+        return clickhouse_connect.get_client(dsn=self.config.dsn, autogenerate_session_id=False, **options)
+
+    def _server_pool(self) -> ClientPool:
+        try:
+            return ClientPool(self._new_client, self.config.pool_size)
+        except DatabaseError as exc:
+            if getattr(exc, "code", None) != _UNKNOWN_DATABASE:
+                raise
+        self._create_database()
+        return ClientPool(self._new_client, self.config.pool_size)
+
+    def _create_database(self) -> None:
+        """A server with no database of the DSN's name yet: create it (ON CLUSTER on a cluster)."""
+        bootstrap = self._new_client(database="default")
+        try:
+            bootstrap.command(
+                f"CREATE DATABASE IF NOT EXISTS {_identifier(self.database)}{on_cluster(self.config.cluster)}"
+            )
+        finally:
+            bootstrap.close()
+        log.info("store.database_created", extra={"fields": {"database": self.database, "dsn": self.redacted_dsn}})
+
+    def client(self) -> AbstractContextManager[Any]:
+        """Lend one clickhouse-connect client for a block (tools, benchmarks, tests); the store's own calls
+        take theirs the same way."""
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.redacted_dsn} is not connected")
+        return self._pool.client()
 
     @property
     def redacted_dsn(self) -> str:
@@ -64,56 +121,74 @@ class ClickHouseStore:
         return dsn
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        with self._probe_lock:
+            if self._probe is not None:
+                self._probe.close()
+                self._probe = None
 
     def migrate(self) -> list[str]:
-        """Apply the versioned migrations not yet applied, in order; returns the names applied."""
-        with self._lock:
-            self._client.command(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
-                "applied_at DateTime('UTC') DEFAULT now()) ENGINE = MergeTree ORDER BY version"
-            )
-            done = {row[0] for row in self._client.query("SELECT version FROM schema_migrations").result_rows}
-        applied = []
-        folder = resources.files("exporters.clickhouse").joinpath("migrations")
-        for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-            if not entry.name.endswith(".sql"):
-                continue
-            version = int(entry.name.split("_", 1)[0])
-            if version in done:
-                continue
-            with self._lock:
-                for statement in _statements(entry.read_text()):
-                    self._client.command(statement)
-                self._client.insert("schema_migrations", [[version, entry.name]], column_names=["version", "name"])
-            applied.append(entry.name)
+        """Apply the versioned migrations not yet applied, in order, and bring the table settings (retention,
+        fsync) in line with the options; returns the names of the migrations this process applied. On a
+        server one collector at a time does it (a lock, see migrations.py); the others wait for it."""
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.redacted_dsn} is not connected")
+        migrator = Migrator(
+            self._pool.client,
+            SchemaDdl(self.config.cluster),
+            TablePolicy(self.config.retention_days, self.config.fsync_after_insert, self.config.cluster),
+            {"distributed_foreground_insert": 1} if self.config.cluster else {},
+            new_client=None if self.embedded else self._new_client,
+        )
+        try:
+            applied = migrator.run()
+        except SchemaLayoutError as exc:
+            raise QueryFailed(f"migrations on {self.redacted_dsn}: {exc}") from exc
+        except DatabaseError as exc:
+            raise _query_error("migrations", exc) from exc
+        except Exception as exc:
+            raise StoreUnavailable(f"migrations on {self.redacted_dsn} failed: {exc}") from exc
+        if applied:
+            log.info("store.migrated", extra={"fields": {"applied": applied, "dsn": self.redacted_dsn}})
         return applied
 
     def ping(self) -> bool:
         try:
-            with self._lock:
-                return self._client is not None and self._client.command("SELECT 1") == 1
+            if self.embedded:
+                with self.client() as client:
+                    return client.command("SELECT 1") == 1
+            with self._probe_lock:
+                return self._probe is not None and self._probe.command("SELECT 1") == 1
         except Exception:
             return False
 
-    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
-        """Insert one group of facts. Raises StoreUnavailable; the caller acknowledges only on return."""
+    def _insert_settings(self) -> dict[str, int]:
         # The materialized views that fill the rollups cost more per insert than the table itself (~35 ms of
         # a 1-row insert into metric_points on chDB, for its 3 views): run them side by side, not one by one.
         # Same blocks, same rows; the insert stays one statement per table.
-        settings: dict[str, int] = {"parallel_view_processing": 1}
-        if self.config.fsync_after_insert:
-            settings["fsync_after_insert"] = 1
+        settings = {"parallel_view_processing": 1}
+        if self.embedded:
+            return settings
+        # Acknowledged means committed: a user profile with async_insert=1 and wait_for_async_insert=0 would
+        # answer before the rows are written, so the writer says what it needs (see README.md).
+        settings["async_insert"] = 0
+        if self.config.cluster:
+            # Into the shards before the insert returns, not queued on this node for later.
+            settings["distributed_foreground_insert"] = 1
+        return settings
+
+    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
+        """Insert one group of facts. Raises StoreUnavailable; the caller acknowledges only on return."""
+        settings = self._insert_settings()
         try:
-            # Rows are built before taking the lock, so that the read API is not held up meanwhile.
+            # Rows are built before taking a client, so that the readers are not held up meanwhile.
             point_data = point_columns(points) if points else None
             event_data = event_columns(events) if events else None
-            with self._lock:
+            with self.client() as client:
                 if point_data is not None:
-                    self._client.insert(
+                    client.insert(
                         "metric_points",
                         point_data,
                         column_names=POINT_COLUMNS,
@@ -121,7 +196,7 @@ class ClickHouseStore:
                         settings=settings,
                     )
                 if event_data is not None:
-                    self._client.insert(
+                    client.insert(
                         "events",
                         event_data,
                         column_names=EVENT_COLUMNS,
@@ -135,16 +210,16 @@ class ClickHouseStore:
         """Run the named query from queries/ with server-side bound parameters."""
         sql = _sql("queries", f"{name}.sql")
         try:
-            with self._lock:
-                return list(self._client.query(sql, parameters=parameters).result_rows)
+            with self.client() as client:
+                return list(client.query(sql, parameters=parameters).result_rows)
         except Exception as exc:
             raise _query_error(name, exc) from exc
 
     def query_named(self, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         sql = _sql("queries", f"{name}.sql")
         try:
-            with self._lock:
-                result = self._client.query(sql, parameters=parameters)
+            with self.client() as client:
+                result = client.query(sql, parameters=parameters)
                 return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
         except Exception as exc:
             raise _query_error(name, exc) from exc

@@ -1,0 +1,124 @@
+"""The DDL of a ClickHouse cluster, rendered from the same migration files as a single server's.
+
+With `storage.cluster` set, every statement of migrations/ (and control.sql) is rewritten by these rules:
+
+| in the file | on the cluster |
+|---|---|
+| `CREATE TABLE [IF NOT EXISTS] t (…) ENGINE = XMergeTree[(args)] …` | `CREATE TABLE IF NOT EXISTS t_local ON CLUSTER c (…) ENGINE = ReplicatedXMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}'[, args]) …` and `CREATE TABLE IF NOT EXISTS t ON CLUSTER c AS t_local ENGINE = Distributed('c', currentDatabase(), 't_local', <sharding key>)` |
+| `CREATE MATERIALIZED VIEW [IF NOT EXISTS] v TO t AS SELECT … FROM s …` | `CREATE MATERIALIZED VIEW IF NOT EXISTS v ON CLUSTER c TO t_local AS SELECT … FROM s_local …` |
+| `INSERT INTO t SELECT … FROM s …` | unchanged: run once, through the Distributed tables (with `distributed_foreground_insert=1`) |
+
+So every name the queries use (`metric_points`, `member_daily`, …) is a Distributed table on every node:
+reads fan out to one replica of each shard and aggregate there, and the writer's inserts are routed to the
+shards. Each shard's materialized views fill its own rollups from the rows it receives, so a rollup row of
+one key may exist on several shards: every query aggregates (sum, max, uniqExactMerge), which merges them.
+Sharding key: `cityHash64(organization_id, member)` for tables with a member (a member's rows stay on one
+shard), `cityHash64(organization_id)` for other tables of an organization, `0` (the first shard) for the
+control tables. The macros `{shard}` and `{replica}` come from each server's configuration (`<macros>`);
+`{database}` and `{table}` are ClickHouse's own. Any other kind of statement has no rule yet: rendering it
+raises ClusterDdlError naming it, so a migration that needs one adds the rule here first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+LOCAL_SUFFIX = "_local"
+REPLICA_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
+REPLICA_NAME = "{replica}"
+
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CREATE_TABLE = re.compile(
+    r"^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)\s*(?P<columns>\(.*\))\s*"
+    r"ENGINE\s*=\s*(?P<engine>\w*MergeTree)(?:\((?P<arguments>[^)]*)\))?(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_CREATE_VIEW = re.compile(
+    r"^CREATE\s+MATERIALIZED\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)\s+TO\s+(?P<target>\w+)\s+AS\s+"
+    r"(?P<select>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_INSERT = re.compile(r"^INSERT\s+INTO\s+\w+", re.IGNORECASE)
+_TABLE_AFTER = re.compile(r"\b(?P<keyword>FROM|JOIN)\s+(?P<table>\w+)\b", re.IGNORECASE)
+
+
+class ClusterDdlError(ValueError):
+    """A statement the cluster renderer has no rule for, or a cluster name it cannot quote."""
+
+
+def check_cluster_name(cluster: str) -> str:
+    if not _CLUSTER_NAME.match(cluster):
+        raise ClusterDdlError(f"cluster name {cluster!r} must be letters, digits, '_', '.' or '-'")
+    return cluster
+
+
+def _on_cluster(cluster: str) -> str:
+    return f"ON CLUSTER `{cluster}`"
+
+
+def sharding_key(columns: str) -> str:
+    if re.search(r"^\s*member\s", columns, re.MULTILINE):
+        return "cityHash64(organization_id, member)"
+    if re.search(r"^\s*organization_id\s", columns, re.MULTILINE):
+        return "cityHash64(organization_id)"
+    return "0"
+
+
+def table_names(statements: Iterable[str]) -> list[str]:
+    """The tables (not views) the statements create, in order."""
+    return [match.group("name") for match in map(_CREATE_TABLE.match, statements) if match]
+
+
+def _render_table(match: re.Match[str], cluster: str) -> list[str]:
+    name, columns, rest = match.group("name"), match.group("columns"), match.group("rest").rstrip()
+    arguments = (match.group("arguments") or "").strip()
+    replication = f"'{REPLICA_PATH}', '{REPLICA_NAME}'" + (f", {arguments}" if arguments else "")
+    local = name + LOCAL_SUFFIX
+    return [
+        f"CREATE TABLE IF NOT EXISTS {local} {_on_cluster(cluster)}\n{columns}\n"
+        f"ENGINE = Replicated{match.group('engine')}({replication}){rest}",
+        f"CREATE TABLE IF NOT EXISTS {name} {_on_cluster(cluster)} AS {local}\n"
+        f"ENGINE = Distributed('{cluster}', currentDatabase(), '{local}', {sharding_key(columns)})",
+    ]
+
+
+def _render_view(match: re.Match[str], cluster: str, tables: set[str]) -> str:
+    def local(found: re.Match[str]) -> str:
+        table = found.group("table")
+        return f"{found.group('keyword')} {table + LOCAL_SUFFIX if table in tables else table}"
+
+    select = _TABLE_AFTER.sub(local, match.group("select"))
+    target = match.group("target") + (LOCAL_SUFFIX if match.group("target") in tables else "")
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {match.group('name')} {_on_cluster(cluster)} TO {target} AS\n{select}"
+    )
+
+
+def render(statements: list[str], cluster: str, known_tables: Iterable[str] = ()) -> list[str]:
+    """The cluster's statements for `statements` (one file's, in order). `known_tables` are tables created by
+    earlier files, whose names in views must also point at their local tables."""
+    check_cluster_name(cluster)
+    tables = set(known_tables) | set(table_names(statements))
+    rendered: list[str] = []
+    for statement in statements:
+        text = statement.strip()
+        if table := _CREATE_TABLE.match(text):
+            rendered += _render_table(table, cluster)
+        elif view := _CREATE_VIEW.match(text):
+            rendered.append(_render_view(view, cluster, tables))
+        elif _INSERT.match(text):
+            rendered.append(text)
+        else:
+            raise ClusterDdlError(f"no cluster rule for statement: {text[:120]}")
+    return rendered
+
+
+def local_table(name: str, cluster: str) -> str:
+    """Where a table's rows and settings live: itself on a single server, its local table on a cluster."""
+    return name + LOCAL_SUFFIX if cluster else name
+
+
+def on_cluster(cluster: str) -> str:
+    """The ON CLUSTER clause of a statement, or nothing on a single server."""
+    return f" {_on_cluster(check_cluster_name(cluster))}" if cluster else ""

@@ -1,0 +1,83 @@
+"""Table settings that follow the collector's options: raw-row retention (a TTL) and fsync on insert.
+
+Both are properties of the tables, not of an insert (ClickHouse has no per-insert `fsync_after_insert`: it
+is a MergeTree setting), so they are reconciled at start-up: the tables' current definitions are read from
+`system.tables` and only what differs is altered, once, by the collector that applies the migrations.
+
+- Retention: `metric_points` and `events` get `TTL toDateTime(time) + INTERVAL <storage.retention_days>
+  DAY` (no TTL for 0). Rows past it are dropped by ClickHouse's merges; the rollups (hourly and daily) have
+  no TTL, so every view keeps its history. Changing the option alters the TTL, which ClickHouse then applies
+  to the parts already written.
+- fsync: every table of the schema gets `fsync_after_insert = 1, fsync_part_directory = 1` with
+  `storage.fsync` (the rollups are written by the same insert, so they need it too), and loses them without.
+
+On a cluster the settings live on the `_local` tables and are altered ON CLUSTER.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from exporters.clickhouse.cluster import local_table, on_cluster
+
+RAW_TABLES = ("metric_points", "events")
+FSYNC_SETTINGS = ("fsync_after_insert", "fsync_part_directory")
+
+_TTL = re.compile(r"\bTTL\s+(?P<ttl>.*?)(?:\s+SETTINGS\s|$)", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class TablePolicy:
+    retention_days: int
+    fsync: bool
+    cluster: str = ""
+
+
+def ttl_expression(retention_days: int) -> str:
+    """The TTL as ClickHouse shows it in system.tables (INTERVAL n DAY reads back as toIntervalDay(n))."""
+    return f"toDateTime(time) + toIntervalDay({retention_days})" if retention_days else ""
+
+
+def current_ttl(engine_full: str) -> str:
+    match = _TTL.search(engine_full)
+    return match.group("ttl").strip() if match else ""
+
+
+def has_fsync(engine_full: str) -> bool:
+    return all(re.search(rf"\b{name} = 1\b", engine_full) for name in FSYNC_SETTINGS)
+
+
+def local_names(tables: Iterable[str], cluster: str) -> dict[str, str]:
+    """Each table's name where its settings live, keyed by that name."""
+    return {local_table(table, cluster): table for table in tables}
+
+
+def changes(engine_full: dict[str, str], policy: TablePolicy) -> list[str]:
+    """The ALTER statements that bring the tables to `policy`. `engine_full` is system.tables' engine_full of
+    each table where its settings live (the `_local` ones on a cluster), by that name."""
+    statements: list[str] = []
+    cluster = on_cluster(policy.cluster)
+    for name, engine in sorted(engine_full.items()):
+        table = name.removesuffix("_local") if policy.cluster else name
+        if table in RAW_TABLES and current_ttl(engine) != ttl_expression(policy.retention_days):
+            if policy.retention_days:
+                statements.append(
+                    f"ALTER TABLE {name}{cluster} MODIFY TTL toDateTime(time) + INTERVAL {policy.retention_days} DAY"
+                )
+            else:
+                statements.append(f"ALTER TABLE {name}{cluster} REMOVE TTL")
+        if has_fsync(engine) != policy.fsync:
+            if policy.fsync:
+                assignments = ", ".join(f"{setting} = 1" for setting in FSYNC_SETTINGS)
+                statements.append(f"ALTER TABLE {name}{cluster} MODIFY SETTING {assignments}")
+            else:
+                statements.append(f"ALTER TABLE {name}{cluster} RESET SETTING {', '.join(FSYNC_SETTINGS)}")
+    return statements
+
+
+ENGINE_FULL_SQL = (
+    "SELECT name, engine_full FROM system.tables "
+    "WHERE database = currentDatabase() AND name IN {names:Array(String)} AND engine LIKE '%MergeTree'"
+)

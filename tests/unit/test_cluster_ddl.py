@@ -1,0 +1,146 @@
+"""The cluster DDL rendered from the migration files: names, engines, macros, sharding keys, and the table
+settings (retention TTL, fsync) as ALTERs. tests/integration/test_clickhouse_server.py parses every one of
+these statements with the engine's own parser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from exporters.clickhouse import cluster, tablesettings
+from exporters.clickhouse.migrations import SchemaDdl, control_statements, load_migrations
+
+CLUSTER = "analytics"
+TABLES = {
+    # table: (engine on one server, sharding key on the cluster)
+    "schema_migrations": ("MergeTree", "0"),
+    "schema_migrations_lock": ("MergeTree", "0"),
+    "metric_points": ("MergeTree", "cityHash64(organization_id, member)"),
+    "events": ("MergeTree", "cityHash64(organization_id, member)"),
+    "member_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
+    "tool_decisions_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
+    "model_usage_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
+    "org_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "member_daily": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
+    "tool_decisions_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+}
+VIEWS = {
+    # view: (target, source)
+    "member_hourly_from_points": ("member_hourly", "metric_points"),
+    "member_hourly_from_events": ("member_hourly", "events"),
+    "tool_decisions_hourly_from_points": ("tool_decisions_hourly", "metric_points"),
+    "model_usage_hourly_from_points": ("model_usage_hourly", "metric_points"),
+    "org_daily_from_points": ("org_daily", "metric_points"),
+    "org_daily_from_events": ("org_daily", "events"),
+    "member_daily_from_points": ("member_daily", "metric_points"),
+    "member_daily_from_events": ("member_daily", "events"),
+    "tool_decisions_daily_from_points": ("tool_decisions_daily", "metric_points"),
+}
+BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily")
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[str]:
+    return SchemaDdl(CLUSTER).every_statement()
+
+
+def test_one_server_runs_the_files_as_written() -> None:
+    ddl = SchemaDdl()
+    assert ddl.every_statement() == control_statements() + [s for m in load_migrations() for s in m.statements]
+    assert ddl.tables == list(TABLES)
+
+
+def test_every_table_is_a_replicated_local_table_behind_a_distributed_one(rendered: list[str]) -> None:
+    creates = [s for s in rendered if s.startswith("CREATE TABLE")]
+    assert len(creates) == 2 * len(TABLES)
+    for table, (engine, key) in TABLES.items():
+        local = [
+            s for s in creates if s.startswith(f"CREATE TABLE IF NOT EXISTS {table}_local ON CLUSTER `{CLUSTER}`\n")
+        ]
+        assert len(local) == 1, table
+        assert (
+            f"ENGINE = Replicated{engine}('/clickhouse/tables/{{shard}}/{{database}}/{{table}}', '{{replica}}')"
+            in local[0]
+        )
+        front = f"CREATE TABLE IF NOT EXISTS {table} ON CLUSTER `{CLUSTER}` AS {table}_local\n" \
+                f"ENGINE = Distributed('{CLUSTER}', currentDatabase(), '{table}_local', {key})"  # fmt: skip
+        assert creates.count(front) == 1, table
+    # The local tables keep everything else of the file's definition.
+    metric_points = next(s for s in creates if s.startswith("CREATE TABLE IF NOT EXISTS metric_points_local"))
+    assert metric_points.endswith("PARTITION BY toYYYYMM(time)\nORDER BY (organization_id, metric, member, time)")
+    lock = next(s for s in creates if s.startswith("CREATE TABLE IF NOT EXISTS schema_migrations_lock_local"))
+    assert lock.endswith("SETTINGS non_replicated_deduplication_window = 1000")
+
+
+def test_every_view_reads_and_fills_local_tables(rendered: list[str]) -> None:
+    views = [s for s in rendered if s.startswith("CREATE MATERIALIZED VIEW")]
+    assert len(views) == len(VIEWS)
+    for view, (target, source) in VIEWS.items():
+        found = [s for s in views if s.startswith(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} ")]
+        assert len(found) == 1, view
+        assert found[0].startswith(
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} ON CLUSTER `{CLUSTER}` TO {target}_local AS\n"
+        )
+        assert re.findall(r"\bFROM (\w+)", found[0]) == [f"{source}_local"]
+        # Columns named like tables (`events`, the count of events) are left alone.
+        if target == "member_hourly":
+            assert "AS events" in found[0]
+
+
+def test_backfills_run_once_through_the_distributed_tables(rendered: list[str]) -> None:
+    inserts = [s for s in rendered if s.startswith("INSERT")]
+    assert [s.split()[2] for s in inserts] == list(BACKFILLS)
+    assert all("_local" not in s for s in inserts)
+    every_migration_statement = [s for m in load_migrations() for s in m.statements]
+    assert all(s in every_migration_statement for s in inserts)
+    assert len(rendered) == 2 * len(TABLES) + len(VIEWS) + len(BACKFILLS)
+
+
+def test_a_statement_without_a_rule_is_refused_by_name() -> None:
+    with pytest.raises(cluster.ClusterDdlError, match="no cluster rule for statement: ALTER TABLE metric_points"):
+        cluster.render(["ALTER TABLE metric_points ADD COLUMN x UInt8"], CLUSTER)
+    with pytest.raises(cluster.ClusterDdlError, match="must be letters"):
+        cluster.render(["CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a"], "a cluster; DROP")
+
+
+ENGINE_FULL = "MergeTree PARTITION BY toYYYYMM(time) ORDER BY (organization_id, metric, member, time) SETTINGS index_granularity = 8192"
+ROLLUP_FULL = "AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (organization_id, day, team) SETTINGS index_granularity = 8192"
+
+
+def test_retention_and_fsync_are_altered_only_where_they_differ() -> None:
+    tables = {
+        "metric_points": ENGINE_FULL,
+        "events": ENGINE_FULL.replace("metric,", "event_name,"),
+        "org_daily": ROLLUP_FULL,
+    }
+    assert tablesettings.changes(tables, tablesettings.TablePolicy(400, False)) == [
+        "ALTER TABLE events MODIFY TTL toDateTime(time) + INTERVAL 400 DAY",
+        "ALTER TABLE metric_points MODIFY TTL toDateTime(time) + INTERVAL 400 DAY",
+    ]
+    applied = {
+        "metric_points": ENGINE_FULL.replace(" SETTINGS", " TTL toDateTime(time) + toIntervalDay(400) SETTINGS")
+        + ", fsync_after_insert = 1, fsync_part_directory = 1",
+        "org_daily": ROLLUP_FULL + ", fsync_after_insert = 1, fsync_part_directory = 1",
+    }
+    assert tablesettings.changes(applied, tablesettings.TablePolicy(400, True)) == []
+    assert tablesettings.changes(applied, tablesettings.TablePolicy(0, False)) == [
+        "ALTER TABLE metric_points REMOVE TTL",
+        "ALTER TABLE metric_points RESET SETTING fsync_after_insert, fsync_part_directory",
+        "ALTER TABLE org_daily RESET SETTING fsync_after_insert, fsync_part_directory",
+    ]
+    assert tablesettings.changes({"metric_points": ENGINE_FULL}, tablesettings.TablePolicy(90, True)) == [
+        "ALTER TABLE metric_points MODIFY TTL toDateTime(time) + INTERVAL 90 DAY",
+        "ALTER TABLE metric_points MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
+    ]
+
+
+def test_on_a_cluster_the_local_tables_are_altered_on_the_cluster() -> None:
+    names = tablesettings.local_names(["metric_points", "org_daily"], CLUSTER)
+    assert names == {"metric_points_local": "metric_points", "org_daily_local": "org_daily"}
+    policy = tablesettings.TablePolicy(400, True, CLUSTER)
+    assert tablesettings.changes({"metric_points_local": ENGINE_FULL, "org_daily_local": ROLLUP_FULL}, policy) == [
+        f"ALTER TABLE metric_points_local ON CLUSTER `{CLUSTER}` MODIFY TTL toDateTime(time) + INTERVAL 400 DAY",
+        f"ALTER TABLE metric_points_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
+        f"ALTER TABLE org_daily_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
+    ]
