@@ -104,10 +104,12 @@ def visible(collector: CollectorProcess, expected: Tally, timeout_s: float = 60.
     return False, time.perf_counter() - began, totals
 
 
-def end_to_end(root: Path, protocol: str, shape: str, items: int, seconds: float) -> dict[str, Any]:
+def end_to_end(
+    root: Path, protocol: str, shape: str, items: int, seconds: float, name: str = "", **env: str
+) -> dict[str, Any]:
     requests = pregenerate(protocol, shape, items, 5000, seed=11)
     expected = total_of(requests)
-    collector = start_collector(root, f"e2e-{protocol.replace('/', '-')}-{shape}")
+    collector = start_collector(root, name or f"e2e-{protocol.replace('/', '-')}-{shape}", **env)
     try:
         cpu_began, wall_began = time.process_time(), time.perf_counter()
         result = asyncio.run(
@@ -129,6 +131,19 @@ def end_to_end(root: Path, protocol: str, shape: str, items: int, seconds: float
         return summary
     finally:
         collector.stop()
+
+
+def server_ingest(root: Path, items: int, seconds: float) -> dict[str, Any]:
+    """The gRPC gateway run again with storage.dsn=http://… on the test ClickHouse server
+    (tests/support/clickhouse_http.py: ClickHouse's HTTP interface over chDB, in its own process)."""
+    from tests.support.clickhouse_http import ClickHouseHttpServer
+
+    server = ClickHouseHttpServer(data_dir=root / "clickhouse-http").start()
+    try:
+        return end_to_end(root, "grpc", "gateway", items, seconds, "e2e-grpc-gateway-server",
+                          CC_ANALYTICS_STORAGE_DSN=server.dsn("bench"))  # fmt: skip
+    finally:
+        server.kill()
 
 
 def scrape(collector: CollectorProcess, repeat: int = 20) -> dict[str, Any]:
@@ -326,6 +341,14 @@ def table(results: dict[str, Any]) -> str:
             row(name, figure, "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])
         else:
             row(name, figure, "", run_["api_totals_match"])
+    server = results.get("e2e_server")
+    if server:
+        embedded = next(r for r in results["e2e"] if r["protocol"] == "grpc" and r["shape"] == "gateway")
+        row("end-to-end ingest, grpc gateway, storage.dsn=http:// (test server: HTTP over chDB)",
+            f"{server['items_per_s_committed']:,.0f}/s ({server['requests_per_s']:,.0f} req/s, p99 "
+            f"{server['latency_p99_ms']:.0f} ms) next to {embedded['items_per_s_committed']:,.0f}/s embedded = "
+            f"{server['items_per_s_committed'] / embedded['items_per_s_committed']:.2f}×; API totals "
+            f"{'match' if server['api_totals_match'] else 'DIFFER'}", "", server["api_totals_match"])  # fmt: skip
     best = max((r for r in results["e2e"] if r["protocol"] != "http/json"), key=lambda r: r["items_per_s_committed"])
     developers = best["items_per_s_committed"] / per_dev
     row("developers one instance takes (default intervals)",
@@ -415,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["e2e"].append(run_)
                 if "metrics_scrape" in run_:
                     results["metrics_scrape"] = run_.pop("metrics_scrape")
+        seconds = 3 if quick else 5
+        items = int(min(results["decode"]["protobuf gateway"], 40_000) * seconds)
+        log(f"end-to-end grpc gateway on the test ClickHouse server (HTTP DSN): {seconds} s")
+        results["e2e_server"] = server_ingest(root, items, seconds)
+        results["e2e_server"].pop("metrics_scrape", None)
         if not arguments.only_e2e:
             log("/metrics render with 10 000 series (bench/scrape_bench.py)")
             results["metrics_scrape_10k"] = scrape_series(10_000, 20)
