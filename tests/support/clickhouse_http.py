@@ -408,6 +408,12 @@ class Handler(BaseHTTPRequestHandler):
             self._answer_error(exc, query_id)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
+        except Exception as exc:  # a request the shim cannot read: answered as a server's internal error
+            version = self.server.engine.version
+            self._answer_error(
+                ClickHouseError(1001, f"Code: 1001. DB::Exception: {exc}. (STD_EXCEPTION) (version {version})"),
+                query_id,
+            )
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
