@@ -35,11 +35,17 @@ def _number(text: str) -> float:
     return number if math.isfinite(number) else 0.0
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _integer(text: str) -> int:
+    """An Int64 column's value: 0 for text that is no number or does not fit (the policy refuses such events
+    before they get here; this keeps one odd value from failing a whole insert)."""
     try:
-        return int(float(text)) if text else 0
+        number = int(float(text)) if text else 0
     except (ValueError, OverflowError):
         return 0
+    return number if number in _INT64 else 0
 
 
 def _rest(attributes: dict[str, str]) -> dict[str, str]:

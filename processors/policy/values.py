@@ -53,6 +53,7 @@ EVENT_NUMBER_LIMITS: dict[str, float] = {
     "tool_input_size_bytes": 1e12,
     "tool_result_size_bytes": 1e12,
     "prompt_length": 1e10,
+    "event.sequence": 1e15,  # per session; stored as Int64
 }
 
 _EVENT_NUMBER_KEYS = frozenset(EVENT_NUMBER_LIMITS)

@@ -114,6 +114,20 @@ def test_events_with_impossible_numbers_are_refused(cost: str, refused: bool) ->
         assert problem.startswith("event 'api_request': cost_usd ")
 
 
+@pytest.mark.parametrize(("sequence", "refused"), [("7", False), ("-3", True), ("1e30", True), ("9.3e18", True)])
+def test_an_event_sequence_that_cannot_fit_is_refused(sequence: str, refused: bool) -> None:
+    """Found by fuzzing: a sequence past Int64 failed the store's whole insert, and its sender retried forever."""
+    event = LogEvent(NOW, "tool_result", "claude_code.tool_result", {"user.id": "u", "event.sequence": sequence}, {})
+    problem = ValuePolicy(WINDOW).event_problem(event, NOW)
+    assert (problem is not None) == refused, problem
+
+
+def test_rows_never_carry_an_integer_the_column_cannot_hold() -> None:
+    from exporters.clickhouse.rows import _integer
+
+    assert [_integer(text) for text in ("12", "", "x", "1e30", str(2**63), str(-(2**63)))] == [12, 0, 0, 0, 0, -(2**63)]
+
+
 def _chain(window: TimeWindow = WINDOW) -> ProcessorChain:
     return ProcessorChain(
         IdentityResolver(), CumulativeToDelta(), RequestDeduplicator(10**15), policy=ValuePolicy(window)
