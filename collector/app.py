@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from exporters.prometheus.factory import read_scrape_token
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
-from processors.temporality import CumulativeToDelta, SeriesState
+from processors.temporality import CumulativeToDelta, SeriesState, StoredSeries, StoredSeriesLookup
 from receiver.otlp import OtlpReceiverConfig, create_admission, create_grpc_server, create_http_app
 from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth, TokensFileError
 
@@ -79,7 +80,11 @@ def build_chain(
     """The processors, seeded from what the store already holds so a restart neither loses nor repeats."""
     if directory is None:
         directory = load_directory(Path(config.identity_directory_file) if config.identity_directory_file else None)
-    converter = CumulativeToDelta(max_series=config.temporality_max_series)
+    # Replicas on one store (dedup.shared): each group is checked against what the others committed.
+    shared = config.shared_state
+    converter = CumulativeToDelta(
+        max_series=config.temporality_max_series, stored=stored_series_lookup(store) if shared else None
+    )
     now = time.time_ns()
     not_resumed = 0  # past temporality.max_series (the most recently arrived come first)
     for key, start_ns, value, time_ns, received_ns in store.cumulative_series_state(
@@ -88,7 +93,7 @@ def build_chain(
         state = SeriesState(int(start_ns), float(value), int(time_ns))
         not_resumed += not converter.restore(int(key), state, int(received_ns))
     window_ns = config.dedup_window_seconds * 1_000_000_000
-    deduplicator = RequestDeduplicator(window_ns)
+    deduplicator = RequestDeduplicator(window_ns, store.stored_request_digests if shared else None)
     for digest, received_ns in store.recent_request_digests(now - window_ns):
         deduplicator.remember(digest, int(received_ns))
     log.info(
@@ -98,6 +103,7 @@ def build_chain(
                 "cumulative_series": len(converter),
                 "cumulative_series_not_resumed": not_resumed,
                 "recent_requests": len(deduplicator),
+                "shared_state": shared,
             }
         },
     )
@@ -109,6 +115,18 @@ def build_chain(
         state_window_ns=config.temporality_state_days * _DAY_NS,
         policy=value_policy(config),
     )
+
+
+def stored_series_lookup(store: ClickHouseStore) -> StoredSeriesLookup:
+    """The converter's view of the series other collectors committed to the store."""
+
+    def lookup(keys: Collection[int], since_ns: int) -> dict[int, StoredSeries]:
+        return {
+            key: StoredSeries(SeriesState(start_ns, value, time_ns), received_ns)
+            for key, (start_ns, value, time_ns, received_ns) in store.stored_series_state(keys, since_ns).items()
+        }
+
+    return lookup
 
 
 def build_auth(config: Config) -> TokenAuth:

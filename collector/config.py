@@ -67,6 +67,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits.body_timeout_seconds", int, 30, "a request's body (HTTP) or message (gRPC) must arrive in full within this many seconds of its headers, else 408 / DEADLINE_EXCEEDED and nothing of it is kept"),
     Option("limits.keep_alive_seconds", int, 5, "an HTTP connection idle this long after an answer is closed"),
     Option("dedup.window_seconds", int, 86_400, "how long a delivered request is remembered, to count a retry once"),
+    Option("dedup.shared", str, "auto", "check each group of requests against the store before counting it, so that replicas sharing one store count a request retried on another replica once and continue every cumulative series from its last stored point (one query per group for each); true, false, or auto (on for an http(s) storage.dsn, off for the embedded store, which one process owns)"),
     Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id, allowed_email_domains); re-read when it changes"),
     Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set, even one listing no token)"),
     Option("auth.organization_mismatch", str, "refuse", "a point or record whose organization.id is not its ingest token's organization: refuse (partial success with the reason) or override (counted in the token's organization)"),
@@ -137,6 +138,7 @@ class Config:
     limits_body_timeout_seconds: int
     limits_keep_alive_seconds: int
     dedup_window_seconds: int
+    dedup_shared: str
     auth_tokens_file: str
     auth_require_token: str
     auth_organization_mismatch: str
@@ -158,6 +160,13 @@ class Config:
         if self.storage_dsn:
             return self.storage_dsn
         return "chdb://" + str((Path(self.data_dir) / "chdb").resolve())
+
+    @property
+    def shared_state(self) -> bool:
+        """Whether the processors read what other collectors committed to the store (dedup.shared)."""
+        if self.dedup_shared == "auto":
+            return self.dsn.startswith(("http://", "https://"))
+        return self.dedup_shared == "true"
 
     @property
     def access_file(self) -> Path:
@@ -331,6 +340,8 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"limits.{name} must be at least 1")
     if config.temporality_max_series < 1:
         raise ConfigError("temporality.max_series must be at least 1")
+    if config.dedup_shared not in ("auto", "true", "false"):
+        raise ConfigError("dedup.shared must be auto, true or false")
     if config.auth_require_token not in ("auto", "true", "false"):
         raise ConfigError("auth.require_token must be auto, true or false")
     if config.auth_organization_mismatch not in ("refuse", "override"):

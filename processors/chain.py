@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
-from pdata import Batch, EventFact, Member, MetricPoint, PointFact
+from pdata import CUMULATIVE, Batch, EventFact, Member, MetricPoint, PointFact
 from processors.dedup import RequestDeduplicator
 from processors.derive import fact_of, tool_name_of
 from processors.identity import IdentityResolver
@@ -13,8 +14,11 @@ from processors.privacy import PrivacyFilter
 from processors.temporality import CumulativeToDelta, SeriesState
 from processors.temporality.converter import SeriesLimitReached, series_key_of, series_text
 
+log = logging.getLogger("cc_analytics.processors")
+
 _MINUTE_NS = 60 * 1_000_000_000
 _DAY_NS = 24 * 60 * _MINUTE_NS
+_RECALLED_EFFECT = "requests another collector already committed were delivered here again: acknowledged, counted once"
 
 
 @dataclass(slots=True)
@@ -51,23 +55,40 @@ class ProcessorChain:
 
     def process(self, batches: list[Batch]) -> ProcessedGroup:
         group = ProcessedGroup()
-        if batches:
-            # Forget requests older than the dedup window (bounded memory; same window as after a restart).
-            latest_ns = max(batch.received_ns for batch in batches)
-            self.deduplicator.expire(latest_ns)
-            if latest_ns >= self._next_state_expiry_ns:
-                # Series ids include session.id, so idle series pile up: drop those a restart would not
-                # restore either. Scanning the state is O(series): do it once a minute at most.
-                self.converter.expire(latest_ns - self.state_window_ns)
-                self._next_state_expiry_ns = latest_ns + _MINUTE_NS
-        for index, batch in enumerate(batches):
+        if not batches:
+            return group
+        # Forget requests older than the dedup window (bounded memory; same window as after a restart).
+        latest_ns = max(batch.received_ns for batch in batches)
+        self.deduplicator.expire(latest_ns)
+        if latest_ns >= self._next_state_expiry_ns:
+            # Series ids include session.id, so idle series pile up: drop those a restart would not
+            # restore either. Scanning the state is O(series): do it once a minute at most.
+            self.converter.expire(latest_ns - self.state_window_ns)
+            self._next_state_expiry_ns = latest_ns + _MINUTE_NS
+        for batch in batches:
             # Before the duplicate check, so a retry is answered with the same partial success as the original.
             self.policy.screen(batch)
+        # Replicas sharing a store: a request another replica committed is a duplicate here too (one query for
+        # the group; nothing without a shared store).
+        recalled = self.deduplicator.recall([batch.digest for batch in batches], latest_ns)
+        if recalled:
+            log.info("dedup.shared_duplicates", extra={"fields": {"requests": recalled, "effect": _RECALLED_EFFECT}})
+        fresh: list[Batch] = []
+        for index, batch in enumerate(batches):
             if self.deduplicator.seen(batch.digest) or batch.digest in group.digests:
                 group.duplicates.add(index)
                 continue
             group.digests[batch.digest] = batch.received_ns
-            self._process_points(batch, group)
+            fresh.append(batch)
+        keys = [_series_keys(batch) for batch in fresh]
+        if self.converter.shared:
+            # Another replica may have converted later points of these series: start from the store's last
+            # point where it is newer (one query for the group).
+            taken = self.converter.recall(_cumulative_keys(fresh, keys), latest_ns - self.state_window_ns)
+            if taken:
+                log.debug("temporality.shared_state", extra={"fields": {"series_from_store": taken}})
+        for batch, batch_keys in zip(fresh, keys, strict=True):
+            self._process_points(batch, batch_keys, group)
             self._process_events(batch, group)
         return group
 
@@ -77,28 +98,18 @@ class ProcessorChain:
         for digest, received_ns in group.digests.items():
             self.deduplicator.remember(digest, received_ns)
 
-    def _process_points(self, batch: Batch, group: ProcessedGroup) -> None:
+    def _process_points(self, batch: Batch, keys: list[int], group: ProcessedGroup) -> None:
         if not batch.points:
             return
         identity_cache: dict[tuple[str, ...], Member] = {}
-        # The resource (one dict shared by a request's points) and the sender are hashed into every series key:
-        # encode them once per request.
-        resource_texts: dict[int, str] = {}
-        sender = batch.sender
-        sender_text = sender.api_key_id + sender.organization_id
         delta_of = self.converter.delta
         stored = self.privacy.point
         pending = group.series
         append = group.points.append
         digest, received_ns = batch.digest, batch.received_ns
         over_limit: list[MetricPoint] = []
-        for point in batch.points:
-            resource = point.resource
-            resource_text = resource_texts.get(id(resource))
-            if resource_text is None:
-                resource_text = resource_texts[id(resource)] = series_text(resource)
+        for point, key in zip(batch.points, keys, strict=True):
             attributes = point.attributes
-            key = series_key_of(point.metric, resource_text, attributes, sender_text)
             try:
                 delta = delta_of(key, point, pending)
             except SeriesLimitReached as limit:
@@ -112,7 +123,7 @@ class ProcessorChain:
             append(
                 PointFact(
                     stored(point),
-                    self._member(attributes, resource, batch, identity_cache),
+                    self._member(attributes, point.resource, batch, identity_cache),
                     delta,
                     key,
                     fact_of(point),
@@ -161,6 +172,31 @@ class ProcessorChain:
             member = self.identity.resolve(attributes, resource, batch.sender)
             cache[key] = member
         return member
+
+
+def _series_keys(batch: Batch) -> list[int]:
+    """The series key of each of the batch's points, in order."""
+    # The resource (one dict shared by a request's points) and the sender are hashed into every series key:
+    # encode them once per request.
+    resource_texts: dict[int, str] = {}
+    sender_text = batch.sender.api_key_id + batch.sender.organization_id
+    keys: list[int] = []
+    for point in batch.points:
+        resource = point.resource
+        resource_text = resource_texts.get(id(resource))
+        if resource_text is None:
+            resource_text = resource_texts[id(resource)] = series_text(resource)
+        keys.append(series_key_of(point.metric, resource_text, point.attributes, sender_text))
+    return keys
+
+
+def _cumulative_keys(batches: list[Batch], keys: list[list[int]]) -> set[int]:
+    return {
+        key
+        for batch, batch_keys in zip(batches, keys, strict=True)
+        for point, key in zip(batch.points, batch_keys, strict=True)
+        if point.temporality == CUMULATIVE
+    }
 
 
 def _refuse_points(batch: Batch, refused: list[MetricPoint], reason: str) -> None:

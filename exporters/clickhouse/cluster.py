@@ -7,6 +7,7 @@ With `storage.cluster` set, every statement of migrations/ (and control.sql) is 
 | `CREATE TABLE [IF NOT EXISTS] t (…) ENGINE = XMergeTree[(args)] …` | `CREATE TABLE IF NOT EXISTS t_local ON CLUSTER c (…) ENGINE = ReplicatedXMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}'[, args]) …` and `CREATE TABLE IF NOT EXISTS t ON CLUSTER c AS t_local ENGINE = Distributed('c', currentDatabase(), 't_local', <sharding key>)` |
 | `CREATE MATERIALIZED VIEW [IF NOT EXISTS] v TO t AS SELECT … FROM s …` | `CREATE MATERIALIZED VIEW IF NOT EXISTS v ON CLUSTER c TO t_local AS SELECT … FROM s_local …` |
 | `INSERT INTO t SELECT … FROM s …` | unchanged: run once, through the Distributed tables (with `distributed_foreground_insert=1`) |
+| `ALTER TABLE t ADD INDEX [IF NOT EXISTS] …` | `ALTER TABLE t_local ON CLUSTER c ADD INDEX IF NOT EXISTS …` (the rows, hence the skip indexes, are in the local tables) |
 
 So every name the queries use (`metric_points`, `member_daily`, …) is a Distributed table on every node:
 reads fan out to one replica of each shard and aggregate there, and the writer's inserts are routed to the
@@ -40,6 +41,10 @@ _CREATE_VIEW = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _INSERT = re.compile(r"^INSERT\s+INTO\s+\w+", re.IGNORECASE)
+_ADD_INDEX = re.compile(
+    r"^ALTER\s+TABLE\s+(?P<name>\w+)\s+ADD\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<index>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 _TABLE_AFTER = re.compile(r"\b(?P<keyword>FROM|JOIN)\s+(?P<table>\w+)\b", re.IGNORECASE)
 
 
@@ -109,6 +114,11 @@ def render(statements: list[str], cluster: str, known_tables: Iterable[str] = ()
             rendered.append(_render_view(view, cluster, tables))
         elif _INSERT.match(text):
             rendered.append(text)
+        elif (index := _ADD_INDEX.match(text)) and index.group("name") in tables:
+            local = index.group("name") + LOCAL_SUFFIX
+            rendered.append(
+                f"ALTER TABLE {local} {_on_cluster(cluster)} ADD INDEX IF NOT EXISTS {index.group('index')}"
+            )
         else:
             raise ClusterDdlError(f"no cluster rule for statement: {text[:120]}")
     return rendered

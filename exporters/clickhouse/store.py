@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from importlib import resources
 from typing import Any
@@ -230,3 +230,21 @@ class ClickHouseStore:
     def recent_request_digests(self, since_ns: int) -> Iterator[tuple[bytes, int]]:
         for digest, received_ns in self.query("recent_request_digests", {"since_ns": since_ns}):
             yield (digest if isinstance(digest, bytes) else digest.encode("latin-1")), received_ns
+
+    def stored_request_digests(self, digests: Collection[bytes], since_ns: int) -> dict[bytes, int]:
+        """Of `digests`, those of requests committed since `since_ns` (by any collector), with their arrival."""
+        if not digests:
+            return {}
+        rows = self.query("stored_request_digests", {"digests": [d.hex() for d in digests], "since_ns": since_ns})
+        return {bytes.fromhex(digest): int(received_ns) for digest, received_ns in rows}
+
+    def stored_series_state(self, keys: Collection[int], since_ns: int) -> dict[int, tuple[int, float, int, int]]:
+        """Of the cumulative series `keys`, those stored since `since_ns` (by any collector): key → (start_ns,
+        raw cumulative value, time_ns, received_ns) of the last stored point."""
+        if not keys:
+            return {}
+        rows = self.query("stored_series_state", {"keys": list(keys), "since_ns": since_ns})
+        return {
+            int(key): (int(start_ns), float(value), int(time_ns), int(received_ns))
+            for key, start_ns, value, time_ns, received_ns in rows
+        }

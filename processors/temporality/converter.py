@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from hashlib import blake2b
 
@@ -43,6 +43,19 @@ def series_key_of(metric: str, resource_text: str, attributes: dict[str, str], s
 DEFAULT_MAX_SERIES = 200_000
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSeries:
+    """A series' last point in the shared store (raw cumulative value, start and time) and when it arrived."""
+
+    state: SeriesState
+    arrived_ns: int
+
+
+# The last stored point of each of `keys` among the cumulative series that arrived since `since_ns`, as any
+# process committed it (collector/app.py binds it to the store's `stored_series_state` query).
+StoredSeriesLookup = Callable[[Collection[int], int], dict[int, StoredSeries]]
+
+
 class SeriesLimitReached(Exception):
     """A point of a new cumulative series while `max_series` series are remembered: it cannot be converted
     (its first value would count in full, and forgetting another series would count that one twice later)."""
@@ -60,9 +73,19 @@ class CumulativeToDelta:
     Memory is bounded: at most `max_series` series are remembered (a point of a new series past that raises
     SeriesLimitReached), and `expire` forgets series by when their last point *arrived*, not by the time the
     point claims, so series stamped in the future expire like any other.
+
+    With `stored` (replicas sharing one store), `recall` reads the last stored point of a group's series
+    before they are converted, and takes it where it is newer than this process's: another replica converted
+    later points of the series meanwhile.
     """
 
-    def __init__(self, max_series: int = DEFAULT_MAX_SERIES, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        max_series: int = DEFAULT_MAX_SERIES,
+        clock: Callable[[], int] = time.time_ns,
+        stored: StoredSeriesLookup | None = None,
+    ) -> None:
+        self._stored = stored
         self._state: dict[int, SeriesState] = {}
         self._arrived: dict[int, int] = {}  # series → arrival (ns) of its last committed point
         self.max_series = max_series
@@ -80,6 +103,27 @@ class CumulativeToDelta:
         self._state[key] = state
         self._arrived[key] = self._clock() if arrived_ns is None else arrived_ns
         return True
+
+    @property
+    def shared(self) -> bool:
+        return self._stored is not None
+
+    def recall(self, keys: Collection[int], since_ns: int) -> int:
+        """Before converting a group: the last stored point of each of its cumulative series (one query), kept
+        where it is newer than this process's state; returns how many were taken. Without a store: nothing.
+        A series new to this process counts towards `max_series` as any new series does (past the bound it
+        is not taken, and its point is refused as a new series'). Raises what the lookup raises."""
+        if self._stored is None or not keys:
+            return 0
+        taken = 0
+        for key, stored in self._stored(keys, since_ns).items():
+            current = self._state.get(key)
+            # The store holds what every replica committed, so it is never behind this process's own commits
+            # (except by points that added nothing, which are not stored: then this process's is newer).
+            if current is not None and stored.state.time_ns <= current.time_ns:
+                continue
+            taken += self.restore(key, stored.state, stored.arrived_ns)
+        return taken
 
     def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | None:
         """The delta this point contributes, or None when it contributes nothing (stale or unchanged)."""

@@ -38,6 +38,12 @@ VIEWS = {
     "tool_decisions_daily_from_points": ("tool_decisions_daily", "metric_points"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily")
+# Skip indexes of the shared-state lookups (0004): (table, index, column).
+INDEXES = (
+    ("metric_points", "request_digest_bloom", "request_digest"),
+    ("metric_points", "series_key_bloom", "series_key"),
+    ("events", "request_digest_bloom", "request_digest"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +100,16 @@ def test_backfills_run_once_through_the_distributed_tables(rendered: list[str]) 
     assert all("_local" not in s for s in inserts)
     every_migration_statement = [s for m in load_migrations() for s in m.statements]
     assert all(s in every_migration_statement for s in inserts)
-    assert len(rendered) == 2 * len(TABLES) + len(VIEWS) + len(BACKFILLS)
+    assert len(rendered) == 2 * len(TABLES) + len(VIEWS) + len(BACKFILLS) + len(INDEXES)
+
+
+def test_skip_indexes_are_added_to_the_local_tables_on_the_cluster(rendered: list[str]) -> None:
+    alters = [s for s in rendered if s.startswith("ALTER")]
+    assert alters == [
+        f"ALTER TABLE {table}_local ON CLUSTER `{CLUSTER}` ADD INDEX IF NOT EXISTS {name} {column} "
+        "TYPE bloom_filter(0.01) GRANULARITY 1"
+        for table, name, column in INDEXES
+    ]
 
 
 def test_a_statement_without_a_rule_is_refused_by_name() -> None:

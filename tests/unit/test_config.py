@@ -46,3 +46,22 @@ def test_every_option_has_an_env_var_a_default_and_a_line_in_the_readme() -> Non
 def test_bad_values_are_refused_with_the_reason(environ: dict[str, str], message: str) -> None:
     with pytest.raises(configuration.ConfigError, match=message):
         configuration.load(environ=environ)
+
+
+@pytest.mark.parametrize(
+    "environ, shared",
+    [
+        ({}, False),  # the embedded store: one process owns it
+        ({"CC_ANALYTICS_STORAGE_DSN": "http://u:p@ch:8123/db"}, True),
+        ({"CC_ANALYTICS_STORAGE_DSN": "https://u:p@ch:8443/db"}, True),
+        ({"CC_ANALYTICS_STORAGE_DSN": "http://u:p@ch:8123/db", "CC_ANALYTICS_DEDUP_SHARED": "false"}, False),
+        ({"CC_ANALYTICS_DEDUP_SHARED": "true"}, True),
+    ],
+)
+def test_shared_state_is_on_for_a_server_store_unless_turned_off(environ: dict[str, str], shared: bool) -> None:
+    assert configuration.load(environ=environ, config_file=None).shared_state is shared
+
+
+def test_dedup_shared_takes_auto_true_or_false() -> None:
+    with pytest.raises(configuration.ConfigError, match="dedup.shared must be auto, true or false"):
+        configuration.load(environ={"CC_ANALYTICS_DEDUP_SHARED": "yes"}, config_file=None)
