@@ -21,8 +21,6 @@ SINGLE = COMPOSE / "compose.yaml"
 SCALE = COMPOSE / "compose.scale.yaml"
 STACKS = (SINGLE, SCALE)
 NGINX = COMPOSE / "nginx" / "nginx.conf"
-# Options the scale-out stack sets ahead of the collector supporting them (deploy/README.md, "Scale-out").
-PENDING_OPTIONS = {"CC_ANALYTICS_STORAGE_CLUSTER"}
 OFFICIAL = {
     "clickhouse": "clickhouse/clickhouse-server",
     "prometheus": "prom/prometheus",
@@ -174,7 +172,7 @@ def test_collectors_use_the_clickhouse_server(stack: Path) -> None:
     users = ElementTree.parse(COMPOSE / "clickhouse" / "users.xml").getroot().find("users")
     for name, collector in collectors(stack).items():
         environment = collector["environment"]
-        known = {option.env for option in OPTIONS} | PENDING_OPTIONS
+        known = {option.env for option in OPTIONS}
         assert set(environment) <= known, f"{name}: {set(environment) - known} are no options of the collector"
         dsn = urlsplit(interpolate(environment["CC_ANALYTICS_STORAGE_DSN"]))
         assert dsn.scheme == "http" and dsn.port == 8123
