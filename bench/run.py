@@ -133,15 +133,20 @@ def end_to_end(
         collector.stop()
 
 
-def server_ingest(root: Path, items: int, seconds: float) -> dict[str, Any]:
+def server_ingest(root: Path, items: int, seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """The gRPC gateway run again with storage.dsn=http://… on the test ClickHouse server
-    (tests/support/clickhouse_http.py: ClickHouse's HTTP interface over chDB, in its own process)."""
+    (tests/support/clickhouse_http.py: ClickHouse's HTTP interface over chDB, in its own process): with the
+    replicas' shared checks (dedup.shared, the default there), then without them, each in a database of its own."""
     from tests.support.clickhouse_http import ClickHouseHttpServer
 
     server = ClickHouseHttpServer(data_dir=root / "clickhouse-http").start()
     try:
-        return end_to_end(root, "grpc", "gateway", items, seconds, "e2e-grpc-gateway-server",
-                          CC_ANALYTICS_STORAGE_DSN=server.dsn("bench"))  # fmt: skip
+        shared = end_to_end(root, "grpc", "gateway", items, seconds, "e2e-grpc-gateway-server",
+                            CC_ANALYTICS_STORAGE_DSN=server.dsn("bench"))  # fmt: skip
+        unshared = end_to_end(root, "grpc", "gateway", items, seconds, "e2e-grpc-gateway-server-unshared",
+                              CC_ANALYTICS_STORAGE_DSN=server.dsn("bench_unshared"),
+                              CC_ANALYTICS_DEDUP_SHARED="false")  # fmt: skip
+        return shared, unshared
     finally:
         server.kill()
 
@@ -349,6 +354,12 @@ def table(results: dict[str, Any]) -> str:
             f"{server['latency_p99_ms']:.0f} ms) next to {embedded['items_per_s_committed']:,.0f}/s embedded = "
             f"{server['items_per_s_committed'] / embedded['items_per_s_committed']:.2f}×; API totals "
             f"{'match' if server['api_totals_match'] else 'DIFFER'}", "", server["api_totals_match"])  # fmt: skip
+    unshared = results.get("e2e_server_unshared")
+    if server and unshared:
+        row("cost of the replicas' shared checks (dedup.shared: a digest lookup per group; delta workload)",
+            f"{server['items_per_s_committed']:,.0f}/s on, {unshared['items_per_s_committed']:,.0f}/s off = "
+            f"{server['items_per_s_committed'] / unshared['items_per_s_committed']:.2f}×; API totals "
+            f"{'match' if unshared['api_totals_match'] else 'DIFFER'} off", "", unshared["api_totals_match"])  # fmt: skip
     best = max((r for r in results["e2e"] if r["protocol"] != "http/json"), key=lambda r: r["items_per_s_committed"])
     developers = best["items_per_s_committed"] / per_dev
     row("developers one instance takes (default intervals)",
@@ -440,9 +451,10 @@ def main(argv: list[str] | None = None) -> int:
                     results["metrics_scrape"] = run_.pop("metrics_scrape")
         seconds = 3 if quick else 5
         items = int(min(results["decode"]["protobuf gateway"], 40_000) * seconds)
-        log(f"end-to-end grpc gateway on the test ClickHouse server (HTTP DSN): {seconds} s")
-        results["e2e_server"] = server_ingest(root, items, seconds)
+        log(f"end-to-end grpc gateway on the test ClickHouse server (HTTP DSN), dedup.shared on then off: {seconds} s")
+        results["e2e_server"], results["e2e_server_unshared"] = server_ingest(root, items, seconds)
         results["e2e_server"].pop("metrics_scrape", None)
+        results["e2e_server_unshared"].pop("metrics_scrape", None)
         if not arguments.only_e2e:
             log("/metrics render with 10 000 series (bench/scrape_bench.py)")
             results["metrics_scrape_10k"] = scrape_series(10_000, 20)
