@@ -82,7 +82,8 @@ def test_the_dropped_counter_is_held_after_start_up() -> None:
 def test_a_restarted_exporter_exposes_the_previous_series_again_at_zero(tmp_path: Path) -> None:
     journal_path = tmp_path / "prometheus-series.jsonl"
     config = PrometheusExporterConfig(new_series_hold_seconds=0, series_journal=str(journal_path))
-    before = ClaudeCodeCounters(config, journal=SeriesJournal(journal_path))
+    killed_journal = SeriesJournal(journal_path)
+    before = ClaudeCodeCounters(config, journal=killed_journal)
     before.on_commit([cost(1.0, "m"), cost(0.5, "n")])
     assert len(scraped(before)) == 2
     # SIGKILL: nothing is closed; what was appended is on disk already.
@@ -90,6 +91,8 @@ def test_a_restarted_exporter_exposes_the_previous_series_again_at_zero(tmp_path
     assert sorted(scraped(after).values()) == [0.0, 0.0]
     after.on_commit([cost(0.25, "m")])
     assert scraped(after)[REJECT] == 0.25
+    killed_journal.close()  # the killed process's file handle, released only now that the test is done with it
+    after.close()
 
 
 def test_after_a_graceful_stop_the_series_go_on_from_their_final_values(tmp_path: Path) -> None:
@@ -119,10 +122,12 @@ def test_the_journal_skips_a_torn_line_and_forgets_series_idle_past_the_ttl(tmp_
     config = PrometheusExporterConfig(
         new_series_hold_seconds=0, series_ttl_seconds=100, series_journal=str(journal_path)
     )
-    first = ClaudeCodeCounters(config, journal=SeriesJournal(journal_path), wall_clock=wall)
+    first_journal = SeriesJournal(journal_path)
+    first = ClaudeCodeCounters(config, journal=first_journal, wall_clock=wall)
     first.on_commit([cost(1.0, "old")])
     wall.now += 90
     first.on_commit([cost(1.0, "m")])
+    first_journal.close()  # the process died here: its appends are on disk, nothing was rewritten
     with journal_path.open("a") as out:
         out.write('{"m":"claude_code_cost_usage_USD_total","n":["organiz')  # power lost mid-append
     wall.now += 20  # "old" was last seen 110 s ago, past the TTL; "m" 20 s ago
