@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/cc-analytics run
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
 
+# Style and types: the same checks as .pre-commit-config.yaml, and `make test` (hence CI) runs them first.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Benchmarks: prints the table of bench/README.md (QUICK=1 or `make bench-quick` for the < 2 min version).
 bench: $(STAMP)

@@ -57,7 +57,9 @@ def _array(values: list[str]) -> str:
 def _points_sql(first: date, days: int, members: int) -> str:
     kinds = len(_POINT_KINDS)
     columns = list(zip(*_POINT_KINDS, strict=True))
-    values = "multiIf(" + ", ".join(f"k = {i}, {expr}" for i, expr in enumerate(columns[6][:-1])) + f", {columns[6][-1]})"
+    values = (
+        "multiIf(" + ", ".join(f"k = {i}, {expr}" for i, expr in enumerate(columns[6][:-1])) + f", {columns[6][-1]})"
+    )
     total = members * days * HOURS_PER_DAY * kinds
     return f"""
 INSERT INTO metric_points (time, start_time, received_at, organization_id, member, member_type, team, user_id,
@@ -193,12 +195,26 @@ def _p50(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(samples), value
 
 
-_VIEWS = ("member_hourly_from_points", "member_hourly_from_events", "tool_decisions_hourly_from_points",
-          "model_usage_hourly_from_points", "org_daily_from_points", "org_daily_from_events",
-          "member_daily_from_points", "member_daily_from_events", "tool_decisions_daily_from_points")
+_VIEWS = (
+    "member_hourly_from_points",
+    "member_hourly_from_events",
+    "tool_decisions_hourly_from_points",
+    "model_usage_hourly_from_points",
+    "org_daily_from_points",
+    "org_daily_from_events",
+    "member_daily_from_points",
+    "member_daily_from_events",
+    "tool_decisions_daily_from_points",
+)
 # rollup table → the column its rows are keyed by in time
-ROLLUPS = {"member_hourly": "hour", "tool_decisions_hourly": "hour", "model_usage_hourly": "hour",
-           "org_daily": "day", "member_daily": "day", "tool_decisions_daily": "day"}
+ROLLUPS = {
+    "member_hourly": "hour",
+    "tool_decisions_hourly": "hour",
+    "model_usage_hourly": "hour",
+    "org_daily": "day",
+    "member_daily": "day",
+    "tool_decisions_daily": "day",
+}
 BLOCK_DAYS = 28
 
 
@@ -277,8 +293,7 @@ class _Lent:
 def counts(store) -> dict[str, int]:
     client = _Lent(store)
     return {
-        table: int(client.command(f"SELECT count() FROM {table}"))
-        for table in ("metric_points", "events", *ROLLUPS)
+        table: int(client.command(f"SELECT count() FROM {table}")) for table in ("metric_points", "events", *ROLLUPS)
     }
 
 
@@ -298,7 +313,9 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
         return lambda: client.query(sql, parameters=parameters).result_rows
 
     def raw_analytics(first: date, last: date, team: str = "") -> Callable[[], Any]:
-        parts = [raw(sql, first, last, team) for sql in (RAW_ANALYTICS_TOTALS, RAW_ANALYTICS_DAYS, RAW_ACCEPTANCE_BY_TOOL)]
+        parts = [
+            raw(sql, first, last, team) for sql in (RAW_ANALYTICS_TOTALS, RAW_ANALYTICS_DAYS, RAW_ACCEPTANCE_BY_TOOL)
+        ]
         return lambda: [part() for part in parts]
 
     cases = [
@@ -345,9 +362,14 @@ def raw_equivalent(sql: str) -> str:
     selects = _materialized_selects()
     for table, parts in selects.items():
         # a view's -If state converts to the table's column type on insert; in a subquery it must be cast
-        parts = [part.replace("uniqExactIfState(session_id, session_id != '') AS sessions",
-                              "CAST(uniqExactIfState(session_id, session_id != '') AS AggregateFunction(uniqExact, "
-                              "String)) AS sessions") for part in parts]
+        parts = [
+            part.replace(
+                "uniqExactIfState(session_id, session_id != '') AS sessions",
+                "CAST(uniqExactIfState(session_id, session_id != '') AS AggregateFunction(uniqExact, "
+                "String)) AS sessions",
+            )
+            for part in parts
+        ]
         sql = re.sub(rf"\bFROM {table}\b", f"FROM ({' UNION ALL '.join(parts)}) AS {table}", sql)
     return sql
 

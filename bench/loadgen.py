@@ -32,6 +32,7 @@ from typing import Any
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 SHAPES = ("client", "gateway")
@@ -162,8 +163,9 @@ def _developer(index: int, rng: random.Random, organization: str) -> Developer:
         ("service.name", "claude-code"),
         ("service.version", VERSION),
     ]
-    return Developer(index, kind, member, identity, resource, rng.choice(MODELS), last_export_ns=time.time_ns(),
-                     terminal=terminal)
+    return Developer(
+        index, kind, member, identity, resource, rng.choice(MODELS), last_export_ns=time.time_ns(), terminal=terminal
+    )
 
 
 # ---------------------------------------------------------------------------------------------- OTLP building
@@ -269,13 +271,9 @@ class Workload:
         if len(exports) == 1:
             message, tally, due = exports[0]
         else:
-            message = ExportMetricsServiceRequest() if signal == "metrics" else ExportLogsServiceRequest()
+            message = _merged(signal, [part for part, _, _ in exports])
             tally = Tally()
-            for part, part_tally, _ in exports:
-                if signal == "metrics":
-                    message.resource_metrics.extend(part.resource_metrics)
-                else:
-                    message.resource_logs.extend(part.resource_logs)
+            for _, part_tally, _ in exports:
                 tally.add(part_tally)
             tally.requests = 1
             due = exports[-1][2]
@@ -350,7 +348,11 @@ class Workload:
                     tool = rng.choice(CODE_EDIT_TOOLS[2:])
                 decision = "accept" if rng.random() < 0.85 else "reject"
                 use_id = f"toolu_{rng.getrandbits(64):016x}"
-                source = rng.choice(("config", "user_temporary", "user_permanent")) if decision == "accept" else "user_reject"
+                source = (
+                    rng.choice(("config", "user_temporary", "user_permanent"))
+                    if decision == "accept"
+                    else "user_reject"
+                )
                 event("tool_decision", tool_name=tool, tool_use_id=use_id, decision=decision, source=source,
                       tool_source="builtin")  # fmt: skip
                 if decision == "accept":
@@ -388,7 +390,7 @@ class Workload:
             item = scope.metrics.add()
             item.name = name
             item.unit = unit
-            item.sum.aggregation_temporality = 1  # DELTA
+            item.sum.aggregation_temporality = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
             item.sum.is_monotonic = True
             return item.sum.data_points
 
@@ -454,6 +456,19 @@ class Workload:
         return items / 200 / (windows * LOG_INTERVAL_S / 60)
 
 
+def _merged(signal: str, parts: list[Any]) -> ExportMetricsServiceRequest | ExportLogsServiceRequest:
+    """One request carrying the resources of all `parts`, as a gateway collector batches them."""
+    if signal == "metrics":
+        metrics = ExportMetricsServiceRequest()
+        for part in parts:
+            metrics.resource_metrics.extend(part.resource_metrics)
+        return metrics
+    logs = ExportLogsServiceRequest()
+    for part in parts:
+        logs.resource_logs.extend(part.resource_logs)
+    return logs
+
+
 # ---------------------------------------------------------------------------------------------- sending
 
 
@@ -477,7 +492,9 @@ class GrpcSender:
             if secure
             else grpc.aio.insecure_channel(target, options=options)
         )
-        self._methods = {signal: self._channel.unary_unary(path) for signal, path in _GRPC_METHODS.items()}
+        self._methods: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {
+            signal: self._channel.unary_unary(path) for signal, path in _GRPC_METHODS.items()
+        }
         self._metadata = tuple((key.lower(), value) for key, value in headers.items())
         self._timeout_s = timeout_s
 
@@ -764,8 +781,7 @@ def _print_summary(summary: dict[str, Any], out=sys.stdout) -> None:
         f"latency: p50 {summary['latency_p50_ms']} ms, p99 {summary['latency_p99_ms']} ms",
         f"answers by status: {answers}",
         f"refusals carrying Retry-After: {summary['refusals_with_retry_after'] or 'none'}",
-        "acknowledged totals (what the API must show): "
-        + ", ".join(f"{key} {value}" for key, value in totals.items()),
+        "acknowledged totals (what the API must show): " + ", ".join(f"{key} {value}" for key, value in totals.items()),
     ]
     print("\n".join(lines), file=out)
 

@@ -1,7 +1,7 @@
 """Profile or size the ingest path: one collector, one loadgen run, the writer's insert figures, optionally py-spy.
 
-    python -m bench.profile_ingest http/protobuf client 64            # items/s and inserts (count, time)
-    python -m bench.profile_ingest grpc gateway 16 --py-spy out.txt   # plus a py-spy raw profile (12 s)
+python -m bench.profile_ingest http/protobuf client 64            # items/s and inserts (count, time)
+python -m bench.profile_ingest grpc gateway 16 --py-spy out.txt   # plus a py-spy raw profile (12 s)
 """
 
 from __future__ import annotations

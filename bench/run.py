@@ -40,7 +40,9 @@ def log(message: str) -> None:
     sys.stderr.flush()
 
 
-def pregenerate(protocol: str, shape: str, items: int, developers: int, seed: int, organization: str = "") -> list[Request]:
+def pregenerate(
+    protocol: str, shape: str, items: int, developers: int, seed: int, organization: str = ""
+) -> list[Request]:
     workload = Workload(developers, protocol, shape, gateway_batch=50, seed=seed, organization=organization)
     requests, total = [], 0
     for request in workload.requests():
@@ -113,9 +115,16 @@ def end_to_end(
     try:
         cpu_began, wall_began = time.process_time(), time.perf_counter()
         result = asyncio.run(
-            run(requests, url=url_of(collector, protocol), protocol=protocol, shape=shape, developers=5000,
-                concurrency=64 if shape == "client" else 16, duration_s=seconds,
-                label=f"{protocol:13} {shape:7}")  # fmt: skip
+            run(
+                requests,
+                url=url_of(collector, protocol),
+                protocol=protocol,
+                shape=shape,
+                developers=5000,
+                concurrency=64 if shape == "client" else 16,
+                duration_s=seconds,
+                label=f"{protocol:13} {shape:7}",
+            )
         )
         # The requests are encoded beforehand (pregenerate): the loadgen's own CPU on the shared cores is this.
         loadgen_cores = (time.process_time() - cpu_began) / (time.perf_counter() - wall_began)
@@ -221,8 +230,16 @@ def latency(root: Path, background_items_per_s: float, seconds: float, probes: i
 
     async def both() -> None:
         await asyncio.gather(
-            run(background, url=collector.otlp_grpc_url, protocol="grpc", shape="gateway", rate=rate, concurrency=16,
-                label="background   ", progress=True),  # fmt: skip
+            run(
+                background,
+                url=collector.otlp_grpc_url,
+                protocol="grpc",
+                shape="gateway",
+                rate=rate,
+                concurrency=16,
+                label="background   ",
+                progress=True,
+            ),
             probe_all(),
         )
 
@@ -272,8 +289,17 @@ def overload(root: Path, protocol: str, sustainable_items_per_s: float, seconds:
     sampler.start()
     try:
         result = asyncio.run(
-            run(requests, url=url_of(collector, protocol), protocol=protocol, shape="gateway", rate=rate,
-                concurrency=1024, retry=False, timeout_s=60, label=f"overload {protocol:8}")  # fmt: skip
+            run(
+                requests,
+                url=url_of(collector, protocol),
+                protocol=protocol,
+                shape="gateway",
+                rate=rate,
+                concurrency=1024,
+                retry=False,
+                timeout_s=60,
+                label=f"overload {protocol:8}",
+            )
         )
         matched, _, _ = visible(collector, result.accepted, timeout_s=60)
         peak = rss_of(pid)[1]

@@ -41,7 +41,7 @@ from processors.dedup import RequestDeduplicator
 from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
 from processors.temporality import CumulativeToDelta, SeriesState, StoredSeries, StoredSeriesLookup
 from receiver.otlp import OtlpReceiverConfig, create_admission, create_grpc_server, create_http_app
-from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth, TokensFileError
+from receiver.otlp.auth import NO_TOKENS_EFFECT, OrganizationMismatch, TokenAuth, TokensFileError
 
 log = logging.getLogger("cc_analytics.collector")
 
@@ -132,7 +132,7 @@ def stored_series_lookup(store: ClickHouseStore) -> StoredSeriesLookup:
 def build_auth(config: Config) -> TokenAuth:
     """Raises ConfigError naming the tokens file, the entry and what is wrong."""
     required = None if config.auth_require_token == "auto" else config.auth_require_token == "true"
-    mismatch = "override" if config.auth_organization_mismatch == "override" else "refuse"
+    mismatch: OrganizationMismatch = "override" if config.auth_organization_mismatch == "override" else "refuse"
     if config.auth_tokens_file:
         try:
             return TokenAuth.from_file(Path(config.auth_tokens_file), required, mismatch)

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
-from exporters.clickhouse import ClickHouseStore, StoreUnavailable
+from exporters.clickhouse import StoreUnavailable
 from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Unavailable
 from processors.chain import ProcessorChain
@@ -28,6 +29,14 @@ _STOP = object()
 
 # Called with each group's facts once they are committed (e.g. the Prometheus exporter's counters).
 CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
+
+
+class GroupStore(Protocol):
+    """What the writer needs of the store (the store itself, or a wrapper that times or gates its writes)."""
+
+    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None: ...
+
+    def ping(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +51,7 @@ class Pipeline:
     def __init__(
         self,
         chain: ProcessorChain,
-        store: ClickHouseStore,
+        store: GroupStore,
         config: PipelineConfig,
         listeners: Sequence[CommitListener] = (),
     ) -> None:

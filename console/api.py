@@ -99,7 +99,7 @@ def create_api_app(
                     kind = "authentication_error" if decision.status == 401 else "permission_error"
                     return _anthropic_error(decision.status, kind, decision.reason)
                 if style == "page":
-                    if decision.status == 401:
+                    if decision.principal is None:  # 401: nobody signed in
                         return _login_form(request, settings)
                     return pages.forbidden_page(ROLES[decision.principal.role])
                 return _denied_json(decision)

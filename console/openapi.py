@@ -52,7 +52,7 @@ _DENIED = {
     "503": _json(_ref("Error"), "the analytics store is unreachable"),
 }
 _CSV = {"description": "CSV with a header row", "content": {"text/csv": {"schema": {"type": "string"}}}}
-_SECURITY = [{"bearer": []}, {"apiKey": []}, {"session": []}]
+_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}, {"session": []}]
 
 _TOKENS = _object({"input": _NUMBER, "output": _NUMBER, "cache_read": _NUMBER, "cache_creation": _NUMBER})
 _DECISIONS = _object({"accepted": _NUMBER, "rejected": _NUMBER})

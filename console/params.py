@@ -18,6 +18,8 @@ def check_storable(name: str, day: date) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
         raise BadParameter(f"{name} must be between {FIRST_DAY} and {LAST_DAY}, got {day}")
     return day
+
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 

@@ -156,7 +156,9 @@ class ProcessorChain:
                 )
             )
 
-    def _member(self, attributes: dict[str, str], resource: dict[str, str], batch: Batch, cache: dict) -> Member:
+    def _member(
+        self, attributes: dict[str, str], resource: dict[str, str], batch: Batch, cache: dict[tuple[str, ...], Member]
+    ) -> Member:
         # Identity attributes repeat on every point of a request: resolve each combination once.
         get, resource_get = attributes.get, resource.get
         key = (

@@ -35,7 +35,7 @@ def _filters(start: date, end: date, organization_id: str, team: str) -> dict[st
 
 
 def _shape(row: dict[str, Any]) -> dict[str, Any]:
-    shaped = {name: _number(row[name]) for name in _COUNTS}
+    shaped: dict[str, Any] = {name: _number(row[name]) for name in _COUNTS}
     shaped["acceptance_rate"] = acceptance_rate(float(row["accepts"]), float(row["rejects"]))
     shaped["active_users"] = int(row["active_users"])
     shaped["sessions"] = int(row["sessions"])

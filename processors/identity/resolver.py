@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -59,7 +60,7 @@ def load_directory(path: Path | None) -> dict[str, DirectoryEntry]:
     return directory
 
 
-def _text(where: str, entry: dict, key: str) -> str:
+def _text(where: str, entry: dict[str, Any], key: str) -> str:
     value = entry.get(key)
     if value is None:
         return ""

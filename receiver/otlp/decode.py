@@ -10,6 +10,7 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from google.protobuf import json_format
@@ -17,6 +18,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Gauge, Sum
 
 from pdata import LogEvent, MetricPoint
 
@@ -178,6 +180,7 @@ def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPo
             scope = scope_metrics.scope.name
             for metric in scope_metrics.metrics:
                 kind = metric.WhichOneof("data")
+                data: Sum | Gauge
                 if kind == "sum":
                     data = metric.sum
                     temporality = int(data.aggregation_temporality)
@@ -287,6 +290,7 @@ class _Slow(Exception):
     """The direct JSON path does not handle this document: use ParseDict (same result, or its reason)."""
 
 
+_fast_loads: Callable[[bytes], Any]
 try:
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it

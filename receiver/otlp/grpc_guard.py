@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -24,7 +24,8 @@ from receiver.otlp.admission import retry_status
 from receiver.otlp.auth import TokenAuth, Unauthenticated
 from receiver.otlp.observer import IngestObserver
 
-UnaryBehavior = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
+# The context is grpc.aio's: grpcio's stubs type a handler's behaviour with the synchronous context.
+UnaryBehavior = Callable[[bytes, Any], Awaitable[bytes]]
 PEER_RETRY_AFTER_S = 1
 
 
@@ -37,6 +38,12 @@ def retry_trailers(code: grpc.StatusCode, reason: str, retry_after_s: int) -> tu
         ("grpc-status-details-bin", status.SerializeToString()),
         ("google.rpc.retryinfo-bin", status.details[0].value),
     )
+
+
+def authorization(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The call's `authorization` metadata; only `-bin` keys carry bytes, so any other value is no token."""
+    value = dict(metadata or ()).get("authorization")
+    return value if isinstance(value, str) else None
 
 
 class PeerCalls:
@@ -71,7 +78,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
         self,
         auth: TokenAuth,
         observer: IngestObserver,
-        signals: dict[str, str],
+        signals: Mapping[str, str],
         max_calls_per_peer: int,
         message_timeout_s: float,
     ) -> None:
@@ -83,19 +90,21 @@ class CallGuard(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         signal = self._signals.get(details.method)
         if handler is None or signal is None or handler.request_streaming or handler.response_streaming:
             return handler
-        metadata = dict(details.invocation_metadata or ())
+        behavior = handler.unary_unary
+        if behavior is None:
+            return handler
         try:
-            self._auth.authenticate(metadata.get("authorization"))
+            self._auth.authenticate(authorization(details.invocation_metadata))
         except Unauthenticated as exc:
             return grpc.stream_unary_rpc_method_handler(self._refusal(signal, str(exc)))
-        return grpc.stream_unary_rpc_method_handler(self._guarded(signal, handler.unary_unary))
+        return grpc.stream_unary_rpc_method_handler(self._guarded(signal, behavior))
 
     def _refusal(self, signal: str, reason: str) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[bytes]]:
         async def refuse(_requests: Any, context: grpc.aio.ServicerContext) -> bytes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -15,16 +17,17 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from pdata.consumer import Consumer, Overloaded, Unavailable
-from receiver.otlp.admission import Admission, OverBudget, Ticket
+from receiver.otlp.admission import Admission, OverBudget
 from receiver.otlp.auth import TokenAuth, Unauthenticated
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure
-from receiver.otlp.grpc_guard import CallGuard
+from receiver.otlp.grpc_guard import CallGuard, authorization
 from receiver.otlp.grpc_guard import retry_trailers as _retry_trailers
 from receiver.otlp.ingest import Signal, decode
 from receiver.otlp.observer import IngestObserver
 
-_SERVICES: dict[str, tuple[Signal, type]] = {
+ExportResponse = ExportMetricsServiceResponse | ExportLogsServiceResponse | ExportTraceServiceResponse
+_SERVICES: dict[str, tuple[Signal, type[ExportResponse]]] = {
     "opentelemetry.proto.collector.metrics.v1.MetricsService": ("metrics", ExportMetricsServiceResponse),
     "opentelemetry.proto.collector.logs.v1.LogsService": ("logs", ExportLogsServiceResponse),
     "opentelemetry.proto.collector.trace.v1.TraceService": ("traces", ExportTraceServiceResponse),
@@ -64,7 +67,7 @@ def create_otlp_grpc_server(
     )
     handlers = []
     for service, (signal, response_type) in _SERVICES.items():
-        handler = grpc.unary_unary_rpc_method_handler(
+        handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
             _export_handler(signal, response_type, auth, consumer, observer, admission),
             request_deserializer=None,
             response_serializer=None,
@@ -80,24 +83,29 @@ def _host(bind: str) -> str:
 
 
 def _export_handler(
-    signal: Signal, response_type: type, auth: TokenAuth, consumer: Consumer, observer, admission: Admission
-):
-    async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    signal: Signal,
+    response_type: type[ExportResponse],
+    auth: TokenAuth,
+    consumer: Consumer,
+    observer: IngestObserver,
+    admission: Admission,
+) -> Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]:
+    async def export(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         started = time.perf_counter()
 
-        async def refuse(code: grpc.StatusCode, outcome: str, reason: str, retry_after_s: int | None = None):
+        async def refuse(
+            code: grpc.StatusCode, outcome: str, reason: str, retry_after_s: int | None = None
+        ) -> NoReturn:
             observer.request_done("grpc", signal, outcome, reason, 0, 0, time.perf_counter() - started)
             if retry_after_s is not None:
                 await context.abort(code, reason, _retry_trailers(code, reason, retry_after_s))
             await context.abort(code, reason)
 
-        metadata = dict(context.invocation_metadata() or ())
         try:
-            binding = auth.authenticate(metadata.get("authorization"))
+            binding = auth.authenticate(authorization(context.invocation_metadata()))
         except Unauthenticated as exc:
             await refuse(grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", str(exc))
         # grpcio has already inflated the message (within max_request_bytes): admit its size before decoding.
-        ticket: Ticket | None = None
         try:
             ticket = admission.admit(len(request))
         except OverBudget as exc:

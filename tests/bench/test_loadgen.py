@@ -29,8 +29,15 @@ def _send(collector: CollectorProcess, protocol: str, shape: str, requests: int,
     url = collector.otlp_grpc_url if protocol == "grpc" else collector.otlp_http_url
     workload = Workload(120, protocol, shape, gateway_batch=40, seed=seed, organization="org-bench")
     result = asyncio.run(
-        run(workload.requests(), url=url, protocol=protocol, shape=shape, total_requests=requests,
-            concurrency=16, progress=False)  # fmt: skip
+        run(
+            workload.requests(),
+            url=url,
+            protocol=protocol,
+            shape=shape,
+            total_requests=requests,
+            concurrency=16,
+            progress=False,
+        )
     )
     assert result.failed == 0, result.summary()
     assert result.succeeded == requests, result.summary()

@@ -14,13 +14,18 @@ REPORT = "/v1/organizations/usage_report/claude_code"
 
 
 def _tools(**counts: tuple[int, int]) -> dict[str, dict[str, int]]:
-    tools = {name: {"accepted": 0, "rejected": 0} for name in ("edit_tool", "multi_edit_tool", "write_tool", "notebook_edit_tool")}
+    tools = {
+        name: {"accepted": 0, "rejected": 0}
+        for name in ("edit_tool", "multi_edit_tool", "write_tool", "notebook_edit_tool")
+    }
     for name, (accepted, rejected) in counts.items():
         tools[name] = {"accepted": accepted, "rejected": rejected}
     return tools
 
 
-def _model(model: str, cents: float, input: int = 0, output: int = 0, cache_read: int = 0, cache_creation: int = 0) -> dict[str, Any]:
+def _model(
+    model: str, cents: float, input: int = 0, output: int = 0, cache_read: int = 0, cache_creation: int = 0
+) -> dict[str, Any]:
     return {
         "model": model,
         "tokens": {"input": input, "output": output, "cache_read": cache_read, "cache_creation": cache_creation},
@@ -28,7 +33,20 @@ def _model(model: str, cents: float, input: int = 0, output: int = 0, cache_read
     }
 
 
-def _record(day, actor, organization_id, customer_type, terminal, sessions, added, removed, commits=0, prs=0, tools=None, models=()):
+def _record(
+    day,
+    actor,
+    organization_id,
+    customer_type,
+    terminal,
+    sessions,
+    added,
+    removed,
+    commits=0,
+    prs=0,
+    tools=None,
+    models=(),
+):
     return {
         "date": f"{day.isoformat()}T00:00:00Z",
         "actor": actor,

@@ -140,8 +140,11 @@ def request_for(activity: Activity) -> dict[str, Any]:
                     {
                         "scope": {"name": "com.anthropic.claude_code", "version": "2.1.331"},
                         "metrics": [
-                            {"name": name, "unit": "USD" if name.endswith("cost.usage") else "",
-                             "sum": {"aggregationTemporality": 1, "isMonotonic": True, "dataPoints": points}}
+                            {
+                                "name": name,
+                                "unit": "USD" if name.endswith("cost.usage") else "",
+                                "sum": {"aggregationTemporality": 1, "isMonotonic": True, "dataPoints": points},
+                            }
                             for name, points in metrics.items()
                         ],  # fmt: skip
                     }

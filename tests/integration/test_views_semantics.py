@@ -36,7 +36,9 @@ def metric(name: str, value: float, when: int, who: dict[str, str], **attributes
     return MetricPoint(name, "", DELTA, True, when - 1, when, value, {**who, **attributes}, {})
 
 
-def write(store: ClickHouseStore, *points: MetricPoint, events: tuple[LogEvent, ...] = (), sender: Sender = ANONYMOUS) -> None:
+def write(
+    store: ClickHouseStore, *points: MetricPoint, events: tuple[LogEvent, ...] = (), sender: Sender = ANONYMOUS
+) -> None:
     chain = ProcessorChain(IdentityResolver(), CumulativeToDelta(), RequestDeduplicator(10**15))
     batch = Batch("metrics", next(_digests).to_bytes(16, "big"), sender, 1, list(points), list(events))
     group = chain.process([batch])
@@ -107,13 +109,22 @@ def test_session_count_is_used_when_session_ids_are_off(store: ClickHouseStore) 
 
 def test_team_view_per_member_for_the_month(store: ClickHouseStore) -> None:
     key_sender = Sender("ci", "apikey_01CI", "")
-    write(store, metric("claude_code.cost.usage", 2.5, ns(DAY), {"user.id": "u-key", "session.id": "k1"}, model="m"),
-          metric(LINES, 7, ns(DAY), {"user.id": "u-key", "session.id": "k1"}, type="added"), sender=key_sender)
-    write(store, metric("claude_code.cost.usage", 0.75, ns(DAY), ALICE, model="m"),
-          metric("claude_code.cost.usage", 9, ns(date(2026, 4, 1)), ALICE, model="m"))  # next month: not counted
+    write(
+        store,
+        metric("claude_code.cost.usage", 2.5, ns(DAY), {"user.id": "u-key", "session.id": "k1"}, model="m"),
+        metric(LINES, 7, ns(DAY), {"user.id": "u-key", "session.id": "k1"}, type="added"),
+        sender=key_sender,
+    )
+    write(
+        store,
+        metric("claude_code.cost.usage", 0.75, ns(DAY), ALICE, model="m"),
+        metric("claude_code.cost.usage", 9, ns(date(2026, 4, 1)), ALICE, model="m"),
+    )  # next month: not counted
     team = views.team(store, 2026, 3)
     assert team["month"] == "2026-03"
-    assert [(m["member"], m["member_type"], m["spend_usd"], m["accepted_lines"], m["sessions"]) for m in team["members"]] == [
+    assert [
+        (m["member"], m["member_type"], m["spend_usd"], m["accepted_lines"], m["sessions"]) for m in team["members"]
+    ] == [
         ("apikey_01CI", "api_key", 2.5, 7, 1),
         ("alice@example.com", "email", 0.75, 0, 1),
     ]

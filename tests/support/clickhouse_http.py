@@ -544,15 +544,15 @@ class ClickHouseHttpServer:
     def start(self, timeout_s: float = 60.0) -> ClickHouseHttpServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-clickhouse-http.log"
-        log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.clickhouse_http", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--user", self.user, "--password", self.password],
-            cwd=REPO_ROOT,
-            env={key: value for key, value in os.environ.items() if not key.startswith("CC_ANALYTICS_")},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with self.log_path.open("ab") as log_file:  # the child writes to its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.clickhouse_http", "--port", str(self.port),
+                 "--data-dir", str(self.data_dir), "--user", self.user, "--password", self.password],
+                cwd=REPO_ROOT,
+                env={key: value for key, value in os.environ.items() if not key.startswith("CC_ANALYTICS_")},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -119,15 +119,15 @@ class CollectorProcess:
         if not access_file.exists() and "CC_ANALYTICS_CONSOLE_ACCESS_FILE" not in self.extra_env:
             write_access_file(access_file, [("test-admin", CONSOLE_ROLE, CONSOLE_TOKEN)])
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-collector.log"
-        log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "collector", "run"],
-            cwd=REPO_ROOT,
-            env=self.environment(),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            preexec_fn=self._limit_files if self.file_limit else None,
-        )
+        with self.log_path.open("ab") as log_file:  # the child writes to its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "collector", "run"],
+                cwd=REPO_ROOT,
+                env=self.environment(),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=self._limit_files if self.file_limit else None,
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

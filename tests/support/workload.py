@@ -224,7 +224,11 @@ def send_json(endpoint: str, temporality: str, headers: dict[str, str] | None = 
 
     Cumulative: running totals per series; phase 3 restarts (new startTimeUnixNano, totals from zero).
     """
-    client = httpx.Client(base_url=endpoint, headers={"content-type": "application/json", **(headers or {})})
+    with httpx.Client(base_url=endpoint, headers={"content-type": "application/json", **(headers or {})}) as client:
+        _send_json(client, temporality, with_events)
+
+
+def _send_json(client: httpx.Client, temporality: str, with_events: bool) -> None:
     start_ns = time.time_ns()
     totals: dict[tuple, float] = defaultdict(float)
     for index, phase in enumerate(PHASES):
