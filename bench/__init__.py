@@ -1,1 +1,1 @@
-"""Load generator and benchmarks (`make bench`, `cc-analytics loadgen`)."""
+"""Benchmarks (`make bench`); the load generator they drive is the product's `loadgen` package."""

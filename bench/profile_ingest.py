@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.loadgen import run
 from bench.run import pregenerate, start_collector, url_of
+from loadgen import run
 
 
 def main(argv: list[str]) -> int:

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 
 from bench import history
-from bench.loadgen import PROTOCOLS, Request, Tally, Workload, run
 from bench.scrape_bench import GOAL_MS as SCRAPE_GOAL_MS
+from loadgen import PROTOCOLS, Request, Tally, Workload, run
 from pdata import Sender
 from receiver.otlp.ingest import decode
 from tests.support.collector import CollectorProcess
@@ -212,7 +212,7 @@ def latency(root: Path, background_items_per_s: float, seconds: float, probes: i
             time.sleep(0.01)
 
     async def probe_all() -> None:
-        from bench.loadgen import GrpcSender
+        from loadgen import GrpcSender
 
         sender = GrpcSender(collector.otlp_grpc_url, {}, 30)
         await asyncio.sleep(min(1.0, seconds / 4))

@@ -36,19 +36,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _loadgen(argv: list[str]) -> int:
-    try:
-        from bench.loadgen import main as loadgen_main
-    except ModuleNotFoundError:  # an editable install maps only the product's packages; bench/ sits beside them
-        from pathlib import Path
+    # Imported when asked for: `run` need not load the load generator's senders.
+    from loadgen.cli import main as loadgen_main
 
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from bench.loadgen import main as loadgen_main
     return loadgen_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["loadgen"]:  # its own options (bench/loadgen.py); needs no collector configuration
+    if argv[:1] == ["loadgen"]:  # its own options (loadgen/cli.py); needs no collector configuration
         return _loadgen(argv[1:])
     arguments = _parser().parse_args(argv)
     flags = {key: value for key, value in vars(arguments).items() if key not in ("command", "config")}

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.loadgen import Tally, Workload, run
+from loadgen import Tally, Workload, run
 from tests.support.collector import CollectorProcess
 
 RUNS = [  # (protocol, shape, requests)
