@@ -278,6 +278,117 @@ def encode_json(document: Any) -> bytes:
     return json.dumps(document, allow_nan=True).encode()
 
 
+# --- JSON: well-formed documents, spelled every way the direct JSON decoder means to take ---------------------
+
+_INT64 = st.integers(-(2**63), 2**63 - 1)
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+# Around now, and the edges a point is refused at (0, past 2262, past 2^63, the largest fixed64).
+_time_numbers = st.one_of(
+    st.integers(1_600_000_000_000_000_000, 1_900_000_000_000_000_000),
+    st.sampled_from([0, 1, 2**63 - 1, 2**63, 2**64 - 1]),
+)
+
+
+def _number_or_text(numbers: st.SearchStrategy) -> st.SearchStrategy:
+    """OTLP/JSON writes 64-bit integers as strings; Claude Code also sends JSON numbers."""
+    return numbers.flatmap(lambda number: st.sampled_from([number, str(number)]))
+
+
+def _well_formed_any_value(children: st.SearchStrategy) -> st.SearchStrategy:
+    items = st.fixed_dictionaries({}, optional={"values": st.lists(children, max_size=3)})
+    pairs = st.lists(st.fixed_dictionaries({"key": st.text(max_size=8), "value": children}), max_size=3)
+    return st.one_of(
+        st.fixed_dictionaries({"arrayValue": items}),
+        st.fixed_dictionaries({"kvlistValue": st.fixed_dictionaries({}, optional={"values": pairs})}),
+    )
+
+
+_finite_doubles = st.one_of(_finite, _finite.map(repr), st.integers(-(2**53), 2**53))
+_well_formed_scalar_values = st.one_of(
+    st.fixed_dictionaries({"stringValue": st.text(max_size=20)}),
+    st.fixed_dictionaries({"intValue": _number_or_text(_INT64)}),
+    st.fixed_dictionaries({"doubleValue": _finite_doubles}),
+    st.fixed_dictionaries({"boolValue": st.booleans()}),
+    st.just({}),  # an unset value
+)
+well_formed_any_values = st.recursive(_well_formed_scalar_values, _well_formed_any_value, max_leaves=6)
+_attribute_keys = st.sampled_from("user.id user.email session.id type model tool_name decision event.name".split())
+_well_formed_attributes = st.lists(
+    st.fixed_dictionaries({"key": _attribute_keys | st.text(max_size=10), "value": well_formed_any_values}),
+    max_size=5,
+)
+_well_formed_resource = st.fixed_dictionaries({}, optional={"attributes": _well_formed_attributes})
+_well_formed_scope = st.fixed_dictionaries({}, optional={"name": st.text(max_size=12), "version": st.text(max_size=6)})
+
+
+def _well_formed_point() -> st.SearchStrategy:
+    value = st.one_of(
+        st.fixed_dictionaries({"asDouble": _finite_doubles}),
+        st.fixed_dictionaries({"asInt": _number_or_text(_INT64)}),
+        st.just({}),  # a point without a value: refused, counted
+    )
+    point = st.fixed_dictionaries(
+        {"attributes": _well_formed_attributes, "timeUnixNano": _number_or_text(_time_numbers)},
+        optional={
+            "startTimeUnixNano": _number_or_text(_time_numbers),
+            "flags": st.integers(0, 2**32 - 1),
+            "exemplars": st.just([]),
+        },
+    )
+    return st.tuples(point, value).map(lambda parts: {**parts[0], **parts[1]})
+
+
+_temporalities = st.sampled_from([1, 2, "AGGREGATION_TEMPORALITY_DELTA", "AGGREGATION_TEMPORALITY_CUMULATIVE"])
+_well_formed_sum = st.fixed_dictionaries(
+    {"dataPoints": st.lists(_well_formed_point(), max_size=4), "aggregationTemporality": _temporalities},
+    optional={"isMonotonic": st.booleans()},
+)
+_well_formed_gauge = st.fixed_dictionaries({"dataPoints": st.lists(_well_formed_point(), max_size=3)})
+_well_formed_metric_data = st.one_of(
+    st.fixed_dictionaries({"sum": _well_formed_sum}), st.fixed_dictionaries({"gauge": _well_formed_gauge})
+)
+_well_formed_metric = st.tuples(
+    st.fixed_dictionaries(
+        {"name": _metric_names}, optional={"unit": st.text(max_size=5), "description": st.text(max_size=8)}
+    ),
+    _well_formed_metric_data,
+).map(lambda parts: {**parts[0], **parts[1]})
+_hex = st.binary(max_size=16).map(bytes.hex)
+_well_formed_log_record = st.fixed_dictionaries(
+    {"attributes": _well_formed_attributes},
+    optional={
+        "timeUnixNano": _number_or_text(_time_numbers),
+        "observedTimeUnixNano": _number_or_text(_time_numbers),
+        "severityNumber": st.one_of(
+            st.integers(0, 24), st.sampled_from(["SEVERITY_NUMBER_INFO", "SEVERITY_NUMBER_ERROR"])
+        ),
+        "severityText": st.text(max_size=6),
+        "body": well_formed_any_values,
+        "eventName": st.sampled_from(["", "claude_code.api_request"]) | st.text(max_size=8),
+        "traceId": _hex,
+        "spanId": _hex,
+        "droppedAttributesCount": st.integers(0, 2**32 - 1),
+        "flags": st.integers(0, 2**32 - 1),
+    },
+)
+
+
+def _well_formed(container: str, scope_key: str, items_key: str, items: st.SearchStrategy) -> st.SearchStrategy:
+    scope = st.fixed_dictionaries(
+        {items_key: st.lists(items, max_size=3)},
+        optional={"scope": _well_formed_scope, "schemaUrl": st.text(max_size=5)},
+    )
+    resource = st.fixed_dictionaries(
+        {scope_key: st.lists(scope, max_size=2)},
+        optional={"resource": _well_formed_resource, "schemaUrl": st.text(max_size=5)},
+    )
+    return st.fixed_dictionaries({container: st.lists(resource, max_size=2)})
+
+
+well_formed_metrics = _well_formed("resourceMetrics", "scopeMetrics", "metrics", _well_formed_metric)
+well_formed_logs = _well_formed("resourceLogs", "scopeLogs", "logRecords", _well_formed_log_record)
+
+
 # --- JSON: real requests with one node replaced ---------------------------------------------------------------
 
 
@@ -296,6 +407,19 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
 def mutated_json(draw: st.DrawFn) -> tuple[str, bytes]:
     signal, body, _ = draw(st.sampled_from(JSON_FIXTURES))
     document = json.loads(body)
+    _replace_nodes(draw, document)
+    return signal, encode_json(document)
+
+
+@st.composite
+def mutated_well_formed(draw: st.DrawFn, signal: str) -> bytes:
+    """A well-formed document of `signal` with up to three nodes replaced by anything or removed."""
+    document = draw(well_formed_metrics if signal == "metrics" else well_formed_logs)
+    _replace_nodes(draw, document)
+    return encode_json(document)
+
+
+def _replace_nodes(draw: st.DrawFn, document: Any) -> None:
     for _ in range(draw(st.integers(1, 3))):
         paths = [path for path in _paths(document) if path]
         if not paths:
@@ -309,4 +433,3 @@ def mutated_json(draw: st.DrawFn) -> tuple[str, bytes]:
             parent[path[-1]] = replacement
         else:
             del parent[path[-1]]
-    return signal, encode_json(document)

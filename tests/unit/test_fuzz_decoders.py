@@ -6,8 +6,13 @@ never a 500); what it yields is storable (finite values, timestamps in range, te
 fast path and the ParseDict path agree; and the processors and the store's row builder take the batch
 without an error (so what a sender gets acknowledged can always be written and read back).
 
-The bulk runs here, in-process (about 5500 cases, well under a minute); a subset is sent to a running
-collector over HTTP by tests/integration/test_fuzz_receiver.py.
+The direct JSON decoder is also checked differentially against the reference path (ParseDict, then the same
+flattening as protobuf) on generated well-formed OTLP/JSON: it must take every such document and give the
+reference path's rows, refusals and reasons exactly; with nodes of those documents replaced by anything, it
+either declines (the reference path then decodes) or gives the same answer.
+
+The bulk runs here, in-process (about 8500 cases, about a minute); a subset is sent to a running collector
+over HTTP by tests/integration/test_fuzz_receiver.py.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import math
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from exporters.clickhouse.rows import event_columns, point_columns
 from pdata import Batch, Sender
@@ -23,18 +29,23 @@ from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver
 from processors.temporality import CumulativeToDelta
-from receiver.otlp import decode as decoder
 from receiver.otlp.decode import DecodeFailure
+from receiver.otlp.decoding import direct_json
+from receiver.otlp.decoding import protobuf as reference_path
 from receiver.otlp.ingest import decode
 from tests.support.otlp_fuzz import (
     FIXTURES,
     JSON_FIXTURES,
     PROTOBUF_FIXTURES,
     edited_protobuf,
+    encode_json,
     fuzz,
     json_documents,
     mutated_json,
     mutated_protobuf,
+    mutated_well_formed,
+    well_formed_logs,
+    well_formed_metrics,
 )
 
 _MAX_TIME_NS = 2**63 - 1
@@ -86,28 +97,34 @@ def _process_and_build_rows(batch: Batch) -> None:
     chain.commit(group)
 
 
+_RECEIVED_NS = 1_700_000_000_000_000_000
+
+
+def _direct(signal: str, body: bytes) -> tuple[list, int, str]:
+    """The direct JSON decoder's rows, rejected count and reason; raises its decline, or DecodeFailure."""
+    return direct_json.json_metrics(body) if signal == "metrics" else direct_json.json_logs(body, _RECEIVED_NS)
+
+
+def _reference(signal: str, body: bytes) -> tuple[list, int, str]:
+    """ParseDict, then the flattening the protobuf path uses: what the direct decoder must equal."""
+    if signal == "metrics":
+        return reference_path.flatten_metrics(reference_path.parse_metrics_request(body, "json"))
+    return reference_path.flatten_logs(reference_path.parse_logs_request(body, "json"), _RECEIVED_NS)
+
+
 def _same_result_both_json_paths(signal: str, body: bytes) -> None:
-    """The direct JSON decoder and ParseDict → flatten give the same rows, or both refuse."""
-    received_ns = 1_700_000_000_000_000_000
+    """The direct JSON decoder declines, or gives the reference path's rows, or both refuse."""
     try:
-        if signal == "metrics":
-            fast = decoder.json_metrics(body)
-        else:
-            fast = decoder.json_logs(body, received_ns)
-    except decoder._Slow:
-        return  # the direct path declined: only ParseDict decodes it
+        fast = _direct(signal, body)
+    except direct_json.Declined:
+        return  # only the reference path decodes it
     except DecodeFailure:
         fast = None
     try:
-        if signal == "metrics":
-            slow = decoder.flatten_metrics(decoder.parse_metrics_request(body, "json"))
-        else:
-            slow = decoder.flatten_logs(decoder.parse_logs_request(body, "json"), received_ns)
+        slow = _reference(signal, body)
     except DecodeFailure:
         slow = None
-    assert (fast is None) == (slow is None), (fast, slow)
-    if fast is not None:
-        assert fast == slow
+    assert fast == slow
 
 
 # --- cases ----------------------------------------------------------------------------------------------------
@@ -139,6 +156,31 @@ def test_generated_otlp_json_decodes_or_is_refused_with_a_reason(case: tuple[str
 @given(mutated_json())
 def test_real_json_requests_with_a_node_replaced_decode_or_are_refused(case: tuple[str, bytes]) -> None:
     signal, body = case
+    _check(signal, body, "json")
+    _same_result_both_json_paths(signal, body)
+
+
+@pytest.mark.parametrize("signal, documents", [("metrics", well_formed_metrics), ("logs", well_formed_logs)])
+@fuzz(1000)
+@given(data=st.data())
+def test_the_direct_json_path_takes_well_formed_documents_and_equals_the_reference_path(
+    signal: str, documents: st.SearchStrategy, data: st.DataObject
+) -> None:
+    body = encode_json(data.draw(documents))
+    try:
+        direct = _direct(signal, body)
+    except direct_json.Declined:
+        pytest.fail("the direct JSON path declined a well-formed document it is meant to decode")
+    assert direct == _reference(signal, body)
+
+
+@pytest.mark.parametrize("signal", ["metrics", "logs"])
+@fuzz(500)
+@given(data=st.data())
+def test_the_direct_json_path_declines_or_equals_the_reference_path_with_nodes_replaced(
+    signal: str, data: st.DataObject
+) -> None:
+    body = data.draw(mutated_well_formed(signal))
     _check(signal, body, "json")
     _same_result_both_json_paths(signal, body)
 
