@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -45,6 +45,71 @@ from exporters.clickhouse import ClickHouseStore, StoreUnavailable, views
 log = logging.getLogger("cc_analytics.api")
 
 Handler = Callable[[Request, Decision], Awaitable[Response]]
+# The Admin-API-compatible routes answer errors in Anthropic's envelope.
+_ANTHROPIC_ROUTES = "/v1/organizations/"
+_INVALID_TOKEN = "That token is not valid (revoked, rotated or mistyped)."
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """What the handlers read, kept on the app's state."""
+
+    store: ClickHouseStore
+    ready: Callable[[], tuple[bool, str]]
+    access: AccessStore
+    settings: AuthSettings
+    signed_out: SignedOutSessions
+
+
+def create_api_app(
+    store: ClickHouseStore,
+    ready: Callable[[], tuple[bool, str]],
+    access: AccessStore,
+    auth: AuthSettings | None = None,
+) -> Starlette:
+    signed_out = SignedOutSessions(signed_out_file(access.path))
+    signed_out.compact()
+    app = Starlette(
+        routes=[
+            Route("/", guarded(page, "page")),
+            Route("/login", login, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/api/v1/analytics", guarded(analytics)),
+            Route("/api/v1/analytics.csv", guarded(analytics)),
+            Route("/api/v1/team", guarded(team_view)),
+            Route("/api/v1/team.csv", guarded(team_view)),
+            Route("/api/v1/filters", guarded(filters)),
+            Route("/api/v1/me", guarded(me)),
+            Route(f"{_ANTHROPIC_ROUTES}usage_report/claude_code", guarded(usage_report, "anthropic")),
+            Route("/openapi.json", openapi_document),
+            Route("/static/vendor/plotly.min.js", plotly_js),
+            Mount("/static", StaticFiles(directory=pages.static_dir()), name="static"),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        # Outermost first: every answer (413s and refusals included) gets the security headers.
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
+        exception_handlers={
+            BadParameter: _bad_parameter,
+            report.ReportRequestError: _bad_report_request,
+            StoreUnavailable: _store_unavailable,
+            500: _server_error,
+        },
+    )
+    app.state.console = Console(store, ready, access, auth or AuthSettings(), signed_out)
+    return app
+
+
+def _console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+# --- errors: raised by any handler, answered here ----------------------------------------------------------------
 
 
 def _bad(reason: str) -> JSONResponse:
@@ -62,13 +127,96 @@ def _anthropic_error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse({"type": "error", "error": {"type": kind, "message": message}}, status_code=status)
 
 
-async def _in_thread(view: Callable[..., Any], *arguments: Any) -> Any:
-    return await asyncio.to_thread(view, *arguments)
+async def _bad_parameter(request: Request, exc: Exception) -> Response:
+    return _bad(str(exc))
 
 
-def _unavailable(exc: StoreUnavailable) -> JSONResponse:
+async def _bad_report_request(request: Request, exc: Exception) -> Response:
+    return _anthropic_error(400, "invalid_request_error", str(exc))
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
     log.error("api.store_unavailable", extra={"fields": {"error": str(exc)}})
+    if request.url.path.startswith(_ANTHROPIC_ROUTES):
+        return _anthropic_error(503, "api_error", "the analytics store is unreachable")
     return JSONResponse({"error": "store_unavailable", "message": "the analytics store is unreachable"}, 503)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Sent outside the middleware stack (Starlette's ServerErrorMiddleware), so it names its headers itself.
+    return PlainTextResponse("Internal Server Error", 500, headers=pages.SECURITY_HEADERS)
+
+
+# --- the role gate -----------------------------------------------------------------------------------------------
+
+
+def guarded(handler: Handler, style: str = "json") -> Callable[[Request], Awaitable[Response]]:
+    """`handler` for principals whose role may read analytics; anyone else gets 401 or 403 in `style`."""
+
+    async def endpoint(request: Request) -> Response:
+        console = _console(request)
+        decision = await asyncio.to_thread(decide, request, console.access, console.settings, console.signed_out)
+        if decision.status == 200:
+            return await handler(request, decision)
+        # The path and the outcome only: never a credential, never who was tried.
+        log.info("api.denied", extra={"fields": {"path": request.url.path, "status": decision.status}})
+        if style == "anthropic":
+            kind = "authentication_error" if decision.status == 401 else "permission_error"
+            return _anthropic_error(decision.status, kind, decision.reason)
+        if style == "page":
+            if decision.principal is None:  # 401: nobody signed in
+                return _login_form(request, console.settings)
+            return pages.forbidden_page(ROLES[decision.principal.role])
+        return _denied_json(decision)
+
+    return endpoint
+
+
+# --- data (role-gated) -------------------------------------------------------------------------------------------
+
+
+async def analytics(request: Request, _: Decision) -> Response:
+    period = parse_range(request)
+    view = await asyncio.to_thread(
+        views.analytics, _console(request).store, period.start, period.end, period.organization_id, period.team
+    )
+    if request.url.path.endswith(".csv"):
+        return _csv(csv_export.analytics_csv(view), f"claude-code-analytics-{period.start}-{period.end}.csv")
+    return JSONResponse(view)
+
+
+async def team_view(request: Request, _: Decision) -> Response:
+    month = parse_month(request)
+    view = await asyncio.to_thread(
+        views.team, _console(request).store, month.year, month.month, month.organization_id, month.team
+    )
+    if request.url.path.endswith(".csv"):
+        return _csv(csv_export.team_csv(view), f"claude-code-team-{view['month']}.csv")
+    return JSONResponse(view)
+
+
+async def filters(request: Request, _: Decision) -> Response:
+    period = parse_range(request)
+    bounds = {"start": _midnight(period.start), "end": _midnight(period.end + timedelta(days=1))}
+    rows = await asyncio.to_thread(_console(request).store.query_named, "console_filters", bounds)
+    organizations = sorted({row["organization_id"] for row in rows if row["organization_id"]})
+    teams = sorted({row["team"] for row in rows if row["team"]})
+    return JSONResponse({"organizations": organizations, "teams": teams})
+
+
+async def me(request: Request, decision: Decision) -> Response:
+    principal = decision.principal
+    assert principal is not None  # guarded: only allowed principals get here
+    return JSONResponse({"name": principal.name, "role": principal.role, "role_name": ROLES[principal.role]})
+
+
+async def usage_report(request: Request, _: Decision) -> Response:
+    parsed = report.parse_request(dict(request.query_params))
+    return JSONResponse(await asyncio.to_thread(report.usage_report, _console(request).store, parsed))
+
+
+async def page(request: Request, _: Decision) -> Response:
+    return pages.console_page()
 
 
 def _csv(body: str, filename: str) -> Response:
@@ -79,179 +227,76 @@ def _csv(body: str, filename: str) -> Response:
     )
 
 
-def create_api_app(
-    store: ClickHouseStore,
-    ready: Callable[[], tuple[bool, str]],
-    access: AccessStore,
-    auth: AuthSettings | None = None,
-) -> Starlette:
-    settings = auth or AuthSettings()
-    signed_out = SignedOutSessions(signed_out_file(access.path))
-    signed_out.compact()
+# --- sign-in and sign-out ----------------------------------------------------------------------------------------
 
-    def guarded(handler: Handler, style: str = "json") -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            decision = await asyncio.to_thread(decide, request, access, settings, signed_out)
-            if decision.status != 200:
-                # The path and the outcome only: never a credential, never who was tried.
-                log.info("api.denied", extra={"fields": {"path": request.url.path, "status": decision.status}})
-                if style == "anthropic":
-                    kind = "authentication_error" if decision.status == 401 else "permission_error"
-                    return _anthropic_error(decision.status, kind, decision.reason)
-                if style == "page":
-                    if decision.principal is None:  # 401: nobody signed in
-                        return _login_form(request, settings)
-                    return pages.forbidden_page(ROLES[decision.principal.role])
-                return _denied_json(decision)
-            return await handler(request, decision)
 
-        return endpoint
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        return await confirm_login(request)
+    console = _console(request)
+    # BodyLimit caps what this reads to a few KiB.
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    refusal = sign_in_refusal(request, _form_field(form, LOGIN_NONCE_FIELD))
+    if refusal:
+        log.info("console.login_refused", extra={"fields": {"reason": refusal}})
+        return pages.sign_in_refused_page(refusal)
+    principal = await asyncio.to_thread(console.access.authenticate, _form_field(form, "token"))
+    if principal is None:
+        log.info("console.login_failed")
+        return _login_form(request, console.settings, _INVALID_TOKEN)
+    log.info("console.login", extra={"fields": {"principal": principal.id, "role": principal.role}})
+    response = RedirectResponse("/", status_code=303)
+    set_session(response, console.access, principal, console.settings)
+    # A role that may not read analytics still gets its session: "/" then answers 403 and says why.
+    return response
 
-    async def analytics(request: Request, _: Decision) -> Response:
-        try:
-            period = parse_range(request)
-        except BadParameter as exc:
-            return _bad(str(exc))
-        try:
-            view = await _in_thread(
-                views.analytics, store, period.start, period.end, period.organization_id, period.team
-            )
-        except StoreUnavailable as exc:
-            return _unavailable(exc)
-        if request.url.path.endswith(".csv"):
-            return _csv(csv_export.analytics_csv(view), f"claude-code-analytics-{period.start}-{period.end}.csv")
-        return JSONResponse(view)
 
-    async def team_view(request: Request, _: Decision) -> Response:
-        try:
-            month = parse_month(request)
-        except BadParameter as exc:
-            return _bad(str(exc))
-        try:
-            view = await _in_thread(views.team, store, month.year, month.month, month.organization_id, month.team)
-        except StoreUnavailable as exc:
-            return _unavailable(exc)
-        if request.url.path.endswith(".csv"):
-            return _csv(csv_export.team_csv(view), f"claude-code-team-{view['month']}.csv")
-        return JSONResponse(view)
+async def confirm_login(request: Request) -> Response:
+    """GET /login[?token=…]: the form, or for a valid token (the printed first-start URL) a page asking
+    to confirm whom to sign in as. A GET never signs in: another site could send the browser here."""
+    console = _console(request)
+    token = request.query_params.get("token", "").strip()
+    if not token:
+        return _login_form(request, console.settings, status=200)
+    principal = await asyncio.to_thread(console.access.authenticate, token)
+    if principal is None:
+        log.info("console.login_failed")
+        return _login_form(request, console.settings, _INVALID_TOKEN)
+    nonce = login_nonce(request)
+    response = pages.confirm_login_page(nonce, token, principal.name, ROLES[principal.role])
+    set_login_nonce(response, nonce, console.settings)
+    return response
 
-    async def filters(request: Request, _: Decision) -> Response:
-        try:
-            period = parse_range(request)
-        except BadParameter as exc:
-            return _bad(str(exc))
-        bounds = {"start": _midnight(period.start), "end": _midnight(period.end + timedelta(days=1))}
-        try:
-            rows = await _in_thread(store.query_named, "console_filters", bounds)
-        except StoreUnavailable as exc:
-            return _unavailable(exc)
-        organizations = sorted({row["organization_id"] for row in rows if row["organization_id"]})
-        teams = sorted({row["team"] for row in rows if row["team"]})
-        return JSONResponse({"organizations": organizations, "teams": teams})
 
-    async def me(request: Request, decision: Decision) -> Response:
-        principal = decision.principal
-        assert principal is not None  # guarded: only allowed principals get here
-        return JSONResponse({"name": principal.name, "role": principal.role, "role_name": ROLES[principal.role]})
+async def logout(request: Request) -> Response:
+    console = _console(request)
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    principal = await asyncio.to_thread(end_session, console.access, cookie, console.signed_out) if cookie else None
+    if principal is not None:
+        log.info("console.logout", extra={"fields": {"principal": principal.id}})
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
-    async def usage_report(request: Request, _: Decision) -> Response:
-        try:
-            parsed = report.parse_request(dict(request.query_params))
-        except report.ReportRequestError as exc:
-            return _anthropic_error(400, "invalid_request_error", str(exc))
-        try:
-            return JSONResponse(await _in_thread(report.usage_report, store, parsed))
-        except StoreUnavailable as exc:
-            log.error("api.store_unavailable", extra={"fields": {"error": str(exc)}})
-            return _anthropic_error(503, "api_error", "the analytics store is unreachable")
 
-    async def page(request: Request, _: Decision) -> Response:
-        return pages.console_page()
+# --- open: no data -----------------------------------------------------------------------------------------------
 
-    async def login(request: Request) -> Response:
-        if request.method == "GET":
-            return await confirm_login(request)
-        # BodyLimit caps what this reads to a few KiB.
-        form = parse_qs((await request.body()).decode(errors="replace"))
-        refusal = sign_in_refusal(request, _form_field(form, LOGIN_NONCE_FIELD))
-        if refusal:
-            log.info("console.login_refused", extra={"fields": {"reason": refusal}})
-            return pages.sign_in_refused_page(refusal)
-        principal = await asyncio.to_thread(access.authenticate, _form_field(form, "token"))
-        if principal is None:
-            log.info("console.login_failed")
-            return _login_form(request, settings, "That token is not valid (revoked, rotated or mistyped).")
-        log.info("console.login", extra={"fields": {"principal": principal.id, "role": principal.role}})
-        response = RedirectResponse("/", status_code=303)
-        set_session(response, access, principal, settings)
-        # A role that may not read analytics still gets its session: "/" then answers 403 and says why.
-        return response
 
-    async def confirm_login(request: Request) -> Response:
-        """GET /login[?token=…]: the form, or for a valid token (the printed first-start URL) a page asking
-        to confirm whom to sign in as. A GET never signs in: another site could send the browser here."""
-        token = request.query_params.get("token", "").strip()
-        if not token:
-            return _login_form(request, settings, status=200)
-        principal = await asyncio.to_thread(access.authenticate, token)
-        if principal is None:
-            log.info("console.login_failed")
-            return _login_form(request, settings, "That token is not valid (revoked, rotated or mistyped).")
-        nonce = login_nonce(request)
-        response = pages.confirm_login_page(nonce, token, principal.name, ROLES[principal.role])
-        set_login_nonce(response, nonce, settings)
-        return response
+async def openapi_document(request: Request) -> JSONResponse:
+    return JSONResponse(openapi.document())
 
-    async def logout(request: Request) -> Response:
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        principal = await asyncio.to_thread(end_session, access, cookie, signed_out) if cookie else None
-        if principal is not None:
-            log.info("console.logout", extra={"fields": {"principal": principal.id}})
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
 
-    async def openapi_document(request: Request) -> JSONResponse:
-        return JSONResponse(openapi.document())
+async def plotly_js(request: Request) -> FileResponse:
+    return FileResponse(pages.plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
-    async def plotly_js(request: Request) -> FileResponse:
-        return FileResponse(pages.plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
 
-    async def readyz(request: Request) -> JSONResponse:
-        ok, reason = await asyncio.to_thread(ready)
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503
-        )
 
-    return Starlette(
-        routes=[
-            Route("/", guarded(page, "page")),
-            Route("/login", login, methods=["GET", "POST"]),
-            Route("/logout", logout, methods=["POST"]),
-            Route("/api/v1/analytics", guarded(analytics)),
-            Route("/api/v1/analytics.csv", guarded(analytics)),
-            Route("/api/v1/team", guarded(team_view)),
-            Route("/api/v1/team.csv", guarded(team_view)),
-            Route("/api/v1/filters", guarded(filters)),
-            Route("/api/v1/me", guarded(me)),
-            Route("/v1/organizations/usage_report/claude_code", guarded(usage_report, "anthropic")),
-            Route("/openapi.json", openapi_document),
-            Route("/static/vendor/plotly.min.js", plotly_js),
-            Mount("/static", StaticFiles(directory=pages.static_dir()), name="static"),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        # Outermost first: every answer (413s and refusals included) gets the security headers.
-        middleware=[
-            Middleware(SecurityHeaders),
-            Middleware(BodyLimit),
-            Middleware(GZipMiddleware, minimum_size=1024),
-        ],
-        exception_handlers={500: _server_error},
-    )
+async def readyz(request: Request) -> JSONResponse:
+    ok, reason = await asyncio.to_thread(_console(request).ready)
+    return JSONResponse({"status": "ready" if ok else "not ready", "reason": reason}, status_code=200 if ok else 503)
 
 
 def _login_form(request: Request, settings: AuthSettings, message: str = "", status: int = 401) -> Response:
@@ -263,11 +308,6 @@ def _login_form(request: Request, settings: AuthSettings, message: str = "", sta
 
 def _form_field(form: dict[str, list[str]], name: str) -> str:
     return (form.get(name) or [""])[0].strip()
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    # Sent outside the middleware stack (Starlette's ServerErrorMiddleware), so it names its headers itself.
-    return PlainTextResponse("Internal Server Error", 500, headers=pages.SECURITY_HEADERS)
 
 
 def _midnight(day: date) -> datetime:
