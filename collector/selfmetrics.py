@@ -28,6 +28,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from pdata import Batch, EventFact, PointFact
+from pdata import vocabulary as names
 from pdata.consumer import Consumer, ConsumeResult
 from receiver.otlp.observer import LoggingObserver
 
@@ -73,44 +74,13 @@ class SelfMetrics(LoggingObserver):
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter(
-            "cc_analytics_otlp_requests",
-            "OTLP export requests by outcome (status: ok, partial, duplicate, bad_request, too_large, "
-            "unauthenticated, unsupported_media_type, overloaded, unavailable)",
-            ["protocol", "signal", "status"],
-            registry=registry,
-        )
-        self.items = Counter(
-            "cc_analytics_otlp_items",
-            "Points, log records and spans by outcome (accepted, rejected, dropped) and rejection reason",
-            ["protocol", "signal", "outcome", "reason"],
-            registry=registry,
-        )
-        self.dedup_hits = Counter(
-            "cc_analytics_dedup_hits",
-            "Requests recognised as a retry of one already counted (acknowledged, counted once)",
-            ["protocol", "signal"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "cc_analytics_otlp_request_duration_seconds",
-            "Time from a request's arrival to its answer",
-            ["protocol", "signal"],
-            registry=registry,
-            buckets=_LATENCY_BUCKETS,
-        )
-        self.store_write_latency = Histogram(
-            "cc_analytics_store_write_duration_seconds",
-            "Time of one insert of a group of facts into the store",
-            registry=registry,
-            buckets=_LATENCY_BUCKETS,
-        )
-        self.store_write_errors = Counter(
-            "cc_analytics_store_write_errors", "Inserts the store refused or could not take", registry=registry
-        )
-        self.store_written_items = Counter(
-            "cc_analytics_store_written_items", "Points and records committed to the store", ["kind"], registry=registry
-        )
+        self.requests = _counter(names.OTLP_REQUESTS, registry)
+        self.items = _counter(names.OTLP_ITEMS, registry)
+        self.dedup_hits = _counter(names.DEDUP_HITS, registry)
+        self.latency = _histogram(names.OTLP_REQUEST_DURATION, registry)
+        self.store_write_latency = _histogram(names.STORE_WRITE_DURATION, registry)
+        self.store_write_errors = _counter(names.STORE_WRITE_ERRORS, registry)
+        self.store_written_items = _counter(names.STORE_WRITTEN_ITEMS, registry)
         self._create_every_label_set()
 
     def _create_every_label_set(self) -> None:
@@ -150,6 +120,18 @@ class SelfMetrics(LoggingObserver):
         self.registry.register(_QueueCollector(tracker, capacity))
 
 
+def _counter(family: names.SelfMetric, registry: CollectorRegistry) -> Counter:
+    return Counter(family.name, family.help, family.labels, registry=registry)
+
+
+def _histogram(family: names.SelfMetric, registry: CollectorRegistry) -> Histogram:
+    return Histogram(family.name, family.help, family.labels, registry=registry, buckets=_LATENCY_BUCKETS)
+
+
+def _gauge(family: names.SelfMetric, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(family.name, family.help, value=value)
+
+
 def register_process_metrics(registry: CollectorRegistry) -> None:
     """`process_*` (CPU, memory, file descriptors), `python_*` (version, garbage collection) and
     `cc_analytics_build_info{version}`: present from the first scrape, so dashboards and alerts can tell a
@@ -161,7 +143,7 @@ def register_process_metrics(registry: CollectorRegistry) -> None:
         version = metadata.version("claude-code-analytics")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    build = Info("cc_analytics_build", "The running collector's version", registry=registry)
+    build = Info(names.BUILD.name, names.BUILD.help, registry=registry)
     build.info({"version": version})
 
 
@@ -211,19 +193,9 @@ class _QueueCollector:
         return iter(())
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "cc_analytics_queue_items", "Points and records waiting to be written", value=self._tracker.queued_items
-        )
-        yield GaugeMetricFamily(
-            "cc_analytics_queue_capacity_items",
-            "Points and records the queue holds before senders are told to back off (limits.max_queued_items)",
-            value=self._capacity,
-        )
-        yield GaugeMetricFamily(
-            "cc_analytics_queue_oldest_age_seconds",
-            "Age of the oldest request waiting to be written (0 when none waits)",
-            value=self._tracker.oldest_age_seconds(),
-        )
+        yield _gauge(names.QUEUE_ITEMS, self._tracker.queued_items)
+        yield _gauge(names.QUEUE_CAPACITY, self._capacity)
+        yield _gauge(names.QUEUE_OLDEST_AGE, self._tracker.oldest_age_seconds())
 
 
 class InstrumentedStore:

@@ -23,17 +23,20 @@ from typing import Any
 
 from console.params import BadParameter, check_storable
 from exporters.clickhouse import ClickHouseStore
+from pdata.vocabulary import CODE_EDIT_TOOLS
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
-# Anthropic's tool_actions keys; every record carries all four.
-TOOL_KEYS: dict[str, str] = {
+# Anthropic's tool_actions keys; every record carries one per code-editing tool (a tool added to
+# CODE_EDIT_TOOLS without its key here stops the import).
+_ANTHROPIC_TOOL_KEYS = {
     "Edit": "edit_tool",
     "MultiEdit": "multi_edit_tool",
     "Write": "write_tool",
     "NotebookEdit": "notebook_edit_tool",
 }
+TOOL_KEYS: dict[str, str] = {tool: _ANTHROPIC_TOOL_KEYS[tool] for tool in CODE_EDIT_TOOLS}
 
 Key = tuple[str, str, str]  # (member_type, member, organization_id): the keyset order of records
 

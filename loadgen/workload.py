@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from loadgen.tally import Tally
+from pdata.vocabulary import CODE_EDIT_TOOLS
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 SHAPES = ("client", "gateway")
@@ -34,7 +35,9 @@ WINDOWS_PER_METRIC_EXPORT = int(METRIC_INTERVAL_S / LOG_INTERVAL_S)
 VERSION = "2.1.331"
 MODELS = ("claude-sonnet-4-5", "claude-opus-4-6[1m]", "claude-haiku-4-5")
 TERMINALS = ("vscode", "iTerm.app", "tmux", "non-interactive", "cursor")
-CODE_EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
+# Most code edits go through Edit and Write; MultiEdit (older clients) and NotebookEdit are rare.
+EVERYDAY_EDIT_TOOLS = ("Edit", "Write")
+RARE_EDIT_TOOLS = tuple(tool for tool in CODE_EDIT_TOOLS if tool not in EVERYDAY_EDIT_TOOLS)
 OTHER_TOOLS = ("Read", "Bash", "Grep", "Glob")
 LANGUAGES = ("Python", "TypeScript", "Go", "Rust", "Markdown")
 
@@ -276,9 +279,9 @@ class Workload:
                   request_id=f"req_{rng.getrandbits(64):016x}", query_source="sdk", speed="normal",
                   effort="medium")  # fmt: skip
             if rng.random() < 0.6:
-                tool = rng.choice(CODE_EDIT_TOOLS[:2] if rng.random() < 0.6 else OTHER_TOOLS)
+                tool = rng.choice(EVERYDAY_EDIT_TOOLS if rng.random() < 0.6 else OTHER_TOOLS)
                 if rng.random() < 0.02:
-                    tool = rng.choice(CODE_EDIT_TOOLS[2:])
+                    tool = rng.choice(RARE_EDIT_TOOLS)
                 decision = "accept" if rng.random() < 0.85 else "reject"
                 use_id = f"toolu_{rng.getrandbits(64):016x}"
                 source = (

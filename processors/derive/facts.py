@@ -1,24 +1,25 @@
 from __future__ import annotations
 
 from pdata import MetricPoint
-
-# The code-editing tools whose decisions make the proposal acceptance rate.
-CODE_EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
+from pdata import vocabulary as facts
+from pdata.vocabulary import CODE_EDIT_TOOLS
 
 _TOKEN_FACTS = {
-    "input": "tokens_input",
-    "output": "tokens_output",
-    "cacheRead": "tokens_cache_read",
-    "cacheCreation": "tokens_cache_creation",
+    "input": facts.TOKENS_INPUT,
+    "output": facts.TOKENS_OUTPUT,
+    "cacheRead": facts.TOKENS_CACHE_READ,
+    "cacheCreation": facts.TOKENS_CACHE_CREATION,
 }
 
 _SIMPLE_FACTS = {
-    "claude_code.cost.usage": "cost_usd",
-    "claude_code.session.count": "session_start",
-    "claude_code.commit.count": "commit",
-    "claude_code.pull_request.count": "pull_request",
-    "claude_code.active_time.total": "active_seconds",
+    "claude_code.cost.usage": facts.COST_USD,
+    "claude_code.session.count": facts.SESSION_START,
+    "claude_code.commit.count": facts.COMMIT,
+    "claude_code.pull_request.count": facts.PULL_REQUEST,
+    "claude_code.active_time.total": facts.ACTIVE_SECONDS,
 }
+_LINES_FACTS = {"added": facts.LINES_ADDED, "removed": facts.LINES_REMOVED}
+_DECISION_FACTS = {"accept": facts.EDIT_ACCEPT, "reject": facts.EDIT_REJECT}
 
 
 def tool_name_of(attributes: dict[str, str]) -> str:
@@ -34,12 +35,11 @@ def fact_of(point: MetricPoint) -> str:
         return simple
     attributes = point.attributes
     if metric == "claude_code.lines_of_code.count":
-        kind = attributes.get("type", "")
-        return {"added": "lines_added", "removed": "lines_removed"}.get(kind, "")
+        return _LINES_FACTS.get(attributes.get("type", ""), "")
     if metric == "claude_code.code_edit_tool.decision":
         if tool_name_of(attributes) not in CODE_EDIT_TOOLS:
             return ""
-        return {"accept": "edit_accept", "reject": "edit_reject"}.get(attributes.get("decision", ""), "")
+        return _DECISION_FACTS.get(attributes.get("decision", ""), "")
     if metric == "claude_code.token.usage":
         return _TOKEN_FACTS.get(attributes.get("type", ""), "")
     return ""
