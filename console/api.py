@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -180,9 +181,7 @@ async def analytics(request: Request, _: Decision) -> Response:
     view = await asyncio.to_thread(
         views.analytics, _console(request).store, period.start, period.end, period.organization_id, period.team
     )
-    if request.url.path.endswith(".csv"):
-        return _csv(csv_export.analytics_csv(view), f"claude-code-analytics-{period.start}-{period.end}.csv")
-    return JSONResponse(view)
+    return _json_or_csv(request, view, csv_export.analytics_csv, f"claude-code-analytics-{period.start}-{period.end}")
 
 
 async def team_view(request: Request, _: Decision) -> Response:
@@ -190,9 +189,7 @@ async def team_view(request: Request, _: Decision) -> Response:
     view = await asyncio.to_thread(
         views.team, _console(request).store, month.year, month.month, month.organization_id, month.team
     )
-    if request.url.path.endswith(".csv"):
-        return _csv(csv_export.team_csv(view), f"claude-code-team-{view['month']}.csv")
-    return JSONResponse(view)
+    return _json_or_csv(request, view, csv_export.team_csv, f"claude-code-team-{view['month']}")
 
 
 async def filters(request: Request, _: Decision) -> Response:
@@ -219,11 +216,16 @@ async def page(request: Request, _: Decision) -> Response:
     return pages.console_page()
 
 
-def _csv(body: str, filename: str) -> Response:
+def _json_or_csv(
+    request: Request, view: dict[str, Any], as_csv: Callable[[dict[str, Any]], str], name: str
+) -> Response:
+    """The view as JSON, or on its `.csv` route as a CSV attachment `name`.csv."""
+    if not request.url.path.endswith(".csv"):
+        return JSONResponse(view)
     return Response(
-        body,
+        as_csv(view),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 

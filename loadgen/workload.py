@@ -138,6 +138,17 @@ def _resource(target: Any, dev: Developer) -> None:
         _set(target.attributes, key, value)
 
 
+def _scope(resources: Any, scopes_field: str, dev: Developer, name: str) -> Any:
+    """A new resource of `dev` in a request's `resources` (resource_logs or resource_metrics), with one scope
+    named `name` at Claude Code's version: that scope, for the records or metrics to go into."""
+    resource = resources.add()
+    _resource(resource.resource, dev)
+    scope = getattr(resource, scopes_field).add()
+    scope.scope.name = name
+    scope.scope.version = VERSION
+    return scope
+
+
 @dataclass(slots=True)
 class Request:
     signal: str  # metrics | logs
@@ -236,12 +247,7 @@ class Workload:
         tally = Tally(requests=1)
         self._session(dev, tally)
         message = ExportLogsServiceRequest()
-        resource_logs = message.resource_logs.add()
-        _resource(resource_logs.resource, dev)
-        scope_logs = resource_logs.scope_logs.add()
-        scope_logs.scope.name = "com.anthropic.claude_code.events"
-        scope_logs.scope.version = VERSION
-        records = scope_logs.log_records
+        records = _scope(message.resource_logs, "scope_logs", dev, "com.anthropic.claude_code.events").log_records
         now = self._now()
 
         def event(name: str, **attributes: Any) -> None:
@@ -314,11 +320,7 @@ class Workload:
         tally = Tally(requests=1)
         self._session(dev, tally)
         message = ExportMetricsServiceRequest()
-        resource_metrics = message.resource_metrics.add()
-        _resource(resource_metrics.resource, dev)
-        scope = resource_metrics.scope_metrics.add()
-        scope.scope.name = "com.anthropic.claude_code"
-        scope.scope.version = VERSION
+        scope = _scope(message.resource_metrics, "scope_metrics", dev, "com.anthropic.claude_code")
         start, now = dev.last_export_ns, self._now()
         dev.last_export_ns = now
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from google.protobuf import json_format
@@ -135,92 +136,94 @@ def attributes_to_dict(attributes: list[KeyValue] | Any) -> dict[str, str]:
     return {kv.key: any_value_to_str(kv.value) for kv in attributes}
 
 
+def _scopes(resources: Iterable[Any], scopes_field: str, items_field: str) -> Iterator[tuple[dict[str, str], str, Any]]:
+    """(resource attributes, scope name, items) of each scope of a request's resources, in order."""
+    for resource_node in resources:
+        resource = attributes_to_dict(resource_node.resource.attributes)
+        for scope_node in getattr(resource_node, scopes_field):
+            yield resource, scope_node.scope.name, getattr(scope_node, items_field)
+
+
 def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPoint], int, str]:
     """Number points of sums and gauges; other kinds and malformed points are counted as rejected."""
     points: list[MetricPoint] = []
     rejected = 0
     reasons: list[str] = []
-    for resource_metrics in request.resource_metrics:
-        resource = attributes_to_dict(resource_metrics.resource.attributes)
-        for scope_metrics in resource_metrics.scope_metrics:
-            scope = scope_metrics.scope.name
-            for metric in scope_metrics.metrics:
-                kind = metric.WhichOneof("data")
-                data: Sum | Gauge
-                if kind == "sum":
-                    data = metric.sum
-                    temporality = int(data.aggregation_temporality)
-                    monotonic = bool(data.is_monotonic)
-                elif kind == "gauge":
-                    data = metric.gauge
-                    temporality = 0
-                    monotonic = False
+    for resource, scope, metrics in _scopes(request.resource_metrics, "scope_metrics", "metrics"):
+        for metric in metrics:
+            kind = metric.WhichOneof("data")
+            data: Sum | Gauge
+            if kind == "sum":
+                data = metric.sum
+                temporality = int(metric.sum.aggregation_temporality)
+                monotonic = bool(metric.sum.is_monotonic)
+            elif kind == "gauge":
+                data = metric.gauge
+                temporality = 0
+                monotonic = False
+            else:
+                count = len(getattr(metric, kind).data_points) if kind else 0
+                if count:
+                    rejected += count
+                    reasons.append(f"metric {metric.name!r}: {kind} points are not supported")
+                continue
+            if kind == "sum" and temporality not in (1, 2):
+                rejected += len(data.data_points)
+                reasons.append(f"metric {metric.name!r}: aggregationTemporality must be DELTA or CUMULATIVE")
+                continue
+            for point in data.data_points:
+                value_kind = point.WhichOneof("value")
+                if value_kind == "as_double":
+                    value = point.as_double
+                elif value_kind == "as_int":
+                    value = float(point.as_int)
                 else:
-                    count = len(getattr(metric, kind).data_points) if kind else 0
-                    if count:
-                        rejected += count
-                        reasons.append(f"metric {metric.name!r}: {kind} points are not supported")
+                    rejected += 1
+                    reasons.append(f"metric {metric.name!r}: data point without a value")
                     continue
-                if kind == "sum" and temporality not in (1, 2):
-                    rejected += len(data.data_points)
-                    reasons.append(f"metric {metric.name!r}: aggregationTemporality must be DELTA or CUMULATIVE")
+                problem = point_problem(value, monotonic, point.time_unix_nano, point.start_time_unix_nano)
+                if problem:
+                    rejected += 1
+                    reasons.append(f"metric {metric.name!r}: {problem}")
                     continue
-                for point in data.data_points:
-                    value_kind = point.WhichOneof("value")
-                    if value_kind == "as_double":
-                        value = point.as_double
-                    elif value_kind == "as_int":
-                        value = float(point.as_int)
-                    else:
-                        rejected += 1
-                        reasons.append(f"metric {metric.name!r}: data point without a value")
-                        continue
-                    problem = point_problem(value, monotonic, point.time_unix_nano, point.start_time_unix_nano)
-                    if problem:
-                        rejected += 1
-                        reasons.append(f"metric {metric.name!r}: {problem}")
-                        continue
-                    points.append(
-                        MetricPoint(
-                            metric=metric.name,
-                            unit=metric.unit,
-                            temporality=temporality,
-                            monotonic=monotonic,
-                            start_ns=int(point.start_time_unix_nano),
-                            time_ns=int(point.time_unix_nano),
-                            value=value,
-                            attributes=attributes_to_dict(point.attributes),
-                            resource=resource,
-                            scope=scope,
-                        )
+                points.append(
+                    MetricPoint(
+                        metric=metric.name,
+                        unit=metric.unit,
+                        temporality=temporality,
+                        monotonic=monotonic,
+                        start_ns=int(point.start_time_unix_nano),
+                        time_ns=int(point.time_unix_nano),
+                        value=value,
+                        attributes=attributes_to_dict(point.attributes),
+                        resource=resource,
+                        scope=scope,
                     )
+                )
     return points, rejected, summarise(reasons)
 
 
 def flatten_logs(request: ExportLogsServiceRequest, received_ns: int) -> tuple[list[LogEvent], int, str]:
     events: list[LogEvent] = []
-    for resource_logs in request.resource_logs:
-        resource = attributes_to_dict(resource_logs.resource.attributes)
-        for scope_logs in resource_logs.scope_logs:
-            scope = scope_logs.scope.name
-            for record in scope_logs.log_records:
-                attributes = attributes_to_dict(record.attributes)
-                body = any_value_to_str(record.body) if record.HasField("body") else ""
-                name = attributes.get("event.name") or record.event_name or name_from_body(body)
-                # An unset or unstorable time falls back to the observed time, then to the arrival time.
-                time_ns = next(
-                    (t for t in (record.time_unix_nano, record.observed_time_unix_nano) if 0 < t <= MAX_TIME_NS),
-                    received_ns,
+    for resource, scope, records in _scopes(request.resource_logs, "scope_logs", "log_records"):
+        for record in records:
+            attributes = attributes_to_dict(record.attributes)
+            body = any_value_to_str(record.body) if record.HasField("body") else ""
+            name = attributes.get("event.name") or record.event_name or name_from_body(body)
+            # An unset or unstorable time falls back to the observed time, then to the arrival time.
+            time_ns = next(
+                (t for t in (record.time_unix_nano, record.observed_time_unix_nano) if 0 < t <= MAX_TIME_NS),
+                received_ns,
+            )
+            events.append(
+                LogEvent(
+                    time_ns=int(time_ns),
+                    name=name,
+                    body=body,
+                    attributes=attributes,
+                    resource=resource,
+                    scope=scope,
+                    severity=record.severity_text,
                 )
-                events.append(
-                    LogEvent(
-                        time_ns=int(time_ns),
-                        name=name,
-                        body=body,
-                        attributes=attributes,
-                        resource=resource,
-                        scope=scope,
-                        severity=record.severity_text,
-                    )
-                )
+            )
     return events, 0, ""
