@@ -1,13 +1,13 @@
 """A regular (non-editable) `pip install .` works on its own: nothing is imported from the source tree.
 
-The wheel is built from a copy of the working tree's files (those git tracks or would track), in pip's usual
-isolated build environment (setuptools from the package index, as pyproject.toml's build-system asks), and
-installed into a fresh virtualenv in a temporary directory with `pip install --no-deps`. The dependencies are
-not installed again (chDB alone is ~500 MB): a `.pth` file in the fresh virtualenv appends this project's
-`.venv` site-packages to its path, after its own, so the third-party packages come from there while every
-module of the product comes from the wheel just installed (a `.pth` path line does not run that directory's
-own `.pth` files, so `.venv`'s editable-install hook stays off). Every command runs from a working directory
-outside the repository.
+The wheel is built from a copy of the working tree's files (those git tracks or would track) and installed into
+a fresh virtualenv in a temporary directory with `pip install --no-deps --no-build-isolation`: nothing is
+downloaded. The dependencies are not installed again (chDB alone is ~500 MB): a `.pth` file in the fresh
+virtualenv appends this project's `.venv` site-packages to its path, after its own, so pip, setuptools (the
+test extras pin the version pyproject.toml's build-system needs) and the third-party packages come from there,
+while every module of the product comes from the wheel just installed (a `.pth` path line does not run that
+directory's own `.pth` files, so `.venv`'s editable-install hook stays off). Every command runs from a working
+directory outside the repository.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_a_regular_install_runs_the_cli_the_access_commands_and_the_load_generat
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     python = str(venv / "bin" / "python")
 
-    _run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)], elsewhere, env)
+    _run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", str(source)], elsewhere, env)
 
     imported = "import collector, loadgen; print(collector.__file__); print(loadgen.__file__)"
     where = _run([python, "-c", imported], elsewhere, env).stdout.split()
