@@ -1,15 +1,18 @@
 """Several collector replicas on one store stay exact: any replica may take any request.
 
 Three collector processes store into one database of the test ClickHouse server (tests/support/clickhouse_http.py,
-so `dedup.shared` is on by default: an http:// DSN). There is no proxy in between: the test is the load balancer,
-choosing a random replica for each request (a seeded random.Random, so a failure replays), which is what a
-round-robin or random balancer does to a client's requests. Every request of the known workload
-(tests/support/workload.py, built with tests/support/otlp_raw.py) goes to a random replica over OTLP/HTTP
-(protobuf or JSON) or OTLP/gRPC, and then again, the same bytes, to another replica, as a client retries after
-a lost response (a protobuf retry may switch between HTTP and gRPC: the digest is the body's). Alice's metrics
-are exported cumulatively, as running totals, and her exports alternate replicas A → B → A → C: the third,
-on A, finds A's own state stale (B converted the second), and C has never seen her series. Mid-load, after a
-scrape, replica B is SIGKILLed; the load goes on to the other two, and B is restarted and takes requests again.
+so `dedup.shared` is on by default: an http:// DSN), behind a loopback TCP load balancer of the test's own
+(tests/support/balancer.py: one listener for OTLP/HTTP, one for OTLP/gRPC, a seeded random replica per
+connection, never the previous connection's, so a failure replays). Every request of the known workload
+(tests/support/workload.py, built with tests/support/otlp_raw.py) is sent through it on a new connection over
+OTLP/HTTP (protobuf or JSON) or OTLP/gRPC, reaching a random replica, and then again, the same bytes on another
+new connection, as a client retries after a lost answer: the balancer's recorded routes show that the retry
+reached a different replica (a protobuf retry may switch between HTTP and gRPC: the digest is the body's).
+Alice's metrics are exported cumulatively, as running totals, and her exports are routed to replicas
+A → B → A → C: the third, on A, finds A's own state stale (B converted the second), and C has never seen her
+series. Mid-load, after a scrape, replica B is SIGKILLed; the next connection is planned on B, which refuses it:
+the balancer marks B down and the load goes on to the other two (a passive health check), until B is restarted
+and takes requests again.
 
 Then every replica's API answers exactly the workload's figures (totals, acceptance per tool, team view), and
 a real Prometheus scraping the three gives, summed over the replicas, `increase()` of Claude Code's counters
@@ -35,11 +38,12 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -49,12 +53,14 @@ from collector.app import build_chain
 from collector.config import Config
 from collector.config import load as load_config
 from collector.pipeline import Pipeline, PipelineConfig
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, StoreUnavailable, create_store, views
+from console import readmodels
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, StoreUnavailable, create_store
 from pdata import Batch, PointFact, Sender
 from pdata.consumer import ConsumeResult, Unavailable
 from receiver.otlp.ingest import decode
 from tests.support import otlp_raw as otlp
 from tests.support import workload
+from tests.support.balancer import LoadBalancer, Route
 from tests.support.clickhouse_http import ClickHouseHttpServer, collectors_on
 from tests.support.collector import CollectorProcess
 from tests.support.prometheus import PrometheusServer
@@ -167,7 +173,7 @@ def test_a_request_one_replica_committed_is_a_duplicate_on_the_others(shared_sto
         a.close()
         b.close()
     store, _ = shared_store
-    totals = views.analytics(store, *_today_range(), ORG, "")["totals"]
+    totals = readmodels.analytics(store, *_today_range(), ORG, "")["totals"]
     assert (totals["accepted_lines"], totals["accepts"], totals["spend_usd"]) == (10, 2, 0.5)
 
 
@@ -321,24 +327,46 @@ class Load:
 
 # --- sending -------------------------------------------------------------------------------------------------
 
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
+# A fresh gRPC channel must open a connection of its own: gRPC otherwise shares a connected subchannel between
+# channels to the same target, and the retry would reuse the first attempt's connection, hence its replica.
+_OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
-class Balancer:
-    """The test's load balancer: a random live replica per request, and the retry to another one."""
 
-    def __init__(self, replicas: list[CollectorProcess]) -> None:
-        self.replicas = replicas
-        self.down: set[int] = set()
+@dataclass(frozen=True)
+class Sent:
+    """One export as the replicas saw it: the protocols of both attempts and the balancer's two routes."""
+
+    signal: str
+    protocols: tuple[str, str]
+    routes: tuple[Route, Route]
+
+    def __str__(self) -> str:
+        (first, retry), (to_first, to_retry) = self.protocols, self.routes
+        return f"{self.signal}: {first} to {_replica(to_first)}, retried with {retry} to {_replica(to_retry)}"
+
+
+def _replica(route: Route) -> str:
+    refused = "".join(f" ({'ABC'[index]} refused)" for index in route.refused)
+    return ("ABC"[route.backend] if route.backend is not None else "nowhere") + refused
+
+
+class Client:
+    """A client of the replicas through the load balancer: each export on a new connection, then again, the
+    same bytes on another new connection, as a client retries after a lost answer (a protobuf retry may switch
+    between HTTP and gRPC: the digest is the body's)."""
+
+    def __init__(self, balancer: LoadBalancer) -> None:
+        self.balancer = balancer
         self.random = random.Random(SEED)
-        self.sent: list[tuple[int, int, str]] = []  # (first replica, retried on, protocol), for failure messages
-        self.retries = 0
+        self.sent: list[Sent] = []
 
-    def live(self, excluding: int | None = None) -> list[int]:
-        return [index for index in range(len(self.replicas)) if index not in self.down and index != excluding]
+    @property
+    def retries(self) -> int:
+        return len(self.sent)
 
-    def send_twice(self, export: Export) -> None:
-        first = export.first if export.first is not None else self.random.choice(self.live())
-        again = self.random.choice(self.live(excluding=first))
-        protocol = self.random.choice(["http/protobuf", "http/json", "grpc"])
+    def send_twice(self, export: Export) -> Sent:
+        protocol = self.random.choice(PROTOCOLS)
         retry_protocol = protocol
         if protocol != "http/json":  # the same protobuf bytes, over either transport
             retry_protocol = self.random.choice(["http/protobuf", "grpc"])
@@ -347,25 +375,44 @@ class Balancer:
             if protocol == "http/json"
             else otlp.to_protobuf(export.document, export.signal)
         )
-        _deliver(self.replicas[first], protocol, export.signal, body)
-        _deliver(self.replicas[again], retry_protocol, export.signal, body)  # a retry after a lost answer
-        self.retries += 1
-        self.sent.append((first, again, f"{protocol}, then {retry_protocol}"))
+        before = len(self.balancer.routes)
+        if export.first is not None:
+            self.balancer.route_next(export.first)
+        self._deliver(protocol, export.signal, body)
+        self._deliver(retry_protocol, export.signal, body)
+        routes = self.balancer.routes_since(before)
+        assert len(routes) == 2, routes  # one connection per attempt
+        sent = Sent(export.signal, (protocol, retry_protocol), (routes[0], routes[1]))
+        self.sent.append(sent)
+        first, retry = routes
+        assert (first.listener, retry.listener) == (_listener(protocol), _listener(retry_protocol)), sent
+        assert first.backend is not None and retry.backend is not None and first.backend != retry.backend, sent
+        assert export.first is None or first.backend == export.first, sent
+        return sent
 
-
-def _deliver(replica: CollectorProcess, protocol: str, signal: str, body: bytes) -> None:
-    """Send the bytes and require an acknowledgement with nothing refused (a recognised retry is one too)."""
-    if protocol == "grpc":
-        answer = otlp.grpc_export(replica, signal, body)
-        response = (ExportMetricsServiceResponse if signal == "metrics" else ExportLogsServiceResponse).FromString(
-            answer
+    def _deliver(self, protocol: str, signal: str, body: bytes) -> None:
+        """Send the bytes and require an acknowledgement with nothing refused (a recognised retry is one too)."""
+        if protocol == "grpc":
+            with grpc.insecure_channel(self.balancer.target("grpc"), options=_OWN_CONNECTION) as channel:
+                call = channel.unary_unary(
+                    otlp.GRPC_METHODS[signal], request_serializer=None, response_deserializer=None
+                )
+                answer = call(body, timeout=30)
+            response = (ExportMetricsServiceResponse if signal == "metrics" else ExportLogsServiceResponse).FromString(
+                answer
+            )
+            assert not response.HasField("partial_success"), response
+            return
+        content_type = otlp.CONTENT_TYPES["json" if protocol == "http/json" else "protobuf"]
+        response = httpx.post(  # no shared client: a new connection
+            f"{self.balancer.url('http')}/v1/{signal}", content=body, headers={"content-type": content_type}, timeout=30
         )
-        assert not response.HasField("partial_success"), response
-        return
-    content_type = otlp.CONTENT_TYPES["json" if protocol == "http/json" else "protobuf"]
-    response = otlp.post(replica, signal, body, content_type)
-    assert response.status_code == 200, (response.status_code, response.content)
-    assert b"rejected" not in response.content.lower(), response.content
+        assert response.status_code == 200, (response.status_code, response.content)
+        assert b"rejected" not in response.content.lower(), response.content
+
+
+def _listener(protocol: str) -> str:
+    return "grpc" if protocol == "grpc" else "http"
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -436,46 +483,53 @@ def replicas(tmp_path: Path, clickhouse_server: ClickHouseHttpServer) -> Iterato
 @pytest.mark.prometheus
 def test_replicas_on_one_store_count_every_request_once(replicas: list[CollectorProcess], tmp_path: Path) -> None:
     started = time.time()
-    with PrometheusServer(targets=[replica.metrics_url for replica in replicas], workdir=tmp_path / "prom") as prom:
+    backends = [{"http": replica.http_port, "grpc": replica.grpc_port} for replica in replicas]
+    with (
+        PrometheusServer(targets=[replica.metrics_url for replica in replicas], workdir=tmp_path / "prom") as prom,
+        LoadBalancer(backends, seed=SEED, down_seconds=5) as balancer,
+    ):
         # Scraping before the first request, so that Prometheus records every new series' 0 (held 2 s).
         prom.wait_for_scrape(settle=0)
-        balancer = Balancer(replicas)
+        client = Client(balancer)
         load = Load()
         # Alice's cumulative exports: running totals after phase 1 on A, after phase 2 on B, the same totals
         # re-exported (idle) on A, whose own last state is phase 1's, then after phase 3 on C, new to her series.
         for export in load.phase(0, alice_first=[A]) + load.phase(1, alice_first=[B, A]):
-            balancer.send_twice(export)
+            client.send_twice(export)
 
         prom.wait_for_scrape()  # B's counters are scraped before it dies: nothing it committed goes unscraped
         replicas[B].kill()
         assert replicas[B].process.returncode == -9
-        balancer.down.add(B)
-        phase_3 = load.phase(2, alice_first=[C])
-        for export in phase_3[:1]:
-            balancer.send_twice(export)  # on A and C only
+        bob, alice = load.phase(2, alice_first=[C])
+        # Bob's export is planned on B: B refuses the connection, is marked down, and both attempts go elsewhere.
+        balancer.route_next(B)
+        sent = client.send_twice(bob)
+        assert sent.routes[0].refused == (B,) and B not in {route.backend for route in sent.routes}, sent
+        assert balancer.connect_failures >= 1
         replicas[B].start()
-        balancer.down.discard(B)
-        for export in [*phase_3[1:], load.events()]:
-            balancer.send_twice(export)
+        client.send_twice(alice)
+        sent = client.send_twice(replace(load.events(), first=B))  # B is back and takes requests again
+        assert sent.routes[0] == Route(_listener(sent.protocols[0]), B), sent
+        print("\n".join(["routes through the load balancer:", *map(str, client.sent)]))
 
         for index, replica in enumerate(replicas):
             figures = _api_figures(replica)
             workload.assert_totals(figures["totals"], workload.EXPECTED_WITH_EVENTS)
-            assert figures["by_tool"] == workload.EXPECTED_BY_TOOL, (index, balancer.sent)
-            assert figures["team"] == workload.EXPECTED_TEAM_WITH_EVENTS, (index, balancer.sent)
+            assert figures["by_tool"] == workload.EXPECTED_BY_TOOL, (index, client.sent)
+            assert figures["team"] == workload.EXPECTED_TEAM_WITH_EVENTS, (index, client.sent)
 
         prom.wait_for_scrape()
         range_s = math.ceil(time.time() - started) + 5
         for figure, (selector, expected) in COUNTERS.items():
             assert _summed_increase(prom, selector, range_s) == pytest.approx(expected, abs=1e-9), (
                 figure,
-                balancer.sent,
+                client.sent,
             )
         # Every retry was recognised, whichever replica it reached, except the retry of Alice's idle re-export:
         # it stored no row (nothing had changed), so no replica holds its digest, and converting it again
         # against the shared state adds nothing either (answered ok).
         duplicates = _summed_increase(prom, 'cc_analytics_otlp_requests_total{status="duplicate"}', range_s)
-        assert duplicates == balancer.retries - 1
+        assert duplicates == client.retries - 1
 
         # The derived gauges read the one store: every replica shows the same figures (dashboards take `max`).
         deadline = time.monotonic() + 30
