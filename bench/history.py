@@ -2,7 +2,7 @@
 
 Raw rows go into `metric_points` and `events` with INSERT … SELECT FROM numbers(), so the materialized views
 fill the hourly and daily rollups exactly as live ingest does. Then every read-API view
-(exporters/clickhouse/views.py) and every ClickHouse query of the dashboards (macros expanded as Grafana's
+(console/readmodels.py) and every ClickHouse query of the dashboards (macros expanded as Grafana's
 plugin does) is timed next to the same figures computed by scanning the raw tables.
 
 Density (stated in the table): per active member-hour one point per fact kind (as if each developer
@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from console import readmodels
 from exporters.clickhouse import ClickHouseConfig, create_store
-from exporters.clickhouse import views as views_module
 
 ORG = "org-bench"
 HOURS_PER_DAY = 3  # active hours of an active member-day
@@ -195,17 +195,6 @@ def _p50(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(samples), value
 
 
-_VIEWS = (
-    "member_hourly_from_points",
-    "member_hourly_from_events",
-    "tool_decisions_hourly_from_points",
-    "model_usage_hourly_from_points",
-    "org_daily_from_points",
-    "org_daily_from_events",
-    "member_daily_from_points",
-    "member_daily_from_events",
-    "tool_decisions_daily_from_points",
-)
 # rollup table → the column its rows are keyed by in time
 ROLLUPS = {
     "member_hourly": "hour",
@@ -218,13 +207,13 @@ ROLLUPS = {
 BLOCK_DAYS = 28
 
 
-def _copy_back(client, table: str, column: str, since: str, days: int) -> None:
+def _copy_back(store, table: str, column: str, since: str, days: int) -> None:
     """Copy the rows of `table` at or after `since` to `days` days earlier (materialized views detached)."""
-    names = [row[0] for row in client.query(
+    names = [row[0] for row in store.select(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
-        parameters={"t": table}).result_rows]  # fmt: skip
+        {"t": table})]  # fmt: skip
     select = ", ".join(f"{column} - toIntervalDay({days})" if name == column else f"`{name}`" for name in names)
-    client.command(
+    store.execute(
         f"INSERT INTO {table} ({', '.join(f'`{name}`' for name in names)}) SELECT {select} FROM {table} "
         f"WHERE {column} >= toDateTime('{since} 00:00:00', 'UTC')",
         settings={"max_insert_threads": 2},
@@ -241,7 +230,6 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     """
     directory.mkdir(parents=True, exist_ok=True)
     store = create_store(ClickHouseConfig(dsn=f"chdb:///{directory}"))
-    client = _Lent(store)
     base_days = min(days, BLOCK_DAYS)
     first = end - timedelta(days=base_days - 1)
     blocks = (days + BLOCK_DAYS - 1) // BLOCK_DAYS
@@ -253,64 +241,50 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
             _bar("history", done, steps, f"{what} {time.perf_counter() - began:.0f}s")
 
     tick(0, "raw points through the materialized views")
-    client.command(_points_sql(first, base_days, members), settings={"max_insert_threads": 2})
+    store.execute(_points_sql(first, base_days, members), settings={"max_insert_threads": 2})
     tick(1, "raw events through the materialized views")
-    client.command(_events_sql(first, base_days, members), settings={"max_insert_threads": 2})
+    store.execute(_events_sql(first, base_days, members), settings={"max_insert_threads": 2})
     if blocks > 1:
-        for view in _VIEWS:
-            client.command(f"DETACH TABLE {view}")
+        # Detached while the copies are written: copied raw rows must not fill the rollups a second time.
+        views = [table.name for table in store.tables() if table.engine == "MaterializedView"]
+        for view in views:
+            store.execute(f"DETACH TABLE {view}")
         try:
             for block in range(1, blocks):
                 tick(1 + block, f"block {block + 1}/{blocks} (copy)")
                 shift = block * BLOCK_DAYS
                 for table, column in (("metric_points", "time"), ("events", "time"), *ROLLUPS.items()):
-                    _copy_back(client, table, column, first.isoformat(), shift)
+                    _copy_back(store, table, column, first.isoformat(), shift)
         finally:
-            for view in _VIEWS:
-                client.command(f"ATTACH TABLE {view}")
+            for view in views:
+                store.execute(f"ATTACH TABLE {view}")
     tick(steps - 1, "merging rollups")
     for table in ROLLUPS:
-        client.command(f"OPTIMIZE TABLE {table} FINAL")
+        store.execute(f"OPTIMIZE TABLE {table} FINAL")
     tick(steps, "done")
     return store, time.perf_counter() - began
 
 
-class _Lent:
-    """The store's client, lent for each call: the store's views, timed in between, take it too."""
-
-    def __init__(self, store) -> None:
-        self._store = store
-
-    def command(self, *args: Any, **kwargs: Any) -> Any:
-        with self._store.client() as client:
-            return client.command(*args, **kwargs)
-
-    def query(self, *args: Any, **kwargs: Any) -> Any:
-        with self._store.client() as client:
-            return client.query(*args, **kwargs)
-
-
 def counts(store) -> dict[str, int]:
-    client = _Lent(store)
     return {
-        table: int(client.command(f"SELECT count() FROM {table}")) for table in ("metric_points", "events", *ROLLUPS)
+        table: int(store.select(f"SELECT count() FROM {table}")[0][0])
+        for table in ("metric_points", "events", *ROLLUPS)
     }
 
 
 def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] | None = None) -> list[Timing]:
     """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days, 365 days and the last
     month; then every ClickHouse dashboard query (time_dashboards)."""
-    client = _Lent(store)
     month_first = date(end.year, end.month, 1) if end.day > 20 else date(end.year, end.month, 1) - timedelta(days=1)
     month_first = date(month_first.year, month_first.month, 1)
-    month_last = views_module.month_bounds(month_first.year, month_first.month)[1]
+    month_last = readmodels.month_bounds(month_first.year, month_first.month)[1]
     start30 = end - timedelta(days=29)
     start365 = end - timedelta(days=364)
 
     def raw(sql: str, first: date, last: date, team: str = "") -> Callable[[], Any]:
-        lower, upper = views_module._bounds(first, last)
+        lower, upper = readmodels.day_bounds(first, last)
         parameters = {"start": lower, "end": upper, "organization_id": "", "team": team}
-        return lambda: client.query(sql, parameters=parameters).result_rows
+        return lambda: store.select(sql, parameters)
 
     def raw_analytics(first: date, last: date, team: str = "") -> Callable[[], Any]:
         parts = [
@@ -319,12 +293,12 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
         return lambda: [part() for part in parts]
 
     cases = [
-        ("analytics, last 30 days (API /analytics)", lambda: views_module.analytics(store, start30, end),
+        ("analytics, last 30 days (API /analytics)", lambda: readmodels.analytics(store, start30, end),
          raw_analytics(start30, end)),
-        ("analytics, last 30 days, one team", lambda: views_module.analytics(store, start30, end, team="team-7"),
+        ("analytics, last 30 days, one team", lambda: readmodels.analytics(store, start30, end, team="team-7"),
          raw_analytics(start30, end, "team-7")),
-        ("analytics, last 365 days", lambda: views_module.analytics(store, start365, end), raw_analytics(start365, end)),
-        ("team insights, one month (API /team)", lambda: views_module.team(store, month_first.year, month_first.month),
+        ("analytics, last 365 days", lambda: readmodels.analytics(store, start365, end), raw_analytics(start365, end)),
+        ("team insights, one month (API /team)", lambda: readmodels.team(store, month_first.year, month_first.month),
          raw(RAW_TEAM, month_first, month_last)),
     ]  # fmt: skip
     timings = []
@@ -334,7 +308,7 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
         rows = len(value["days"]) if isinstance(value, dict) and "days" in value else len(value.get("members", []))
         timings.append(Timing(name, view_ms, raw_ms, rows))
     for name, sql in (extra_queries or {}).items():
-        view_ms, value = _p50(lambda sql=sql: client.query(sql).result_rows, repeat)
+        view_ms, value = _p50(lambda sql=sql: store.select(sql), repeat)
         timings.append(Timing(name, view_ms, float("nan"), len(value)))
     # Grafana's "now": the end of the history's last day, or the current time when that day is today.
     now = min(datetime.now(UTC), datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1))
@@ -393,13 +367,12 @@ def dashboard_queries(now: datetime, days: int = 7) -> dict[str, str]:
 
 def time_dashboards(store, now: datetime, repeat: int = 7) -> list[Timing]:
     """p50 of every dashboard query next to the same query over the raw tables (rollups computed on the fly)."""
-    client = _Lent(store)
     timings = []
     for name, sql in dashboard_queries(now).items():
-        view_ms, value = _p50(lambda sql=sql: client.query(sql).result_rows, repeat)
+        view_ms, value = _p50(lambda sql=sql: store.select(sql), repeat)
         raw_sql = raw_equivalent(sql)
         raw_ms = float("nan")
         if raw_sql != sql:
-            raw_ms, _ = _p50(lambda raw_sql=raw_sql: client.query(raw_sql).result_rows, max(3, repeat // 2))
+            raw_ms, _ = _p50(lambda raw_sql=raw_sql: store.select(raw_sql), max(3, repeat // 2))
         timings.append(Timing(f"dashboard {name}", view_ms, raw_ms, len(value)))
     return timings

@@ -36,6 +36,7 @@ from console.auth import AuthSettings
 from exporters.clickhouse import ClickHouseStore, QueryFailed, StoreUnavailable, create_store
 from exporters.prometheus import PrometheusConfigError, create_exporter
 from exporters.prometheus.factory import read_scrape_token
+from pdata.store import SharedStateLookups
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
@@ -75,7 +76,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def build_chain(
-    config: Config, store: ClickHouseStore, directory: dict[str, DirectoryEntry] | None = None
+    config: Config, store: SharedStateLookups, directory: dict[str, DirectoryEntry] | None = None
 ) -> ProcessorChain:
     """The processors, seeded from what the store already holds so a restart neither loses nor repeats."""
     if directory is None:
@@ -117,7 +118,7 @@ def build_chain(
     )
 
 
-def stored_series_lookup(store: ClickHouseStore) -> StoredSeriesLookup:
+def stored_series_lookup(store: SharedStateLookups) -> StoredSeriesLookup:
     """The converter's view of the series other collectors committed to the store."""
 
     def lookup(keys: Collection[int], since_ns: int) -> dict[int, StoredSeries]:

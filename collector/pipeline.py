@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
 
-from exporters.clickhouse import StoreUnavailable
 from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Unavailable
+from pdata.store import FactWriter, StoreUnavailable
 from processors.chain import ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")
@@ -29,14 +28,6 @@ _STOP = object()
 
 # Called with each group's facts once they are committed (e.g. the Prometheus exporter's counters).
 CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
-
-
-class GroupStore(Protocol):
-    """What the writer needs of the store (the store itself, or a wrapper that times or gates its writes)."""
-
-    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None: ...
-
-    def ping(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +42,7 @@ class Pipeline:
     def __init__(
         self,
         chain: ProcessorChain,
-        store: GroupStore,
+        store: FactWriter,
         config: PipelineConfig,
         listeners: Sequence[CommitListener] = (),
     ) -> None:

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from exporters.clickhouse import StoreUnavailable
 from pdata import EventFact, PointFact
+from pdata.store import StoreUnavailable
 
 log = logging.getLogger("cc_analytics.store")
 

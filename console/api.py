@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console import csv_export, openapi, pages, report
+from console import csv_export, openapi, pages, readmodels, report
 from console.access import AccessStore
 from console.auth import (
     LOGIN_NONCE_FIELD,
@@ -41,7 +41,7 @@ from console.hardening import BodyLimit, SecurityHeaders
 from console.params import BadParameter, parse_month, parse_range
 from console.roles import ROLES
 from console.sessions import SignedOutSessions, signed_out_file
-from exporters.clickhouse import ClickHouseStore, StoreUnavailable, views
+from pdata.store import NamedQueries, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.api")
 
@@ -55,7 +55,7 @@ _INVALID_TOKEN = "That token is not valid (revoked, rotated or mistyped)."
 class Console:
     """What the handlers read, kept on the app's state."""
 
-    store: ClickHouseStore
+    store: NamedQueries
     ready: Callable[[], tuple[bool, str]]
     access: AccessStore
     settings: AuthSettings
@@ -63,7 +63,7 @@ class Console:
 
 
 def create_api_app(
-    store: ClickHouseStore,
+    store: NamedQueries,
     ready: Callable[[], tuple[bool, str]],
     access: AccessStore,
     auth: AuthSettings | None = None,
@@ -179,7 +179,7 @@ def guarded(handler: Handler, style: str = "json") -> Callable[[Request], Awaita
 async def analytics(request: Request, _: Decision) -> Response:
     period = parse_range(request)
     view = await asyncio.to_thread(
-        views.analytics, _console(request).store, period.start, period.end, period.organization_id, period.team
+        readmodels.analytics, _console(request).store, period.start, period.end, period.organization_id, period.team
     )
     return _json_or_csv(request, view, csv_export.analytics_csv, f"claude-code-analytics-{period.start}-{period.end}")
 
@@ -187,7 +187,7 @@ async def analytics(request: Request, _: Decision) -> Response:
 async def team_view(request: Request, _: Decision) -> Response:
     month = parse_month(request)
     view = await asyncio.to_thread(
-        views.team, _console(request).store, month.year, month.month, month.organization_id, month.team
+        readmodels.team, _console(request).store, month.year, month.month, month.organization_id, month.team
     )
     return _json_or_csv(request, view, csv_export.team_csv, f"claude-code-team-{view['month']}")
 

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from console.params import BadParameter, check_storable
-from exporters.clickhouse import ClickHouseStore
+from pdata.store import NamedQueries
 from pdata.vocabulary import CODE_EDIT_TOOLS
 
 DEFAULT_LIMIT = 20
@@ -118,7 +118,7 @@ def _empty_tools() -> dict[str, dict[str, int | float]]:
     return {key: {"accepted": 0, "rejected": 0} for key in TOOL_KEYS.values()}
 
 
-def usage_report(store: ClickHouseStore, request: ReportRequest) -> dict[str, Any]:
+def usage_report(store: NamedQueries, request: ReportRequest) -> dict[str, Any]:
     start = datetime(request.day.year, request.day.month, request.day.day)
     bounds = {"start": start, "end": start + timedelta(days=1)}
     after = request.after or ("", "", "")

@@ -12,6 +12,7 @@ from pdata.model import (
     PointFact,
     Sender,
 )
+from pdata.store import FactWriter, NamedQueries, QueryFailed, SharedStateLookups, StoreUnavailable
 
 __all__ = [
     "DELTA",
@@ -24,4 +25,9 @@ __all__ = [
     "MetricPoint",
     "PointFact",
     "Sender",
+    "FactWriter",
+    "NamedQueries",
+    "SharedStateLookups",
+    "StoreUnavailable",
+    "QueryFailed",
 ]

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,18 +21,21 @@ from exporters.clickhouse.pool import ClientPool
 from exporters.clickhouse.rows import EVENT_COLUMNS, POINT_COLUMNS, event_columns, point_columns
 from exporters.clickhouse.tablesettings import TablePolicy
 from pdata import EventFact, PointFact
+from pdata.store import QueryFailed, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.store")
 
 _UNKNOWN_DATABASE = 81
 
-
-class StoreUnavailable(RuntimeError):
-    """The store could not be reached or refused a write; nothing of that write was acknowledged."""
+__all__ = ["ClickHouseStore", "QueryFailed", "SchemaObject", "StoreUnavailable"]
 
 
-class QueryFailed(RuntimeError):
-    """The store answered, but refused the query (a bug or a parameter it cannot take): not an outage."""
+@dataclass(frozen=True, slots=True)
+class SchemaObject:
+    """A table or view of the store's database, with its engine (`MergeTree`, `MaterializedView`, …)."""
+
+    name: str
+    engine: str
 
 
 def _query_error(name: str, exc: Exception) -> Exception:
@@ -105,9 +109,8 @@ class ClickHouseStore:
             bootstrap.close()
         log.info("store.database_created", extra={"fields": {"database": self.database, "dsn": self.redacted_dsn}})
 
-    def client(self) -> AbstractContextManager[Any]:
-        """Lend one clickhouse-connect client for a block (tools, benchmarks, tests); the store's own calls
-        take theirs the same way."""
+    def _lend(self) -> AbstractContextManager[Any]:
+        """One pooled clickhouse-connect client for a block; every call of the store takes its client this way."""
         if self._pool is None:
             raise StoreUnavailable(f"{self.redacted_dsn} is not connected")
         return self._pool.client()
@@ -136,7 +139,7 @@ class ClickHouseStore:
         if self._pool is None:
             raise StoreUnavailable(f"{self.redacted_dsn} is not connected")
         migrator = Migrator(
-            self._pool.client,
+            self._lend,
             SchemaDdl(self.config.cluster),
             TablePolicy(self.config.retention_days, self.config.fsync_after_insert, self.config.cluster),
             {"distributed_foreground_insert": 1} if self.config.cluster else {},
@@ -157,7 +160,7 @@ class ClickHouseStore:
     def ping(self) -> bool:
         try:
             if self.embedded:
-                with self.client() as client:
+                with self._lend() as client:
                     return client.command("SELECT 1") == 1
             with self._probe_lock:
                 return self._probe is not None and self._probe.command("SELECT 1") == 1
@@ -186,7 +189,7 @@ class ClickHouseStore:
             # Rows are built before taking a client, so that the readers are not held up meanwhile.
             point_data = point_columns(points) if points else None
             event_data = event_columns(events) if events else None
-            with self.client() as client:
+            with self._lend() as client:
                 if point_data is not None:
                     client.insert(
                         "metric_points",
@@ -210,7 +213,7 @@ class ClickHouseStore:
         """Run the named query from queries/ with server-side bound parameters."""
         sql = _sql("queries", f"{name}.sql")
         try:
-            with self.client() as client:
+            with self._lend() as client:
                 return list(client.query(sql, parameters=parameters).result_rows)
         except Exception as exc:
             raise _query_error(name, exc) from exc
@@ -218,11 +221,34 @@ class ClickHouseStore:
     def query_named(self, name: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         sql = _sql("queries", f"{name}.sql")
         try:
-            with self.client() as client:
+            with self._lend() as client:
                 result = client.query(sql, parameters=parameters)
                 return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
         except Exception as exc:
             raise _query_error(name, exc) from exc
+
+    def tables(self) -> list[SchemaObject]:
+        """The tables and views of the store's database (the control tables, raw tables, rollups and the
+        materialized views that fill them; on a cluster the `_local` and Distributed tables), by name."""
+        return [SchemaObject(str(name), str(engine)) for name, engine in self.query("schema_objects", {})]
+
+    def execute(self, statement: str, settings: dict[str, Any] | None = None) -> Any:
+        """Run a statement of the caller's own (a benchmark's generated history, `OPTIMIZE`, `DETACH`) and return
+        its summary; the collector's own SQL is in queries/ and asked by name."""
+        try:
+            with self._lend() as client:
+                return client.command(statement, settings=settings)
+        except Exception as exc:
+            raise _query_error("statement", exc) from exc
+
+    def select(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+        """The rows of a read of the caller's own (a benchmark's raw scan, a dashboard's query), parameters bound
+        server-side."""
+        try:
+            with self._lend() as client:
+                return list(client.query(sql, parameters=parameters).result_rows)
+        except Exception as exc:
+            raise _query_error("select", exc) from exc
 
     def cumulative_series_state(self, since_ns: int) -> Iterator[tuple[int, int, float, int, int]]:
         yield from self.query("cumulative_series_state", {"since_ns": since_ns})

@@ -7,7 +7,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from exporters.clickhouse import ClickHouseStore
 from exporters.prometheus.config import PrometheusConfigError, PrometheusExporterConfig
 from exporters.prometheus.counters import ClaudeCodeCounters
 from exporters.prometheus.exposition import RegistryView, render
@@ -15,6 +14,7 @@ from exporters.prometheus.gauges import DerivedGauges
 from exporters.prometheus.http import create_metrics_app
 from exporters.prometheus.journal import SeriesJournal
 from pdata import EventFact, PointFact
+from pdata.store import NamedQueries
 
 
 @dataclass
@@ -58,7 +58,7 @@ def read_scrape_token(config: PrometheusExporterConfig) -> str:
 
 def create_exporter(
     config: PrometheusExporterConfig,
-    store: ClickHouseStore | None = None,
+    store: NamedQueries | None = None,
     registry: CollectorRegistry | None = None,
 ) -> PrometheusExporter:
     """Without a store there are no derived gauges. Other metrics of `registry` are served alongside (held at 0

@@ -15,8 +15,8 @@ from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from exporters.clickhouse import ClickHouseStore, StoreUnavailable
 from exporters.prometheus.config import PrometheusExporterConfig
+from pdata.store import NamedQueries, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.exporter.prometheus")
 
@@ -40,7 +40,7 @@ class DerivedGauges:
 
     def __init__(
         self,
-        store: ClickHouseStore,
+        store: NamedQueries,
         config: PrometheusExporterConfig,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -5,6 +5,7 @@ pool, outages and refusals. The figures suites on this path are in test_server_p
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import logging
@@ -17,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, create_store, tablesettings, views
+from console import readmodels
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, create_store, tablesettings
 from exporters.clickhouse.migrations import Migrator, SchemaDdl, load_migrations
 from tests.integration.test_views_semantics import ALICE, DECISION, LINES, metric, ns, write
 from tests.support import otlp_raw as otlp
@@ -130,7 +132,7 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     store = ClickHouseStore(ClickHouseConfig(dsn))
     store.connect()
     up_to_0002 = SchemaDdl(migrations=[m for m in load_migrations() if m.version <= 2])
-    Migrator(store.client, up_to_0002, tablesettings.TablePolicy(400, False), {}).run()
+    Migrator(lambda: contextlib.nullcontext(raw), up_to_0002, tablesettings.TablePolicy(400, False), {}).run()
     at = ns(date(2026, 3, 10))
     write(
         store,
@@ -174,7 +176,7 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
 
     upgraded = create_store(ClickHouseConfig(dsn))
     try:
-        report = views.analytics(upgraded, date(2026, 3, 10), date(2026, 3, 10))
+        report = readmodels.analytics(upgraded, date(2026, 3, 10), date(2026, 3, 10))
     finally:
         upgraded.close()
     assert report["totals"]["accepted_lines"] == 16
@@ -308,7 +310,7 @@ def test_raw_rows_past_retention_are_dropped_while_the_views_keep_their_history(
         write(store, metric(LINES, 7, ns(today, 0), ALICE, type="added"))
         raw.command("OPTIMIZE TABLE metric_points FINAL")  # applies the TTL now rather than at a later merge
         assert raw.command("SELECT sum(value) FROM metric_points") == 7.0
-        report = views.analytics(store, old, today)
+        report = readmodels.analytics(store, old, today)
         assert report["totals"]["accepted_lines"] == 12
         assert report["days"][0] == {**report["days"][0], "date": old.isoformat(), "accepted_lines": 5}
     finally:
@@ -348,22 +350,26 @@ def test_fsync_is_a_table_setting_and_ingest_works_with_it(path: str, dsn: str, 
 # --- the client pool -------------------------------------------------------------------------------------------------
 
 
-def test_reads_and_health_checks_do_not_wait_for_a_busy_client(dsn: str) -> None:
+def test_reads_and_health_checks_do_not_wait_for_a_busy_client(dsn: str, raw) -> None:
     """A long statement holds one of the store's clients: the API's reads take another, and the health check
     has its own, so neither waits for it."""
     store = create_store(ClickHouseConfig(dsn, pool_size=2))
-    holding = threading.Event()
 
-    def long_statement() -> None:
-        with store.client() as client:
-            holding.set()
-            client.command("SELECT sleep(3)")
+    def running() -> bool:
+        # The server runs the statement only while the store's client that sent it is lent out.
+        return bool(raw.command("SELECT count() FROM system.processes WHERE query LIKE 'SELECT sleep(3)%'"))
 
     try:
-        busy = threading.Thread(target=long_statement)
+        busy = threading.Thread(target=store.execute, args=("SELECT sleep(3)",))
         busy.start()
-        assert holding.wait(10)
-        report = views.analytics(store, date(2026, 3, 10), date(2026, 3, 10))
+        started = False
+        for _ in range(100):
+            started = running()
+            if started:
+                break
+            time.sleep(0.1)
+        assert started, "the long statement never reached the server"
+        report = readmodels.analytics(store, date(2026, 3, 10), date(2026, 3, 10))
         assert report["totals"]["accepted_lines"] == 0
         assert busy.is_alive(), "the read waited for the busy client"
         assert store.ping() is True

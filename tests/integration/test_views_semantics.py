@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store, views
+from console import readmodels
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from pdata import DELTA, Batch, LogEvent, MetricPoint, Sender
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
@@ -61,7 +62,7 @@ def test_three_accepted_writes_and_one_reject(store: ClickHouseStore) -> None:
         metric(LINES, 5, at, ALICE, type="added"),
         metric(LINES, 1, at, ALICE, type="added"),
     )
-    report = views.analytics(store, DAY, DAY)
+    report = readmodels.analytics(store, DAY, DAY)
     assert report["totals"]["accepted_lines"] == 16
     assert report["totals"]["acceptance_rate"] == 0.75
     assert report["acceptance_by_tool"] == {"Write": {"accepts": 3, "rejects": 1, "acceptance_rate": 0.75}}
@@ -69,7 +70,7 @@ def test_three_accepted_writes_and_one_reject(store: ClickHouseStore) -> None:
 
 def test_no_decisions_means_no_rate_and_idle_days_are_zero(store: ClickHouseStore) -> None:
     write(store, metric("claude_code.cost.usage", 0.5, ns(DAY), ALICE, model="m"))
-    report = views.analytics(store, date(2026, 3, 9), date(2026, 3, 11))
+    report = readmodels.analytics(store, date(2026, 3, 9), date(2026, 3, 11))
     assert [day["date"] for day in report["days"]] == ["2026-03-09", "2026-03-10", "2026-03-11"]
     assert report["days"][0] == {
         "date": "2026-03-09", "accepted_lines": 0, "removed_lines": 0, "accepts": 0, "rejects": 0,
@@ -88,7 +89,7 @@ def test_members_and_sessions_are_distinct_per_day_and_over_the_range(store: Cli
         metric("claude_code.cost.usage", 1, ns(next_day, 1), ALICE, model="m"),  # same session, next day
         metric("claude_code.cost.usage", 1, ns(next_day, 2), bob, model="m"),
     )
-    report = views.analytics(store, DAY, next_day)
+    report = readmodels.analytics(store, DAY, next_day)
     assert [(d["active_users"], d["sessions"]) for d in report["days"]] == [(1, 1), (2, 2)]
     assert (report["totals"]["active_users"], report["totals"]["sessions"]) == (2, 2)
     assert report["totals"]["spend_usd"] == 3.0
@@ -97,14 +98,14 @@ def test_members_and_sessions_are_distinct_per_day_and_over_the_range(store: Cli
 def test_events_alone_make_a_member_active(store: ClickHouseStore) -> None:
     event = LogEvent(ns(DAY), "user_prompt", "claude_code.user_prompt", {**ALICE, "prompt_length": "4"}, {})
     write(store, events=(event,))
-    totals = views.analytics(store, DAY, DAY)["totals"]
+    totals = readmodels.analytics(store, DAY, DAY)["totals"]
     assert (totals["active_users"], totals["sessions"], totals["spend_usd"]) == (1, 1, 0.0)
 
 
 def test_session_count_is_used_when_session_ids_are_off(store: ClickHouseStore) -> None:
     no_session = {"user.email": "alice@example.com", "user.id": "ua"}
     write(store, metric("claude_code.session.count", 2, ns(DAY), no_session, start_type="fresh"))
-    assert views.analytics(store, DAY, DAY)["totals"]["sessions"] == 2
+    assert readmodels.analytics(store, DAY, DAY)["totals"]["sessions"] == 2
 
 
 def test_team_view_per_member_for_the_month(store: ClickHouseStore) -> None:
@@ -120,7 +121,7 @@ def test_team_view_per_member_for_the_month(store: ClickHouseStore) -> None:
         metric("claude_code.cost.usage", 0.75, ns(DAY), ALICE, model="m"),
         metric("claude_code.cost.usage", 9, ns(date(2026, 4, 1)), ALICE, model="m"),
     )  # next month: not counted
-    team = views.team(store, 2026, 3)
+    team = readmodels.team(store, 2026, 3)
     assert team["month"] == "2026-03"
     assert [
         (m["member"], m["member_type"], m["spend_usd"], m["accepted_lines"], m["sessions"]) for m in team["members"]
@@ -134,5 +135,5 @@ def test_team_view_per_member_for_the_month(store: ClickHouseStore) -> None:
 def test_organization_filter(store: ClickHouseStore) -> None:
     write(store, metric("claude_code.cost.usage", 1, ns(DAY), {**ALICE, "organization.id": "org-a"}, model="m"))
     write(store, metric("claude_code.cost.usage", 2, ns(DAY), {**ALICE, "organization.id": "org-b"}, model="m"))
-    assert views.analytics(store, DAY, DAY, organization_id="org-a")["totals"]["spend_usd"] == 1.0
-    assert views.analytics(store, DAY, DAY)["totals"]["spend_usd"] == 3.0
+    assert readmodels.analytics(store, DAY, DAY, organization_id="org-a")["totals"]["spend_usd"] == 1.0
+    assert readmodels.analytics(store, DAY, DAY)["totals"]["spend_usd"] == 3.0

@@ -84,3 +84,102 @@ def test_imports_inside_functions_and_relative_ones_are_seen() -> None:
     ]
     assert _module_name(ROOT / "collector" / "cli.py") == "collector.cli"
     assert _module_name(ROOT / "receiver" / "otlp" / "__init__.py") == "receiver.otlp"
+
+
+# --- the store: created by the composition root alone, used through pdata.store's protocols -----------------------
+
+STORE_PACKAGE = ROOT / "exporters" / "clickhouse"
+# The composition root creates the store (through exporters.clickhouse.create_store); the store's own tests
+# build it too, so the tests are not held to this.
+STORE_CREATORS = ("collector/app.py",)
+
+
+def _outside_the_store(packages: tuple[str, ...]) -> Iterator[Path]:
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if not path.is_relative_to(STORE_PACKAGE):
+                yield path
+
+
+def _names_the_concrete_store(source: str, package: str) -> Iterator[int]:
+    """Lines of `source` importing exporters.clickhouse.store or the name ClickHouseStore from the store's package."""
+    for line, module in _imports(source, package):
+        if module == "exporters.clickhouse.store" or module.startswith("exporters.clickhouse.store."):
+            yield line
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("exporters.clickhouse"):
+            if any(alias.name == "ClickHouseStore" for alias in node.names):
+                yield node.lineno
+
+
+def _store_private_names() -> set[str]:
+    """The store's private attributes and methods (read from store.py), and the names a client or pool of any
+    store would go by."""
+    names = {"_client", "_pool"}
+    for node in ast.walk(ast.parse((STORE_PACKAGE / "store.py").read_text())):
+        if isinstance(node, ast.ClassDef) and node.name == "ClickHouseStore":
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.FunctionDef) and inner.name.startswith("_") and not inner.name.endswith("__"):
+                    names.add(inner.name)
+                elif (
+                    isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) and inner.value.id == "self"
+                ):
+                    if inner.attr.startswith("_"):
+                        names.add(inner.attr)
+    return names
+
+
+def _private_accesses(source: str, private: set[str]) -> Iterator[tuple[int, str]]:
+    """(line, name) of every `x.<private name>` where x is not the module's own `self`, and of every `.client` of
+    something named a store (`store.client()`, `self._store.client`): a client lent by the store."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in private:
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                yield node.lineno, node.attr
+        elif isinstance(node, ast.Attribute) and node.attr == "client" and "store" in ast.unparse(node.value).lower():
+            yield node.lineno, node.attr
+
+
+def test_only_the_composition_root_names_the_concrete_store() -> None:
+    packages = tuple(name for name in OURS if name != "tests")
+    found = []
+    for path in _outside_the_store(packages):
+        if str(path.relative_to(ROOT)) in STORE_CREATORS:
+            continue
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found += [f"{path.relative_to(ROOT)}:{line}" for line in _names_the_concrete_store(path.read_text(), package)]
+    assert found == []
+
+
+def test_nothing_outside_the_store_reaches_into_its_client_or_pool() -> None:
+    private = _store_private_names()
+    assert {"_lend", "_pool", "_probe"} <= private  # what the store holds its clients in, read from its source
+    found = [
+        f"{path.relative_to(ROOT)}:{line} .{name}"
+        for path in _outside_the_store(OURS)
+        for line, name in _private_accesses(path.read_text(), private)
+    ]
+    assert found == []
+
+
+def test_the_store_checks_see_what_they_look_for() -> None:
+    # Without this the checks above would pass on a rule that matches nothing.
+    source = (
+        "from exporters.clickhouse import ClickHouseStore\n"
+        "from exporters.clickhouse.store import QueryFailed\n"
+        "import exporters.clickhouse.store\n"
+        "from exporters.clickhouse import create_store\n"
+    )
+    assert sorted(set(_names_the_concrete_store(source, "console"))) == [1, 2, 3]
+    accesses = (
+        "store._pool.get()\n"
+        "with store._lend() as c:\n"
+        "    pass\n"
+        "self._pool = None\n"
+        "store.query('x', {})\n"
+        "with self._store.client() as c:\n"
+        "    pass\n"
+        "server.client()\n"
+    )
+    assert sorted(_private_accesses(accesses, {"_pool", "_lend"})) == [(1, "_pool"), (2, "_lend"), (6, "client")]

@@ -1,11 +1,13 @@
-"""The console's views, computed from the hourly rollups. Returns plain data for any read path to serve."""
+"""The read models of the analytics and team answers: the store's named queries over the rollups, shaped into
+plain data that the JSON API, the CSV export and the console page serve alike. The SQL stays with the store
+(exporters/clickhouse/queries/); these only ask for it by name."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from exporters.clickhouse.store import ClickHouseStore
+from pdata.store import NamedQueries
 
 _COUNTS = ("accepted_lines", "removed_lines", "accepts", "rejects")
 
@@ -25,12 +27,13 @@ def acceptance_rate(accepts: float, rejects: float) -> float | None:
     return None if decided == 0 else accepts / decided
 
 
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The UTC datetimes the named queries take for the days `start` to `end`, both included."""
     return datetime(start.year, start.month, start.day), datetime(end.year, end.month, end.day) + timedelta(days=1)
 
 
 def _filters(start: date, end: date, organization_id: str, team: str) -> dict[str, Any]:
-    lower, upper = _bounds(start, end)
+    lower, upper = day_bounds(start, end)
     return {"start": lower, "end": upper, "organization_id": organization_id, "team": team}
 
 
@@ -49,9 +52,7 @@ _IDLE = {
 }  # fmt: skip
 
 
-def analytics(
-    store: ClickHouseStore, start: date, end: date, organization_id: str = "", team: str = ""
-) -> dict[str, Any]:
+def analytics(store: NamedQueries, start: date, end: date, organization_id: str = "", team: str = "") -> dict[str, Any]:
     parameters = _filters(start, end, organization_id, team)
     totals_rows = store.query_named("analytics_totals", parameters)
     totals = _shape(totals_rows[0]) if totals_rows else dict(_IDLE)
@@ -84,9 +85,7 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def team(
-    store: ClickHouseStore, year: int, month: int, organization_id: str = "", team_name: str = ""
-) -> dict[str, Any]:
+def team(store: NamedQueries, year: int, month: int, organization_id: str = "", team_name: str = "") -> dict[str, Any]:
     first, last = month_bounds(year, month)
     members = []
     for row in store.query_named("team_members", _filters(first, last, organization_id, team_name)):

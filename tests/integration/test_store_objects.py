@@ -1,0 +1,56 @@
+"""What the store shows and runs for tools (benchmarks, operators' checks) without lending its client: its tables
+and views with their engines, a statement and a read of the caller's own. On the real engine (chDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, create_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
+    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
+    yield opened
+    opened.close()
+
+
+def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHouseStore) -> None:
+    assert [(table.name, table.engine) for table in store.tables()] == [
+        ("events", "MergeTree"),
+        ("member_daily", "AggregatingMergeTree"),
+        ("member_daily_from_events", "MaterializedView"),
+        ("member_daily_from_points", "MaterializedView"),
+        ("member_hourly", "AggregatingMergeTree"),
+        ("member_hourly_from_events", "MaterializedView"),
+        ("member_hourly_from_points", "MaterializedView"),
+        ("metric_points", "MergeTree"),
+        ("model_usage_hourly", "AggregatingMergeTree"),
+        ("model_usage_hourly_from_points", "MaterializedView"),
+        ("org_daily", "AggregatingMergeTree"),
+        ("org_daily_from_events", "MaterializedView"),
+        ("org_daily_from_points", "MaterializedView"),
+        ("schema_migrations", "MergeTree"),
+        ("schema_migrations_lock", "MergeTree"),
+        ("tool_decisions_daily", "AggregatingMergeTree"),
+        ("tool_decisions_daily_from_points", "MaterializedView"),
+        ("tool_decisions_hourly", "AggregatingMergeTree"),
+        ("tool_decisions_hourly_from_points", "MaterializedView"),
+    ]
+
+
+def test_a_statement_and_a_read_of_the_callers_own(store: ClickHouseStore) -> None:
+    store.execute("CREATE TABLE scratch (n UInt8) ENGINE = MergeTree ORDER BY n")
+    store.execute("INSERT INTO scratch SELECT number FROM numbers(5)", settings={"max_insert_threads": 2})
+    assert store.select("SELECT sum(n), count() FROM scratch WHERE n >= {low:UInt8}", {"low": 2}) == [(9, 3)]
+    assert ("scratch", "MergeTree") in [(table.name, table.engine) for table in store.tables()]
+
+
+def test_a_refused_statement_or_read_is_a_query_failure_not_an_outage(store: ClickHouseStore) -> None:
+    with pytest.raises(QueryFailed, match="select failed: .*no_such_table"):
+        store.select("SELECT * FROM no_such_table")
+    with pytest.raises(QueryFailed, match="statement failed: .*no_such_table"):
+        store.execute("OPTIMIZE TABLE no_such_table FINAL")
