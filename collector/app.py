@@ -26,6 +26,7 @@ from collector.connections import (
     protocol_for,
     raise_file_limit,
 )
+from collector.deadletter import DeadLetterFile
 from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
@@ -269,6 +270,9 @@ async def serve(config: Config) -> None:
         InstrumentedStore(HealthGatedStore(store, health), observer),
         PipelineConfig(max_queued_items=config.limits_max_queued_items),
         listeners=[exporter.on_commit] if config.metrics_port else [],
+        dead_letters=DeadLetterFile(
+            Path(config.data_dir) / "dead-letter.jsonl", config.dead_letter_max_bytes, observer.dead_letter_done
+        ),
     )
     pipeline.start()
     consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)

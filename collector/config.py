@@ -78,6 +78,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("validation.max_age_days", int, 35, "points and records stamped more than this many days before their arrival are refused with the reason (at most temporality.state_days is used: an older cumulative point would count again after a restart)"),
     Option("validation.max_ahead_seconds", int, 3600, "points and records stamped more than this many seconds after their arrival are refused with the reason (clock skew allowance; a far-future time would wrap the daily rollups)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
+    Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
     Option("console.access_file", str, "", "YAML file of console principals (managed by `cc-analytics access`); empty means <data_dir>/access.yaml"),
     Option("console.trusted_header", str, "", "request header naming the signed-in principal, set by a reverse proxy doing single sign-on (e.g. X-Forwarded-Email); empty trusts no header"),
     Option("console.session_hours", int, 12, "how long a console sign-in lasts"),
@@ -154,6 +155,7 @@ class Config:
     console_session_hours: int
     console_cookie_secure: bool
     console_initial_owner_token_file: str
+    dead_letter_max_bytes: int
 
     @property
     def dsn(self) -> str:
@@ -358,6 +360,8 @@ def _validate(config: Config) -> None:
         prometheus_exporter_config(config)
     except PrometheusConfigError as exc:
         raise ConfigError(str(exc)) from None
+    if config.dead_letter_max_bytes < 0:
+        raise ConfigError("dead_letter.max_bytes must be 0 (no dead-letter file) or more")
     if config.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
     if config.storage_dsn and not config.storage_dsn.startswith(("chdb:", "http://", "https://")):

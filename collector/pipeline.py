@@ -5,6 +5,10 @@ processor chain, writes the group to ClickHouse and only then resolves each batc
 when the receiver acknowledges. A failed write commits no processor state, so a retry is counted exactly
 once. When a group's write fails and the store still answers, its batches are written again one by one, so
 only a bad batch is refused; when the store does not answer, every batch of the group gets Unavailable.
+
+A batch the store refuses while it answers (a value it cannot take, a constraint, the schema) gets Refused:
+a permanent answer, so its sender does not retry it forever; its facts are set aside in the dead-letter file
+for the operator, and the batches after it go through.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from collector.deadletter import DeadLetterFile
+from exporters.clickhouse.write_errors import StoreRefused
 from pdata import Batch, EventFact, PointFact
-from pdata.consumer import ConsumeResult, Overloaded, Unavailable
+from pdata.consumer import ConsumeResult, Overloaded, Refused, Unavailable
 from pdata.store import FactWriter, StoreUnavailable
 from processors.chain import ProcessorChain
 
@@ -45,8 +51,10 @@ class Pipeline:
         store: FactWriter,
         config: PipelineConfig,
         listeners: Sequence[CommitListener] = (),
+        dead_letters: DeadLetterFile | None = None,
     ) -> None:
         self._chain = chain
+        self._dead_letters = dead_letters
         self._listeners = list(listeners)
         self._store = store
         self._config = config
@@ -130,6 +138,9 @@ class Pipeline:
         failure = self._try_write(group)
         if failure is None:
             return
+        if len(group) == 1 and isinstance(failure, Refused):
+            group[0][1].set_exception(failure)
+            return
         if len(group) > 1 and self._store_reachable():
             # Nothing of the group was committed: write each batch on its own (processed again from scratch,
             # in order), so that only the batch the store or the chain cannot take is refused.
@@ -139,14 +150,17 @@ class Pipeline:
                 if single is None:
                     continue
                 item[1].set_exception(single)
-                if not self._store_reachable():  # the store went away meanwhile: stop trying
+                # A refusal is the store answering; otherwise it may have gone away meanwhile: stop trying.
+                if not isinstance(single, Refused) and not self._store_reachable():
                     self._fail(group[position + 1 :], single)
                     return
             return
         self._fail(group, failure)
 
     @staticmethod
-    def _fail(group: list[tuple[Batch, Future, int]], failure: Unavailable) -> None:
+    def _fail(group: list[tuple[Batch, Future, int]], failure: Unavailable | Refused) -> None:
+        if isinstance(failure, Refused):  # of a group, by a store that no longer answers: which batch is unknown
+            failure = Unavailable("store unavailable, nothing was kept: retry later")
         for _, future, _ in group:
             future.set_exception(Unavailable(str(failure), failure.retry_after_s))
 
@@ -156,12 +170,18 @@ class Pipeline:
         except Exception:
             return False
 
-    def _try_write(self, group: list[tuple[Batch, Future, int]]) -> Unavailable | None:
+    def _try_write(self, group: list[tuple[Batch, Future, int]]) -> Unavailable | Refused | None:
         """Process, write, commit and resolve `group`; on failure commit nothing and return the answer."""
         batches = [batch for batch, _, _ in group]
         try:
             processed = self._chain.process(batches)
             self._store.write(processed.points, processed.events)
+        except StoreRefused as exc:
+            self.last_write_error = str(exc)
+            log.error("store.write_refused", extra={"fields": {"batches": len(batches), "error": str(exc)}})
+            if len(batches) == 1 and self._dead_letters is not None:
+                self._dead_letters.set_aside(batches[0], exc.reason, processed.points, processed.events)
+            return Refused(f"refused by the store, nothing was kept (do not retry as is): {exc.reason}")
         except StoreUnavailable as exc:
             self.last_write_error = str(exc)
             log.error("store.write_failed", extra={"fields": {"batches": len(batches), "error": str(exc)}})

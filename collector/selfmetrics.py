@@ -55,8 +55,9 @@ PROTOCOLS = ("grpc", "http")
 SIGNALS = ("metrics", "logs", "traces")
 STATUSES = (
     "ok", "partial", "duplicate", "bad_request", "too_large", "unauthenticated", "unsupported_media_type", "overloaded",
-    "unavailable",
+    "unavailable", "refused_by_store",
 )  # fmt: skip
+DEAD_LETTER_OUTCOMES = ("written", "not_written")
 REASONS = (*dict.fromkeys(label for _, label in _REASONS), "other")
 
 
@@ -81,6 +82,7 @@ class SelfMetrics(LoggingObserver):
         self.store_write_latency = _histogram(names.STORE_WRITE_DURATION, registry)
         self.store_write_errors = _counter(names.STORE_WRITE_ERRORS, registry)
         self.store_written_items = _counter(names.STORE_WRITTEN_ITEMS, registry)
+        self.dead_letter_batches = _counter(names.DEAD_LETTER_BATCHES, registry)
         self._create_every_label_set()
 
     def _create_every_label_set(self) -> None:
@@ -99,6 +101,8 @@ class SelfMetrics(LoggingObserver):
                     self.items.labels(protocol, signal, "rejected", reason)
         for kind in ("points", "events"):
             self.store_written_items.labels(kind)
+        for outcome in DEAD_LETTER_OUTCOMES:
+            self.dead_letter_batches.labels(outcome)
 
     def request_done(
         self, protocol: str, signal: str, status: str, reason: str, accepted: int, rejected: int, seconds: float
@@ -114,6 +118,10 @@ class SelfMetrics(LoggingObserver):
             self.items.labels(protocol, signal, outcome, reason_label(reason, signal)).inc(rejected)
         if seconds:
             self.latency.labels(protocol, signal).observe(seconds)
+
+    def dead_letter_done(self, outcome: str) -> None:
+        """A refused batch was set aside in the dead-letter file (written) or not (not_written)."""
+        self.dead_letter_batches.labels(outcome).inc()
 
     def watch_queue(self, tracker: QueueTracker, capacity: int) -> None:
         """Expose the write queue's depth, capacity and oldest waiting request's age at each scrape."""

@@ -28,11 +28,17 @@ class Overloaded(Exception):
 
 
 class Unavailable(Exception):
-    """The store refused or could not take the write: nothing was kept, the sender should retry."""
+    """The store could not take the write (unreachable, overloaded, stopping): nothing was kept, the sender
+    should retry after `retry_after_s`."""
 
     def __init__(self, message: str, retry_after_s: int = 5) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Refused(Exception):
+    """The store answered and refused the batch's data (a value it cannot take, a constraint, the schema):
+    nothing of it was kept, and the same request would be refused again, so the sender must not retry it."""
 
 
 class Consumer(Protocol):

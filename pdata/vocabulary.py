@@ -70,7 +70,7 @@ OTLP_REQUESTS = SelfMetric(
     "cc_analytics_otlp_requests",
     "counter",
     "OTLP export requests by outcome (status: ok, partial, duplicate, bad_request, too_large, "
-    "unauthenticated, unsupported_media_type, overloaded, unavailable)",
+    "unauthenticated, unsupported_media_type, overloaded, unavailable, refused_by_store)",
     ("protocol", "signal", "status"),
 )
 OTLP_ITEMS = SelfMetric(
@@ -112,6 +112,13 @@ QUEUE_OLDEST_AGE = SelfMetric(
     "Age of the oldest request waiting to be written (0 when none waits)",
 )
 BUILD = SelfMetric("cc_analytics_build", "info", "The running collector's version", ("version",))
+DEAD_LETTER_BATCHES = SelfMetric(
+    "cc_analytics_dead_letter_batches",
+    "counter",
+    "Requests the store refused while it answered, by whether they were set aside in the dead-letter file "
+    "(outcome: written, not_written)",
+    ("outcome",),
+)
 
 SELF_METRICS: tuple[SelfMetric, ...] = (
     OTLP_REQUESTS,
@@ -125,4 +132,5 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     QUEUE_CAPACITY,
     QUEUE_OLDEST_AGE,
     BUILD,
+    DEAD_LETTER_BATCHES,
 )

@@ -20,6 +20,7 @@ from exporters.clickhouse.migrations import Migrator, SchemaDdl, SchemaLayoutErr
 from exporters.clickhouse.pool import ClientPool
 from exporters.clickhouse.rows import EVENT_COLUMNS, POINT_COLUMNS, event_columns, point_columns
 from exporters.clickhouse.tablesettings import TablePolicy
+from exporters.clickhouse.write_errors import refused_write
 from pdata import EventFact, PointFact
 from pdata.store import QueryFailed, StoreUnavailable
 
@@ -183,7 +184,8 @@ class ClickHouseStore:
         return settings
 
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
-        """Insert one group of facts. Raises StoreUnavailable; the caller acknowledges only on return."""
+        """Insert one group of facts. Raises StoreRefused when the store refuses these rows (permanent) and
+        StoreUnavailable otherwise (retryable); the caller acknowledges only on return."""
         settings = self._insert_settings()
         try:
             # Rows are built before taking a client, so that the readers are not held up meanwhile.
@@ -207,6 +209,9 @@ class ClickHouseStore:
                         settings=settings,
                     )
         except Exception as exc:
+            refused = refused_write(f"insert into {self.redacted_dsn} refused", exc)
+            if refused is not None:
+                raise refused from exc
             raise StoreUnavailable(f"insert into {self.redacted_dsn} failed: {exc}") from exc
 
     def query(self, name: str, parameters: dict[str, Any]) -> list[tuple]:

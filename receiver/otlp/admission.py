@@ -19,11 +19,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from google.protobuf import duration_pb2
-from google.rpc import error_details_pb2, status_pb2
-
-RESOURCE_EXHAUSTED = 8  # google.rpc.Code
-
 
 class OverBudget(Exception):
     """The in-flight budget has no room for this request: the sender should retry after `retry_after_s`."""
@@ -134,20 +129,3 @@ class Ticket:
 
     def __exit__(self, *_: object) -> None:
         self.release()
-
-
-def retry_status(code: int, message: str, retry_after_s: int) -> status_pb2.Status:
-    """A google.rpc.Status carrying RetryInfo: OTLP clients retry RESOURCE_EXHAUSTED only with it."""
-    status = status_pb2.Status(code=code, message=message)
-    info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after_s))
-    status.details.add().Pack(info)
-    return status
-
-
-def retry_status_json(code: int, message: str, retry_after_s: int) -> dict:
-    """The same Status in proto3 JSON form (OTLP/HTTP JSON error bodies)."""
-    return {
-        "code": code,
-        "message": message,
-        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after_s}s"}],
-    }

@@ -20,24 +20,13 @@ from typing import Any
 
 import grpc
 
-from receiver.otlp.admission import retry_status
 from receiver.otlp.auth import TokenAuth, Unauthenticated
 from receiver.otlp.observer import IngestObserver
+from receiver.otlp.refusals import Refusal, grpc_trailers
 
 # The context is grpc.aio's: grpcio's stubs type a handler's behaviour with the synchronous context.
 UnaryBehavior = Callable[[bytes, Any], Awaitable[bytes]]
 PEER_RETRY_AFTER_S = 1
-
-
-def retry_trailers(code: grpc.StatusCode, reason: str, retry_after_s: int) -> tuple[tuple[str, str | bytes], ...]:
-    """`retry-after`, and RetryInfo both as a google.rpc.Status detail (grpc-status-details-bin, what the OTLP
-    spec means) and as `google.rpc.retryinfo-bin` (what the OpenTelemetry Python exporter reads)."""
-    status = retry_status(code.value[0], reason, retry_after_s)
-    return (
-        ("retry-after", str(retry_after_s)),
-        ("grpc-status-details-bin", status.SerializeToString()),
-        ("google.rpc.retryinfo-bin", status.details[0].value),
-    )
 
 
 def authorization(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
@@ -108,8 +97,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
 
     def _refusal(self, signal: str, reason: str) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[bytes]]:
         async def refuse(_requests: Any, context: grpc.aio.ServicerContext) -> bytes:
-            self._observer.request_done("grpc", signal, "unauthenticated", reason, 0, 0, 0.0)
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
+            await self._refuse(context, signal, Refusal("unauthenticated", reason), 0.0)
             return b""  # not reached: abort raises
 
         return refuse
@@ -125,9 +113,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
                     f"{self.peers.limit} calls of this connection are already in progress; "
                     f"retry after {PEER_RETRY_AFTER_S} s"
                 )
-                self._observer.request_done("grpc", signal, "overloaded", reason, 0, 0, time.perf_counter() - started)
-                code = grpc.StatusCode.RESOURCE_EXHAUSTED
-                await context.abort(code, reason, retry_trailers(code, reason, PEER_RETRY_AFTER_S))
+                await self._refuse(context, signal, Refusal("overloaded", reason, PEER_RETRY_AFTER_S), started)
             try:
                 message = await self._read_message(signal, context, started)
                 return await behavior(message, context)
@@ -142,10 +128,15 @@ class CallGuard(grpc.aio.ServerInterceptor):
                 message = await context.read()
         except TimeoutError:
             reason = f"request message not received within {self._message_timeout_s:g} s"
-            self._observer.request_done("grpc", signal, "bad_request", reason, 0, 0, time.perf_counter() - started)
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, reason)
+            await self._refuse(context, signal, Refusal("body_timeout", reason), started)
         if message is grpc.aio.EOF:
-            reason = "the call ended without a request message"
-            self._observer.request_done("grpc", signal, "bad_request", reason, 0, 0, time.perf_counter() - started)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, reason)
+            await self._refuse(
+                context, signal, Refusal("bad_request", "the call ended without a request message"), started
+            )
         return message
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, signal: str, refusal: Refusal, started: float) -> None:
+        """Report and answer `refusal` (its row of the refusal table); abort raises, ending the call."""
+        seconds = time.perf_counter() - started if started else 0.0
+        self._observer.request_done("grpc", signal, refusal.answer.status, refusal.reason, 0, 0, seconds)
+        await context.abort(refusal.answer.grpc_code, refusal.reason, grpc_trailers(refusal))

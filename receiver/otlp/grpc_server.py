@@ -9,22 +9,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import NoReturn
 
 import grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from pdata.consumer import Consumer, Overloaded, Unavailable
-from receiver.otlp.admission import Admission, OverBudget
-from receiver.otlp.auth import TokenAuth, Unauthenticated
+from pdata.consumer import Consumer
+from receiver.otlp.admission import Admission
+from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
-from receiver.otlp.decode import DecodeFailure
 from receiver.otlp.grpc_guard import CallGuard, authorization
-from receiver.otlp.grpc_guard import retry_trailers as _retry_trailers
 from receiver.otlp.ingest import Signal, decode
 from receiver.otlp.observer import IngestObserver
+from receiver.otlp.refusals import REFUSED_ERRORS, grpc_trailers, refusal_for
 
 ExportResponse = ExportMetricsServiceResponse | ExportLogsServiceResponse | ExportTraceServiceResponse
 _SERVICES: dict[str, tuple[Signal, type[ExportResponse]]] = {
@@ -92,42 +90,29 @@ def _export_handler(
 ) -> Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]:
     async def export(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         started = time.perf_counter()
-
-        async def refuse(
-            code: grpc.StatusCode, outcome: str, reason: str, retry_after_s: int | None = None
-        ) -> NoReturn:
-            observer.request_done("grpc", signal, outcome, reason, 0, 0, time.perf_counter() - started)
-            if retry_after_s is not None:
-                await context.abort(code, reason, _retry_trailers(code, reason, retry_after_s))
-            await context.abort(code, reason)
-
         try:
-            binding = auth.authenticate(authorization(context.invocation_metadata()))
-        except Unauthenticated as exc:
-            await refuse(grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", str(exc))
+            return await answer(request, context, started)
+        except REFUSED_ERRORS as exc:
+            refusal = refusal_for(exc)
+            status = refusal.answer.status
+            observer.request_done("grpc", signal, status, refusal.reason, 0, 0, time.perf_counter() - started)
+            await context.abort(refusal.answer.grpc_code, refusal.reason, grpc_trailers(refusal))
+            raise  # not reached: abort raises
+
+    async def answer(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes], started: float) -> bytes:
+        binding = auth.authenticate(authorization(context.invocation_metadata()))
         # grpcio has already inflated the message (within max_request_bytes): admit its size before decoding.
+        ticket = admission.admit(len(request))
         try:
-            ticket = admission.admit(len(request))
-        except OverBudget as exc:
-            await refuse(grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded", str(exc), exc.retry_after_s)
-        try:
-            try:
-                decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender)
-            except DecodeFailure as exc:
-                await refuse(grpc.StatusCode.INVALID_ARGUMENT, "bad_request", str(exc))
+            decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender)
             response = response_type()
             if decoded.batch is None:
                 observer.request_done("grpc", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
                 return response.SerializeToString()
             batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
-            try:
-                future = consumer.consume(batch)
-                ticket.release_when_done(future)
-                result = await asyncio.wrap_future(future)
-            except Overloaded as exc:
-                await refuse(grpc.StatusCode.RESOURCE_EXHAUSTED, "overloaded", str(exc), exc.retry_after_s)
-            except Unavailable as exc:
-                await refuse(grpc.StatusCode.UNAVAILABLE, "unavailable", str(exc), exc.retry_after_s)
+            future = consumer.consume(batch)
+            ticket.release_when_done(future)
+            result = await asyncio.wrap_future(future)
             status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
             observer.request_done(
                 "grpc", signal, status, batch.rejected_reason, batch.size, batch.rejected,

@@ -8,7 +8,6 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -17,13 +16,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pdata.consumer import Consumer, Overloaded, Unavailable
-from receiver.otlp.admission import Admission, OverBudget, Ticket, retry_status, retry_status_json
-from receiver.otlp.auth import TokenAuth, Unauthenticated
+from pdata.consumer import Consumer
+from receiver.otlp.admission import Admission, OverBudget, Ticket
+from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure, Encoding
 from receiver.otlp.ingest import Signal, TooLarge, decode, inflate
 from receiver.otlp.observer import IngestObserver
+from receiver.otlp.refusals import REFUSED_ERRORS, Refusal, http_body, http_headers, refusal_for
 
 _T = TypeVar("_T")
 
@@ -32,25 +32,6 @@ _CONTENT_TYPES: dict[str, Encoding] = {
     "application/protobuf": "protobuf",
     "application/json": "json",
 }
-
-
-class _Refusal(Exception):
-    def __init__(
-        self,
-        status: int,
-        outcome: str,
-        reason: str,
-        headers: dict[str, str] | None = None,
-        retry_after_s: int | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.outcome = outcome
-        self.reason = reason
-        self.headers = headers or {}
-        self.retry_after_s = retry_after_s
-        if retry_after_s is not None:
-            self.headers["Retry-After"] = str(retry_after_s)
 
 
 def create_otlp_http_app(
@@ -68,10 +49,7 @@ def create_otlp_http_app(
         ticket: Ticket | None = None
         try:
             encoding = _encoding_of(request.headers.get("content-type", ""))
-            try:
-                binding = auth.authenticate(request.headers.get("authorization"))
-            except Unauthenticated as exc:
-                raise _Refusal(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from None
+            binding = auth.authenticate(request.headers.get("authorization"))
             # Admission before the body is kept. The reservation grows with the bytes that actually arrive, then
             # to the inflated size: a declared Content-Length holds nothing, so a client that declares 16 MiB
             # and stalls cannot shut others out (and the body deadline ends it).
@@ -90,28 +68,18 @@ def create_otlp_http_app(
                 observer.request_done("http", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
                 return _success(signal, encoding, 0, "")
             batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
-            try:
-                future = consumer.consume(batch)
-                ticket.release_when_done(future)
-                result = await asyncio.wrap_future(future)
-            except Overloaded as exc:
-                raise _Refusal(429, "overloaded", str(exc), retry_after_s=exc.retry_after_s) from None
-            except Unavailable as exc:
-                raise _Refusal(503, "unavailable", str(exc), retry_after_s=exc.retry_after_s) from None
+            future = consumer.consume(batch)
+            ticket.release_when_done(future)
+            result = await asyncio.wrap_future(future)
             status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
             observer.request_done(
                 "http", signal, status, batch.rejected_reason, batch.size, batch.rejected,
                 time.perf_counter() - started,
             )  # fmt: skip
             return _success(signal, encoding, batch.rejected, batch.rejected_reason)
-        except DecodeFailure as exc:
-            return _refuse(signal, encoding, _Refusal(400, "bad_request", str(exc)), observer, started)
-        except TooLarge as exc:
-            return _refuse(signal, encoding, _Refusal(413, "too_large", str(exc)), observer, started)
-        except OverBudget as exc:
-            refusal = _Refusal(429, "overloaded", str(exc), retry_after_s=exc.retry_after_s)
-            return _refuse(signal, encoding, refusal, observer, started)
-        except _Refusal as refusal:
+        except REFUSED_ERRORS as exc:
+            return _refuse(signal, encoding, refusal_for(exc), observer, started)
+        except Refusal as refusal:
             return _refuse(signal, encoding, refusal, observer, started)
         finally:
             if ticket is not None:
@@ -139,8 +107,7 @@ def _encoding_of(content_type: str) -> Encoding:
     media_type = content_type.split(";", 1)[0].strip().lower()
     encoding = _CONTENT_TYPES.get(media_type)
     if encoding is None:
-        raise _Refusal(
-            415,
+        raise Refusal(
             "unsupported_media_type",
             f"unsupported Content-Type {media_type or '(none)'!r}: use application/x-protobuf or application/json",
         )
@@ -155,7 +122,7 @@ async def _in_time(reading: Awaitable[_T], seconds: float) -> _T:
             return await reading
     except TimeoutError:
         reason = f"request body not received within {seconds:g} s"
-        raise _Refusal(408, "bad_request", reason, {"Connection": "close"}) from None
+        raise Refusal("body_timeout", reason) from None
 
 
 def _declared_length(request: Request, limit: int) -> int | None:
@@ -234,27 +201,13 @@ def _success(signal: Signal, encoding: Encoding, rejected: int, reason: str) -> 
     return Response(message.SerializeToString(), media_type="application/x-protobuf")
 
 
-_GRPC_CODES = {400: 3, 401: 16, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
-
-
-def _refuse(
-    signal: Signal, encoding: Encoding, refusal: _Refusal, observer: IngestObserver, started: float
-) -> Response:
-    observer.request_done("http", signal, refusal.outcome, refusal.reason, 0, 0, time.perf_counter() - started)
-    code = _GRPC_CODES.get(refusal.status, 2)
-    if encoding == "json":
-        document = {"code": code, "message": refusal.reason}
-        if refusal.retry_after_s is not None:
-            document = retry_status_json(code, refusal.reason, refusal.retry_after_s)
-        body = json.dumps(document)
-        return Response(body, status_code=refusal.status, media_type="application/json", headers=refusal.headers)
-    if refusal.retry_after_s is not None:
-        status = retry_status(code, refusal.reason, refusal.retry_after_s)
-    else:
-        status = status_pb2.Status(code=code, message=refusal.reason)
+def _refuse(signal: Signal, encoding: Encoding, refusal: Refusal, observer: IngestObserver, started: float) -> Response:
+    answer = refusal.answer
+    observer.request_done("http", signal, answer.status, refusal.reason, 0, 0, time.perf_counter() - started)
+    media_type = "application/json" if encoding == "json" else "application/x-protobuf"
     return Response(
-        status.SerializeToString(),
-        status_code=refusal.status,
-        media_type="application/x-protobuf",
-        headers=refusal.headers,
+        http_body(refusal, encoding == "json"),
+        status_code=answer.http_status,
+        media_type=media_type,
+        headers=http_headers(refusal),
     )

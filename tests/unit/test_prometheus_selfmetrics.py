@@ -177,7 +177,7 @@ def test_every_self_metric_label_set_exists_at_zero_from_the_start() -> None:
     requests = {
         labels: value for (name, labels), value in samples.items() if name == "cc_analytics_otlp_requests_total"
     }
-    assert len(requests) == len(PROTOCOLS) * len(SIGNALS) * len(STATUSES) == 54
+    assert len(requests) == len(PROTOCOLS) * len(SIGNALS) * len(STATUSES) == 60
     assert set(requests.values()) == {0.0}
     rejected = {
         dict(labels)["reason"]

@@ -1,0 +1,160 @@
+"""A request the store refuses while it answers gets a permanent answer once, and the requests around it go
+through: against the real collector on its embedded store (chDB), whose metric_points table is given a real
+CHECK constraint that one known request violates.
+
+The refused request is answered 400 / INVALID_ARGUMENT with the store's reason and no retry hint (sent again,
+the same answer, never 503 / UNAVAILABLE); the requests sent with it, at the same time, are acknowledged and
+counted exactly; its facts are in the dead-letter file (once, privacy-filtered); the self-metrics count it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from google.rpc import status_pb2
+
+from tests.support import otlp_raw as otlp
+from tests.support.collector import CollectorProcess
+
+ORG = "org-store-refusals"
+POISON = 4242  # added lines the constraint refuses
+SECRET = "a prompt nobody may read"
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
+    """A collector on its embedded store, whose metric_points table refuses a point of POISON added lines.
+
+    The constraint is added between two runs: the embedded engine belongs to the collector while it runs.
+    """
+    process = CollectorProcess(data_dir=tmp_path / "data").start()  # creates the schema
+    assert process.stop() == 0
+    statement = f"ALTER TABLE metric_points ADD CONSTRAINT no_poison CHECK value != {POISON}"
+    subprocess.run([sys.executable, "-c", _ALTER, str(process.data_dir / "chdb"), statement], check=True, timeout=120)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+_ALTER = """
+import sys
+import clickhouse_connect
+client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
+client.command(sys.argv[2])
+client.close()
+"""
+
+
+def _poisoned(session: str) -> dict[str, Any]:
+    """An edit request whose added-lines point the store refuses; the point also carries a prompt (content)."""
+    document = otlp.edit_request(ORG, lines=POISON, session=session)
+    lines = document["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][2]
+    lines["sum"]["dataPoints"][0]["attributes"].append({"key": "prompt", "value": {"stringValue": SECRET}})
+    return document
+
+
+def _http(collector: CollectorProcess, document: dict[str, Any]) -> httpx.Response:
+    return otlp.post(collector, "metrics", otlp.to_protobuf(document))
+
+
+def _grpc(collector: CollectorProcess, document: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(code, details, trailers) of the call; ("OK", "", {}) when accepted."""
+    try:
+        otlp.grpc_export(collector, "metrics", otlp.to_protobuf(document))
+    except grpc.RpcError as exc:
+        return exc.code().name, exc.details() or "", dict(exc.trailing_metadata() or ())
+    return "OK", "", {}
+
+
+def _requests_total(collector: CollectorProcess, protocol: str, status: str) -> float:
+    pattern = re.compile(
+        rf'^cc_analytics_otlp_requests_total\{{protocol="{protocol}",signal="metrics",status="{status}"\}} (\S+)$'
+    )
+    return sum(
+        float(match.group(1)) for line in collector.metrics_text().splitlines() if (match := pattern.match(line))
+    )
+
+
+def _dead_letters_written(collector: CollectorProcess) -> float:
+    pattern = re.compile(r'^cc_analytics_dead_letter_batches_total\{outcome="written"\} (\S+)$')
+    return sum(
+        float(match.group(1)) for line in collector.metrics_text().splitlines() if (match := pattern.match(line))
+    )
+
+
+def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_go_through(
+    collector: CollectorProcess,
+) -> None:
+    # Sent at the same time, so the writer takes them as one group when it can: the group's insert fails, and
+    # each request is written on its own.
+    http_poison, grpc_poison = _poisoned("hp"), _poisoned("gp")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        http_before = pool.submit(_http, collector, otlp.edit_request(ORG, lines=3, session="h1"))
+        http_poisoned = pool.submit(_http, collector, http_poison)
+        http_after = pool.submit(_http, collector, otlp.edit_request(ORG, lines=5, session="h2"))
+        grpc_before = pool.submit(_grpc, collector, otlp.edit_request(ORG, lines=7, session="g1"))
+        grpc_poisoned = pool.submit(_grpc, collector, grpc_poison)
+        grpc_after = pool.submit(_grpc, collector, otlp.edit_request(ORG, lines=11, session="g2"))
+    assert [http_before.result().status_code, http_after.result().status_code] == [200, 200]
+    assert [grpc_before.result()[0], grpc_after.result()[0]] == ["OK", "OK"]
+
+    # HTTP: 400 with a google.rpc.Status INVALID_ARGUMENT carrying the store's reason, and no retry hint.
+    refused = http_poisoned.result()
+    assert refused.status_code == 400, refused.content
+    assert "retry-after" not in refused.headers
+    status = status_pb2.Status.FromString(refused.content)
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and not status.details
+    assert "VIOLATED_CONSTRAINT" in status.message and "no_poison" in status.message
+    # gRPC: INVALID_ARGUMENT with the same reason, no retry-after or RetryInfo.
+    code, details, trailers = grpc_poisoned.result()
+    assert code == "INVALID_ARGUMENT" and "VIOLATED_CONSTRAINT" in details and "no_poison" in details
+    assert not {"retry-after", "grpc-status-details-bin", "google.rpc.retryinfo-bin"} & set(trailers)
+
+    # Sent again, the same bytes (a sender that retries anyway): the same permanent answer, not 503 / UNAVAILABLE.
+    again = _http(collector, http_poison)
+    assert (again.status_code, "retry-after" in again.headers) == (400, False)
+    assert _grpc(collector, grpc_poison)[0] == "INVALID_ARGUMENT"
+    # And the next requests go through.
+    otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=13, session="h3"))
+    otlp.send(collector, "grpc", otlp.edit_request(ORG, lines=17, session="g3"))
+
+    # Exactly the acknowledged requests are counted: six, none of the refused one.
+    assert otlp.figures(collector, ORG) == otlp.edit_figures(3 + 5 + 7 + 11 + 13 + 17, accepts=6, sessions=6)
+
+    # The dead-letter file holds each refused request once (not its retry), with the facts it would have stored.
+    lines = (collector.data_dir / "dead-letter.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        assert record["signal"] == "metrics"
+        assert "VIOLATED_CONSTRAINT" in record["reason"] and "no_poison" in record["reason"]
+        assert re.fullmatch(r"[0-9a-f]{32}", record["request_digest"])
+        facts = sorted((point["metric"], point["delta"], point["fact"]) for point in record["points"])
+        assert facts == sorted([(otlp.DECISION, 1, "edit_accept"), (otlp.SESSION, 1, "session_start"),
+                                (otlp.LINES, POISON, "lines_added")])  # fmt: skip
+        assert {point["member"]["member"] for point in record["points"]} == {f"dev@{ORG}.example"}
+        lines_point = next(point for point in record["points"] if point["metric"] == otlp.LINES)
+        # Privacy-filtered as the store would have kept it: the prompt is reduced to its length.
+        assert lines_point["attributes"]["prompt_length"] == str(len(SECRET))
+        assert "prompt" not in lines_point["attributes"]
+    assert {record["points"][0]["attributes"]["session.id"] for record in records} == {f"{ORG}-hp", f"{ORG}-gp"}
+    assert SECRET not in "\n".join(lines)
+
+    # The self-metrics: two refusals per protocol (the request and its retry), two batches set aside.
+    assert _requests_total(collector, "http", "refused_by_store") == 2
+    assert _requests_total(collector, "grpc", "refused_by_store") == 2
+    assert _requests_total(collector, "http", "unavailable") == 0
+    assert _requests_total(collector, "grpc", "unavailable") == 0
+    assert _dead_letters_written(collector) == 2
