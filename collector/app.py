@@ -262,6 +262,7 @@ async def serve(config: Config) -> None:
     chain = build_chain(config, store, files.directory)
     registry = CollectorRegistry()
     observer = SelfMetrics(registry)
+    observer.watch_chain(chain)
     register_process_metrics(registry)
     # Claude Code's counters are fed with each committed group's facts; gauges read the rollups.
     exporter = create_exporter(prometheus_exporter_config(config), store, registry)

@@ -4,14 +4,15 @@
   rejected by reason, duplicate requests (dedup hits), and the request latency;
 - write queue: points + records waiting for the writer, and the age of the oldest waiting request
   (`QueueTracker` wraps the pipeline as the receivers' consumer);
-- store: write latency and failed writes (`InstrumentedStore` wraps the store the pipeline writes to).
+- store: write latency and failed writes (`InstrumentedStore` wraps the store the pipeline writes to);
+- processors: cumulative points of committed groups that added nothing, by reason (`watch_chain`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from importlib import metadata
 from typing import Any
@@ -30,6 +31,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from pdata import Batch, EventFact, PointFact
 from pdata import vocabulary as names
 from pdata.consumer import Consumer, ConsumeResult
+from processors.chain import ProcessorChain
+from processors.temporality import DropReason
 from receiver.otlp.observer import LoggingObserver
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -83,6 +86,7 @@ class SelfMetrics(LoggingObserver):
         self.store_write_errors = _counter(names.STORE_WRITE_ERRORS, registry)
         self.store_written_items = _counter(names.STORE_WRITTEN_ITEMS, registry)
         self.dead_letter_batches = _counter(names.DEAD_LETTER_BATCHES, registry)
+        self.cumulative_points_dropped = _counter(names.CUMULATIVE_POINTS_DROPPED, registry)
         self._create_every_label_set()
 
     def _create_every_label_set(self) -> None:
@@ -103,6 +107,8 @@ class SelfMetrics(LoggingObserver):
             self.store_written_items.labels(kind)
         for outcome in DEAD_LETTER_OUTCOMES:
             self.dead_letter_batches.labels(outcome)
+        for drop_reason in DropReason:
+            self.cumulative_points_dropped.labels(drop_reason.value)
 
     def request_done(
         self, protocol: str, signal: str, status: str, reason: str, accepted: int, rejected: int, seconds: float
@@ -126,6 +132,14 @@ class SelfMetrics(LoggingObserver):
     def watch_queue(self, tracker: QueueTracker, capacity: int) -> None:
         """Expose the write queue's depth, capacity and oldest waiting request's age at each scrape."""
         self.registry.register(_QueueCollector(tracker, capacity))
+
+    def watch_chain(self, chain: ProcessorChain) -> None:
+        """Count the cumulative points each committed group dropped, by reason."""
+        chain.dropped_points_listeners.append(self.count_dropped_points)
+
+    def count_dropped_points(self, dropped: Mapping[DropReason, int]) -> None:
+        for drop_reason, count in dropped.items():
+            self.cumulative_points_dropped.labels(drop_reason.value).inc(count)
 
 
 def _counter(family: names.SelfMetric, registry: CollectorRegistry) -> Counter:

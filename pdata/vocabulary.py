@@ -46,7 +46,9 @@ FACTS: frozenset[str] = frozenset(
     }
 )
 
-# --- the collector's own metric families (collector/selfmetrics.py), as /metrics exposes them -----------------
+# --- the collector's own metric families, as /metrics exposes them -------------------------------------------
+# Every family on /metrics that is not Claude Code's own (claude_code_*): the collector's health
+# (collector/selfmetrics.py) and the Prometheus exporter's (exporters/prometheus/counters.py, gauges.py).
 
 MetricType = Literal["counter", "gauge", "histogram", "info"]
 _SUFFIX = {"counter": "_total", "info": "_info", "gauge": "", "histogram": ""}
@@ -119,6 +121,58 @@ DEAD_LETTER_BATCHES = SelfMetric(
     "(outcome: written, not_written)",
     ("outcome",),
 )
+CUMULATIVE_POINTS_DROPPED = SelfMetric(
+    "cc_analytics_cumulative_points_dropped",
+    "counter",
+    "Cumulative points of committed requests that added nothing, by reason (stale: not newer than the series' "
+    "last point; unchanged: the same value as the series' last point)",
+    ("reason",),
+)
+
+# The Prometheus exporter's own families. The events counter carries event_name, success and status_class
+# always, and of organization_id … decision those the label policy (metrics.labels, metrics.member_labels)
+# allows; a series leaves out its empty labels.
+EVENTS = SelfMetric(
+    "cc_analytics_events",
+    "counter",
+    "Claude Code events committed (OTel log records), by event name",
+    ("event_name", "organization_id", "team", "member", "model", "tool_name", "decision", "success", "status_class"),
+)
+SERIES_DROPPED = SelfMetric(
+    "cc_analytics_series_dropped",
+    "counter",
+    "Points of new label sets beyond the series cap, folded into the 'other' series",
+    ("metric",),
+)
+LABEL_VALUES_TRUNCATED = SelfMetric(
+    "cc_analytics_label_values_truncated", "counter", "Label values cut to metrics.max_label_value_length characters"
+)
+EXPORTER_SERIES = SelfMetric(
+    "cc_analytics_exporter_series",
+    "gauge",
+    "Series held per Claude Code counter (the cap includes the 'other' series)",
+    ("metric",),
+)
+ACTIVE_USERS = SelfMetric(
+    "cc_analytics_active_users", "gauge", "Distinct members with any point or event in the window", ("window",)
+)
+SESSIONS = SelfMetric("cc_analytics_sessions", "gauge", "Distinct sessions in the window", ("window",))
+SPEND_USD = SelfMetric("cc_analytics_spend_usd", "gauge", "Spend in USD in the window", ("window",))
+ACCEPTED_LINES = SelfMetric(
+    "cc_analytics_accepted_lines", "gauge", "Lines added by accepted edits in the window", ("window",)
+)
+ACCEPTANCE_RATIO = SelfMetric(
+    "cc_analytics_acceptance_ratio",
+    "gauge",
+    "Accepted / (accepted + rejected) code-editing proposals in the window, per tool and overall (tool_name=all)",
+    ("tool_name", "window"),
+)
+DERIVED_REFRESH_ERRORS = SelfMetric(
+    "cc_analytics_derived_refresh_errors", "counter", "Failed reads of the derived gauges' figures"
+)
+DERIVED_REFRESH_TIMESTAMP = SelfMetric(
+    "cc_analytics_derived_refresh_timestamp_seconds", "gauge", "Unix time of the derived gauges' last successful read"
+)
 
 SELF_METRICS: tuple[SelfMetric, ...] = (
     OTLP_REQUESTS,
@@ -133,4 +187,16 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     QUEUE_OLDEST_AGE,
     BUILD,
     DEAD_LETTER_BATCHES,
+    CUMULATIVE_POINTS_DROPPED,
+    EVENTS,
+    SERIES_DROPPED,
+    LABEL_VALUES_TRUNCATED,
+    EXPORTER_SERIES,
+    ACTIVE_USERS,
+    SESSIONS,
+    SPEND_USD,
+    ACCEPTED_LINES,
+    ACCEPTANCE_RATIO,
+    DERIVED_REFRESH_ERRORS,
+    DERIVED_REFRESH_TIMESTAMP,
 )

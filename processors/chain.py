@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from pdata import CUMULATIVE, Batch, EventFact, Member, MetricPoint, PointFact
@@ -11,7 +12,7 @@ from processors.derive import fact_of, tool_name_of
 from processors.identity import IdentityResolver
 from processors.policy import ValuePolicy
 from processors.privacy import PrivacyFilter
-from processors.temporality import CumulativeToDelta, SeriesState
+from processors.temporality import CumulativeToDelta, DropReason, SeriesState
 from processors.temporality.converter import SeriesLimitReached, series_key_of, series_text
 
 log = logging.getLogger("cc_analytics.processors")
@@ -19,6 +20,9 @@ log = logging.getLogger("cc_analytics.processors")
 _MINUTE_NS = 60 * 1_000_000_000
 _DAY_NS = 24 * 60 * _MINUTE_NS
 _RECALLED_EFFECT = "requests another collector already committed were delivered here again: acknowledged, counted once"
+
+# Called with the cumulative points each committed group dropped, by reason (the collector's self-metrics).
+DroppedPointsListener = Callable[[Mapping[DropReason, int]], None]
 
 
 @dataclass(slots=True)
@@ -30,7 +34,8 @@ class ProcessedGroup:
     duplicates: set[int] = field(default_factory=set)
     series: dict[int, SeriesState] = field(default_factory=dict)
     digests: dict[bytes, int] = field(default_factory=dict)
-    stale_points: int = 0
+    # Cumulative points that added nothing, by reason (only reasons that occurred are keys).
+    dropped_points: dict[DropReason, int] = field(default_factory=dict)
 
 
 class ProcessorChain:
@@ -52,6 +57,7 @@ class ProcessorChain:
         self.privacy = PrivacyFilter(store_content)
         self.state_window_ns = state_window_ns
         self._next_state_expiry_ns = 0
+        self.dropped_points_listeners: list[DroppedPointsListener] = []
 
     def process(self, batches: list[Batch]) -> ProcessedGroup:
         group = ProcessedGroup()
@@ -97,6 +103,13 @@ class ProcessorChain:
         self.converter.commit(group.series, max(group.digests.values(), default=None))
         for digest, received_ns in group.digests.items():
             self.deduplicator.remember(digest, received_ns)
+        # Told only here, once the group is durable: a group written again batch by batch is counted once.
+        if group.dropped_points:
+            for listener in self.dropped_points_listeners:
+                try:
+                    listener(group.dropped_points)
+                except Exception:  # what is committed stays committed: a listener's fault is only logged
+                    log.exception("chain.dropped_points_listener_failed")
 
     def _process_points(self, batch: Batch, keys: list[int], group: ProcessedGroup) -> None:
         if not batch.points:
@@ -105,6 +118,7 @@ class ProcessorChain:
         delta_of = self.converter.delta
         stored = self.privacy.point
         pending = group.series
+        dropped = group.dropped_points
         append = group.points.append
         digest, received_ns = batch.digest, batch.received_ns
         over_limit: list[MetricPoint] = []
@@ -116,8 +130,8 @@ class ProcessorChain:
                 over_limit.append(point)
                 limit_reason = str(limit)
                 continue
-            if delta is None:
-                group.stale_points += 1
+            if isinstance(delta, DropReason):
+                dropped[delta] = dropped.get(delta, 0) + 1
                 continue
             # Key, member and fact come from the attributes as sent; only what may be stored is stored.
             append(

@@ -12,6 +12,7 @@ from generator.vocabulary import (
     API_EVENTS,
     COST,
     DECISIONS,
+    DERIVED_REFRESH_ERRORS,
     DERIVED_REFRESH_TIMESTAMP,
     EDIT_TOOLS,
     LINES,
@@ -25,6 +26,7 @@ from generator.vocabulary import (
     SPEND_GAUGE,
     STORE_WRITE_ERRORS,
     TOKENS,
+    family,
     sel,
     t,
 )
@@ -87,15 +89,15 @@ SPEND_1D = "organization_id:claude_code_cost_usage_usd:increase1d"
 API_ERROR_RATIO = "organization_id:claude_code_api_errors_per_calls:ratio_increase15m"
 CACHE_SHARE_1H = "organization_id:claude_code_cache_read_tokens_per_input_tokens:ratio_increase1h"
 CACHE_SHARE_7D = "organization_id:claude_code_cache_read_tokens_per_input_tokens:ratio_increase7d"
-TOOL_RATE_1H = "organization_id:cc_analytics_events_tool_result:rate1h"
-TOOL_RATE_BUSY = "organization_id:cc_analytics_events_tool_result:rate1h_p95_7d"
+TOOL_RATE_1H = f"organization_id:{family(API_EVENTS)}_tool_result:rate1h"
+TOOL_RATE_BUSY = f"organization_id:{family(API_EVENTS)}_tool_result:rate1h_p95_7d"
 EDIT_DECISIONS_1D = "organization_id:claude_code_edit_tool_decisions:increase1d"
 EDIT_ACCEPTS_1D = "organization_id:claude_code_edit_tool_accepts:increase1d"
 EDIT_DECISIONS_7D = "organization_id:claude_code_edit_tool_decisions:increase7d"
 EDIT_ACCEPTS_7D = "organization_id:claude_code_edit_tool_accepts:increase7d"
 ACCEPTANCE_1D = "organization_id:claude_code_edit_tool_accepts_per_decisions:ratio_increase1d"
 ACCEPTANCE_7D = "organization_id:claude_code_edit_tool_accepts_per_decisions:ratio_increase7d"
-LATENCY_P95 = "job_instance:cc_analytics_otlp_request_duration_seconds:p95_rate5m"
+LATENCY_P95 = f"job_instance:{family(OTLP_DURATION)}:p95_rate5m"
 
 
 def _cache_share(window: str) -> str:
@@ -133,7 +135,7 @@ RECORDING_RULES: list[tuple[str, str, str]] = [
     (CACHE_SHARE_1H, _cache_share("1h"), RECORDING),
     (TOOL_RATE_1H, f"sum by (organization_id) (rate({TOOL_RESULTS}[1h]))", RECORDING),
     (
-        "job_instance_signal_outcome:cc_analytics_otlp_items:rate5m",
+        f"job_instance_signal_outcome:{family(OTLP_ITEMS)}:rate5m",
         f"sum by (job, instance, signal, outcome) (rate({collector(OTLP_ITEMS)}[5m]))",
         RECORDING,
     ),
@@ -260,7 +262,7 @@ def _spend_alerts() -> list[Alert]:
             description=f"{{{{ $value | humanize }}}} USD spent since 00:00 UTC (all organizations); the budget "
             f"is {budget} USD.",
             meaning=f"More than {budget} USD spent since 00:00 UTC, all organizations together (the derived gauge "
-            '`cc_analytics_spend_usd{window="1d"}`, read from the store, so the same on every replica).',
+            f'`{SPEND_GAUGE}{{window="1d"}}`, read from the store, so the same on every replica).',
             check="Spend and Cost by model on the dashboard; `GET /api/v1/team?month=…` lists spend per member; "
             "ClaudeCodeOrganizationSpendHigh names the organization if one stands out.",
             action="Find who and which model (team table, Cost by model); raise spend_today_usd in "
@@ -427,7 +429,7 @@ def _usage_alerts() -> list[Alert]:
             description=f"{{{{ $value | humanizePercentage }}}} of API calls ended in api_error over 15 minutes; "
             f"the threshold is {err * 100:g} %.",
             meaning=f"More than {err * 100:g} % of an organization's Claude Code API calls ended in `api_error` "
-            f"over 15 minutes, with at least {min_req} calls (`cc_analytics_events_total`, the events the "
+            f"over 15 minutes, with at least {min_req} calls (`{API_EVENTS}`, the events the "
             "collector counted by name).",
             check="API requests and errors, API error ratio and API errors by status class (429: rate limits, "
             "5xx: the provider); with ClickHouse, Recent API errors on the Claude Code Analytics dashboard.",
@@ -983,9 +985,8 @@ def _store_alerts() -> list[Alert]:
             "store {{ $value | humanizeDuration }} ago; ClaudeCodeSpendTodayHigh sees old figures.",
             meaning=f"A collector last read its derived gauges (`cc_analytics_*{{window}}`: spend, active users, "
             f"sessions, accepted lines, acceptance) from the store more than {stale} s ago: every read since has "
-            "failed (`cc_analytics_derived_refresh_errors_total` rises) and the gauges repeat old figures.",
-            check="`cc_analytics_derived_refresh_errors_total` and the collector's log (the store's error); "
-            "`GET /readyz`.",
+            f"failed (`{DERIVED_REFRESH_ERRORS}` rises) and the gauges repeat old figures.",
+            check=f"`{DERIVED_REFRESH_ERRORS}` and the collector's log (the store's error); `GET /readyz`.",
             action="Restore the store's read path (ClickHouse up, the reader's credentials and grants); the "
             "gauges recover at the next scrape.",
             firing=Scenario(

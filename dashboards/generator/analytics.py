@@ -32,7 +32,10 @@ from generator.grafana import (
     window_variable,
 )
 from generator.vocabulary import (
+    ACCEPTANCE_GAUGE,
+    ACCEPTED_LINES_GAUGE,
     ACTIVE_TIME,
+    ACTIVE_USERS_GAUGE,
     API_EVENTS,
     COMMITS,
     COST,
@@ -51,6 +54,8 @@ from generator.vocabulary import (
     SERIES_DAYS,
     SERIES_EDGE_HOURS,
     SESSIONS,
+    SESSIONS_GAUGE,
+    SPEND_GAUGE,
     SQL_MODEL,
     SQL_ORG,
     SQL_SESSIONS,
@@ -872,7 +877,7 @@ def api_requests_prometheus() -> dict[str, Any]:
             prom(f"sum(increase({API_REQUESTS}[$__interval]))", "API requests", "A"),
             prom(f"sum(increase({API_ERRORS}[$__interval]))", "API errors", "B"),
         ],
-        "Claude Code's api_request and api_error events per interval (cc_analytics_events_total).",
+        f"Claude Code's api_request and api_error events per interval ({API_EVENTS}).",
         right=["API errors"],
         interval="5m",
         bars=True,
@@ -977,7 +982,7 @@ def gauge_stat(title: str, gauge: str, description: str, unit: str = COUNT) -> d
 
 
 def acceptance_gauge_panels() -> list[dict[str, Any]]:
-    ratio = "cc_analytics_acceptance_ratio"
+    ratio = ACCEPTANCE_GAUGE
     overall = panel(
         "stat",
         "Acceptance rate ($window)",
@@ -1013,27 +1018,23 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
         layout.place(
             gauge_stat(
                 "Accepted lines ($window)",
-                "cc_analytics_accepted_lines",
+                ACCEPTED_LINES_GAUGE,
                 "Σ lines_of_code.count{type=added} over the window.",
             ),
             4,
             5,
         ),
-        layout.place(
-            gauge_stat("Spend ($window)", "cc_analytics_spend_usd", "Σ cost.usage in USD over the window.", USD), 4, 5
-        ),
+        layout.place(gauge_stat("Spend ($window)", SPEND_GAUGE, "Σ cost.usage in USD over the window.", USD), 4, 5),
         layout.place(
             gauge_stat(
                 "Active users ($window)",
-                "cc_analytics_active_users",
+                ACTIVE_USERS_GAUGE,
                 "Distinct members with any point or event in the window.",
             ),
             4,
             5,
         ),
-        layout.place(
-            gauge_stat("Sessions ($window)", "cc_analytics_sessions", "Distinct sessions in the window."), 4, 5
-        ),
+        layout.place(gauge_stat("Sessions ($window)", SESSIONS_GAUGE, "Distinct sessions in the window."), 4, 5),
         layout.place(overall, 4, 5),
         layout.place(cache_hit_stat_prometheus(), 4, 5),
         layout.place(by_tool, 12, 7),
@@ -1076,8 +1077,8 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
                 "timeseries",
                 "Activity: active users and sessions today",
                 [
-                    prom('max(cc_analytics_active_users{window="1d"})', "Active users", "A"),
-                    prom('max(cc_analytics_sessions{window="1d"})', "Sessions", "B"),
+                    prom(f'max({ACTIVE_USERS_GAUGE}{{window="1d"}})', "Active users", "A"),
+                    prom(f'max({SESSIONS_GAUGE}{{window="1d"}})', "Sessions", "B"),
                 ],
                 "Distinct members (left axis) and sessions (right axis) so far in the current UTC day.",
                 right=["Sessions"],
@@ -1090,7 +1091,7 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
                 "timeseries",
                 "Spend: active users and USD",
                 [
-                    prom('max(cc_analytics_active_users{window="1d"})', "Active users", "A"),
+                    prom(f'max({ACTIVE_USERS_GAUGE}{{window="1d"}})', "Active users", "A"),
                     prom(f"sum(increase({sel(COST, *f, MODEL)}[$__interval]))", "Spend (USD)", "B"),
                 ],
                 "Active users today (left axis) and USD spent per interval (right axis).",

@@ -17,6 +17,7 @@ from generator.grafana import (
 )
 from generator.vocabulary import (
     BUILD_INFO,
+    CUMULATIVE_POINTS_DROPPED,
     DEDUP_HITS,
     EXPORTER_SERIES,
     OTLP_DURATION,
@@ -65,7 +66,7 @@ def status_panels(layout: Layout, inst: str) -> list[dict[str, Any]]:
                         f"max by (instance, version) ({BUILD_INFO}{{{inst}}})", "{{instance}} {{version}}", instant=True
                     )
                 ],
-                "The collector version each instance runs (cc_analytics_build_info).",
+                f"The collector version each instance runs ({BUILD_INFO}).",
                 options={**default_options("stat"), "textMode": "name"},
             ),
             5,
@@ -201,6 +202,24 @@ def health_dashboard() -> dict[str, Any]:
                 ],
                 "Rejected / (accepted + rejected) items.",
                 unit="percentunit",
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Cumulative points dropped by reason",
+                [
+                    prom(
+                        f"sum by (reason) (rate({CUMULATIVE_POINTS_DROPPED}{{{inst}}}[{rate}]))",
+                        "{{reason}}",
+                    )
+                ],
+                "Cumulative points accepted but adding nothing, per second: unchanged (an idle series re-exported, "
+                "ordinary for cumulative senders) and stale (not newer than the series' last point: replays, "
+                "out-of-order points, clocks going back).",
+                unit="short",
             ),
             12,
             8,

@@ -45,17 +45,19 @@ from exporters.prometheus.config import PrometheusExporterConfig
 from exporters.prometheus.journal import JournalRecord, SeriesJournal
 from exporters.prometheus.names import COUNTERS, labels_of
 from exporters.prometheus.names import getter as label_getter
-from pdata import EventFact, PointFact
+from pdata import EventFact, PointFact, vocabulary
 
 OTHER = "other"
-EVENTS = "cc_analytics_events_total"
-# Labels of the events counter: the event's name, then these when allowed, then success (tool_result) and the
-# HTTP status class (api_error).
-_EVENT_LABELS = ("organization_id", "team", "member", "model", "tool_name", "decision")
-DROPPED = "cc_analytics_series_dropped_total"
-TRUNCATED = "cc_analytics_label_values_truncated_total"
-_TRUNCATED_HELP = "Label values cut to metrics.max_label_value_length characters"
-SERIES = "cc_analytics_exporter_series"
+# This module's families by their sample names (counters end in _total), as the text exposition writes them.
+EVENTS = vocabulary.EVENTS.sample
+DROPPED = vocabulary.SERIES_DROPPED.sample
+TRUNCATED = vocabulary.LABEL_VALUES_TRUNCATED.sample
+SERIES = vocabulary.EXPORTER_SERIES.sample
+# Labels of the events counter, in the row's order: the event's name first and success (tool_result) and the
+# HTTP status class (api_error) last, always; between them those of the label policy that it allows.
+_EVENT_FIRST = vocabulary.EVENTS.labels[:1]
+_EVENT_LAST = vocabulary.EVENTS.labels[-2:]
+_EVENT_LABELS = frozenset(vocabulary.EVENTS.labels) - {*_EVENT_FIRST, *_EVENT_LAST}
 # How often the journal is rewritten to refresh its last-seen times (it is also rewritten when series expire).
 _JOURNAL_REFRESH_SECONDS = 3600.0
 
@@ -122,13 +124,9 @@ class ClaudeCodeCounters:
             for metric, (name, help_text) in COUNTERS.items()
         }
         self._point_families = dict(self._families)
-        event_labels = ("event_name", *(label for label in allowed if label in _EVENT_LABELS), "success")
-        event_labels += ("status_class",)
+        event_labels = (*_EVENT_FIRST, *(label for label in allowed if label in _EVENT_LABELS), *_EVENT_LAST)
         self._events = _Family(
-            EVENTS,
-            "Claude Code events committed (OTel log records), by event name",
-            event_labels,
-            tuple(_event_getter(label) for label in event_labels),
+            EVENTS, vocabulary.EVENTS.help, event_labels, tuple(_event_getter(label) for label in event_labels)
         )
         self._families[EVENTS] = self._events
         self._by_name = {family.name: family for family in self._families.values()}
@@ -303,7 +301,8 @@ class ClaudeCodeCounters:
                 count = float(family.dropped) if dropped_visible else 0.0
                 dropped.append(f'{{metric="{name}"}} {count!r}\n')
                 sizes.append(f'{SERIES}{{metric="{name}"}} {float(len(family.series))!r}\n')
-        dropped_help = "Points of new label sets beyond the series cap, folded into the 'other' series"
+        dropped_help = vocabulary.SERIES_DROPPED.help
+        truncated_help = vocabulary.LABEL_VALUES_TRUNCATED.help
         if openmetrics:
             base = DROPPED.removesuffix("_total")
             parts.append(f"# HELP {base} {dropped_help}\n# TYPE {base} counter\n")
@@ -311,34 +310,32 @@ class ClaudeCodeCounters:
                 labels = line.split(" ", 1)[0]
                 parts.append(f"{DROPPED}{line}{base}_created{labels} {self._started_unix!r}\n")
             base = TRUNCATED.removesuffix("_total")
-            parts.append(f"# HELP {base} {_TRUNCATED_HELP}\n# TYPE {base} counter\n")
+            parts.append(f"# HELP {base} {truncated_help}\n# TYPE {base} counter\n")
             parts.append(f"{TRUNCATED} {truncated!r}\n{base}_created {self._started_unix!r}\n")
         else:
             parts.append(f"# HELP {DROPPED} {dropped_help}\n# TYPE {DROPPED} counter\n")
             parts.extend(f"{DROPPED}{line}" for line in dropped)
             parts.append(
-                f"# HELP {TRUNCATED} {_TRUNCATED_HELP}\n# TYPE {TRUNCATED} counter\n{TRUNCATED} {truncated!r}\n"
+                f"# HELP {TRUNCATED} {truncated_help}\n# TYPE {TRUNCATED} counter\n{TRUNCATED} {truncated!r}\n"
             )
-        parts.append(f"# HELP {SERIES} Series held per Claude Code counter (the cap includes the 'other' series)\n")
-        parts.append(f"# TYPE {SERIES} gauge\n")
+        parts.append(f"# HELP {SERIES} {vocabulary.EXPORTER_SERIES.help}\n# TYPE {SERIES} gauge\n")
         parts.extend(sizes)
         return "".join(parts)
 
     def describe(self) -> Iterator[Metric]:
         for family in self._families.values():
             yield Metric(family.base, family.help, "counter")
-        yield Metric(DROPPED.removesuffix("_total"), "Points folded into the 'other' series", "counter")
-        yield Metric(TRUNCATED.removesuffix("_total"), _TRUNCATED_HELP, "counter")
-        yield Metric(SERIES, "Series held per Claude Code counter", "gauge")
+        for row in (vocabulary.SERIES_DROPPED, vocabulary.LABEL_VALUES_TRUNCATED, vocabulary.EXPORTER_SERIES):
+            yield Metric(row.name, row.help, row.type)
 
     def collect(self) -> Iterator[Metric]:
         """The same figures as render_text, as prometheus_client metric families."""
         self._maybe_expire()
         now = self._clock()
-        dropped = Metric(DROPPED.removesuffix("_total"), "Points folded into the 'other' series", "counter")
-        sizes = Metric(SERIES, "Series held per Claude Code counter", "gauge")
+        dropped = Metric(vocabulary.SERIES_DROPPED.name, vocabulary.SERIES_DROPPED.help, "counter")
+        sizes = Metric(vocabulary.EXPORTER_SERIES.name, vocabulary.EXPORTER_SERIES.help, "gauge")
         dropped_visible = now >= self._dropped_visible_at
-        truncated = Metric(TRUNCATED.removesuffix("_total"), _TRUNCATED_HELP, "counter")
+        truncated = Metric(vocabulary.LABEL_VALUES_TRUNCATED.name, vocabulary.LABEL_VALUES_TRUNCATED.help, "counter")
         families = []
         with self._lock:
             truncated.add_sample(TRUNCATED, {}, float(self._truncated) if dropped_visible else 0.0)

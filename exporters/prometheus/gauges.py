@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from exporters.prometheus.config import PrometheusExporterConfig
+from pdata import vocabulary
 from pdata.store import NamedQueries, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.exporter.prometheus")
@@ -23,16 +24,20 @@ log = logging.getLogger("cc_analytics.exporter.prometheus")
 # The code-editing tools of the acceptance rate; "all" is their overall ratio.
 ALL_TOOLS = "all"
 
-_TOTALS = (
-    ("cc_analytics_active_users", "Distinct members with any point or event in the window", "active_users"),
-    ("cc_analytics_sessions", "Distinct sessions in the window", "sessions"),
-    ("cc_analytics_spend_usd", "Spend in USD in the window", "spend_usd"),
-    ("cc_analytics_accepted_lines", "Lines added by accepted edits in the window", "accepted_lines"),
+# (family name, help, column of gauge_totals.sql); every total is by window alone.
+_TOTALS = tuple(
+    (family.name, family.help, column)
+    for family, column in (
+        (vocabulary.ACTIVE_USERS, "active_users"),
+        (vocabulary.SESSIONS, "sessions"),
+        (vocabulary.SPEND_USD, "spend_usd"),
+        (vocabulary.ACCEPTED_LINES, "accepted_lines"),
+    )
 )
-_RATIO = "cc_analytics_acceptance_ratio"
-_RATIO_HELP = (
-    "Accepted / (accepted + rejected) code-editing proposals in the window, per tool and overall (tool_name=all)"
-)
+_WINDOW_LABELS = list(vocabulary.ACTIVE_USERS.labels)
+_RATIO = vocabulary.ACCEPTANCE_RATIO.name
+_RATIO_HELP = vocabulary.ACCEPTANCE_RATIO.help
+_RATIO_LABELS = list(vocabulary.ACCEPTANCE_RATIO.labels)
 
 
 class DerivedGauges:
@@ -106,25 +111,22 @@ class DerivedGauges:
 
     def describe(self) -> Iterator[Metric]:
         for name, help_text, _ in _TOTALS:
-            yield GaugeMetricFamily(name, help_text, labels=["window"])
-        yield GaugeMetricFamily(_RATIO, _RATIO_HELP, labels=["tool_name", "window"])
+            yield GaugeMetricFamily(name, help_text, labels=_WINDOW_LABELS)
+        yield GaugeMetricFamily(_RATIO, _RATIO_HELP, labels=_RATIO_LABELS)
 
     def collect(self) -> Iterator[Metric]:
         totals, ratios = self._current()
         for name, help_text, key in _TOTALS:
-            family = GaugeMetricFamily(name, help_text, labels=["window"])
+            family = GaugeMetricFamily(name, help_text, labels=_WINDOW_LABELS)
             for window, figures in totals.items():
                 family.add_metric([window], figures[key])
             yield family
-        family = GaugeMetricFamily(_RATIO, _RATIO_HELP, labels=["tool_name", "window"])
+        family = GaugeMetricFamily(_RATIO, _RATIO_HELP, labels=_RATIO_LABELS)
         for (tool_name, window), ratio in sorted(ratios.items()):
             family.add_metric([tool_name, window], ratio)
         yield family
-        errors = Metric("cc_analytics_derived_refresh_errors", "Failed reads of the derived gauges' figures", "counter")
-        errors.add_sample("cc_analytics_derived_refresh_errors_total", {}, float(self.errors))
+        errors = Metric(vocabulary.DERIVED_REFRESH_ERRORS.name, vocabulary.DERIVED_REFRESH_ERRORS.help, "counter")
+        errors.add_sample(vocabulary.DERIVED_REFRESH_ERRORS.sample, {}, float(self.errors))
         yield errors
-        yield GaugeMetricFamily(
-            "cc_analytics_derived_refresh_timestamp_seconds",
-            "Unix time of the derived gauges' last successful read",
-            value=self.last_success_unix,
-        )
+        stamp = vocabulary.DERIVED_REFRESH_TIMESTAMP
+        yield GaugeMetricFamily(stamp.name, stamp.help, value=self.last_success_unix)

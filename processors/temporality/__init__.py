@@ -2,6 +2,7 @@
 
 from processors.temporality.converter import (
     CumulativeToDelta,
+    DropReason,
     SeriesLimitReached,
     SeriesState,
     StoredSeries,
@@ -9,4 +10,12 @@ from processors.temporality.converter import (
     series_key,
 )
 
-__all__ = ["CumulativeToDelta", "SeriesLimitReached", "SeriesState", "StoredSeries", "StoredSeriesLookup", "series_key"]
+__all__ = [
+    "CumulativeToDelta",
+    "DropReason",
+    "SeriesLimitReached",
+    "SeriesState",
+    "StoredSeries",
+    "StoredSeriesLookup",
+    "series_key",
+]

@@ -3,9 +3,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from enum import StrEnum
 from hashlib import blake2b
 
 from pdata import CUMULATIVE, MetricPoint, Sender
+
+
+class DropReason(StrEnum):
+    """Why a cumulative point adds nothing (its value is the `reason` label of
+    cc_analytics_cumulative_points_dropped_total). A series' first point and a reset count in full: never dropped."""
+
+    # Not newer than the series' last point (the same time or an older one): a replayed or out-of-order point,
+    # whose increment its series already counted. Counting it would count that increment twice.
+    STALE = "stale"
+    # Newer, with the same value as the series' last point: an idle series re-exported by a cumulative sender
+    # (a delta sender sends nothing then), so nothing is stored and both temporalities give the same activity.
+    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +80,7 @@ class CumulativeToDelta:
     A reset is a value drop or a changed start time; the first point seen of a series counts in full
     (its value is everything since its start). A point not newer than the last one seen is stale and
     yields nothing, so duplicates and out-of-order retries cannot add twice; an unchanged value yields
-    nothing either. Updates are staged in a
+    nothing either (`DropReason` names the two). Updates are staged in a
     `pending` dict and only `commit`ted once the deltas are durable, so a failed write changes nothing.
 
     Memory is bounded: at most `max_series` series are remembered (a point of a new series past that raises
@@ -125,8 +138,8 @@ class CumulativeToDelta:
             taken += self.restore(key, stored.state, stored.arrived_ns)
         return taken
 
-    def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | None:
-        """The delta this point contributes, or None when it contributes nothing (stale or unchanged)."""
+    def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | DropReason:
+        """The delta this point contributes, or why it contributes nothing."""
         if point.temporality != CUMULATIVE:
             return point.value
         previous = pending.get(key) or self._state.get(key)
@@ -136,7 +149,7 @@ class CumulativeToDelta:
             pending[key] = current
             return point.value
         if point.time_ns <= previous.time_ns:
-            return None
+            return DropReason.STALE
         pending[key] = current
         restarted = point.start_ns != previous.start_ns and point.start_ns != 0
         if restarted or point.value < previous.value:
@@ -144,7 +157,7 @@ class CumulativeToDelta:
         if point.value == previous.value:
             # Cumulative senders re-export idle series every interval; a delta sender sends nothing then.
             # Storing nothing keeps both temporalities equal (activity included).
-            return None
+            return DropReason.UNCHANGED
         return point.value - previous.value
 
     def _stage_new_series(self, pending: dict[int, SeriesState]) -> None:

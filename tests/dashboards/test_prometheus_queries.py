@@ -98,6 +98,7 @@ ZERO_WHEN_HEALTHY = {
     ("Rejected share", "A"),
     ("Rejected items (time range)", "A"),
     ("Series dropped (time range)", "A"),
+    ("Cumulative points dropped by reason", "A"),  # the workload is delta: no cumulative point to drop
 }
 # The gauges every replica reads from the one store: summing them over replicas would multiply the figure.
 GAUGES = r"cc_analytics_(accepted_lines|spend_usd|active_users|sessions|acceptance_ratio)\b"

@@ -7,7 +7,7 @@ from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.derive import fact_of
 from processors.identity import DirectoryEntry, IdentityResolver
-from processors.temporality import CumulativeToDelta, series_key
+from processors.temporality import CumulativeToDelta, DropReason, series_key
 
 KEY_SENDER = Sender(token_name="ci", api_key_id="apikey_01CI", organization_id="org-token")
 
@@ -66,10 +66,10 @@ def test_cumulative_becomes_deltas_with_resets() -> None:
     key = 7
     assert converter.delta(key, point(10, time_ns=100), pending) == 10  # first sight: all since start
     assert converter.delta(key, point(25, time_ns=200), pending) == 15
-    assert converter.delta(key, point(25, time_ns=300), pending) is None  # unchanged: nothing to store
+    assert converter.delta(key, point(25, time_ns=300), pending) is DropReason.UNCHANGED  # nothing to store
     assert converter.delta(key, point(4, time_ns=400), pending) == 4  # value drop: a reset
     assert converter.delta(key, point(6, time_ns=500, start_ns=450), pending) == 6  # new start time: a reset
-    assert converter.delta(key, point(9, time_ns=450), pending) is None  # older than the last seen: stale
+    assert converter.delta(key, point(9, time_ns=450), pending) is DropReason.STALE  # older than the last seen
 
 
 def test_cumulative_state_is_committed_only_when_told() -> None:
