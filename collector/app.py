@@ -12,13 +12,13 @@ import socket
 import stat
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from collector.config import Config, ConfigError, prometheus_exporter_config, store_config, value_policy
+from collector.config import Config, ConfigError
 from collector.connections import (
     ConnectionLimits,
     ConnectionPlan,
@@ -28,13 +28,15 @@ from collector.connections import (
 )
 from collector.deadletter import DeadLetterFile
 from collector.hostguard import HostGuard, host_policy, otlp_refusal
+from collector.lifecycle import Component, Lifecycle, inline
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
+from collector.service import ServiceConfig
 from collector.storehealth import HealthGatedStore, StoreHealth, embedded_path
 from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
-from console.auth import AuthSettings
-from exporters.clickhouse import ClickHouseStore, QueryFailed, StoreUnavailable, create_store
+from console.config import ConsoleConfig
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, StoreUnavailable, create_store
 from exporters.prometheus import PrometheusConfigError, create_exporter
 from exporters.prometheus.factory import read_scrape_token
 from pdata.store import SharedStateLookups
@@ -43,11 +45,11 @@ from processors.dedup import RequestDeduplicator
 from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
 from processors.temporality import CumulativeToDelta, SeriesState, StoredSeries, StoredSeriesLookup
 from receiver.otlp import OtlpReceiverConfig, create_admission, create_grpc_server, create_http_app
-from receiver.otlp.auth import NO_TOKENS_EFFECT, OrganizationMismatch, TokenAuth, TokensFileError
+from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth
+from receiver.otlp.factory import create_token_auth
 
 log = logging.getLogger("cc_analytics.collector")
 
-_DAY_NS = 86_400 * 1_000_000_000
 # Bodies of the console, API and /metrics routes (a sign-in form at most); OTLP's is limits.max_request_bytes.
 _MAX_BODY_BYTES = 1024 * 1024
 # A request's start line and headers (h11 answers 400 past it).
@@ -80,21 +82,20 @@ def build_chain(
     config: Config, store: SharedStateLookups, directory: dict[str, DirectoryEntry] | None = None
 ) -> ProcessorChain:
     """The processors, seeded from what the store already holds so a restart neither loses nor repeats."""
+    processors = config.processors
     if directory is None:
-        directory = load_directory(Path(config.identity_directory_file) if config.identity_directory_file else None)
+        directory = load_directory(processors.directory_file)
     # Replicas on one store (dedup.shared): each group is checked against what the others committed.
     shared = config.shared_state
     converter = CumulativeToDelta(
-        max_series=config.temporality_max_series, stored=stored_series_lookup(store) if shared else None
+        max_series=processors.temporality_max_series, stored=stored_series_lookup(store) if shared else None
     )
     now = time.time_ns()
     not_resumed = 0  # past temporality.max_series (the most recently arrived come first)
-    for key, start_ns, value, time_ns, received_ns in store.cumulative_series_state(
-        now - config.temporality_state_days * _DAY_NS
-    ):
+    for key, start_ns, value, time_ns, received_ns in store.cumulative_series_state(now - processors.state_window_ns):
         state = SeriesState(int(start_ns), float(value), int(time_ns))
         not_resumed += not converter.restore(int(key), state, int(received_ns))
-    window_ns = config.dedup_window_seconds * 1_000_000_000
+    window_ns = processors.dedup_window_ns
     deduplicator = RequestDeduplicator(window_ns, store.stored_request_digests if shared else None)
     for digest, received_ns in store.recent_request_digests(now - window_ns):
         deduplicator.remember(digest, int(received_ns))
@@ -113,9 +114,9 @@ def build_chain(
         identity=IdentityResolver(directory),
         converter=converter,
         deduplicator=deduplicator,
-        store_content=config.privacy_store_content,
-        state_window_ns=config.temporality_state_days * _DAY_NS,
-        policy=value_policy(config),
+        store_content=processors.privacy_store_content,
+        state_window_ns=processors.state_window_ns,
+        policy=processors.value_policy(),
     )
 
 
@@ -131,18 +132,6 @@ def stored_series_lookup(store: SharedStateLookups) -> StoredSeriesLookup:
     return lookup
 
 
-def build_auth(config: Config) -> TokenAuth:
-    """Raises ConfigError naming the tokens file, the entry and what is wrong."""
-    required = None if config.auth_require_token == "auto" else config.auth_require_token == "true"
-    mismatch: OrganizationMismatch = "override" if config.auth_organization_mismatch == "override" else "refuse"
-    if config.auth_tokens_file:
-        try:
-            return TokenAuth.from_file(Path(config.auth_tokens_file), required, mismatch)
-        except TokensFileError as exc:
-            raise ConfigError(str(exc)) from None
-    return TokenAuth({}, required=bool(required), organization_mismatch=mismatch)
-
-
 @dataclass(frozen=True, slots=True)
 class StartupFiles:
     auth: TokenAuth
@@ -154,19 +143,19 @@ class StartupFiles:
 def load_files(config: Config) -> StartupFiles:
     """Every file the operator points at, read before anything starts: a fault is a ConfigError naming the
     file, the entry and what is wrong, and the collector stops with it (exit 2) having opened nothing."""
-    auth = build_auth(config)
+    auth = create_token_auth(config.receiver)
+    console_config, metrics_config = config.console, config.prometheus
     try:
-        directory_file = Path(config.identity_directory_file) if config.identity_directory_file else None
-        directory = load_directory(directory_file)
-        access = AccessStore(config.access_file)
-        owner_file = config.console_initial_owner_token_file
+        directory = load_directory(config.processors.directory_file)
+        access = AccessStore(console_config.access_file)
+        owner_file = console_config.initial_owner_token_file
         initial_owner = read_initial_owner(Path(owner_file)) if owner_file else ""
-        if config.metrics_port:
-            read_scrape_token(prometheus_exporter_config(config))  # read again by the exporter when it starts
-    except (DirectoryFileError, AccessError, PrometheusConfigError) as exc:
+        if metrics_config.port:
+            read_scrape_token(metrics_config)  # read again by the exporter when it starts
+    except (DirectoryFileError, AccessError) as exc:
         raise ConfigError(str(exc)) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"metrics.scrape_token_file: {config.metrics_scrape_token_file} is not UTF-8 text") from None
+        raise ConfigError(f"metrics.scrape_token_file: {metrics_config.scrape_token_file} is not UTF-8 text") from None
     return StartupFiles(auth, directory, access, initial_owner)
 
 
@@ -179,10 +168,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def warn_about_exposure(config: Config, auth: TokenAuth) -> None:
+def warn_about_exposure(config: OtlpReceiverConfig, auth: TokenAuth) -> None:
     """Start-up warnings for settings that let anyone write figures, or no one."""
     if auth.required and auth.token_count == 0:
-        log.warning("auth.no_tokens", extra={"fields": {"file": config.auth_tokens_file, "effect": NO_TOKENS_EFFECT}})
+        log.warning("auth.no_tokens", extra={"fields": {"file": config.tokens_file, "effect": NO_TOKENS_EFFECT}})
     if not auth.required and not _is_loopback(config.bind):
         log.warning(
             "auth.open_ingest",
@@ -190,7 +179,7 @@ def warn_about_exposure(config: Config, auth: TokenAuth) -> None:
                 "fields": {
                     "bind": config.bind,
                     "effect": "OTLP ingest needs no token on a non-loopback address: anyone who reaches "
-                    f"ports {config.otlp_grpc_port}/{config.otlp_http_port} can write figures (set auth.tokens_file)",
+                    f"ports {config.grpc_port}/{config.http_port} can write figures (set auth.tokens_file)",
                 }
             },
         )
@@ -219,10 +208,10 @@ def prepare_data_dir(path: Path) -> None:
         )
 
 
-def plan_listeners(config: Config) -> ConnectionPlan:
+def plan_listeners(service: ServiceConfig, metrics_port: int) -> ConnectionPlan:
     """Per-listener connection caps that fit the open-file limit (raised to its hard limit first)."""
-    listeners = 3 + (1 if config.metrics_port else 0)  # OTLP/gRPC, OTLP/HTTP, console, /metrics
-    plan = plan_connections(config.limits_max_connections, listeners, raise_file_limit())
+    listeners = 3 + (1 if metrics_port else 0)  # OTLP/gRPC, OTLP/HTTP, console, /metrics
+    plan = plan_connections(service.max_connections, listeners, raise_file_limit())
     fields = {"per_listener": plan.per_listener, "listeners": listeners, "file_limit": plan.file_limit}
     if plan.clamped:
         log.warning(
@@ -230,7 +219,7 @@ def plan_listeners(config: Config) -> ConnectionPlan:
             extra={
                 "fields": {
                     **fields,
-                    "requested": config.limits_max_connections,
+                    "requested": service.max_connections,
                     "effect": "the open-file limit (ulimit -n, LimitNOFILE=) cannot hold limits.max_connections "
                     "per listener; raise it to serve more clients at once",
                 }
@@ -241,22 +230,50 @@ def plan_listeners(config: Config) -> ConnectionPlan:
     return plan
 
 
-def open_store(config: Config) -> ClickHouseStore:
+def open_store(config: ClickHouseConfig) -> ClickHouseStore:
     """Connect and migrate; a store that cannot be opened stops the collector with one line saying why (the
     DSN's password is never in it), exit code 1, so a supervisor restarts it once the store is back."""
     try:
-        return create_store(store_config(config))
+        return create_store(config)
     except (StoreUnavailable, QueryFailed) as exc:
         log.error("store.open_failed", extra={"fields": {"error": str(exc)}})
         raise SystemExit(f"cannot open the store: {exc}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Running:
+    stop: asyncio.Event
+    pipeline: Pipeline
+    first_token: str | None  # the new Primary Owner's token on a first start, shown once
+
+
 async def serve(config: Config) -> None:
     os.umask(PRIVATE_UMASK)
     files = load_files(config)
-    warn_about_exposure(config, files.auth)
-    prepare_data_dir(Path(config.data_dir))
-    store = open_store(config)
+    warn_about_exposure(config.receiver, files.auth)
+    prepare_data_dir(config.service.data_dir)
+    lifecycle = Lifecycle()
+    try:
+        running = await _start(config, files, lifecycle)
+    except BaseException:
+        # What started is stopped (the store closed, the journals written); the start's fault is the one shown.
+        with contextlib.suppress(Exception):
+            await lifecycle.shutdown()
+        raise
+    if running.first_token:
+        _announce_login(config.service.bind, config.console, running.first_token)
+    await running.stop.wait()
+    log.info("collector.stopping")
+    await lifecycle.shutdown()
+    log.info("collector.stopped", extra={"fields": {"written_groups": running.pipeline.written_groups}})
+
+
+async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _Running:
+    """Each component built through its factory and started in order: store, Prometheus exporter, pipeline,
+    listeners (OTLP/gRPC, OTLP/HTTP, console, /metrics). `lifecycle` stops them in reverse."""
+    service, metrics_config, console_config = config.service, config.prometheus, config.console
+    store = open_store(config.store)
+    await lifecycle.start(Component("store", shutdown=inline(store.close)))
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})
     health = StoreHealth(store, embedded_path(config.dsn))
     chain = build_chain(config, store, files.directory)
@@ -265,52 +282,48 @@ async def serve(config: Config) -> None:
     observer.watch_chain(chain)
     register_process_metrics(registry)
     # Claude Code's counters are fed with each committed group's facts; gauges read the rollups.
-    exporter = create_exporter(prometheus_exporter_config(config), store, registry)
+    exporter = create_exporter(metrics_config, store, registry)
+    # Closing writes the counters' series journal, once nothing more can be committed.
+    await lifecycle.start(Component("prometheus_exporter", shutdown=inline(exporter.close)))
     pipeline = Pipeline(
         chain,
         InstrumentedStore(HealthGatedStore(store, health), observer),
-        PipelineConfig(max_queued_items=config.limits_max_queued_items),
-        listeners=[exporter.on_commit] if config.metrics_port else [],
+        PipelineConfig(max_queued_items=service.max_queued_items),
+        listeners=[exporter.on_commit] if metrics_config.port else [],
         dead_letters=DeadLetterFile(
-            Path(config.data_dir) / "dead-letter.jsonl", config.dead_letter_max_bytes, observer.dead_letter_done
+            service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done
         ),
     )
-    pipeline.start()
-    consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)
-    observer.watch_queue(consumer, config.limits_max_queued_items)
-    auth = files.auth
-    connections = plan_listeners(config)
-    receiver_config = OtlpReceiverConfig(
-        bind=config.bind,
-        grpc_port=config.otlp_grpc_port,
-        http_port=config.otlp_http_port,
-        max_request_bytes=config.limits_max_request_bytes,
-        max_inflight_bytes=config.limits_max_inflight_bytes,
-        max_concurrent_rpcs=config.limits_max_concurrent_rpcs,
-        body_timeout_s=float(config.limits_body_timeout_seconds),
-        max_calls_per_peer=config.limits_max_calls_per_peer,
-        max_connections=connections.per_listener,
-        header_timeout_s=float(config.limits_header_timeout_seconds),
+    # Closing writes what is queued and resolves each batch's future, so what was acknowledged is committed.
+    await lifecycle.start(
+        Component("pipeline", start=inline(pipeline.start), shutdown=lambda: asyncio.to_thread(pipeline.close))
     )
+    consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)
+    observer.watch_queue(consumer, service.max_queued_items)
+    auth = files.auth
+    connections = plan_listeners(service, metrics_config.port)
+    receiver_config = replace(config.receiver, max_connections=connections.per_listener)
     admission = create_admission(receiver_config)  # one in-flight budget for both transports
 
     def ready() -> tuple[bool, str]:
         healthy, reason = health.check()
         if not healthy:
             return False, reason
-        if pipeline.queued_items >= config.limits_max_queued_items:
+        if pipeline.queued_items >= service.max_queued_items:
             return False, "write queue full"
         return True, ""
 
     servers: list[tuple[_Server, socket.socket]] = []
 
-    def add(app, port: int, host: str = config.bind, listener: str = "", max_body_bytes: int = _MAX_BODY_BYTES) -> None:
+    def add(
+        app, port: int, host: str = service.bind, listener: str = "", max_body_bytes: int = _MAX_BODY_BYTES
+    ) -> None:
         limits = ConnectionLimits(
             max_connections=connections.per_listener,
-            header_timeout_s=float(config.limits_header_timeout_seconds),
+            header_timeout_s=float(service.header_timeout_seconds),
             # The OTLP receiver answers its own body timeout (in OTLP's format) at the deadline; this one,
             # a little later, holds for every route of every listener.
-            body_timeout_s=config.limits_body_timeout_seconds + _BODY_DEADLINE_GRACE_S,
+            body_timeout_s=receiver_config.body_timeout_s + _BODY_DEADLINE_GRACE_S,
             max_body_bytes=max_body_bytes,
         )
         uv_config = uvicorn.Config(
@@ -320,22 +333,22 @@ async def serve(config: Config) -> None:
             lifespan="off",
             timeout_graceful_shutdown=10,
             http=protocol_for(listener, limits),
-            timeout_keep_alive=config.limits_keep_alive_seconds,
+            timeout_keep_alive=service.keep_alive_seconds,
             backlog=connections.backlog,
             h11_max_incomplete_event_size=_MAX_HEADER_BYTES,
         )
         servers.append((_Server(uv_config), _listen(host, port)))
 
-    def guard(app, listener: str, bind: str = config.bind, **options) -> HostGuard:
-        return HostGuard(app, host_policy(bind, config.http_allowed_hosts), listener, **options)
+    def guard(app, listener: str, bind: str = service.bind, **options) -> HostGuard:
+        return HostGuard(app, host_policy(bind, service.allowed_hosts), listener, **options)
 
     otlp_http = create_http_app(receiver_config, auth, consumer, observer, admission)
     add(
         guard(otlp_http, "otlp_http", render=otlp_refusal),
-        config.otlp_http_port,
+        receiver_config.http_port,
         listener="otlp_http",
         # The receiver refuses past the limit itself (413 in OTLP's format); this bounds routes it does not serve.
-        max_body_bytes=config.limits_max_request_bytes + _MAX_BODY_BYTES,
+        max_body_bytes=receiver_config.max_request_bytes + _MAX_BODY_BYTES,
     )
     access = files.access
     try:
@@ -347,24 +360,22 @@ async def serve(config: Config) -> None:
         log.info(
             "console.owner_created",
             extra={
-                "fields": {"access_file": str(config.access_file), "token_from": "console.initial_owner_token_file"}
+                "fields": {
+                    "access_file": str(console_config.access_file),
+                    "token_from": "console.initial_owner_token_file",
+                }
             },
         )
-    console_auth = AuthSettings(
-        session_hours=config.console_session_hours,
-        cookie_secure=config.console_cookie_secure,
-        trusted_header=config.console_trusted_header,
-    )
     # Probes carry no data and come by pod address or service name: they skip the Host check.
-    console_app = create_api_app(store, ready, access, console_auth)
-    add(guard(console_app, "console", open_paths=("/healthz", "/readyz")), config.api_port, listener="console")
-    if config.metrics_port:
+    console_app = create_api_app(store, ready, access, console_config.auth_settings())
+    add(guard(console_app, "console", open_paths=("/healthz", "/readyz")), console_config.port, listener="console")
+    metrics_bind = metrics_config.bind or service.bind
+    if metrics_config.port:
         try:
             metrics_app = exporter.app()
         except PrometheusConfigError as exc:
             raise SystemExit(str(exc)) from None
-        metrics_bind = config.metrics_bind or config.bind
-        add(guard(metrics_app, "metrics", metrics_bind), config.metrics_port, metrics_bind, listener="metrics")
+        add(guard(metrics_app, "metrics", metrics_bind), metrics_config.port, metrics_bind, listener="metrics")
     grpc_server = create_grpc_server(receiver_config, auth, consumer, observer, admission)
 
     stop = asyncio.Event()
@@ -372,46 +383,46 @@ async def serve(config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    await grpc_server.start()
-    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    tasks: list[asyncio.Task] = []
+
+    async def start_listeners() -> None:
+        await grpc_server.start()
+        tasks.extend(asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers)
+
+    async def stop_listeners() -> None:
+        await grpc_server.stop(grace=5)
+        for server, _ in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    await lifecycle.start(Component("listeners", start=start_listeners, shutdown=stop_listeners))
     log.info(
         "collector.started",
         extra={
             "fields": {
-                "bind": config.bind,
-                "otlp_grpc_port": config.otlp_grpc_port,
-                "otlp_http_port": config.otlp_http_port,
-                "api_port": config.api_port,
-                "metrics_port": config.metrics_port,
-                "metrics_bind": config.metrics_bind or config.bind,
-                "metrics_scrape_token": bool(config.metrics_scrape_token_file),
+                "bind": service.bind,
+                "otlp_grpc_port": receiver_config.grpc_port,
+                "otlp_http_port": receiver_config.http_port,
+                "api_port": console_config.port,
+                "metrics_port": metrics_config.port,
+                "metrics_bind": metrics_bind,
+                "metrics_scrape_token": bool(metrics_config.scrape_token_file),
                 "auth": "token required" if auth.required else "open",
             }
         },
     )
-    if first_token:
-        _announce_login(config, first_token)
-    await stop.wait()
-    log.info("collector.stopping")
-    await grpc_server.stop(grace=5)
-    for server, _ in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.to_thread(pipeline.close)
-    exporter.close()
-    store.close()
-    log.info("collector.stopped", extra={"fields": {"written_groups": pipeline.written_groups}})
+    return _Running(stop, pipeline, first_token)
 
 
-def _announce_login(config: Config, token: str) -> None:
+def _announce_login(bind: str, console_config: ConsoleConfig, token: str) -> None:
     """First start with no console principals: show the new Primary Owner's login URL once, as Jupyter
     does. It goes to stdout only, never to the JSON log, so log shipping never carries the token."""
-    host = "127.0.0.1" if config.bind in ("0.0.0.0", "::", "") else config.bind
+    host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
     host = f"[{host}]" if ":" in host else host
-    log.info("console.owner_created", extra={"fields": {"access_file": str(config.access_file)}})
+    log.info("console.owner_created", extra={"fields": {"access_file": str(console_config.access_file)}})
     print(
         "\nThe console has no principals yet: created a Primary Owner. Open this URL once to sign in\n"
         f"(it is not shown again; `cc-analytics access rotate owner` makes a new one):\n\n"
-        f"    http://{host}:{config.api_port}/login?token={token}\n",
+        f"    http://{host}:{console_config.port}/login?token={token}\n",
         flush=True,
     )

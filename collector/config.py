@@ -1,7 +1,9 @@
 """Configuration: defaults < cc-analytics.yaml < CC_ANALYTICS_* environment < command-line flags.
 
-Every option is one row of OPTIONS: its YAML path, its environment variable, its type, its default
-and its line of documentation (README.md's option table is this list).
+Each component declares its option rows (pdata.options.Option: YAML path, type, default, one line of
+documentation; the environment variable and the flag follow from the path) beside its config, which it builds
+from the loaded values (`from_options`) and checks (`validate`). This module gathers the rows into one table
+(OPTIONS, README.md's option table), loads their values and checks the rules that span components.
 """
 
 from __future__ import annotations
@@ -9,82 +11,63 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
+from collector.service import OPTIONS as SERVICE_OPTIONS
+from collector.service import ServiceConfig
+from console.config import OPTIONS as CONSOLE_OPTIONS
+from console.config import ConsoleConfig
+from exporters.clickhouse.config import OPTIONS as STORE_OPTIONS
+from exporters.clickhouse.config import ClickHouseConfig
+from exporters.prometheus.config import OPTIONS as PROMETHEUS_OPTIONS
+from exporters.prometheus.config import PrometheusExporterConfig
+from pdata.options import ConfigError, Option
+from processors.config import OPTIONS as PROCESSORS_OPTIONS
+from processors.config import ProcessorsConfig
+from receiver.otlp.config import OPTIONS as RECEIVER_OPTIONS
+from receiver.otlp.config import OtlpReceiverConfig
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    path: str  # dotted YAML path
-    type: type
-    default: Any
-    doc: str
+__all__ = ["OPTIONS", "Config", "ConfigError", "Option", "load", "options_table"]
 
-    @property
-    def env(self) -> str:
-        return "CC_ANALYTICS_" + self.path.replace(".", "_").upper()
+# Every component's rows, by the folder that owns them (its README says which options it reads).
+COMPONENT_OPTIONS: dict[str, tuple[Option, ...]] = {
+    "collector": SERVICE_OPTIONS,
+    "receiver/otlp": RECEIVER_OPTIONS,
+    "processors": PROCESSORS_OPTIONS,
+    "exporters/clickhouse": STORE_OPTIONS,
+    "exporters/prometheus": PROMETHEUS_OPTIONS,
+    "console": CONSOLE_OPTIONS,
+}
 
-    @property
-    def flag(self) -> str:
-        return "--" + self.path.replace(".", "-").replace("_", "-")
-
-    @property
-    def attribute(self) -> str:
-        return self.path.replace(".", "_")
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("bind", str, "127.0.0.1", "address every listener binds to"),
-    Option("otlp.grpc_port", int, 4317, "OTLP/gRPC port"),
-    Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
-    Option("api.port", int, 8080, "analytics API port"),
-    Option("http.allowed_hosts", str, "", "comma-separated host names the HTTP listeners (OTLP/HTTP, console, /metrics) answer to, any port (`*`: any); empty means only localhost, 127.0.0.1 and [::1] when bound to loopback, any name otherwise; other names get 403 (DNS rebinding)"),
-    Option("metrics.port", int, 9464, "Prometheus /metrics port (0 disables it)"),
-    Option("metrics.labels", str, "organization_id,model,type,tool_name,decision,source,language,terminal_type,query_source,start_type,team", "comma-separated allow-list of labels on Claude Code's counters (session_id is never allowed)"),
-    Option("metrics.member_labels", bool, False, "add a per-member `member` label to Claude Code's counters (one series per person)"),
-    Option("metrics.max_series_per_metric", int, 5000, "cap of series per counter; points of further label sets fold into a series labelled `other`"),
-    Option("metrics.series_ttl_seconds", int, 8 * 86400, "forget a counter series after this long without a point (0: never); 8 days keeps a series through a long weekend"),
-    Option("metrics.new_series_hold_seconds", int, 75, "expose a new counter series (and every counter after start-up) at 0 this long before its value, so Prometheus counts the first increment; set it above the longest scrape interval"),
-    Option("metrics.bind", str, "", "address /metrics binds to; empty means the `bind` address (use it to keep /metrics private while OTLP is open)"),
-    Option("metrics.scrape_token_file", str, "", "file holding a token /metrics requires, as a bearer token or basic auth's password; empty means no token"),
-    Option("metrics.openmetrics", bool, False, "answer scrapers that ask for OpenMetrics with it, counters carrying `_created` (for Prometheus with created-timestamp ingestion; older ones store each `_created` as an extra series)"),
-    Option("metrics.max_label_value_length", int, 128, "label values of Claude Code's counters are cut to this many characters (counted in cc_analytics_label_values_truncated_total), so a sender cannot grow /metrics without bound"),
-    Option("metrics.gauge_cache_seconds", int, 15, "how long the derived gauges (active users, sessions, spend…) reuse one read of the rollups"),
-    Option("data_dir", str, "./data", "where the embedded store keeps its files"),
-    Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
-    Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
-    Option("storage.cluster", str, "", "ClickHouse cluster name (server only): migrations run ON CLUSTER with Replicated*MergeTree tables and Distributed tables for reads (see exporters/clickhouse/README.md); empty means one server"),
-    Option("storage.retention_days", int, 400, "raw points and events older than this many days are dropped (a TTL); the rollups every view reads keep their history (0: keep raw rows forever; else at least temporality.state_days + validation.max_age_days)"),
-    Option("storage.pool_size", int, 4, "connections to a ClickHouse server used at once (the writer, the API, the gauges); the embedded store has one"),
-    Option("limits.max_request_bytes", int, 16 * 1024 * 1024, "largest request body, as sent and once inflated"),
-    Option("limits.max_queued_items", int, 20_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
-    Option("limits.max_inflight_bytes", int, 8 * 1024 * 1024, "bytes of (inflated) request bodies taken in and not yet answered, over gRPC and HTTP; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight)"),
-    Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls handled at once; grpcio refuses more with RESOURCE_EXHAUSTED, without a retry hint (0: no cap)"),
-    Option("limits.max_calls_per_peer", int, 32, "gRPC calls in progress at once on one client connection; more are refused at once with RESOURCE_EXHAUSTED and a retry hint, so one client cannot take every call slot (0: no cap)"),
-    Option("limits.max_connections", int, 1000, "open connections per listener (OTLP/gRPC, OTLP/HTTP, API, /metrics); past it an HTTP listener closes its oldest connection still waiting for a request (else the new one), gRPC closes the new one; lowered at start-up so all listeners fit the open-file limit"),
-    Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting or of its last answer, else it is closed"),
-    Option("limits.body_timeout_seconds", int, 30, "a request's body (HTTP) or message (gRPC) must arrive in full within this many seconds of its headers, else 408 / DEADLINE_EXCEEDED and nothing of it is kept"),
-    Option("limits.keep_alive_seconds", int, 5, "an HTTP connection idle this long after an answer is closed"),
-    Option("dedup.window_seconds", int, 86_400, "how long a delivered request is remembered, to count a retry once"),
-    Option("dedup.shared", str, "auto", "check each group of requests against the store before counting it, so that replicas sharing one store count a request retried on another replica once and continue every cumulative series from its last stored point (one query per group for each); true, false, or auto (on for an http(s) storage.dsn, off for the embedded store, which one process owns)"),
-    Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id, allowed_email_domains); re-read when it changes"),
-    Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set, even one listing no token)"),
-    Option("auth.organization_mismatch", str, "refuse", "a point or record whose organization.id is not its ingest token's organization: refuse (partial success with the reason) or override (counted in the token's organization)"),
-    Option("identity.directory_file", str, "", "YAML file mapping user.id to members and teams"),
-    Option("privacy.store_content", bool, False, "store everything Claude Code sends (prompts, responses, tool parameters, error text, raw API bodies, free log bodies); off: only an allow-list of non-content fields per metric and event, content reduced to its length"),
-    Option("temporality.state_days", int, 35, "how far back cumulative series are resumed after a restart, and how long one is kept without a point (by arrival time, whatever the points' timestamps)"),
-    Option("temporality.max_series", int, 200_000, "cumulative series remembered at once (~600 bytes each); points of further new series are refused (partial success) until idle ones expire"),
-    Option("validation.max_age_days", int, 35, "points and records stamped more than this many days before their arrival are refused with the reason (at most temporality.state_days is used: an older cumulative point would count again after a restart)"),
-    Option("validation.max_ahead_seconds", int, 3600, "points and records stamped more than this many seconds after their arrival are refused with the reason (clock skew allowance; a far-future time would wrap the daily rollups)"),
-    Option("log.level", str, "info", "debug, info, warning or error"),
-    Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
-    Option("console.access_file", str, "", "YAML file of console principals (managed by `cc-analytics access`); empty means <data_dir>/access.yaml"),
-    Option("console.trusted_header", str, "", "request header naming the signed-in principal, set by a reverse proxy doing single sign-on (e.g. X-Forwarded-Email); empty trusts no header"),
-    Option("console.session_hours", int, 12, "how long a console sign-in lasts"),
-    Option("console.cookie_secure", bool, False, "mark the session cookie Secure (set when the console is served over https)"),
-    Option("console.initial_owner_token_file", str, "", "file holding the first Primary Owner's token, or sha256:<hex digest> of it, used on a first start with no principals instead of printing a login URL"),
+# README.md's table lists the options by YAML section, the way operators look them up, rather than by the
+# component that reads them (the `limits.*` rows belong to the receiver and to the collector). A row not
+# named here comes after these, in its component's order.
+TABLE_ORDER: tuple[str, ...] = (
+    "bind", "otlp.grpc_port", "otlp.http_port", "api.port", "http.allowed_hosts",
+    "metrics.port", "metrics.labels", "metrics.member_labels", "metrics.max_series_per_metric",
+    "metrics.series_ttl_seconds", "metrics.new_series_hold_seconds", "metrics.bind", "metrics.scrape_token_file",
+    "metrics.openmetrics", "metrics.max_label_value_length", "metrics.gauge_cache_seconds",
+    "data_dir", "storage.dsn", "storage.fsync", "storage.cluster", "storage.retention_days", "storage.pool_size",
+    "limits.max_request_bytes", "limits.max_queued_items", "limits.max_inflight_bytes", "limits.max_concurrent_rpcs",
+    "limits.max_calls_per_peer", "limits.max_connections", "limits.header_timeout_seconds",
+    "limits.body_timeout_seconds", "limits.keep_alive_seconds",
+    "dedup.window_seconds", "dedup.shared", "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
+    "identity.directory_file", "privacy.store_content", "temporality.state_days", "temporality.max_series",
+    "validation.max_age_days", "validation.max_ahead_seconds", "log.level", "dead_letter.max_bytes",
+    "console.access_file", "console.trusted_header", "console.session_hours", "console.cookie_secure",
+    "console.initial_owner_token_file",
 )  # fmt: skip
+
+
+def _gather() -> tuple[Option, ...]:
+    rows = [row for rows in COMPONENT_OPTIONS.values() for row in rows]
+    position = {path: index for index, path in enumerate(TABLE_ORDER)}
+    return tuple(sorted(rows, key=lambda row: position.get(row.path, len(position))))
+
+
+OPTIONS: tuple[Option, ...] = _gather()
 
 
 def options_table() -> str:
@@ -101,12 +84,11 @@ CONFIG_FILE_ENV = "CC_ANALYTICS_CONFIG"
 DEFAULT_CONFIG_FILE = "cc-analytics.yaml"
 
 
-class ConfigError(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class Config:
+    """Every option's loaded value (one field per row, named as its attribute) and each component's config
+    made from them through the component's factory."""
+
     bind: str
     otlp_grpc_port: int
     otlp_http_port: int
@@ -157,67 +139,55 @@ class Config:
     console_initial_owner_token_file: str
     dead_letter_max_bytes: int
 
+    def options(self) -> dict[str, Any]:
+        """Every value by its option's dotted path, as the components' `from_options` read them."""
+        return {option.path: getattr(self, option.attribute) for option in OPTIONS}
+
+    @property
+    def service(self) -> ServiceConfig:
+        return ServiceConfig.from_options(self.options())
+
+    @property
+    def receiver(self) -> OtlpReceiverConfig:
+        return OtlpReceiverConfig.from_options(self.options())
+
+    @property
+    def processors(self) -> ProcessorsConfig:
+        return ProcessorsConfig.from_options(self.options())
+
+    @property
+    def store(self) -> ClickHouseConfig:
+        return ClickHouseConfig.from_options(self.options())
+
+    @property
+    def prometheus(self) -> PrometheusExporterConfig:
+        """Raises PrometheusConfigError (a ConfigError) for settings that cannot work."""
+        return PrometheusExporterConfig.from_options(self.options())
+
+    @property
+    def console(self) -> ConsoleConfig:
+        return ConsoleConfig.from_options(self.options())
+
     @property
     def dsn(self) -> str:
-        if self.storage_dsn:
-            return self.storage_dsn
-        return "chdb://" + str((Path(self.data_dir) / "chdb").resolve())
+        return self.store.dsn
 
     @property
     def shared_state(self) -> bool:
-        """Whether the processors read what other collectors committed to the store (dedup.shared)."""
+        """Whether the processors read what other collectors committed to the store (dedup.shared): auto means
+        so when the store is a server, which other collectors may share, and not for the embedded one."""
         if self.dedup_shared == "auto":
-            return self.dsn.startswith(("http://", "https://"))
+            return self.store.is_server
         return self.dedup_shared == "true"
 
     @property
     def access_file(self) -> Path:
-        return Path(self.console_access_file) if self.console_access_file else Path(self.data_dir) / "access.yaml"
+        return self.console.access_file
 
 
-def prometheus_exporter_config(config: Config):
-    """The Prometheus exporter's settings (exporters.prometheus.PrometheusExporterConfig) from the metrics.* options."""
-    from exporters.prometheus.config import PrometheusExporterConfig
-
-    return PrometheusExporterConfig(
-        labels=PrometheusExporterConfig.parse_labels(config.metrics_labels),
-        member_labels=config.metrics_member_labels,
-        max_series_per_metric=config.metrics_max_series_per_metric,
-        series_ttl_seconds=float(config.metrics_series_ttl_seconds),
-        new_series_hold_seconds=float(config.metrics_new_series_hold_seconds),
-        gauge_cache_seconds=float(config.metrics_gauge_cache_seconds),
-        series_journal=str(Path(config.data_dir) / "prometheus-series.jsonl"),
-        scrape_token_file=config.metrics_scrape_token_file,
-        openmetrics=config.metrics_openmetrics,
-        max_label_value_length=config.metrics_max_label_value_length,
-    )
-
-
-def store_config(config: Config):
+def store_config(config: Config) -> ClickHouseConfig:
     """The store's settings (exporters.clickhouse.ClickHouseConfig) from the storage.* options."""
-    from exporters.clickhouse.config import ClickHouseConfig
-
-    return ClickHouseConfig(
-        dsn=config.dsn,
-        fsync_after_insert=config.storage_fsync,
-        cluster=config.storage_cluster,
-        retention_days=config.storage_retention_days,
-        pool_size=config.storage_pool_size,
-    ).check()
-
-
-def value_policy(config: Config):
-    """The processors' value and time policy (processors.policy.ValuePolicy) from the validation.* options."""
-    from processors.policy import TimeWindow, ValuePolicy
-
-    # Past the cumulative state's window a restart forgets a series, so an older point would count again.
-    max_age_days = min(config.validation_max_age_days, config.temporality_state_days)
-    return ValuePolicy(
-        TimeWindow(
-            max_age_ns=max_age_days * 86_400 * 1_000_000_000,
-            max_ahead_ns=config.validation_max_ahead_seconds * 1_000_000_000,
-        )
-    )
+    return config.store
 
 
 def _convert(option: Option, value: Any, origin: str) -> Any:
@@ -320,65 +290,25 @@ def _read_config_file(path: str) -> Any:
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
 
 
+class _Validates(Protocol):
+    def validate(self) -> None: ...
+
+
 def _validate(config: Config) -> None:
-    for name in ("otlp_grpc_port", "otlp_http_port", "api_port", "metrics_port"):
-        port = getattr(config, name)
-        if not 0 <= port <= 65535:
-            raise ConfigError(f"{name} must be a port number, got {port}")
-    if config.limits_max_request_bytes < 1024:
-        raise ConfigError("limits.max_request_bytes must be at least 1024")
-    if config.limits_max_inflight_bytes < 1024:
-        raise ConfigError("limits.max_inflight_bytes must be at least 1024")
-    if config.limits_max_queued_items < 1:
-        raise ConfigError("limits.max_queued_items must be at least 1")
-    if config.limits_max_concurrent_rpcs < 0:
-        raise ConfigError("limits.max_concurrent_rpcs must be 0 (no cap) or more")
-    if config.limits_max_calls_per_peer < 0:
-        raise ConfigError("limits.max_calls_per_peer must be 0 (no cap) or more")
-    if config.limits_max_connections < 16:
-        raise ConfigError("limits.max_connections must be at least 16")
-    for name in ("header_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds"):
-        if getattr(config, f"limits_{name}") < 1:
-            raise ConfigError(f"limits.{name} must be at least 1")
-    if config.temporality_max_series < 1:
-        raise ConfigError("temporality.max_series must be at least 1")
-    if config.dedup_shared not in ("auto", "true", "false"):
-        raise ConfigError("dedup.shared must be auto, true or false")
-    if config.auth_require_token not in ("auto", "true", "false"):
-        raise ConfigError("auth.require_token must be auto, true or false")
-    if config.auth_organization_mismatch not in ("refuse", "override"):
-        raise ConfigError("auth.organization_mismatch must be refuse or override")
-    if config.console_session_hours < 1:
-        raise ConfigError("console.session_hours must be at least 1")
-    if config.validation_max_age_days < 1:
-        raise ConfigError("validation.max_age_days must be at least 1")
-    if config.validation_max_ahead_seconds < 0:
-        raise ConfigError("validation.max_ahead_seconds must be 0 or more")
-    from exporters.prometheus.config import PrometheusConfigError
-
-    try:
-        prometheus_exporter_config(config)
-    except PrometheusConfigError as exc:
-        raise ConfigError(str(exc)) from None
-    if config.dead_letter_max_bytes < 0:
-        raise ConfigError("dead_letter.max_bytes must be 0 (no dead-letter file) or more")
-    if config.log_level not in ("debug", "info", "warning", "error"):
-        raise ConfigError("log.level must be debug, info, warning or error")
-    if config.storage_dsn and not config.storage_dsn.startswith(("chdb:", "http://", "https://")):
-        raise ConfigError("storage.dsn must start with chdb://, http:// or https://")
-    _validate_store(config)
-
-
-def _validate_store(config: Config) -> None:
-    from exporters.clickhouse.config import ClickHouseConfigError
-
-    try:
-        store_config(config)
-    except ClickHouseConfigError as exc:
-        raise ConfigError(str(exc)) from None
+    components: tuple[_Validates, ...] = (
+        config.receiver,
+        config.console,
+        config.prometheus,
+        config.service,
+        config.processors,
+        config.store,
+    )
+    for component in components:
+        component.validate()
     # Raw rows of that long ago are read back at start-up (cumulative series resume from their last point,
     # stamped up to validation.max_age_days before it arrived): a shorter retention would count them again.
-    needed = config.temporality_state_days + min(config.validation_max_age_days, config.temporality_state_days)
+    processors = config.processors
+    needed = processors.temporality_state_days + processors.max_age_days
     if 0 < config.storage_retention_days < needed:
         raise ConfigError(
             f"storage.retention_days must be 0 (keep raw rows forever) or at least {needed} "

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from exporters.clickhouse.cluster import ClusterDdlError, check_cluster_name
+from pdata.options import ConfigError, Option, OptionValues
 
 # Raw rows (metric_points, events) older than this many days are dropped by ClickHouse (a TTL); the rollups
 # every view reads keep their history. 0 keeps raw rows forever.
@@ -11,8 +13,18 @@ DEFAULT_RETENTION_DAYS = 400
 DEFAULT_POOL_SIZE = 4
 MAX_POOL_SIZE = 32
 
+# The store's rows of the collector's option table (README.md). It reads the collector's `data_dir` too: the
+# embedded store's files are under it unless storage.dsn says otherwise.
+OPTIONS: tuple[Option, ...] = (
+    Option("storage.dsn", str, "", "chdb:///dir (embedded) or http(s)://user:pass@host:8123/db; empty means chdb:///<data_dir>/chdb"),
+    Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
+    Option("storage.cluster", str, "", "ClickHouse cluster name (server only): migrations run ON CLUSTER with Replicated*MergeTree tables and Distributed tables for reads (see exporters/clickhouse/README.md); empty means one server"),
+    Option("storage.retention_days", int, DEFAULT_RETENTION_DAYS, "raw points and events older than this many days are dropped (a TTL); the rollups every view reads keep their history (0: keep raw rows forever; else at least temporality.state_days + validation.max_age_days)"),
+    Option("storage.pool_size", int, DEFAULT_POOL_SIZE, "connections to a ClickHouse server used at once (the writer, the API, the gauges); the embedded store has one"),
+)  # fmt: skip
 
-class ClickHouseConfigError(ValueError):
+
+class ClickHouseConfigError(ConfigError):
     pass
 
 
@@ -29,8 +41,26 @@ class ClickHouseConfig:
     retention_days: int = DEFAULT_RETENTION_DAYS
     pool_size: int = DEFAULT_POOL_SIZE
 
-    def check(self) -> ClickHouseConfig:
-        """Raises ClickHouseConfigError naming the option and what is wrong."""
+    @classmethod
+    def from_options(cls, values: OptionValues) -> ClickHouseConfig:
+        dsn = values["storage.dsn"] or "chdb://" + str((Path(values["data_dir"]) / "chdb").resolve())
+        return cls(
+            dsn=dsn,
+            fsync_after_insert=values["storage.fsync"],
+            cluster=values["storage.cluster"],
+            retention_days=values["storage.retention_days"],
+            pool_size=values["storage.pool_size"],
+        )
+
+    @property
+    def is_server(self) -> bool:
+        """A ClickHouse server (http(s)://), which other processes may share, rather than the embedded engine."""
+        return self.dsn.startswith(("http://", "https://"))
+
+    def validate(self) -> None:
+        """Raises ClickHouseConfigError (a ConfigError) naming the option and what is wrong."""
+        if not self.dsn.startswith(("chdb:", "http://", "https://")):
+            raise ClickHouseConfigError("storage.dsn must start with chdb://, http:// or https://")
         if self.cluster:
             if self.dsn.startswith("chdb:"):
                 raise ClickHouseConfigError("storage.cluster needs a ClickHouse server (an http(s):// storage.dsn)")
@@ -42,4 +72,3 @@ class ClickHouseConfig:
             raise ClickHouseConfigError("storage.retention_days must be 0 (keep raw rows forever) or more")
         if not 1 <= self.pool_size <= MAX_POOL_SIZE:
             raise ClickHouseConfigError(f"storage.pool_size must be between 1 and {MAX_POOL_SIZE}")
-        return self

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from pdata.options import ConfigError, Option, OptionValues
 
 # The low-cardinality labels exposed by default (Prometheus spelling: attribute dots become underscores).
 DEFAULT_LABELS: tuple[str, ...] = (
@@ -24,8 +27,24 @@ DEFAULT_MAX_LABEL_VALUE_LENGTH = 128
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
+# The exporter's rows of the collector's option table (README.md). It reads the collector's `data_dir` too
+# (the series journal is kept there) and listens on the collector's `bind` unless metrics.bind is set.
+OPTIONS: tuple[Option, ...] = (
+    Option("metrics.port", int, 9464, "Prometheus /metrics port (0 disables it)"),
+    Option("metrics.labels", str, ",".join(DEFAULT_LABELS), "comma-separated allow-list of labels on Claude Code's counters (session_id is never allowed)"),
+    Option("metrics.member_labels", bool, False, "add a per-member `member` label to Claude Code's counters (one series per person)"),
+    Option("metrics.max_series_per_metric", int, 5000, "cap of series per counter; points of further label sets fold into a series labelled `other`"),
+    Option("metrics.series_ttl_seconds", int, 8 * 86400, "forget a counter series after this long without a point (0: never); 8 days keeps a series through a long weekend"),
+    Option("metrics.new_series_hold_seconds", int, 75, "expose a new counter series (and every counter after start-up) at 0 this long before its value, so Prometheus counts the first increment; set it above the longest scrape interval"),
+    Option("metrics.bind", str, "", "address /metrics binds to; empty means the `bind` address (use it to keep /metrics private while OTLP is open)"),
+    Option("metrics.scrape_token_file", str, "", "file holding a token /metrics requires, as a bearer token or basic auth's password; empty means no token"),
+    Option("metrics.openmetrics", bool, False, "answer scrapers that ask for OpenMetrics with it, counters carrying `_created` (for Prometheus with created-timestamp ingestion; older ones store each `_created` as an extra series)"),
+    Option("metrics.max_label_value_length", int, DEFAULT_MAX_LABEL_VALUE_LENGTH, "label values of Claude Code's counters are cut to this many characters (counted in cc_analytics_label_values_truncated_total), so a sender cannot grow /metrics without bound"),
+    Option("metrics.gauge_cache_seconds", int, 15, "how long the derived gauges (active users, sessions, spend…) reuse one read of the rollups"),
+)  # fmt: skip
 
-class PrometheusConfigError(ValueError):
+
+class PrometheusConfigError(ConfigError):
     pass
 
 
@@ -57,8 +76,36 @@ class PrometheusExporterConfig:
     # series, and /metrics, as large); cuts are counted in cc_analytics_label_values_truncated_total.
     max_label_value_length: int = DEFAULT_MAX_LABEL_VALUE_LENGTH
     windows: tuple[tuple[str, int], ...] = DEFAULT_WINDOWS
+    # Where the collector serves /metrics (0: not served) and the address it binds to ("" = the collector's).
+    port: int = 9464
+    bind: str = ""
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> PrometheusExporterConfig:
+        """Raises PrometheusConfigError (a ConfigError) naming the option and what is wrong."""
+        return cls(
+            labels=cls.parse_labels(values["metrics.labels"]),
+            member_labels=values["metrics.member_labels"],
+            max_series_per_metric=values["metrics.max_series_per_metric"],
+            series_ttl_seconds=float(values["metrics.series_ttl_seconds"]),
+            new_series_hold_seconds=float(values["metrics.new_series_hold_seconds"]),
+            gauge_cache_seconds=float(values["metrics.gauge_cache_seconds"]),
+            series_journal=str(Path(values["data_dir"]) / "prometheus-series.jsonl"),
+            scrape_token_file=values["metrics.scrape_token_file"],
+            openmetrics=values["metrics.openmetrics"],
+            max_label_value_length=values["metrics.max_label_value_length"],
+            port=values["metrics.port"],
+            bind=values["metrics.bind"],
+        )
 
     def __post_init__(self) -> None:
+        # Checked as it is made: no exporter ever runs with settings that cannot work.
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises PrometheusConfigError (a ConfigError) naming the option and what is wrong."""
+        if not 0 <= self.port <= 65535:
+            raise PrometheusConfigError(f"metrics_port must be a port number, got {self.port}")
         for label in self.labels:
             if not _LABEL_NAME.match(label) or label.startswith("__"):
                 raise PrometheusConfigError(f"metrics.labels: {label!r} is not a valid Prometheus label name")

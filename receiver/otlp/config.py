@@ -2,6 +2,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pdata.options import ConfigError, Option, OptionValues, check_port
+
+# The receiver's rows of the collector's option table (README.md). `bind`, `limits.max_connections` and
+# `limits.header_timeout_seconds` are the collector's (they hold for every listener); the receiver reads them.
+OPTIONS: tuple[Option, ...] = (
+    Option("otlp.grpc_port", int, 4317, "OTLP/gRPC port"),
+    Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
+    Option("limits.max_request_bytes", int, 16 * 1024 * 1024, "largest request body, as sent and once inflated"),
+    Option("limits.max_inflight_bytes", int, 8 * 1024 * 1024, "bytes of (inflated) request bodies taken in and not yet answered, over gRPC and HTTP; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight)"),
+    Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls handled at once; grpcio refuses more with RESOURCE_EXHAUSTED, without a retry hint (0: no cap)"),
+    Option("limits.max_calls_per_peer", int, 32, "gRPC calls in progress at once on one client connection; more are refused at once with RESOURCE_EXHAUSTED and a retry hint, so one client cannot take every call slot (0: no cap)"),
+    Option("limits.body_timeout_seconds", int, 30, "a request's body (HTTP) or message (gRPC) must arrive in full within this many seconds of its headers, else 408 / DEADLINE_EXCEEDED and nothing of it is kept"),
+    Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id, allowed_email_domains); re-read when it changes"),
+    Option("auth.require_token", str, "auto", "true, false, or auto (required when a tokens file is set, even one listing no token)"),
+    Option("auth.organization_mismatch", str, "refuse", "a point or record whose organization.id is not its ingest token's organization: refuse (partial success with the reason) or override (counted in the token's organization)"),
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class OtlpReceiverConfig:
@@ -25,3 +42,45 @@ class OtlpReceiverConfig:
     # HTTP/2 handshake (the HTTP listeners' limits are the collector's: collector/connections.py).
     max_connections: int = 1000
     header_timeout_s: float = 10.0
+    # Ingest tokens (receiver.otlp.auth.TokenAuth): the tokens file ("" = none), whether a token is required
+    # (auto: when a tokens file is set) and what to do with a point of another organization than its token's.
+    tokens_file: str = ""
+    require_token: str = "auto"
+    organization_mismatch: str = "refuse"
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> OtlpReceiverConfig:
+        return cls(
+            bind=values["bind"],
+            grpc_port=values["otlp.grpc_port"],
+            http_port=values["otlp.http_port"],
+            max_request_bytes=values["limits.max_request_bytes"],
+            max_inflight_bytes=values["limits.max_inflight_bytes"],
+            max_concurrent_rpcs=values["limits.max_concurrent_rpcs"],
+            body_timeout_s=float(values["limits.body_timeout_seconds"]),
+            max_calls_per_peer=values["limits.max_calls_per_peer"],
+            max_connections=values["limits.max_connections"],
+            header_timeout_s=float(values["limits.header_timeout_seconds"]),
+            tokens_file=values["auth.tokens_file"],
+            require_token=values["auth.require_token"],
+            organization_mismatch=values["auth.organization_mismatch"],
+        )
+
+    def validate(self) -> None:
+        """Raises ConfigError naming the option and what is wrong."""
+        check_port("otlp_grpc_port", self.grpc_port)
+        check_port("otlp_http_port", self.http_port)
+        if self.max_request_bytes < 1024:
+            raise ConfigError("limits.max_request_bytes must be at least 1024")
+        if self.max_inflight_bytes < 1024:
+            raise ConfigError("limits.max_inflight_bytes must be at least 1024")
+        if self.max_concurrent_rpcs < 0:
+            raise ConfigError("limits.max_concurrent_rpcs must be 0 (no cap) or more")
+        if self.max_calls_per_peer < 0:
+            raise ConfigError("limits.max_calls_per_peer must be 0 (no cap) or more")
+        if self.body_timeout_s < 1:
+            raise ConfigError("limits.body_timeout_seconds must be at least 1")
+        if self.require_token not in ("auto", "true", "false"):
+            raise ConfigError("auth.require_token must be auto, true or false")
+        if self.organization_mismatch not in ("refuse", "override"):
+            raise ConfigError("auth.organization_mismatch must be refuse or override")

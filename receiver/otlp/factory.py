@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 from starlette.applications import Starlette
 
 from pdata.consumer import Consumer
+from pdata.options import ConfigError
 from receiver.otlp.admission import Admission
-from receiver.otlp.auth import TokenAuth
+from receiver.otlp.auth import OrganizationMismatch, TokenAuth, TokensFileError
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_server import create_otlp_grpc_server
 from receiver.otlp.http_server import create_otlp_http_app
 from receiver.otlp.observer import IngestObserver
+
+
+def create_token_auth(config: OtlpReceiverConfig) -> TokenAuth:
+    """The ingest tokens (auth.*); raises ConfigError naming the tokens file, the entry and what is wrong."""
+    required = None if config.require_token == "auto" else config.require_token == "true"
+    mismatch: OrganizationMismatch = "override" if config.organization_mismatch == "override" else "refuse"
+    if config.tokens_file:
+        try:
+            return TokenAuth.from_file(Path(config.tokens_file), required, mismatch)
+        except TokensFileError as exc:
+            raise ConfigError(str(exc)) from None
+    return TokenAuth({}, required=bool(required), organization_mismatch=mismatch)
 
 
 def create_admission(config: OtlpReceiverConfig) -> Admission:

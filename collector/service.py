@@ -1,0 +1,68 @@
+"""The collector's own options: the address and connection limits every listener shares, the write queue, the
+data directory and the log level (what an OpenTelemetry Collector keeps in its `service` section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pdata.options import ConfigError, Option, OptionValues
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("bind", str, "127.0.0.1", "address every listener binds to"),
+    Option("http.allowed_hosts", str, "", "comma-separated host names the HTTP listeners (OTLP/HTTP, console, /metrics) answer to, any port (`*`: any); empty means only localhost, 127.0.0.1 and [::1] when bound to loopback, any name otherwise; other names get 403 (DNS rebinding)"),
+    Option("data_dir", str, "./data", "where the embedded store keeps its files"),
+    Option("limits.max_queued_items", int, 20_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
+    Option("limits.max_connections", int, 1000, "open connections per listener (OTLP/gRPC, OTLP/HTTP, API, /metrics); past it an HTTP listener closes its oldest connection still waiting for a request (else the new one), gRPC closes the new one; lowered at start-up so all listeners fit the open-file limit"),
+    Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting or of its last answer, else it is closed"),
+    Option("limits.keep_alive_seconds", int, 5, "an HTTP connection idle this long after an answer is closed"),
+    Option("log.level", str, "info", "debug, info, warning or error"),
+    Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    bind: str = "127.0.0.1"
+    allowed_hosts: str = ""
+    data_dir: Path = Path("./data")
+    # Points + records waiting for the writer (collector/pipeline.py) before senders are told to back off.
+    max_queued_items: int = 20_000
+    # Every listener's connection limits (collector/connections.py; the gRPC receiver's own too).
+    max_connections: int = 1000
+    header_timeout_seconds: int = 10
+    keep_alive_seconds: int = 5
+    log_level: str = "info"
+    # Bound of the file batches the store refused are set aside in (collector/deadletter.py).
+    dead_letter_max_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> ServiceConfig:
+        return cls(
+            bind=values["bind"],
+            allowed_hosts=values["http.allowed_hosts"],
+            data_dir=Path(values["data_dir"]),
+            max_queued_items=values["limits.max_queued_items"],
+            max_connections=values["limits.max_connections"],
+            header_timeout_seconds=values["limits.header_timeout_seconds"],
+            keep_alive_seconds=values["limits.keep_alive_seconds"],
+            log_level=values["log.level"],
+            dead_letter_max_bytes=values["dead_letter.max_bytes"],
+        )
+
+    def validate(self) -> None:
+        """Raises ConfigError naming the option and what is wrong."""
+        if self.max_queued_items < 1:
+            raise ConfigError("limits.max_queued_items must be at least 1")
+        if self.max_connections < 16:
+            raise ConfigError("limits.max_connections must be at least 16")
+        if self.header_timeout_seconds < 1:
+            raise ConfigError("limits.header_timeout_seconds must be at least 1")
+        if self.keep_alive_seconds < 1:
+            raise ConfigError("limits.keep_alive_seconds must be at least 1")
+        if self.dead_letter_max_bytes < 0:
+            raise ConfigError("dead_letter.max_bytes must be 0 (no dead-letter file) or more")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError("log.level must be debug, info, warning or error")

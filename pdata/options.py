@@ -1,0 +1,48 @@
+"""Option rows: how a component declares the settings it reads.
+
+Each component lists its options as rows (YAML path, type, default, one line of documentation) beside its
+config dataclass; the collector gathers every component's rows into one table, loads their values (defaults <
+file < environment < flags) and hands each component the values by path, from which the component builds its
+own frozen config (`from_options`) and checks it (`validate`, raising ConfigError). Rows live here, not in the
+collector, so that a component never imports the collector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Every loaded option's value by its dotted path ("otlp.grpc_port" → 4317), every component's rows included:
+# a component may read a value another one owns (the data directory, the address every listener binds to).
+OptionValues = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    path: str  # dotted YAML path
+    type: type
+    default: Any
+    doc: str
+
+    @property
+    def env(self) -> str:
+        return "CC_ANALYTICS_" + self.path.replace(".", "_").upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.path.replace(".", "-").replace("_", "-")
+
+    @property
+    def attribute(self) -> str:
+        return self.path.replace(".", "_")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the option and what is wrong with it."""
+
+
+def check_port(name: str, port: int) -> None:
+    """`name` is the option's attribute spelling (`api_port`), as the collector has always named ports."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name} must be a port number, got {port}")
