@@ -171,11 +171,13 @@ def _raw_increase(values: list[float]) -> float:
 
 def _prometheus_increase(samples: list[tuple[float, float]], start: float, end: float) -> float:
     """Prometheus 2.x's extrapolatedRate() for a counter, not divided by the range (promql/functions.go)."""
-    times = [t for t, _ in samples]
+    # In integer milliseconds, as Prometheus holds timestamps: differences of float seconds near 1.8e9 lose
+    # ~1e-7 s, enough to move the result by more than the 1e-9 the test compares to.
+    times = [round(t * 1000) for t, _ in samples]
     values = [v for _, v in samples]
     result = _raw_increase(values)
-    to_start, to_end = times[0] - start, end - times[-1]
-    sampled = times[-1] - times[0]
+    to_start, to_end = (times[0] - round(start * 1000)) / 1000, (round(end * 1000) - times[-1]) / 1000
+    sampled = (times[-1] - times[0]) / 1000
     average = sampled / (len(samples) - 1)
     if result > 0 and values[0] >= 0:
         to_start = min(to_start, sampled * (values[0] / result))
