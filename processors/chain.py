@@ -174,15 +174,7 @@ class ProcessorChain:
         self, attributes: dict[str, str], resource: dict[str, str], batch: Batch, cache: dict[tuple[str, ...], Member]
     ) -> Member:
         # Identity attributes repeat on every point of a request: resolve each combination once.
-        get, resource_get = attributes.get, resource.get
-        key = (
-            get("user.email") or resource_get("user.email") or "",
-            get("user.account_id") or resource_get("user.account_id") or "",
-            get("user.account_uuid") or resource_get("user.account_uuid") or "",
-            get("user.id") or resource_get("user.id") or "",
-            get("organization.id") or resource_get("organization.id") or "",
-            get("team.id") or resource_get("team.id") or "",
-        )
+        key = self.identity.key(attributes, resource)
         member = cache.get(key)
         if member is None:
             member = self.identity.resolve(attributes, resource, batch.sender)

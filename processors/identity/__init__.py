@@ -1,5 +1,11 @@
 """Member identity resolution (ARCHITECTURE.md, Semantics: Member)."""
 
-from processors.identity.resolver import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
+from processors.identity.resolver import (
+    IDENTITY_ATTRIBUTES,
+    DirectoryEntry,
+    DirectoryFileError,
+    IdentityResolver,
+    load_directory,
+)
 
-__all__ = ["DirectoryEntry", "DirectoryFileError", "IdentityResolver", "load_directory"]
+__all__ = ["IDENTITY_ATTRIBUTES", "DirectoryEntry", "DirectoryFileError", "IdentityResolver", "load_directory"]

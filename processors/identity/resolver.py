@@ -90,6 +90,18 @@ def _kind(value: object) -> str:
     )
 
 
+# Every attribute resolve() reads, point first then resource: key() is their values, so two points share one
+# resolution only if all of these agree (tests/unit/test_identity_key.py checks resolve() reads no other).
+IDENTITY_ATTRIBUTES: tuple[str, ...] = (
+    "user.email",
+    "user.account_id",
+    "user.account_uuid",
+    "user.id",
+    "organization.id",
+    "team.id",
+)
+
+
 class IdentityResolver:
     """Resolution order: user.email → user.account_id / user.account_uuid → the sender's API key →
     the directory's mapping of user.id → the raw user.id.
@@ -99,6 +111,12 @@ class IdentityResolver:
 
     def __init__(self, directory: dict[str, DirectoryEntry] | None = None) -> None:
         self._directory = directory or {}
+
+    @staticmethod
+    def key(attributes: dict[str, str], resource: dict[str, str]) -> tuple[str, ...]:
+        """What resolve() depends on besides the sender: equal keys (same sender) resolve to the same member."""
+        get, resource_get = attributes.get, resource.get
+        return tuple(get(name) or resource_get(name) or "" for name in IDENTITY_ATTRIBUTES)
 
     def resolve(self, attributes: dict[str, str], resource: dict[str, str], sender: Sender) -> Member:
         def attribute(key: str) -> str:
