@@ -22,10 +22,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from collector.deadletter import DeadLetterFile
-from exporters.clickhouse.write_errors import StoreRefused
 from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Refused, Unavailable
-from pdata.store import FactWriter, StoreUnavailable
+from pdata.store import FactWriter, StoreRefused, StoreUnavailable
 from processors.chain import ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")

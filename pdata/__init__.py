@@ -12,7 +12,7 @@ from pdata.model import (
     PointFact,
     Sender,
 )
-from pdata.store import FactWriter, NamedQueries, QueryFailed, SharedStateLookups, StoreUnavailable
+from pdata.store import FactWriter, NamedQueries, QueryFailed, SharedStateLookups, StoreRefused, StoreUnavailable
 
 __all__ = [
     "DELTA",
@@ -28,6 +28,7 @@ __all__ = [
     "FactWriter",
     "NamedQueries",
     "SharedStateLookups",
+    "StoreRefused",
     "StoreUnavailable",
     "QueryFailed",
 ]

@@ -23,6 +23,16 @@ class StoreUnavailable(RuntimeError):
     """The store could not be reached or refused a write; nothing of that write was acknowledged."""
 
 
+class StoreRefused(RuntimeError):
+    """The store answered and refused the rows of a write (a value, a constraint, the schema): nothing of that
+    write was kept, and the same rows would be refused again. `reason` is the store's own words."""
+
+    def __init__(self, message: str, reason: str, code: int | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.code = code
+
+
 class QueryFailed(RuntimeError):
     """The store answered, but refused the query (a bug or a parameter it cannot take): not an outage."""
 
@@ -31,7 +41,8 @@ class FactWriter(Protocol):
     """Where the pipeline writes each committed group: the store itself, or a wrapper that times or gates it."""
 
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
-        """Insert one group of facts; raises StoreUnavailable, and the caller acknowledges only on return."""
+        """Insert one group of facts; raises StoreUnavailable (retryable) or StoreRefused (these rows never will
+        be taken), and the caller acknowledges only on return."""
         ...
 
     def ping(self) -> bool:

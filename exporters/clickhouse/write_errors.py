@@ -16,6 +16,8 @@ import re
 
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
+from pdata.store import StoreRefused
+
 # ClickHouse error codes (src/Common/ErrorCodes.cpp) that mean "these rows cannot be stored as they are".
 REFUSED_CODES: dict[int, str] = {
     6: "CANNOT_PARSE_TEXT",
@@ -70,16 +72,6 @@ RETRYABLE_CODES: dict[int, str] = {
 }
 
 _CODE = re.compile(r"\bCode:\s*(\d+)\.")
-
-
-class StoreRefused(RuntimeError):
-    """The store answered and refused the rows of a write (a value, a constraint, the schema): nothing of that
-    write was kept, and the same rows would be refused again. `reason` is the store's own words."""
-
-    def __init__(self, message: str, reason: str, code: int | None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.code = code
 
 
 def error_code(exc: BaseException) -> int | None:
