@@ -88,6 +88,17 @@ def _go_g(value: float, suffix: str = "") -> str:
     return f"{value:.4g}{suffix}"
 
 
+def _scaled_up(value: float) -> tuple[float, str]:
+    """A magnitude below 1 in thousands up to at least 1, with the SI prefix of the last step (Go's humanize)."""
+    prefix = ""
+    for candidate in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(value) >= 1:
+            break
+        prefix = candidate
+        value *= 1000
+    return value, prefix
+
+
 def humanize(value: float) -> str:
     if value == 0 or not math.isfinite(value):
         return _go_g(value)
@@ -99,13 +110,7 @@ def humanize(value: float) -> str:
             prefix = candidate
             value /= 1000
         return _go_g(value, prefix)
-    prefix = ""
-    for candidate in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix = candidate
-        value *= 1000
-    return _go_g(value, prefix)
+    return _go_g(*_scaled_up(value))
 
 
 def humanize_percentage(value: float) -> str:
@@ -129,13 +134,8 @@ def humanize_duration(value: float) -> str:
         if minutes_:
             return f"{sign}{minutes_}m {seconds}s"
         return f"{sign}{value:.4g}s"
-    prefix = ""
-    for candidate in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix = candidate
-        value *= 1000
-    return f"{value:.4g}{prefix}s"
+    scaled, prefix = _scaled_up(value)
+    return f"{scaled:.4g}{prefix}s"
 
 
 TEMPLATE_FUNCTIONS: dict[str, Callable[[float], str]] = {
