@@ -279,14 +279,17 @@ def datasource_variable(name: str, label: str) -> dict[str, Any]:
     }
 
 
-def ch_variable(name: str, label: str, query: str) -> dict[str, Any]:
-    return {
+def _query_variable(
+    name: str, label: str, datasource: dict[str, str], query: Any, definition: str, regex: str | None = None
+) -> dict[str, Any]:
+    """A multi-value variable with All selected, its values read by a query of the datasource."""
+    variable: dict[str, Any] = {
         "type": "query",
         "name": name,
         "label": label,
-        "datasource": CH_DS,
-        "query": sql(query),
-        "definition": sql(query),
+        "datasource": datasource,
+        "query": query,
+        "definition": definition,
         "refresh": 2,
         "includeAll": True,
         "allValue": ".*",
@@ -294,28 +297,20 @@ def ch_variable(name: str, label: str, query: str) -> dict[str, Any]:
         "sort": 1,
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
         "options": [],
-        "hide": 0,
     }
+    if regex is not None:
+        variable["regex"] = regex
+    variable["hide"] = 0
+    return variable
+
+
+def ch_variable(name: str, label: str, query: str) -> dict[str, Any]:
+    return _query_variable(name, label, CH_DS, sql(query), sql(query))
 
 
 def prom_variable(name: str, label: str, query: str) -> dict[str, Any]:
-    return {
-        "type": "query",
-        "name": name,
-        "label": label,
-        "datasource": PROM_DS,
-        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-        "definition": query,
-        "refresh": 2,
-        "includeAll": True,
-        "allValue": ".*",
-        "multi": True,
-        "sort": 1,
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "options": [],
-        "regex": "",
-        "hide": 0,
-    }
+    editor_query = {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"}
+    return _query_variable(name, label, PROM_DS, editor_query, query, regex="")
 
 
 def window_variable() -> dict[str, Any]:
