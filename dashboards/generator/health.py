@@ -121,174 +121,118 @@ def status_panels(layout: Layout, inst: str) -> list[dict[str, Any]]:
     ]
 
 
+def _quantiles(histogram: str, inst: str, rate: str, quantiles: tuple[float, ...]) -> list[dict[str, Any]]:
+    """One target per quantile of a duration histogram, all instances together, refIds A, B, C, … in order."""
+    return [
+        prom(
+            f"histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{{{inst}}}[{rate}])))",
+            f"p{int(q * 100)}",
+            chr(ord("A") + index),
+        )
+        for index, q in enumerate(quantiles)
+    ]
+
+
 def health_dashboard() -> dict[str, Any]:
     layout = Layout()
     inst = 'job=~"$job", instance=~"$instance"'
     rate = "$__rate_interval"
+
+    def graph(title: str, targets: list[dict[str, Any]], description: str, **options: Any) -> dict[str, Any]:
+        # Every graph of this dashboard is half a row wide, two to a row.
+        return layout.place(panel("timeseries", title, targets, description, **options), 12, 8)
+
     panels = [
         *status_panels(layout, inst),
         layout.row("Ingest"),
-        layout.place(
-            panel(
-                "timeseries",
-                "OTLP requests by status",
-                [
-                    prom(
-                        f"sum by (protocol, signal, status) (rate({OTLP_REQUESTS}{{{inst}}}[{rate}]))",
-                        "{{protocol}} {{signal}} {{status}}",
-                    )
-                ],
-                "Export requests per second by protocol, signal and answer.",
-                unit="reqps",
-            ),
-            12,
-            8,
+        graph(
+            "OTLP requests by status",
+            [
+                prom(
+                    f"sum by (protocol, signal, status) (rate({OTLP_REQUESTS}{{{inst}}}[{rate}]))",
+                    "{{protocol}} {{signal}} {{status}}",
+                )
+            ],
+            "Export requests per second by protocol, signal and answer.",
+            unit="reqps",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Items by outcome",
-                [prom(f"sum by (signal, outcome) (rate({OTLP_ITEMS}{{{inst}}}[{rate}]))", "{{signal}} {{outcome}}")],
-                "Points, log records and spans per second: accepted, rejected, dropped.",
-                unit="short",
-            ),
-            12,
-            8,
+        graph(
+            "Items by outcome",
+            [prom(f"sum by (signal, outcome) (rate({OTLP_ITEMS}{{{inst}}}[{rate}]))", "{{signal}} {{outcome}}")],
+            "Points, log records and spans per second: accepted, rejected, dropped.",
+            unit="short",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Request latency",
-                [
-                    prom(
-                        f"histogram_quantile({q}, sum by (le) (rate({OTLP_DURATION}_bucket{{{inst}}}[{rate}])))",
-                        f"p{int(q * 100)}",
-                        ref,
-                    )
-                    for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))
-                ],
-                "Time from a request's arrival to its answer (acknowledged only once durable).",
-                unit="s",
-            ),
-            12,
-            8,
+        graph(
+            "Request latency",
+            _quantiles(OTLP_DURATION, inst, rate, (0.5, 0.95, 0.99)),
+            "Time from a request's arrival to its answer (acknowledged only once durable).",
+            unit="s",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Rejections by reason",
-                [
-                    prom(
-                        f'sum by (signal, reason) (rate({OTLP_ITEMS}{{{inst}, outcome=~"rejected|dropped"}}[{rate}]))',
-                        "{{signal}} {{reason}}",
-                    )
-                ],
-                "Items refused or dropped per second, by the receiver's reason.",
-                unit="short",
-            ),
-            12,
-            8,
+        graph(
+            "Rejections by reason",
+            [
+                prom(
+                    f'sum by (signal, reason) (rate({OTLP_ITEMS}{{{inst}, outcome=~"rejected|dropped"}}[{rate}]))',
+                    "{{signal}} {{reason}}",
+                )
+            ],
+            "Items refused or dropped per second, by the receiver's reason.",
+            unit="short",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Rejected share",
-                [
-                    prom(
-                        f'sum(rate({OTLP_ITEMS}{{{inst}, outcome="rejected"}}[{rate}]))\n'
-                        f'/\nsum(rate({OTLP_ITEMS}{{{inst}, outcome=~"accepted|rejected"}}[{rate}]))',
-                        "rejected share",
-                    )
-                ],
-                "Rejected / (accepted + rejected) items.",
-                unit="percentunit",
-            ),
-            12,
-            8,
+        graph(
+            "Rejected share",
+            [
+                prom(
+                    f'sum(rate({OTLP_ITEMS}{{{inst}, outcome="rejected"}}[{rate}]))\n'
+                    f'/\nsum(rate({OTLP_ITEMS}{{{inst}, outcome=~"accepted|rejected"}}[{rate}]))',
+                    "rejected share",
+                )
+            ],
+            "Rejected / (accepted + rejected) items.",
+            unit="percentunit",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Cumulative points dropped by reason",
-                [
-                    prom(
-                        f"sum by (reason) (rate({CUMULATIVE_POINTS_DROPPED}{{{inst}}}[{rate}]))",
-                        "{{reason}}",
-                    )
-                ],
-                "Cumulative points accepted but adding nothing, per second: unchanged (an idle series re-exported, "
-                "ordinary for cumulative senders) and stale (not newer than the series' last point: replays, "
-                "out-of-order points, clocks going back).",
-                unit="short",
-            ),
-            12,
-            8,
+        graph(
+            "Cumulative points dropped by reason",
+            [prom(f"sum by (reason) (rate({CUMULATIVE_POINTS_DROPPED}{{{inst}}}[{rate}]))", "{{reason}}")],
+            "Cumulative points accepted but adding nothing, per second: unchanged (an idle series re-exported, "
+            "ordinary for cumulative senders) and stale (not newer than the series' last point: replays, "
+            "out-of-order points, clocks going back).",
+            unit="short",
         ),
         layout.row("Store and exporter"),
-        layout.place(
-            panel(
-                "timeseries",
-                "Write queue",
-                [
-                    prom(f"sum({QUEUE_ITEMS}{{{inst}}})", "queued items", "A"),
-                    prom(f"max({QUEUE_AGE}{{{inst}}})", "oldest (s)", "B"),
-                ],
-                "Items waiting for the writer (left) and the age of the oldest (right).",
-                right=["oldest (s)"],
-                right_unit="s",
-            ),
-            12,
-            8,
+        graph(
+            "Write queue",
+            [
+                prom(f"sum({QUEUE_ITEMS}{{{inst}}})", "queued items", "A"),
+                prom(f"max({QUEUE_AGE}{{{inst}}})", "oldest (s)", "B"),
+            ],
+            "Items waiting for the writer (left) and the age of the oldest (right).",
+            right=["oldest (s)"],
+            right_unit="s",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Store write latency",
-                [
-                    prom(
-                        f"histogram_quantile({q}, sum by (le) (rate({STORE_WRITE_DURATION}_bucket{{{inst}}}[{rate}])))",
-                        f"p{int(q * 100)}",
-                        ref,
-                    )
-                    for q, ref in ((0.5, "A"), (0.95, "B"))
-                ],
-                "Time of one batched insert into ClickHouse.",
-                unit="s",
-            ),
-            12,
-            8,
+        graph(
+            "Store write latency",
+            _quantiles(STORE_WRITE_DURATION, inst, rate, (0.5, 0.95)),
+            "Time of one batched insert into ClickHouse.",
+            unit="s",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Store write errors and dedup hits",
-                [
-                    prom(f"sum(rate({STORE_WRITE_ERRORS}{{{inst}}}[{rate}]))", "write errors", "A"),
-                    prom(f"sum(rate({DEDUP_HITS}{{{inst}}}[{rate}]))", "duplicate requests", "B"),
-                ],
-                "Failed inserts (retried from the spool) and requests recognised as retries of one already counted.",
-                unit="short",
-            ),
-            12,
-            8,
+        graph(
+            "Store write errors and dedup hits",
+            [
+                prom(f"sum(rate({STORE_WRITE_ERRORS}{{{inst}}}[{rate}]))", "write errors", "A"),
+                prom(f"sum(rate({DEDUP_HITS}{{{inst}}}[{rate}]))", "duplicate requests", "B"),
+            ],
+            "Failed inserts (retried from the spool) and requests recognised as retries of one already counted.",
+            unit="short",
         ),
-        layout.place(
-            panel(
-                "timeseries",
-                "Exporter series",
-                [
-                    prom(f"sum by (metric) ({EXPORTER_SERIES}{{{inst}}})", "{{metric}}", "A"),
-                    prom(
-                        f"sum by (metric) (increase({SERIES_DROPPED}{{{inst}}}[$__interval]))",
-                        "dropped {{metric}}",
-                        "B",
-                    ),
-                ],
-                "Series held per counter, and points folded into `other` per interval.",
-                interval="1m",
-            ),
-            12,
-            8,
+        graph(
+            "Exporter series",
+            [
+                prom(f"sum by (metric) ({EXPORTER_SERIES}{{{inst}}})", "{{metric}}", "A"),
+                prom(f"sum by (metric) (increase({SERIES_DROPPED}{{{inst}}}[$__interval]))", "dropped {{metric}}", "B"),
+            ],
+            "Series held per counter, and points folded into `other` per interval.",
+            interval="1m",
         ),
     ]
     return dashboard(
