@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from console.roles import normalise_role
+from pdata.yamlfile import load_yaml, read_failure, value_kind
 
 log = logging.getLogger("cc_analytics.console")
 
@@ -62,7 +63,7 @@ class _Snapshot:
 
 def _read(path: Path) -> tuple[list[Principal], str]:
     """The principals and the session secret (hex); AccessError names the file, the entry and the fault."""
-    document = _load_yaml(path)
+    document = load_yaml(path, "the access file", AccessError, missing_ok=True)
     if document is None:
         return [], ""
     if not isinstance(document, dict):
@@ -72,7 +73,7 @@ def _read(path: Path) -> tuple[list[Principal], str]:
         raise AccessError(f"{path}: session_secret must be hexadecimal text of at least 32 characters")
     items = document.get("principals") or []
     if not isinstance(items, list):
-        raise AccessError(f"{path}: principals must be a list, got {_kind(items)}")
+        raise AccessError(f"{path}: principals must be a list, got {value_kind(items)}")
     return [_principal(f"{path}: principals[{index}]", index, item) for index, item in enumerate(items)], secret
 
 
@@ -95,34 +96,13 @@ def _principal(where: str, index: int, item: object) -> Principal:
     )
 
 
-def _load_yaml(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
-        raise AccessError(f"{path}: cannot read the access file: {reason}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise AccessError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-
-
-def _kind(value: object) -> str:
-    return {dict: "a mapping", str: "text", bool: "a boolean"}.get(type(value), f"a {type(value).__name__}")
-
-
 def read_initial_owner(path: Path) -> str:
     """The SHA-256 (hex) of the first Primary Owner's token, from a file holding the token itself or
     `sha256:<64 hex>` (e.g. a mounted secret), so that nothing is printed at first start."""
     try:
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
-        raise AccessError(f"{path}: cannot read the initial owner token file: {reason}") from None
+        raise AccessError(f"{path}: cannot read the initial owner token file: {read_failure(exc)}") from None
     if text.lower().startswith("sha256:"):
         hexdigest = text[len("sha256:") :].strip()
         if not _SHA256_HEX.fullmatch(hexdigest):

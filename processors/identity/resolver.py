@@ -4,10 +4,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pdata import Member, Sender
 from pdata.model import MemberKind
+from pdata.yamlfile import load_yaml, value_kind
 
 _KINDS: tuple[MemberKind, ...] = ("email", "api_key", "account", "anonymous")
 _ENTRY_KEYS = ("user_id", "member", "kind", "team")
@@ -32,7 +31,7 @@ def load_directory(path: Path | None) -> dict[str, DirectoryEntry]:
     Raises DirectoryFileError naming the file, the entry and the fault, never a parser's traceback."""
     if path is None:
         return {}
-    document = _load_yaml(path)
+    document = load_yaml(path, "the directory file", DirectoryFileError)
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -41,12 +40,14 @@ def load_directory(path: Path | None) -> dict[str, DirectoryEntry]:
     if entries is None:
         return {}
     if not isinstance(entries, list):
-        raise DirectoryFileError(f"{path}: directory must be a list, got {_kind(entries)}")
+        raise DirectoryFileError(f"{path}: directory must be a list, got {value_kind(entries)}")
     directory: dict[str, DirectoryEntry] = {}
     for index, entry in enumerate(entries):
         where = f"{path}: directory[{index}]"
         if not isinstance(entry, dict):
-            raise DirectoryFileError(f"{where}: must be a mapping (user_id, member, kind, team), got {_kind(entry)}")
+            raise DirectoryFileError(
+                f"{where}: must be a mapping (user_id, member, kind, team), got {value_kind(entry)}"
+            )
         unknown = sorted(str(key) for key in entry if key not in _ENTRY_KEYS)
         if unknown:
             raise DirectoryFileError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(_ENTRY_KEYS)})")
@@ -66,28 +67,8 @@ def _text(where: str, entry: dict[str, Any], key: str) -> str:
         return ""
     # A YAML number would be silently rewritten (an all-digit user.id loses its leading zeros): refuse it.
     if not isinstance(value, str):
-        raise DirectoryFileError(f"{where}: {key} must be a string (quote it), got {_kind(value)}")
+        raise DirectoryFileError(f"{where}: {key} must be a string (quote it), got {value_kind(value)}")
     return value.strip()
-
-
-def _load_yaml(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or type(exc).__name__
-        raise DirectoryFileError(f"{path}: cannot read the directory file: {reason}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise DirectoryFileError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-
-
-def _kind(value: object) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
 
 
 # Every attribute resolve() reads, point first then resource: key() is their values, so two points share one

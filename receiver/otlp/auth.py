@@ -20,6 +20,7 @@ from typing import Literal
 import yaml
 
 from pdata import Batch, Sender
+from pdata.yamlfile import read_failure, value_kind
 
 log = logging.getLogger("cc_analytics.auth")
 
@@ -284,7 +285,7 @@ def _load_yaml(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TokensFileError(f"{path}: cannot read the tokens file: {_os_reason(exc)}") from None
+        raise TokensFileError(f"{path}: cannot read the tokens file: {read_failure(exc)}") from None
     if not text.strip():
         raise TokensFileError(f"{path}: the tokens file is empty (write `tokens: []` to list no token)")
     try:
@@ -299,18 +300,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"not valid YAML{where}: {getattr(exc, 'problem', None) or type(exc).__name__}"
 
 
-def _os_reason(exc: OSError | UnicodeDecodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return exc.strerror or type(exc).__name__
-
-
 def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(
-        type(value), f"a {type(value).__name__}"
-    )
+    return "nothing" if value is None else value_kind(value)
 
 
 def _bearer(authorization: str | None) -> str | None:
