@@ -13,7 +13,6 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +20,7 @@ from starlette.responses import Response
 from console.access import AccessStore, Principal
 from console.roles import may_read_analytics
 from console.sessions import SignedOutSessions
+from pdata.hosts import same_origin
 
 SESSION_COOKIE = "cca_session"
 
@@ -189,34 +189,6 @@ LOGIN_NONCE_FIELD = "nonce"
 _CROSS_SITE = frozenset({"cross-site", "same-site"})
 
 
-def _split_host(value: str) -> tuple[str, int | None]:
-    """`Host` header → (lower-case name without brackets or trailing dot, port or None)."""
-    value = value.strip().lower()
-    if value.startswith("["):  # [::1]:8080
-        name, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif value.count(":") == 1:
-        name, _, port = value.partition(":")
-    else:
-        name, port = value, ""
-    return name.rstrip("."), int(port) if port.isdigit() else None
-
-
-def _same_origin(origin: str, host_header: str) -> bool:
-    """Whether `Origin` names the host (and the port, when Host has one) the request was sent to. The scheme
-    is not compared: behind a TLS-terminating proxy the browser says https where this server sees http."""
-    parts = urlsplit(origin.strip())
-    host, port = _split_host(host_header)
-    if not parts.scheme or not parts.hostname or parts.hostname.rstrip(".") != host:
-        return False
-    if port is None:
-        return True
-    try:
-        return (parts.port or {"http": 80, "https": 443}.get(parts.scheme)) == port
-    except ValueError:  # a port out of range
-        return False
-
-
 def sign_in_refusal(request: Request, nonce: str) -> str:
     """Why a sign-in (POST /login) must be refused as coming from another site's page; "" when it may go on.
 
@@ -232,7 +204,7 @@ def sign_in_refusal(request: Request, nonce: str) -> str:
     if origin is None:
         return ""
     if origin.strip() != "null":
-        if _same_origin(origin, request.headers.get("host", "")):
+        if same_origin(origin, request.headers.get("host", "")):
             return ""
         return f"sign-in from another origin ({origin[:100]}) refused"
     expected = request.cookies.get(LOGIN_NONCE_COOKIE, "")
