@@ -43,7 +43,7 @@ from prometheus_client.samples import Sample
 
 from exporters.prometheus.config import PrometheusExporterConfig
 from exporters.prometheus.journal import JournalRecord, SeriesJournal
-from exporters.prometheus.names import COUNTERS, labels_of
+from exporters.prometheus.names import COUNTERS, labels_of, member_getter
 from exporters.prometheus.names import getter as label_getter
 from pdata import EventFact, PointFact, vocabulary
 
@@ -384,14 +384,9 @@ def status_class(status_code: str) -> str:
 def _event_getter(label: str) -> Callable[[EventFact], str]:
     if label == "event_name":
         return lambda fact: fact.event.name
-    if label == "organization_id":
-        return lambda fact: fact.member.organization_id
-    if label == "team":
-        return lambda fact: fact.member.team
-    if label == "member":
-        return lambda fact: fact.member.member
-    if label == "tool_name":
-        return lambda fact: fact.tool_name
+    shared = member_getter(label)
+    if shared is not None:
+        return shared
     if label == "status_class":
         return lambda fact: (
             status_class(str(fact.attributes.get("status_code") or "")) if fact.event.name == "api_error" else ""

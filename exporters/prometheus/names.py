@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pdata import PointFact
+from pdata import EventFact, PointFact
 
 # OTel metric name → (Prometheus name under the standard translation, HELP text).
 COUNTERS: dict[str, tuple[str, str]] = {
@@ -73,8 +73,9 @@ def labels_of(metric: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(label for label in allowed if label in specific or label not in _ALL_SPECIFIC)
 
 
-def getter(label: str) -> Getter:
-    """How to read one label's value from a committed fact: identity labels from the resolved member."""
+def member_getter(label: str) -> Callable[[PointFact | EventFact], str] | None:
+    """How to read a label that points and events both take from the resolved member (and the tool name the
+    processors settled on); None for any other label."""
     if label == "organization_id":
         return lambda fact: fact.member.organization_id
     if label == "team":
@@ -83,6 +84,14 @@ def getter(label: str) -> Getter:
         return lambda fact: fact.member.member
     if label == "tool_name":
         return lambda fact: fact.tool_name
+    return None
+
+
+def getter(label: str) -> Getter:
+    """How to read one label's value from a committed fact: identity labels from the resolved member."""
+    shared = member_getter(label)
+    if shared is not None:
+        return shared
     dotted = _ATTRIBUTE_OF.get(label, label)
 
     def read(fact: PointFact) -> str:
