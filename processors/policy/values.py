@@ -156,14 +156,7 @@ def _counter_problem(point: MetricPoint, limit: float) -> str | None:
     if not point.monotonic or point.temporality not in (DELTA, CUMULATIVE):
         kind = "a gauge" if point.temporality not in (DELTA, CUMULATIVE) else "a non-monotonic sum"
         return f"{kind}, but {WRONG_TYPE}"
-    value = point.value
-    if not math.isfinite(value):
-        return "value is not finite"
-    if value < 0:
-        return "negative value on a monotonic sum"
-    if value > limit:
-        return f"value {IMPLAUSIBLE} of {limit:g}"
-    return None
+    return _range_problem(point.value, limit, "negative value on a monotonic sum")
 
 
 def _number_problem(text: str, limit: float) -> str | None:
@@ -171,11 +164,16 @@ def _number_problem(text: str, limit: float) -> str | None:
         number = float(text)
     except ValueError:
         return None  # not a number: stored as text, counted as 0 by the store
-    if not math.isfinite(number):
+    return _range_problem(number, limit, "has a negative value")
+
+
+def _range_problem(value: float, limit: float, negative: str) -> str | None:
+    """What is wrong with a count or an amount: not finite, below zero (`negative` says so), or over `limit`."""
+    if not math.isfinite(value):
         return "value is not finite"
-    if number < 0:
-        return "has a negative value"
-    if number > limit:
+    if value < 0:
+        return negative
+    if value > limit:
         return f"value {IMPLAUSIBLE} of {limit:g}"
     return None
 
