@@ -2,17 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-from starlette.applications import Starlette
-
-from pdata.consumer import Consumer
 from pdata.options import ConfigError
 from receiver.otlp.admission import Admission
 from receiver.otlp.auth import OrganizationMismatch, TokenAuth, TokensFileError
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_server import create_otlp_grpc_server
 from receiver.otlp.http_server import create_otlp_http_app
-from receiver.otlp.observer import IngestObserver
 
 
 def create_token_auth(config: OtlpReceiverConfig) -> TokenAuth:
@@ -32,21 +27,6 @@ def create_admission(config: OtlpReceiverConfig) -> Admission:
     return Admission(config.max_inflight_bytes)
 
 
-def create_http_app(
-    config: OtlpReceiverConfig,
-    auth: TokenAuth,
-    consumer: Consumer,
-    observer: IngestObserver,
-    admission: Admission | None = None,
-) -> Starlette:
-    return create_otlp_http_app(config, auth, consumer, observer, admission)
-
-
-def create_grpc_server(
-    config: OtlpReceiverConfig,
-    auth: TokenAuth,
-    consumer: Consumer,
-    observer: IngestObserver,
-    admission: Admission | None = None,
-) -> grpc.aio.Server:
-    return create_otlp_grpc_server(config, auth, consumer, observer, admission)
+# The servers' constructors, under the names the composition root builds them by.
+create_http_app = create_otlp_http_app
+create_grpc_server = create_otlp_grpc_server

@@ -20,7 +20,7 @@ from receiver.otlp.admission import Admission
 from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_guard import CallGuard, authorization
-from receiver.otlp.ingest import Signal, decode
+from receiver.otlp.ingest import Signal, decode, deliver
 from receiver.otlp.observer import IngestObserver
 from receiver.otlp.refusals import REFUSED_ERRORS, grpc_trailers, refusal_for
 
@@ -105,20 +105,9 @@ def _export_handler(
         ticket = admission.admit(len(request))
         try:
             decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender)
+            batch = await deliver("grpc", signal, decoded, binding, consumer, ticket, observer, started)
             response = response_type()
-            if decoded.batch is None:
-                observer.request_done("grpc", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
-                return response.SerializeToString()
-            batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
-            future = consumer.consume(batch)
-            ticket.release_when_done(future)
-            result = await asyncio.wrap_future(future)
-            status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
-            observer.request_done(
-                "grpc", signal, status, batch.rejected_reason, batch.size, batch.rejected,
-                time.perf_counter() - started,
-            )  # fmt: skip
-            if batch.rejected:
+            if batch is not None and batch.rejected:
                 setattr(response.partial_success, _REJECTED_FIELD[signal], batch.rejected)
                 response.partial_success.error_message = batch.rejected_reason
             return response.SerializeToString()

@@ -21,7 +21,7 @@ from receiver.otlp.admission import Admission, OverBudget, Ticket
 from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure, Encoding
-from receiver.otlp.ingest import Signal, TooLarge, decode, inflate
+from receiver.otlp.ingest import Signal, TooLarge, decode, deliver, inflate
 from receiver.otlp.observer import IngestObserver
 from receiver.otlp.refusals import REFUSED_ERRORS, Refusal, http_body, http_headers, refusal_for
 
@@ -64,18 +64,9 @@ def create_otlp_http_app(
             ticket.resize(len(body))
             decoded = await asyncio.to_thread(decode, signal, body, encoding, binding.sender)
             del body
-            if decoded.batch is None:
-                observer.request_done("http", signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
+            batch = await deliver("http", signal, decoded, binding, consumer, ticket, observer, started)
+            if batch is None:
                 return _success(signal, encoding, 0, "")
-            batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
-            future = consumer.consume(batch)
-            ticket.release_when_done(future)
-            result = await asyncio.wrap_future(future)
-            status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
-            observer.request_done(
-                "http", signal, status, batch.rejected_reason, batch.size, batch.rejected,
-                time.perf_counter() - started,
-            )  # fmt: skip
             return _success(signal, encoding, batch.rejected, batch.rejected_reason)
         except REFUSED_ERRORS as exc:
             return _refuse(signal, encoding, refusal_for(exc), observer, started)

@@ -1,7 +1,9 @@
-"""What both transports share once they hold a request's bytes: inflate, decode, flatten, digest."""
+"""What both transports share once they hold a request's bytes: inflate, decode, flatten, digest, and hand the
+batch to the consumer, answering only once it is committed."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import zlib
@@ -11,7 +13,11 @@ from typing import Literal
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pdata import Batch, Sender
+from pdata.consumer import Consumer
+from receiver.otlp.admission import Ticket
+from receiver.otlp.auth import Binding
 from receiver.otlp.decode import DecodeFailure, Encoding, decode_logs, decode_metrics, parse_into
+from receiver.otlp.observer import IngestObserver
 
 Signal = Literal["metrics", "logs", "traces"]
 
@@ -75,3 +81,30 @@ def decode(signal: Signal, body: bytes, encoding: Encoding, sender: Sender) -> D
     else:
         batch.events, batch.rejected, batch.rejected_reason = decode_logs(body, encoding, received_ns)
     return Decoded(batch=batch)
+
+
+async def deliver(
+    protocol: str,
+    signal: Signal,
+    decoded: Decoded,
+    binding: Binding,
+    consumer: Consumer,
+    ticket: Ticket,
+    observer: IngestObserver,
+    started: float,
+) -> Batch | None:
+    """Hands a decoded request to the consumer and returns once it is committed, so that the answer never
+    acknowledges what is not stored; reports the request's outcome. The batch as screened by the token's
+    binding (its `rejected` are answered as partial success), or None when there was nothing to store."""
+    if decoded.batch is None:
+        observer.request_done(protocol, signal, "ok", "spans dropped", 0, decoded.dropped_spans, 0.0)
+        return None
+    batch = binding.screen(decoded.batch)  # what the token may not write is refused as partial success
+    future = consumer.consume(batch)
+    ticket.release_when_done(future)
+    result = await asyncio.wrap_future(future)
+    status = "duplicate" if result.duplicate else ("partial" if batch.rejected else "ok")
+    observer.request_done(
+        protocol, signal, status, batch.rejected_reason, batch.size, batch.rejected, time.perf_counter() - started
+    )
+    return batch
