@@ -14,39 +14,23 @@ generator/vocabulary.py: change a value, run the script, commit the result.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
 from generator.alerts import prometheus_rules, promtool_tests, recording_tests
 from generator.analytics import analytics_dashboard, analytics_prometheus_dashboard
 from generator.grafana import for_import
 from generator.grafana_alerting import grafana_alerting
 from generator.health import health_dashboard
+from generator.output import as_json, as_yaml, write_or_check
 from generator.provisioning import dashboard_providers, datasources
 from generator.readme import readme_text
 from generator.vocabulary import GENERATED_NOTE, ROOT
 
-# --- output ---------------------------------------------------------------------------------------------------
 
-
-def as_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def as_yaml(document: dict[str, Any], note: str = GENERATED_NOTE) -> str:
-    class Dumper(yaml.SafeDumper):
-        pass
-
-    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    Dumper.add_representer(str, text)
-    body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100_000)
-    return f"# {note}\n{body}"
+def yaml_file(document: dict[str, Any]) -> str:
+    return as_yaml(document, GENERATED_NOTE)
 
 
 DASHBOARDS = {
@@ -62,13 +46,13 @@ def outputs() -> dict[Path, str]:
         board = build()
         files[ROOT / "grafana" / "dashboards" / name] = as_json(board)
         files[ROOT / "grafana" / "export" / name] = as_json(for_import(board))
-    files[ROOT / "grafana" / "provisioning" / "datasources" / "datasources.yaml"] = as_yaml(datasources())
-    files[ROOT / "grafana" / "provisioning" / "dashboards" / "dashboards.yaml"] = as_yaml(dashboard_providers())
-    files[ROOT / "grafana" / "provisioning" / "alerting" / "claude-code-analytics.yaml"] = as_yaml(grafana_alerting())
-    files[ROOT / "prometheus" / "rules.yml"] = as_yaml(prometheus_rules())
-    files[ROOT / "prometheus" / "tests" / "alerts_test.yml"] = as_yaml(promtool_tests("1m"))
-    files[ROOT / "prometheus" / "tests" / "alerts_weekly_test.yml"] = as_yaml(promtool_tests("10m"))
-    files[ROOT / "prometheus" / "tests" / "recording_test.yml"] = as_yaml(recording_tests())
+    files[ROOT / "grafana" / "provisioning" / "datasources" / "datasources.yaml"] = yaml_file(datasources())
+    files[ROOT / "grafana" / "provisioning" / "dashboards" / "dashboards.yaml"] = yaml_file(dashboard_providers())
+    files[ROOT / "grafana" / "provisioning" / "alerting" / "claude-code-analytics.yaml"] = yaml_file(grafana_alerting())
+    files[ROOT / "prometheus" / "rules.yml"] = yaml_file(prometheus_rules())
+    files[ROOT / "prometheus" / "tests" / "alerts_test.yml"] = yaml_file(promtool_tests("1m"))
+    files[ROOT / "prometheus" / "tests" / "alerts_weekly_test.yml"] = yaml_file(promtool_tests("10m"))
+    files[ROOT / "prometheus" / "tests" / "recording_test.yml"] = yaml_file(recording_tests())
     readme = ROOT / "README.md"
     if readme.exists():
         files[readme] = readme_text(readme.read_text())
@@ -79,20 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a committed file is stale")
     args = parser.parse_args(argv)
-    stale = []
-    for path, content in outputs().items():
-        if path.exists() and path.read_text() == content:
-            continue
-        if args.check:
-            stale.append(path.relative_to(ROOT.parent))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-        print(f"wrote {path.relative_to(ROOT.parent)}")
-    if stale:
-        print("stale (run python dashboards/generate.py):", *stale, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(outputs(), "dashboards/generate.py", ROOT.parent, args.check)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+# dashboards/ is not a package: its generator's pieces are imported from its folder, as dashboards/generate.py does.
+sys.path.insert(0, str(REPO / "dashboards"))
+from generator.output import as_yaml, write_or_check  # noqa: E402
+
 RULES = REPO / "dashboards" / "prometheus" / "rules.yml"
 DASHBOARDS = REPO / "dashboards" / "grafana" / "dashboards"
 BASE = REPO / "deploy" / "kubernetes" / "base"
@@ -30,21 +34,6 @@ LABELS = {"app.kubernetes.io/name": "cc-analytics"}
 # `folderAnnotation: grafana_folder` it files them in this folder.
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 DASHBOARD_FOLDER = {"grafana_folder": "Claude Code Analytics"}
-
-
-def as_yaml(document: dict[str, Any], note: str) -> str:
-    """YAML with multi-line strings as literal blocks, so queries and JSON stay readable in review."""
-
-    class Dumper(yaml.SafeDumper):
-        pass
-
-    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    Dumper.add_representer(str, text)
-    body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100_000)
-    return f"# {note}\n{body}"
 
 
 def source_name(path: Path) -> str:
@@ -109,26 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if a committed file is stale")
     args = parser.parse_args(argv)
     expected = outputs()
-    stale = [path for path, content in expected.items() if not path.exists() or path.read_text() != content]
-    extra = leftovers(expected)
-    if args.check:
-        if stale or extra:
-            print(
-                "stale (run python deploy/generate.py):",
-                *[source_name(p) for p in stale + extra],
-                sep="\n  ",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    for path in stale:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(expected[path])
-        print(f"wrote {source_name(path)}")
-    for path in extra:
-        path.unlink()
-        print(f"removed {source_name(path)}")
-    return 0
+    return write_or_check(expected, "deploy/generate.py", REPO, args.check, leftovers(expected))
 
 
 if __name__ == "__main__":
