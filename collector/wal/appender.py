@@ -1,0 +1,172 @@
+"""The thread that appends accepted requests to the queue and answers them once they are as durable as
+queue.fsync says:
+
+- always: each group of requests taken together is fsynced before any of them is answered;
+- batch: requests arriving within queue.fsync_interval_ms share one fsync, and are answered after it;
+- never: answered once written to the OS (the page cache), without fsync.
+
+A request whose digest is already pending in the queue, or was drained within the dedup window, is answered
+"duplicate" without a second record; one that would take the queue past queue.max_bytes, or arrives while the
+oldest pending record is older than queue.max_age_seconds, is refused with Overloaded (429 /
+RESOURCE_EXHAUSTED with a retry hint).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from collector.wal.codec import encode, summary
+from collector.wal.config import QueueConfig
+from collector.wal.frame import frame
+from collector.wal.log import WriteAheadLog
+from pdata import Batch
+from pdata.consumer import ConsumeResult, Overloaded, Unavailable
+
+log = logging.getLogger("cc_analytics.queue")
+
+_STOP = object()
+# How long a refused sender should wait: the queue frees space as fast as the store takes it.
+RETRY_AFTER_S = 5
+_NS_PER_S = 1_000_000_000
+
+Outcome = tuple[Future[ConsumeResult], ConsumeResult | BaseException]
+
+
+class Appender:
+    def __init__(
+        self,
+        wal: WriteAheadLog,
+        config: QueueConfig,
+        prepare: Callable[[Batch], Batch],
+        stored: Callable[[bytes], bool],
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._wal = wal
+        self._config = config
+        self._prepare = prepare
+        self._stored = stored  # whether a digest is in the pipeline's dedup window (drained and stored)
+        self._clock = clock
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        # The size of the last record refused for want of room (0 once one is taken): readiness asks for room
+        # for one like it.
+        self._refused_record_bytes = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="queue-appender", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, batch: Batch) -> Future[ConsumeResult]:
+        with self._lock:
+            if self._closed:
+                raise Unavailable("collector is shutting down", retry_after_s=5)
+        refusal = self.refusal(0)
+        # A retry of a request still queued is answered "duplicate" even when the queue is full.
+        if refusal is not None and not self._wal.is_pending(batch.digest):
+            raise Overloaded(refusal, RETRY_AFTER_S)
+        future: Future[ConsumeResult] = Future()
+        self._queue.put((batch, future))
+        return future
+
+    def refusal(self, record_bytes: int) -> str | None:
+        """Why a record of `record_bytes` cannot be taken now, or None."""
+        pending = self._wal.pending_bytes
+        if pending and pending + record_bytes > self._config.max_bytes:
+            return f"the durable queue is full ({pending} bytes waiting for the store, queue.max_bytes)"
+        oldest = self._wal.oldest_received_ns()
+        if oldest is not None and self._clock() - oldest > self._config.max_age_seconds * _NS_PER_S:
+            age_s = (self._clock() - oldest) // _NS_PER_S
+            return f"the durable queue's oldest record has waited {age_s} s for the store (queue.max_age_seconds)"
+        return None
+
+    def readiness(self) -> tuple[bool, str]:
+        refusal = self.refusal(self._refused_record_bytes)
+        return (False, refusal) if refusal else (True, "")
+
+    def close(self) -> None:
+        """Refuse new requests, answer every one already taken, then stop."""
+        with self._lock:
+            self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            group = [item]
+            # batch: wait out the fsync interval, so that every request arriving meanwhile shares the fsync.
+            linger_s = self._config.fsync_interval_ms / 1000 if self._config.fsync == "batch" else 0.0
+            deadline = time.monotonic() + linger_s
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                group.append(item)
+            self._answer(self._append(group))
+
+    def _append(self, group: list[tuple[Batch, Future[ConsumeResult]]]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        appended: set[bytes] = set()
+        for batch, future in group:
+            # A request whose sender went away before this point was never acknowledged: not kept.
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                outcomes.append((future, self._append_one(batch, appended)))
+            except (Overloaded, Unavailable) as exc:
+                outcomes.append((future, exc))
+            except Exception as exc:  # a bug must not stop the appender; the sender gets a retryable answer
+                log.exception("queue.append_failed")
+                outcomes.append((future, Unavailable(f"internal error: {type(exc).__name__}")))
+        if appended and self._config.fsync != "never":
+            try:
+                self._wal.sync()
+            except OSError as exc:
+                # What was written may or may not survive a power failure: the senders retry, and a retry of a
+                # record still pending is answered "duplicate", so nothing is counted twice.
+                log.error("queue.fsync_failed", extra={"fields": {"error": str(exc)}})
+                failure = Unavailable(f"the durable queue cannot fsync: {exc.strerror or exc}")
+                outcomes = [(future, failure) for future, _ in outcomes]
+        return outcomes
+
+    def _append_one(self, batch: Batch, appended: set[bytes]) -> ConsumeResult:
+        prepared = self._prepare(batch)  # screens `batch` itself: its partial success is the answer
+        digest = batch.digest
+        if digest in appended or self._wal.is_pending(digest) or self._stored(digest):
+            return ConsumeResult(duplicate=True)
+        payload = encode(prepared)
+        record = frame(payload)
+        refusal = self.refusal(len(record))
+        if refusal is not None:
+            self._refused_record_bytes = len(record)
+            raise Overloaded(refusal, RETRY_AFTER_S)
+        try:
+            self._wal.append(record, summary(payload))
+        except OSError as exc:
+            log.error("queue.append_failed", extra={"fields": {"error": str(exc)}})
+            raise Unavailable(f"the durable queue cannot write: {exc.strerror or exc}") from None
+        appended.add(digest)
+        self._refused_record_bytes = 0
+        return ConsumeResult()
+
+    @staticmethod
+    def _answer(outcomes: list[Outcome]) -> None:
+        for future, outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

@@ -1,0 +1,60 @@
+"""The durable queue's options (queue.*): whether requests are acknowledged once on disk, and its bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pdata.options import ConfigError, Option, OptionValues
+
+MODES = ("memory", "wal")
+FSYNC_POLICIES = ("always", "batch", "never")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("queue.mode", str, "memory", "memory: a request is acknowledged once the store has it (a store outage answers 503); wal: once it is appended to the durable queue in <data_dir>/wal/, which a writer drains into the store (see collector/README.md, Durable queue)"),
+    Option("queue.max_bytes", int, 1024 * 1024 * 1024, "wal: bytes of records waiting to be drained before senders get 429 / RESOURCE_EXHAUSTED with a retry hint"),
+    Option("queue.max_age_seconds", int, 6 * 3600, "wal: senders get 429 / RESOURCE_EXHAUSTED while the oldest record waiting to be drained arrived longer ago than this (at most dedup.window_seconds, so a replay is always recognised)"),
+    Option("queue.fsync", str, "batch", "wal: always (fsync before each answer), batch (one fsync every queue.fsync_interval_ms for every request that arrived meanwhile, answered after it) or never (page cache only: a power failure may lose acknowledged requests; a process crash never does)"),
+    Option("queue.fsync_interval_ms", int, 5, "wal with queue.fsync=batch: how long requests wait for the fsync they share"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    mode: str = "memory"
+    max_bytes: int = 1024 * 1024 * 1024
+    max_age_seconds: int = 6 * 3600
+    fsync: str = "batch"
+    fsync_interval_ms: int = 5
+    # Read from dedup.window_seconds: a record older than the window could be counted twice after a crash.
+    dedup_window_seconds: int = 86_400
+
+    @property
+    def durable(self) -> bool:
+        return self.mode == "wal"
+
+    @classmethod
+    def from_options(cls, values: OptionValues) -> QueueConfig:
+        return cls(
+            mode=values["queue.mode"],
+            max_bytes=values["queue.max_bytes"],
+            max_age_seconds=values["queue.max_age_seconds"],
+            fsync=values["queue.fsync"],
+            fsync_interval_ms=values["queue.fsync_interval_ms"],
+            dedup_window_seconds=values["dedup.window_seconds"],
+        )
+
+    def validate(self) -> None:
+        """Raises ConfigError naming the option and what is wrong."""
+        if self.mode not in MODES:
+            raise ConfigError("queue.mode must be memory or wal")
+        if self.fsync not in FSYNC_POLICIES:
+            raise ConfigError("queue.fsync must be always, batch or never")
+        if self.max_bytes < 64 * 1024:
+            raise ConfigError("queue.max_bytes must be at least 65536 (64 KiB)")
+        if not 1 <= self.fsync_interval_ms <= 1000:
+            raise ConfigError("queue.fsync_interval_ms must be between 1 and 1000")
+        if not 1 <= self.max_age_seconds <= self.dedup_window_seconds:
+            raise ConfigError(
+                f"queue.max_age_seconds must be between 1 and dedup.window_seconds ({self.dedup_window_seconds}): "
+                "a record replayed after a crash is recognised as stored only within the dedup window"
+            )
