@@ -33,12 +33,14 @@ from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
 from collector.service import ServiceConfig
 from collector.storehealth import HealthGatedStore, StoreHealth, embedded_path
+from collector.wal import QueuedConsumer, QueueStats, UnknownFormat
 from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
 from console.config import ConsoleConfig
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, StoreUnavailable, create_store
 from exporters.prometheus import PrometheusConfigError, create_exporter
 from exporters.prometheus.factory import read_scrape_token
+from pdata.consumer import Consumer
 from pdata.store import SharedStateLookups
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
@@ -270,7 +272,8 @@ async def serve(config: Config) -> None:
 
 async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _Running:
     """Each component built through its factory and started in order: store, Prometheus exporter, pipeline,
-    listeners (OTLP/gRPC, OTLP/HTTP, console, /metrics). `lifecycle` stops them in reverse."""
+    the durable queue (queue.mode=wal), listeners (OTLP/gRPC, OTLP/HTTP, console, /metrics). `lifecycle` stops
+    them in reverse."""
     service, metrics_config, console_config = config.service, config.prometheus, config.console
     store = open_store(config.store)
     await lifecycle.start(Component("store", shutdown=inline(store.close)))
@@ -298,14 +301,19 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     await lifecycle.start(
         Component("pipeline", start=inline(pipeline.start), shutdown=lambda: asyncio.to_thread(pipeline.close))
     )
-    consumer = QueueTracker(pipeline, lambda: pipeline.queued_items)
-    observer.watch_queue(consumer, service.max_queued_items)
+    tracker = QueueTracker(pipeline, lambda: pipeline.queued_items)
+    observer.watch_queue(tracker, service.max_queued_items)
+    durable_queue = await _start_durable_queue(config, chain, tracker, lifecycle)
+    observer.watch_durable_queue(durable_queue.stats if durable_queue else QueueStats)
+    consumer: Consumer = durable_queue or tracker
     auth = files.auth
     connections = plan_listeners(service, metrics_config.port)
     receiver_config = replace(config.receiver, max_connections=connections.per_listener)
     admission = create_admission(receiver_config)  # one in-flight budget for both transports
 
     def ready() -> tuple[bool, str]:
+        if durable_queue is not None:  # takes requests through a store outage, while it has room
+            return durable_queue.readiness()
         healthy, reason = health.check()
         if not healthy:
             return False, reason
@@ -412,6 +420,36 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
         },
     )
     return _Running(stop, pipeline, first_token)
+
+
+async def _start_durable_queue(
+    config: Config, chain: ProcessorChain, pipeline: Consumer, lifecycle: Lifecycle
+) -> QueuedConsumer | None:
+    """queue.mode=wal: the receivers' consumer is the durable queue, drained into `pipeline`. Started after the
+    pipeline, so it is closed before it: it stops taking requests and drains what the store takes first."""
+    if not config.queue.durable:
+        return None
+    service = config.service
+    durable_queue = QueuedConsumer(
+        service.data_dir / "wal",
+        config.queue,
+        pipeline,
+        chain.policy,
+        chain.privacy,
+        chain.deduplicator.seen,
+        max_group_items=max(1, service.max_queued_items // 2),
+    )
+
+    async def start() -> None:
+        try:
+            await asyncio.to_thread(durable_queue.start)
+        except UnknownFormat as exc:
+            raise SystemExit(str(exc)) from None
+
+    await lifecycle.start(
+        Component("durable_queue", start=start, shutdown=lambda: asyncio.to_thread(durable_queue.close))
+    )
+    return durable_queue
 
 
 def _announce_login(bind: str, console_config: ConsoleConfig, token: str) -> None:

@@ -17,6 +17,8 @@ import yaml
 
 from collector.service import OPTIONS as SERVICE_OPTIONS
 from collector.service import ServiceConfig
+from collector.wal.config import OPTIONS as QUEUE_OPTIONS
+from collector.wal.config import QueueConfig
 from console.config import OPTIONS as CONSOLE_OPTIONS
 from console.config import ConsoleConfig
 from exporters.clickhouse.config import OPTIONS as STORE_OPTIONS
@@ -34,6 +36,7 @@ __all__ = ["OPTIONS", "Config", "ConfigError", "Option", "load", "options_table"
 # Every component's rows, by the folder that owns them (its README says which options it reads).
 COMPONENT_OPTIONS: dict[str, tuple[Option, ...]] = {
     "collector": SERVICE_OPTIONS,
+    "collector/wal": QUEUE_OPTIONS,
     "receiver/otlp": RECEIVER_OPTIONS,
     "processors": PROCESSORS_OPTIONS,
     "exporters/clickhouse": STORE_OPTIONS,
@@ -53,6 +56,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "limits.max_request_bytes", "limits.max_queued_items", "limits.max_inflight_bytes", "limits.max_concurrent_rpcs",
     "limits.max_calls_per_peer", "limits.max_connections", "limits.header_timeout_seconds",
     "limits.body_timeout_seconds", "limits.keep_alive_seconds",
+    "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.fsync", "queue.fsync_interval_ms",
     "dedup.window_seconds", "dedup.shared", "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
     "identity.directory_file", "privacy.store_content", "temporality.state_days", "temporality.max_series",
     "validation.max_age_days", "validation.max_ahead_seconds", "log.level", "dead_letter.max_bytes",
@@ -138,6 +142,11 @@ class Config:
     console_cookie_secure: bool
     console_initial_owner_token_file: str
     dead_letter_max_bytes: int
+    queue_mode: str
+    queue_max_bytes: int
+    queue_max_age_seconds: int
+    queue_fsync: str
+    queue_fsync_interval_ms: int
 
     def options(self) -> dict[str, Any]:
         """Every value by its option's dotted path, as the components' `from_options` read them."""
@@ -146,6 +155,10 @@ class Config:
     @property
     def service(self) -> ServiceConfig:
         return ServiceConfig.from_options(self.options())
+
+    @property
+    def queue(self) -> QueueConfig:
+        return QueueConfig.from_options(self.options())
 
     @property
     def receiver(self) -> OtlpReceiverConfig:
@@ -300,6 +313,7 @@ def _validate(config: Config) -> None:
         config.console,
         config.prometheus,
         config.service,
+        config.queue,
         config.processors,
         config.store,
     )

@@ -5,7 +5,9 @@
 - write queue: points + records waiting for the writer, and the age of the oldest waiting request
   (`QueueTracker` wraps the pipeline as the receivers' consumer);
 - store: write latency and failed writes (`InstrumentedStore` wraps the store the pipeline writes to);
-- processors: cumulative points of committed groups that added nothing, by reason (`watch_chain`).
+- processors: cumulative points of committed groups that added nothing, by reason (`watch_chain`);
+- durable queue (queue.mode=wal): bytes waiting, oldest record's age, records drained, replayed and found
+  damaged (`watch_durable_queue`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from collector.wal import QueueStats
 from pdata import Batch, EventFact, PointFact
 from pdata import vocabulary as names
 from pdata.consumer import Consumer, ConsumeResult
@@ -133,6 +136,10 @@ class SelfMetrics(LoggingObserver):
         """Expose the write queue's depth, capacity and oldest waiting request's age at each scrape."""
         self.registry.register(_QueueCollector(tracker, capacity))
 
+    def watch_durable_queue(self, stats: Callable[[], QueueStats]) -> None:
+        """Expose the durable queue's bytes, capacity, oldest record's age and record counts at each scrape."""
+        self.registry.register(_DurableQueueCollector(stats))
+
     def watch_chain(self, chain: ProcessorChain) -> None:
         """Count the cumulative points each committed group dropped, by reason."""
         chain.dropped_points_listeners.append(self.count_dropped_points)
@@ -218,6 +225,26 @@ class _QueueCollector:
         yield _gauge(names.QUEUE_ITEMS, self._tracker.queued_items)
         yield _gauge(names.QUEUE_CAPACITY, self._capacity)
         yield _gauge(names.QUEUE_OLDEST_AGE, self._tracker.oldest_age_seconds())
+
+
+class _DurableQueueCollector:
+    def __init__(self, stats: Callable[[], QueueStats]) -> None:
+        self._stats = stats
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        yield _gauge(names.DURABLE_QUEUE_BYTES, stats.bytes)
+        yield _gauge(names.DURABLE_QUEUE_CAPACITY, stats.capacity_bytes)
+        yield _gauge(names.DURABLE_QUEUE_OLDEST_AGE, stats.oldest_record_age_seconds)
+        for family, value in (
+            (names.DURABLE_QUEUE_DRAINED, stats.drained_records),
+            (names.DURABLE_QUEUE_REPLAYED, stats.replayed_records),
+            (names.DURABLE_QUEUE_CORRUPT, stats.corrupt_records),
+        ):
+            yield CounterMetricFamily(family.name, family.help, value=value)
 
 
 class InstrumentedStore:

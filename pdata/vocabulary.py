@@ -113,6 +113,35 @@ QUEUE_OLDEST_AGE = SelfMetric(
     "gauge",
     "Age of the oldest request waiting to be written (0 when none waits)",
 )
+# The durable queue (queue.mode=wal, collector/wal/): all 0 in queue.mode=memory.
+DURABLE_QUEUE_BYTES = SelfMetric(
+    "cc_analytics_queue_bytes", "gauge", "Bytes of durable queue records waiting to be drained into the store"
+)
+DURABLE_QUEUE_CAPACITY = SelfMetric(
+    "cc_analytics_queue_capacity_bytes",
+    "gauge",
+    "Bytes the durable queue holds before senders are told to back off (queue.max_bytes)",
+)
+DURABLE_QUEUE_OLDEST_AGE = SelfMetric(
+    "cc_analytics_queue_oldest_record_age_seconds",
+    "gauge",
+    "Time since the oldest durable queue record waiting to be drained arrived (0 when none waits)",
+)
+DURABLE_QUEUE_DRAINED = SelfMetric(
+    "cc_analytics_queue_drained_records",
+    "counter",
+    "Durable queue records drained: stored, recognised as already stored, or refused by the store for good",
+)
+DURABLE_QUEUE_REPLAYED = SelfMetric(
+    "cc_analytics_queue_replayed_records",
+    "counter",
+    "Durable queue records an earlier run appended and this one drained (after a stop or a crash)",
+)
+DURABLE_QUEUE_CORRUPT = SelfMetric(
+    "cc_analytics_queue_corrupt_records",
+    "counter",
+    "Damaged durable queue records (torn or bit-flipped) skipped, each logged as queue.corrupt_record",
+)
 BUILD = SelfMetric("cc_analytics_build", "info", "The running collector's version", ("version",))
 DEAD_LETTER_BATCHES = SelfMetric(
     "cc_analytics_dead_letter_batches",
@@ -185,6 +214,12 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     QUEUE_ITEMS,
     QUEUE_CAPACITY,
     QUEUE_OLDEST_AGE,
+    DURABLE_QUEUE_BYTES,
+    DURABLE_QUEUE_CAPACITY,
+    DURABLE_QUEUE_OLDEST_AGE,
+    DURABLE_QUEUE_DRAINED,
+    DURABLE_QUEUE_REPLAYED,
+    DURABLE_QUEUE_CORRUPT,
     BUILD,
     DEAD_LETTER_BATCHES,
     CUMULATIVE_POINTS_DROPPED,

@@ -35,7 +35,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 49
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 54
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -64,6 +64,7 @@ def test_each_option_belongs_to_the_component_that_reads_it() -> None:
         "exporters/clickhouse": ("storage.",),
         "exporters/prometheus": ("metrics.",),
         "console": ("api.", "console."),
+        "collector/wal": ("queue.",),
     }
     for component, owned in prefixes.items():
         assert {path for path, owner in owners.items() if owner == component} == {
