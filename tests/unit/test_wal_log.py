@@ -175,3 +175,26 @@ def test_what_reaches_disk_is_screened_and_privacy_filtered_and_series_stay_apar
     assert stored.points[0].attributes[SERIES_ATTRIBUTE] != stored.points[1].attributes[SERIES_ATTRIBUTE]
     kept = prepare(batch, ValuePolicy(TimeWindow()), PrivacyFilter(store_content=True))
     assert kept.points == batch.points and kept.events == batch.events
+
+
+def test_senders_are_refused_while_the_oldest_pending_record_is_older_than_max_age(tmp_path: Path) -> None:
+    from collector.wal.appender import Appender
+    from collector.wal.config import QueueConfig
+
+    wal = _opened(tmp_path)
+    clock = [NOW_NS]
+    appender = Appender(
+        wal, QueueConfig(mode="wal", max_age_seconds=60), lambda b: b, lambda d: False, lambda: clock[0]
+    )
+    assert appender.readiness() == (True, "")
+    _append(wal, _batch(0))  # arrived at NOW_NS
+    clock[0] = NOW_NS + 60 * 1_000_000_000
+    assert appender.refusal(0) is None
+    clock[0] += 1_000_000_000
+    assert (
+        appender.refusal(0) == "the durable queue's oldest record has waited 61 s for the store (queue.max_age_seconds)"
+    )
+    assert appender.readiness()[0] is False
+    wal.drained(1)
+    assert appender.refusal(0) is None
+    wal.close()
