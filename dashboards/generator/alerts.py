@@ -176,10 +176,8 @@ class Alert:
     value: str  # the figure compared with the threshold; may use recorded series
     op: str  # ">", "<" or "=="
     threshold: Any
-    guard: str  # extra condition joined with `and` (volume minimums, working hours); "" for none
     for_: str
     severity: str
-    dashboard: str  # uid of the dashboard to open
     summary: str
     description: str  # shows {{ $value | <humanize function> }}
     meaning: str  # the runbook's "what it means"; plain text with the thresholds
@@ -188,9 +186,16 @@ class Alert:
     firing: Scenario
     quiet: tuple[Scenario, ...]
     labels: dict[str, str]  # labels of the firing alert besides severity
+    guard: str = ""  # extra condition joined with `and` (volume minimums, working hours)
     # step of the scenarios' input series (promtool caps a query at 10 000 samples, so week-long scenarios use
     # 10 minutes); it also selects the test file, and with it the evaluation interval (EVALUATION_INTERVALS)
     step: str = "1m"
+
+    @property
+    def dashboard(self) -> str:
+        """The uid of the dashboard to open: the collector's own alerts open its health dashboard, every other
+        one the usage dashboard that needs Prometheus only."""
+        return HEALTH_DASHBOARD if self.group == COLLECTOR else PROMETHEUS_DASHBOARD
 
     def expr(self) -> str:
         core = f"{paren(self.value)} {self.op} {self.threshold}"
@@ -217,6 +222,8 @@ ORG = 'organization_id="org-acme"'
 JOB = t("collector_job")
 C1 = f'job="{JOB}", instance="c1:9464"'
 C2 = f'job="{JOB}", instance="c2:9464"'
+C1_LABELS = {"job": JOB, "instance": "c1:9464"}  # of an alert firing for the collector C1
+ORG_LABELS = {"organization_id": "org-acme"}  # of an alert firing for the organization ORG
 
 
 def weekly(per_step: float, until: int, change: tuple[int, float] | None = None, step: int = 10) -> str:
@@ -254,10 +261,8 @@ def _spend_alerts() -> list[Alert]:
             value=f"max without (instance, pod) ({SPEND_TODAY})",
             op=">",
             threshold=budget,
-            guard="",
             for_="5m",
             severity="warning",
-            dashboard=PROMETHEUS_DASHBOARD,
             summary="Claude Code spend today is above the daily budget",
             description=f"{{{{ $value | humanize }}}} USD spent since 00:00 UTC (all organizations); the budget "
             f"is {budget} USD.",
@@ -288,10 +293,8 @@ def _spend_alerts() -> list[Alert]:
             value=SPEND_1D,
             op=">",
             threshold=org_budget,
-            guard="",
             for_="15m",
             severity="warning",
-            dashboard=PROMETHEUS_DASHBOARD,
             summary="Claude Code spend of {{ $labels.organization_id }} over 24 hours is above its budget",
             description=f"{{{{ $labels.organization_id }}}} spent {{{{ $value | humanize }}}} USD over the last "
             f"24 hours; the threshold is {org_budget} USD.",
@@ -318,7 +321,7 @@ def _spend_alerts() -> list[Alert]:
                     (minutes(30 * 60),),
                 ),
             ),
-            labels={"organization_id": "org-acme"},
+            labels=ORG_LABELS,
             step="10m",
         ),
         Alert(
@@ -329,10 +332,8 @@ def _spend_alerts() -> list[Alert]:
             value=f"{SPEND_1H}\n/\nclamp_min({SPEND_1H} offset 1w or {SPEND_1H} * 0, {floor})",
             op=">",
             threshold=factor,
-            guard="",
             for_="15m",
             severity="ticket",
-            dashboard=PROMETHEUS_DASHBOARD,
             summary="Claude Code spend in {{ $labels.organization_id }} is several times that of the same hour "
             "last week",
             description=f"The last hour's spend is {{{{ $value | humanize }}}} times that of the same hour a week "
@@ -357,7 +358,7 @@ def _spend_alerts() -> list[Alert]:
                     (at(monday, 9, 30), at(monday, 10, 30), at(monday, 16, 30)),
                 ),
             ),
-            labels={"organization_id": "org-acme"},
+            labels=ORG_LABELS,
             step="10m",
         ),
     ]
@@ -384,7 +385,6 @@ def _usage_alerts() -> list[Alert]:
             guard=f"{EDIT_DECISIONS_1D} >= {min_dec}",
             for_="1h",
             severity="info",
-            dashboard=PROMETHEUS_DASHBOARD,
             summary="Claude Code proposal acceptance in {{ $labels.organization_id }} is dropping",
             description="The 7-day acceptance ratio of code edits minus today's is "
             f"{{{{ $value | humanizePercentage }}}}; the threshold is {drop * 100:g} percentage points.",
@@ -412,7 +412,7 @@ def _usage_alerts() -> list[Alert]:
                     (minutes(10 * (week + 144)),),
                 ),
             ),
-            labels={"organization_id": "org-acme"},
+            labels=ORG_LABELS,
             step="10m",
         ),
         Alert(
@@ -424,7 +424,6 @@ def _usage_alerts() -> list[Alert]:
             guard=f"sum by (organization_id) (increase({API_CALLS}[15m])) >= {min_req}",
             for_="10m",
             severity="warning",
-            dashboard=PROMETHEUS_DASHBOARD,
             summary="Claude Code API calls in {{ $labels.organization_id }} are failing",
             description=f"{{{{ $value | humanizePercentage }}}} of API calls ended in api_error over 15 minutes; "
             f"the threshold is {err * 100:g} %.",
@@ -452,7 +451,7 @@ def _usage_alerts() -> list[Alert]:
                     ("40m",),
                 ),
             ),
-            labels={"organization_id": "org-acme"},
+            labels=ORG_LABELS,
         ),
         Alert(
             name="ClaudeCodeModelNotAllowed",
@@ -461,10 +460,8 @@ def _usage_alerts() -> list[Alert]:
             'model!="", model!="other"}[1h]))',
             op=">",
             threshold=0,
-            guard="",
             for_="5m",
             severity="ticket",
-            dashboard=PROMETHEUS_DASHBOARD,
             summary="Claude Code in {{ $labels.organization_id }} uses {{ $labels.model }}, which is not allowed",
             description=f"{{{{ $value | humanize }}}} USD spent on {{{{ $labels.model }}}} in the last hour; "
             f"allowed models match `{allowed}`.",
@@ -525,7 +522,6 @@ def _cache_alert() -> Alert:
         guard=f"sum by (organization_id) (increase({TOKENS}{{{INPUT_SIDE}}}[1h])) >= {minimum}",
         for_="30m",
         severity="ticket",
-        dashboard=PROMETHEUS_DASHBOARD,
         summary="Prompt caching in {{ $labels.organization_id }} has collapsed",
         description="The last hour's share of input tokens read from the prompt cache is "
         f"{{{{ $value | humanizePercentage }}}} of its 7-day share; the threshold is {factor * 100:g} %.",
@@ -553,7 +549,7 @@ def _cache_alert() -> Alert:
             ),
             Scenario("the same collapse with a tenth of the tokens", collapsing(10), (at(monday, 10, 30),)),
         ),
-        labels={"organization_id": "org-acme"},
+        labels=ORG_LABELS,
         step="10m",
     )
 
@@ -575,7 +571,6 @@ def _tool_loop_alert() -> Alert:
         guard=f"sum by (organization_id) (increase({TOOL_RESULTS}[15m])) >= {minimum}",
         for_="15m",
         severity="warning",
-        dashboard=PROMETHEUS_DASHBOARD,
         summary="Claude Code in {{ $labels.organization_id }} calls tools far more than usual",
         description="Tool calls of the last 15 minutes run at {{ $value | humanize }} times the busy-hour level of "
         f"the last 7 days; the threshold is {factor}.",
@@ -600,7 +595,7 @@ def _tool_loop_alert() -> Alert:
                 (at(monday, 9, 30), at(monday, 10, 30), at(monday, 16, 30)),
             ),
         ),
-        labels={"organization_id": "org-acme"},
+        labels=ORG_LABELS,
         step="10m",
     )
 
@@ -624,10 +619,8 @@ def _availability_alerts() -> list[Alert]:
             value=up,
             op="==",
             threshold=0,
-            guard="",
             for_=t("collector_down_for"),
             severity="critical",
-            dashboard=HEALTH_DASHBOARD,
             summary="The claude-code-analytics collector {{ $labels.instance }} is down",
             description="Prometheus cannot scrape {{ $labels.instance }}/metrics (up = {{ $value | humanize }}): "
             "OTLP exports from Claude Code are probably failing too.",
@@ -639,7 +632,7 @@ def _availability_alerts() -> list[Alert]:
             "disk space of the data directory.",
             firing=Scenario("the scrape fails from minute 6", [series(up_series, "1x5 0x20")], ("20m",), value=0),
             quiet=(Scenario("one failed scrape", [series(up_series, "1x5 0x2 1x20")], ("20m",)),),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
         Alert(
             name="CollectorScrapeTargetMissing",
@@ -647,10 +640,8 @@ def _availability_alerts() -> list[Alert]:
             value=f"absent({up})",
             op="==",
             threshold=1,
-            guard="",
             for_="10m",
             severity="critical",
-            dashboard=HEALTH_DASHBOARD,
             summary=f"Prometheus has no scrape target of job {JOB}",
             description=f"No `up` series of job {JOB} (absent = {{{{ $value | humanize }}}}): every collector "
             "alert is blind.",
@@ -685,7 +676,6 @@ def _availability_alerts() -> list[Alert]:
             f"and day_of_week() <= {last_day})",
             for_="10m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary=f"No Claude Code client has sent data to job {JOB} for {hours}h of the working day",
             description=f"{{{{ $value | humanize }}}} OTLP requests accepted in the last {hours}h, during working "
             "hours: clients are not exporting, or cannot reach the collector.",
@@ -762,7 +752,6 @@ def _ingest_alerts() -> list[Alert]:
             guard=enough("job, instance"),
             for_="10m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary="The collector {{ $labels.instance }} is refusing telemetry for lack of capacity",
             description=f"{{{{ $value | humanizePercentage }}}} of OTLP requests got 429 / RESOURCE_EXHAUSTED over "
             f"5 minutes; the threshold is {overloaded * 100:g} %.",
@@ -796,7 +785,7 @@ def _ingest_alerts() -> list[Alert]:
                     ("30m",),
                 ),
             ),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
         Alert(
             name="CollectorIngestMisconfiguredSenders",
@@ -807,7 +796,6 @@ def _ingest_alerts() -> list[Alert]:
             guard=enough("job"),
             for_="15m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary=f"Senders to job {JOB} are misconfigured: their requests are refused",
             description=f"{{{{ $value | humanizePercentage }}}} of OTLP requests were refused as unauthenticated, "
             f"malformed, too large or of an unsupported media type over 5 minutes; the threshold is "
@@ -854,7 +842,6 @@ def _ingest_alerts() -> list[Alert]:
             guard=f"sum by (job, instance) (increase({collector(OTLP_DURATION + '_count')}[5m])) >= {minimum}",
             for_="15m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary="The collector {{ $labels.instance }} answers OTLP requests slowly",
             description=f"p95 of the OTLP request duration is {{{{ $value | humanizeDuration }}}}; the threshold "
             f"is {latency} s.",
@@ -867,7 +854,7 @@ def _ingest_alerts() -> list[Alert]:
             "collector's CPU is saturated.",
             firing=Scenario("every request takes 2.5–5 s", histogram(slow), ("30m",), value=2.5 + 2.5 * 0.95),
             quiet=(Scenario("every request takes under 0.25 s", histogram(fast), ("30m",)),),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
     ]
 
@@ -884,10 +871,8 @@ def _store_alerts() -> list[Alert]:
             value=f"{per_instance} ({collector(QUEUE_ITEMS)} / {collector(QUEUE_CAPACITY)})",
             op=">",
             threshold=fill,
-            guard="",
             for_="5m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary="The collector {{ $labels.instance }} cannot keep up writing to the store",
             description=f"The write queue is {{{{ $value | humanizePercentage }}}} full; the threshold is "
             f"{fill * 100:g} %. When it is full senders get 429 / RESOURCE_EXHAUSTED.",
@@ -915,7 +900,7 @@ def _store_alerts() -> list[Alert]:
                     ("15m",),
                 ),
             ),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
         Alert(
             name="CollectorWriteQueueStale",
@@ -923,10 +908,8 @@ def _store_alerts() -> list[Alert]:
             value=f"{per_instance} ({collector(QUEUE_AGE)})",
             op=">",
             threshold=age,
-            guard="",
             for_="5m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary="The collector {{ $labels.instance }} has had data waiting to be written for minutes",
             description=f"The oldest queued batch is {{{{ $value | humanizeDuration }}}} old; the threshold is "
             f"{age} s.",
@@ -939,7 +922,7 @@ def _store_alerts() -> list[Alert]:
                 "4 minutes old", [series(f"{QUEUE_AGE}{{{C1}}}", f"0x5 {age * 2}x20")], ("15m",), value=age * 2
             ),
             quiet=(Scenario("1 minute old", [series(f"{QUEUE_AGE}{{{C1}}}", f"0x5 {age // 2}x20")], ("15m",)),),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
         Alert(
             name="CollectorStoreWriteErrors",
@@ -947,10 +930,8 @@ def _store_alerts() -> list[Alert]:
             value=f"sum by (job, instance) (increase({collector(STORE_WRITE_ERRORS)}[5m]))",
             op=">",
             threshold=0,
-            guard="",
             for_="10m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary="The store refuses the writes of the collector {{ $labels.instance }}",
             description="{{ $value | humanize }} inserts into the store failed in the last 5 minutes; senders are "
             "told to retry (503 / UNAVAILABLE).",
@@ -968,7 +949,7 @@ def _store_alerts() -> list[Alert]:
                 value=5,
             ),
             quiet=(Scenario("one failed insert", [series(f"{STORE_WRITE_ERRORS}{{{C1}}}", "0x5 1x25")], ("20m",)),),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
         Alert(
             name="CollectorDerivedGaugesStale",
@@ -976,10 +957,8 @@ def _store_alerts() -> list[Alert]:
             value=f"time() - {per_instance} ({collector(DERIVED_REFRESH_TIMESTAMP)})",
             op=">",
             threshold=stale,
-            guard="",
             for_="5m",
             severity="warning",
-            dashboard=HEALTH_DASHBOARD,
             summary="The derived gauges of the collector {{ $labels.instance }} are stale",
             description="The derived gauges (active users, sessions, spend, acceptance) were last read from the "
             "store {{ $value | humanizeDuration }} ago; ClaudeCodeSpendTodayHigh sees old figures.",
@@ -998,7 +977,7 @@ def _store_alerts() -> list[Alert]:
             quiet=(
                 Scenario("read every minute", [series(f"{DERIVED_REFRESH_TIMESTAMP}{{{C1}}}", "0+60x50")], ("40m",)),
             ),
-            labels={"job": JOB, "instance": "c1:9464"},
+            labels=C1_LABELS,
         ),
         Alert(
             name="CollectorSeriesCapReached",
@@ -1006,10 +985,8 @@ def _store_alerts() -> list[Alert]:
             value=f"sum by (job, metric) (increase({collector(SERIES_DROPPED)}[15m]))",
             op=">",
             threshold=0,
-            guard="",
             for_="5m",
             severity="ticket",
-            dashboard=HEALTH_DASHBOARD,
             summary="{{ $labels.metric }} has reached its series cap",
             description="{{ $value | humanize }} data points with new label sets of {{ $labels.metric }} were "
             "added to its `other` series in the last 15 minutes.",
