@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick clean
+.PHONY: run test test-server lint bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ run: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-server
+
+# The figures suite again with every store on the ClickHouse server path (storage.dsn=http://… on the test
+# server of tests/support/clickhouse_http.py); tests/conftest.py names the suite.
+test-server: $(STAMP)
+	CC_ANALYTICS_TEST_STORE=server $(BIN)/python -m pytest
 
 # Style and types: the same checks as .pre-commit-config.yaml, and `make test` (hence CI) runs them first.
 lint: $(STAMP)

@@ -1,14 +1,92 @@
+"""Fixtures of every test, and the store a run uses.
+
+`CC_ANALYTICS_TEST_STORE=server` (make test-server, run by make test after the main suite) runs the figures
+suite below on the ClickHouse server path: the session's test ClickHouse server (tests/support/clickhouse_http.py)
+holds every store that would be embedded, as a database of its own per data directory (embedded_stores_on), so
+every collector, restarted or not, and every store a test opens takes `storage.dsn=http://…`. Tests outside the
+figures suite are deselected; the few inside it that choose their store themselves are skipped, with why.
+"""
+
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.clickhouse_http import clickhouse_server, embedded_stores_on  # noqa: F401 (a fixture)
 from tests.support.collector import CollectorProcess
 
 INGEST_TOKEN = "ingest-test-token"
 API_KEY_ID = "apikey_01TestKeyE2E"
+
+TEST_STORE_ENV = "CC_ANALYTICS_TEST_STORE"
+TEST_STORES = ("embedded", "server")
+
+# Every test that checks figures through the API, the console, the report, the dashboards' panel queries or
+# Prometheus from a known input (marked `figures`), with the console's tests of who may read them. Not in it: the
+# tests of the embedded store itself (its data directory, its files, its one owning process) and of the server
+# path itself (already on the test server), and checks of static files (dashboards, deploy, rules).
+FIGURES_SUITE = (
+    "tests/integration/test_workload_smoke.py",
+    "tests/integration/test_views_semantics.py",
+    "tests/integration/test_retries_restarts.py",
+    "tests/integration/test_fixture_replay.py",
+    "tests/integration/test_prometheus_exporter.py",
+    "tests/integration/test_tenancy.py",
+    "tests/integration/test_poisoned_values.py",
+    "tests/integration/test_privacy.py",
+    "tests/console/",
+    "tests/dashboards/test_clickhouse_panels.py",
+    "tests/dashboards/test_prometheus_queries.py",
+    "tests/e2e/test_collector_e2e.py",
+)
+# Tests of the figures suite not run again on the server path, and why.
+NOT_ON_THE_SERVER: dict[str, str] = {
+    "tests/console/test_store_outage.py": "it runs a ClickHouse server of its own, to stop it",
+}
+
+
+def store_of_the_run() -> str:
+    store = os.environ.get(TEST_STORE_ENV, "").strip() or "embedded"
+    if store not in TEST_STORES:
+        raise pytest.UsageError(f"{TEST_STORE_ENV}={store!r}: expected one of {', '.join(TEST_STORES)}")
+    return store
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    store_of_the_run()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_the_server = store_of_the_run() == "server"
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        in_suite = item.nodeid.startswith(FIGURES_SUITE)
+        if in_suite:
+            item.add_marker(pytest.mark.figures)
+        if on_the_server and not in_suite:
+            deselected.append(item)
+            continue
+        kept.append(item)
+        reason = next((why for prefix, why in NOT_ON_THE_SERVER.items() if item.nodeid.startswith(prefix)), "")
+        if on_the_server and reason:
+            item.add_marker(pytest.mark.skip(reason=f"not run again on the server path: {reason}"))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stores_of_the_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With CC_ANALYTICS_TEST_STORE=server, every store of the run is a database of the test ClickHouse server."""
+    if store_of_the_run() != "server":
+        yield
+        return
+    with embedded_stores_on(request.getfixturevalue("clickhouse_server")):
+        yield
 
 
 @pytest.fixture

@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import email.parser
 import email.policy
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -615,6 +617,57 @@ def collectors_on(dsn: str) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(collector, "STORE_DSN", dsn)
         yield dsn
+
+
+def embedded_store_database(store_dir: str | Path) -> str:
+    """The server database that stands for the embedded store in `store_dir`: the same directory, the same
+    database, so a collector restarted on its data directory finds its store again, and a fresh directory (every
+    test's tmp_path) a fresh database."""
+    return "store_" + hashlib.sha256(str(Path(store_dir).resolve()).encode()).hexdigest()[:16]
+
+
+@contextmanager
+def embedded_stores_on(server: ClickHouseHttpServer) -> Iterator[None]:
+    """Every store that would be embedded is a database of `server` meanwhile (tests/conftest.py,
+    CC_ANALYTICS_TEST_STORE=server), so a suite runs unchanged on the server path:
+
+    - a CollectorProcess gets `storage.dsn` of its data directory's database (`<data_dir>/chdb` is where its
+      embedded store would live);
+    - a ClickHouseStore of this process opened on `chdb://<dir>` opens that database's DSN instead, so it takes
+      the server path of the store throughout (its pool, its health probe);
+    - a test's own clickhouse-connect client of `chdb://<dir>` (a read of what a stopped collector stored)
+      reads that database.
+    """
+    import clickhouse_connect
+
+    from exporters.clickhouse import ClickHouseStore
+    from tests.support import collector
+
+    def dsn_of(store_dir: str | Path) -> str:
+        return server.dsn(embedded_store_database(store_dir))
+
+    def dsn_of_embedded(dsn: str) -> str:
+        return dsn_of(dsn.removeprefix("chdb:").removeprefix("//"))
+
+    real_get_client = clickhouse_connect.get_client
+    real_store_init = ClickHouseStore.__init__
+
+    def get_client(*args: Any, **options: Any) -> Any:
+        dsn = options.get("dsn")
+        if isinstance(dsn, str) and dsn.startswith("chdb:"):
+            options = {**options, "dsn": dsn_of_embedded(dsn), "autogenerate_session_id": False}
+        return real_get_client(*args, **options)
+
+    def store_init(store: ClickHouseStore, config: Any) -> None:
+        if config.dsn.startswith("chdb:"):
+            config = dataclasses.replace(config, dsn=dsn_of_embedded(config.dsn))
+        real_store_init(store, config)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(collector, "STORE_DSN", dsn_of)
+        patch.setattr(clickhouse_connect, "get_client", get_client)
+        patch.setattr(ClickHouseStore, "__init__", store_init)
+        yield
 
 
 if __name__ == "__main__":

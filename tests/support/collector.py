@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,8 +30,9 @@ CONSOLE_ROLE = "admin"
 METRICS_HOLD_SECONDS = 2
 
 # The store of every collector started here: empty means its embedded store in its data_dir. The fixtures of
-# tests/support/clickhouse_http.py set a database of the test ClickHouse server, to run a suite on that path.
-STORE_DSN = ""
+# tests/support/clickhouse_http.py set a database of the test ClickHouse server, to run a suite on that path:
+# one DSN for every collector, or a function of the directory where a collector's embedded store would live.
+STORE_DSN: str | Callable[[Path], str] = ""
 
 
 def write_access_file(path: Path, principals: list[tuple[str, str, str]]) -> None:
@@ -109,7 +111,7 @@ class CollectorProcess:
         if self.directory_file:
             env["CC_ANALYTICS_IDENTITY_DIRECTORY_FILE"] = str(self.directory_file)
         if STORE_DSN:
-            env["CC_ANALYTICS_STORAGE_DSN"] = STORE_DSN
+            env["CC_ANALYTICS_STORAGE_DSN"] = STORE_DSN(self.data_dir / "chdb") if callable(STORE_DSN) else STORE_DSN
         env.update(self.extra_env)
         return env
 
