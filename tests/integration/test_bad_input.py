@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
+from tests.support.running import running_with_token
 
 TOKEN = "bad-input-test-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -36,21 +37,11 @@ PROTOBUF = otlp.CONTENT_TYPES["protobuf"]
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    folder = tmp_path_factory.mktemp("bad-input")
-    tokens = folder / "tokens.yaml"
-    tokens.write_text(f"tokens:\n  - token: {TOKEN}\n    name: tests\n")
-    process = CollectorProcess(
-        data_dir=folder / "data",
-        tokens_file=tokens,
+    yield from running_with_token(
+        tmp_path_factory.mktemp("bad-input"),
+        TOKEN,
         extra_env={"CC_ANALYTICS_LIMITS_MAX_REQUEST_BYTES": str(LIMIT)},
-    ).start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-def org(request: pytest.FixtureRequest) -> str:
-    return "org-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    )
 
 
 class Around:

@@ -6,16 +6,15 @@ over OTLP/JSON, reading every table of the store afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
 import httpx
-import pytest
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
+from tests.support.running import start_on
 
 ORG = "org-privacy"
 MARKER = "PRIVATE-7f3a9c-MARKER"
@@ -145,27 +144,8 @@ def _stored_events(data_dir: Path) -> dict[str, tuple[str, dict[str, str]]]:
     return stored
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def run(data_dir: Path) -> Iterator[list[CollectorProcess]]:
-    processes: list[CollectorProcess] = []
-    yield processes
-    for process in processes:
-        process.kill()
-
-
-def _start(run: list[CollectorProcess], data_dir: Path, **env: str) -> CollectorProcess:
-    process = CollectorProcess(data_dir=data_dir, extra_env=env).start()
-    run.append(process)
-    return process
-
-
-def test_no_content_is_kept_anywhere_by_default(run, data_dir: Path) -> None:
-    collector = _start(run, data_dir)
+def test_no_content_is_kept_anywhere_by_default(started, data_dir: Path) -> None:
+    collector = start_on(started, data_dir)
     _send_everything(collector)
     totals = collector.analytics(*otlp.day_range(), org=ORG)["totals"]
     assert (totals["spend_usd"], totals["active_users"], totals["sessions"]) == (0.5, 1, 1)
@@ -208,8 +188,8 @@ def test_no_content_is_kept_anywhere_by_default(run, data_dir: Path) -> None:
     assert "prompt" not in point and "free_text" not in point and point["prompt_length"] == str(len(MARKER))
 
 
-def test_everything_is_kept_with_the_content_opt_in(run, data_dir: Path) -> None:
-    collector = _start(run, data_dir, CC_ANALYTICS_PRIVACY_STORE_CONTENT="true")
+def test_everything_is_kept_with_the_content_opt_in(started, data_dir: Path) -> None:
+    collector = start_on(started, data_dir, CC_ANALYTICS_PRIVACY_STORE_CONTENT="true")
     _send_everything(collector)
     assert collector.stop() == 0, collector.log()
     stored = _stored_events(data_dir)

@@ -4,7 +4,6 @@ stored; real OTLP clients and the loopback names are unaffected. Against the rea
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +13,7 @@ from google.rpc import status_pb2
 from tests.support import otlp_raw as otlp
 from tests.support import workload
 from tests.support.collector import CollectorProcess
+from tests.support.running import running
 
 EXTRA_NAME = "collector.example"
 JSON = otlp.CONTENT_TYPES["json"]
@@ -23,14 +23,7 @@ PERMISSION_DENIED = 7
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(data_dir=tmp_path_factory.mktemp("rebinding") / "data").start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-def org(request: pytest.FixtureRequest) -> str:
-    return "org-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    yield from running(CollectorProcess(data_dir=tmp_path_factory.mktemp("rebinding") / "data"))
 
 
 def _post(collector: CollectorProcess, body: bytes, content_type: str, headers: dict[str, str]) -> httpx.Response:

@@ -4,7 +4,6 @@ adds nothing, and cumulative series resume across restarts. All against the real
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,41 +13,15 @@ import pytest
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
+from tests.support.running import running, start_on
 
 ORG = "org-retry"
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     """One collector for the tests that need no restart; each of them uses its own organization."""
-    process = CollectorProcess(data_dir=tmp_path_factory.mktemp("retries") / "data").start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-def org(request: pytest.FixtureRequest) -> str:
-    return "org-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
-
-
-@pytest.fixture
-def started(data_dir: Path) -> Iterator[list[CollectorProcess]]:
-    """Every collector a test starts on `data_dir`; all are SIGKILLed at the end (a no-op for stopped ones)."""
-    processes: list[CollectorProcess] = []
-    yield processes
-    for process in processes:
-        process.kill()
-
-
-def _start(started: list[CollectorProcess], data_dir: Path, **env: str) -> CollectorProcess:
-    process = CollectorProcess(data_dir=data_dir, extra_env=env).start()
-    started.append(process)
-    return process
+    yield from running(CollectorProcess(data_dir=tmp_path_factory.mktemp("retries") / "data"))
 
 
 def _restart(started: list[CollectorProcess], data_dir: Path, how: str) -> CollectorProcess:
@@ -58,7 +31,7 @@ def _restart(started: list[CollectorProcess], data_dir: Path, how: str) -> Colle
         assert current.process.returncode == -9
     else:
         assert current.stop() == 0, current.log()
-    return _start(started, data_dir)
+    return start_on(started, data_dir)
 
 
 # --- the same request twice -----------------------------------------------------------------------------------
@@ -125,7 +98,7 @@ def test_grpc_retry_with_message_compression_counts_once(shared: CollectorProces
 def test_a_retry_after_the_dedup_window_counts_again_before_and_after_a_restart(started, data_dir: Path) -> None:
     """dedup.window_seconds bounds what is remembered, in a running process as after a restart."""
     window_s = 2
-    collector = _start(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
+    collector = start_on(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
     request = otlp.edit_request(ORG, lines=2)
 
     def past_the_window_of(acknowledged: float) -> None:
@@ -144,7 +117,7 @@ def test_a_retry_after_the_dedup_window_counts_again_before_and_after_a_restart(
 
     started[-1].kill()
     past_the_window_of(acknowledged)
-    collector = _start(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
+    collector = start_on(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
     otlp.send(collector, "http/json", request)
     otlp.send(collector, "http/json", request)
     assert otlp.figures(collector, ORG)["accepted_lines"] == 6
@@ -183,7 +156,7 @@ _WORKLOAD_FIGURES = {
 
 
 def test_kill9_after_acknowledgement_loses_nothing_and_adds_nothing(started, data_dir: Path) -> None:
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     workload = _acknowledged_workload()
     for protocol, signal, document in workload:
         otlp.send(collector, protocol, document, signal)
@@ -215,7 +188,7 @@ def test_kill9_after_acknowledgement_loses_nothing_and_adds_nothing(started, dat
 def test_kill9_while_requests_are_in_flight_then_client_retries_count_each_once(started, data_dir: Path) -> None:
     """Four senders, 80 distinct requests of 1 line each; kill -9 mid-stream. Every acknowledged request
     survives; after the restart the clients retry everything and each request is counted exactly once."""
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     protocols = ["http/protobuf", "http/json", "grpc", "http/json"]
     requests = [
         (protocols[index % 4], otlp.edit_request(ORG, lines=1, name=f"dev{index % 4}", session=f"s{index % 4}",
@@ -246,7 +219,7 @@ def test_kill9_while_requests_are_in_flight_then_client_retries_count_each_once(
         thread.join(60)
     assert 20 <= len(acknowledged), len(acknowledged)
 
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     survived = otlp.figures(collector, ORG)
     assert len(acknowledged) <= survived["accepted_lines"] <= len(requests)  # acknowledged ⇒ kept
     assert survived["accepted_lines"] == survived["accepts"]
@@ -261,7 +234,7 @@ def test_kill9_while_requests_are_in_flight_then_client_retries_count_each_once(
 @pytest.mark.parametrize(("protocol", "how"), [("http/json", "sigterm"), ("grpc", "sigkill"),
                                                ("http/protobuf", "sigkill")])  # fmt: skip
 def test_cumulative_series_continues_across_restart(started, data_dir: Path, how: str, protocol: str) -> None:
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     start = otlp.now_ns() - 60_000_000_000
     t1 = otlp.now_ns()
     otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 10, t1, start))
@@ -279,7 +252,7 @@ def test_cumulative_series_continues_across_restart(started, data_dir: Path, how
 
 @pytest.mark.parametrize("reset", ["value_drop", "new_start_time"])
 def test_reset_after_restart_counts_the_new_value_in_full(started, data_dir: Path, reset: str) -> None:
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     start = otlp.now_ns() - 60_000_000_000
     t1 = otlp.now_ns()
     otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 10, t1, start))
@@ -303,7 +276,7 @@ def test_reset_after_restart_counts_the_new_value_in_full(started, data_dir: Pat
 
 
 def test_out_of_order_cumulative_point_adds_nothing(started, data_dir: Path) -> None:
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     start = otlp.now_ns() - 60_000_000_000
     t1 = otlp.now_ns()
     t2, t3 = t1 + 1_000_000, t1 + 2_000_000
@@ -327,7 +300,7 @@ def test_out_of_order_cumulative_point_adds_nothing(started, data_dir: Path) -> 
 
 
 def test_sigterm_exits_zero_logs_stopped_and_keeps_everything(started, data_dir: Path) -> None:
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=8, cost=0.25))
     otlp.send(collector, "http/json", otlp.logs_request(ORG, ["user_prompt"], name="eve", session="e1"), "logs")
     expected = otlp.edit_figures(8, 0.25, users=2, sessions=2)
@@ -340,5 +313,5 @@ def test_sigterm_exits_zero_logs_stopped_and_keeps_everything(started, data_dir:
     assert stopped[0]["level"] == "info"
     assert [line["event"] for line in lines].index("collector.stopping") < lines.index(stopped[0])
 
-    collector = _start(started, data_dir)
+    collector = start_on(started, data_dir)
     assert otlp.figures(collector, ORG) == expected

@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
+from tests.support.running import running_with_token
 
 TOKEN = "stalled-clients-test-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -36,21 +37,16 @@ CALLS_PER_PEER = 32  # limits.max_calls_per_peer's default
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    folder = tmp_path_factory.mktemp("stalled")
-    tokens = folder / "tokens.yaml"
-    tokens.write_text(f"tokens:\n  - token: {TOKEN}\n    name: tests\n")
-    process = CollectorProcess(
-        data_dir=folder / "data",
-        tokens_file=tokens,
+    yield from running_with_token(
+        tmp_path_factory.mktemp("stalled"),
+        TOKEN,
         file_limit=FILE_LIMIT,
         extra_env={
             "CC_ANALYTICS_LIMITS_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
             "CC_ANALYTICS_LIMITS_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
             "CC_ANALYTICS_TEMPORALITY_MAX_SERIES": str(MAX_SERIES),
         },
-    ).start()
-    yield process
-    process.kill()
+    )
 
 
 def send_each_way(collector: CollectorProcess, org: str, first_lines: int) -> None:
