@@ -15,15 +15,13 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
+from tests.support.running import running
 
 JSON = otlp.CONTENT_TYPES["json"]
 PROTOBUF = otlp.CONTENT_TYPES["protobuf"]
@@ -34,14 +32,7 @@ MAX_LABEL = 128
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(data_dir=tmp_path_factory.mktemp("poisoned") / "data").start()
-    yield process
-    process.kill()
-
-
-@pytest.fixture
-def org(request: pytest.FixtureRequest) -> str:
-    return "org-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    yield from running(CollectorProcess(data_dir=tmp_path_factory.mktemp("poisoned") / "data"))
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
@@ -260,17 +251,7 @@ def _with_deep_attribute(org: str, depth: int, kind: str, name: str = "deep") ->
 
 
 def _deep_protobuf(org: str, depth: int) -> bytes:
-    message = ExportMetricsServiceRequest()
-    json_format.ParseDict(otlp.edit_request(org, lines=100, cost=1.0, name="deep"), message)
-    value = AnyValue(string_value="x")
-    for _ in range(depth):
-        outer = AnyValue()
-        outer.array_value.values.add().CopyFrom(value)
-        value = outer
-    attribute = message.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0].attributes.add()
-    attribute.key = "deep"
-    attribute.value.CopyFrom(value)
-    return message.SerializeToString()
+    return otlp.deeply_nested(otlp.edit_request(org, lines=100, cost=1.0, name="deep"), depth)
 
 
 def _refused_400(response: httpx.Response, *words: str) -> None:

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tests.support.collector import CollectorProcess
 
@@ -170,6 +171,27 @@ def to_json(document: dict[str, Any]) -> bytes:
 def to_protobuf(document: dict[str, Any], signal: str = "metrics") -> bytes:
     message = _REQUEST_TYPES[signal]()
     json_format.ParseDict(document, message)
+    return message.SerializeToString()
+
+
+def deeply_nested(document: dict[str, Any], depth: int, kind: str = "array") -> bytes:
+    """`document` (a metrics request) as protobuf, its first point given the attribute `deep`: a string inside
+    `depth` arrays (or, with kind "kvlist", key-value lists), which JSON cannot carry past its own limits."""
+    message = ExportMetricsServiceRequest()
+    json_format.ParseDict(document, message)
+    value = AnyValue(string_value="x")
+    for _ in range(depth):
+        outer = AnyValue()
+        if kind == "kvlist":
+            entry = outer.kvlist_value.values.add()
+            entry.key = "k"
+            entry.value.CopyFrom(value)
+        else:
+            outer.array_value.values.add().CopyFrom(value)
+        value = outer
+    attribute = message.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0].attributes.add()
+    attribute.key = "deep"
+    attribute.value.CopyFrom(value)
     return message.SerializeToString()
 
 

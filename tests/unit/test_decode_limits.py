@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from google.protobuf import json_format
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from receiver.otlp.decode import (
     ANY_VALUE_TOO_DEEP,
@@ -18,6 +15,7 @@ from receiver.otlp.decode import (
     decode_logs,
     decode_metrics,
 )
+from tests.support import otlp_raw as otlp
 
 assert MAX_ANY_VALUE_DEPTH == 16
 
@@ -44,24 +42,9 @@ def _json(depth: int, kind: str, proto_names: bool = False) -> bytes:
 
 
 def _protobuf(depth: int, kind: str) -> bytes:
-    message = ExportMetricsServiceRequest()
     document = _document()
     document["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["sum"]["dataPoints"][0]["attributes"].pop()
-    json_format.ParseDict(document, message)
-    value = AnyValue(string_value="x")
-    for _ in range(depth):
-        outer = AnyValue()
-        if kind == "kvlist":
-            entry = outer.kvlist_value.values.add()
-            entry.key = "k"
-            entry.value.CopyFrom(value)
-        else:
-            outer.array_value.values.add().CopyFrom(value)
-        value = outer
-    attribute = message.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0].attributes.add()
-    attribute.key = "deep"
-    attribute.value.CopyFrom(value)
-    return message.SerializeToString()
+    return otlp.deeply_nested(document, depth, kind)
 
 
 ENCODINGS = {
