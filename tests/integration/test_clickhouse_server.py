@@ -21,7 +21,7 @@ import pytest
 from console import readmodels
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, create_store, tablesettings
 from exporters.clickhouse.migrations import Migrator, SchemaDdl, load_migrations
-from tests.integration.test_views_semantics import ALICE, DECISION, LINES, metric, ns, write
+from tests.integration.test_views_semantics import ALICE, LINES, metric, ns, write, write_alices_edits
 from tests.support import otlp_raw as otlp
 from tests.support.clickhouse_http import ClickHouseHttpServer
 from tests.support.collector import CollectorProcess
@@ -47,14 +47,6 @@ def raw(clickhouse_server: ClickHouseHttpServer, database: str) -> Iterator:
     client = clickhouse_server.client(database)
     yield client
     client.close()
-
-
-@pytest.fixture
-def started() -> Iterator[list[CollectorProcess]]:
-    processes: list[CollectorProcess] = []
-    yield processes
-    for process in processes:
-        process.kill()
 
 
 def _schema(client, database: str) -> dict[str, str]:
@@ -133,15 +125,7 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     store.connect()
     up_to_0002 = SchemaDdl(migrations=[m for m in load_migrations() if m.version <= 2])
     Migrator(lambda: contextlib.nullcontext(raw), up_to_0002, tablesettings.TablePolicy(400, False), {}).run()
-    at = ns(date(2026, 3, 10))
-    write(
-        store,
-        metric(DECISION, 3, at, ALICE, tool_name="Write", decision="accept"),
-        metric(DECISION, 1, at, ALICE, tool_name="Write", decision="reject"),
-        metric(LINES, 10, at, ALICE, type="added"),
-        metric(LINES, 5, at, ALICE, type="added"),
-        metric(LINES, 1, at, ALICE, type="added"),
-    )
+    write_alices_edits(store, ns(date(2026, 3, 10)))
     store.close()
 
     stores = [ClickHouseStore(ClickHouseConfig(dsn)) for _ in range(3)]

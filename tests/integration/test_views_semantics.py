@@ -52,8 +52,8 @@ ALICE = {"user.email": "alice@example.com", "session.id": "s1", "user.id": "ua"}
 DAY = date(2026, 3, 10)
 
 
-def test_three_accepted_writes_and_one_reject(store: ClickHouseStore) -> None:
-    at = ns(DAY)
+def write_alices_edits(store: ClickHouseStore, at: int) -> None:
+    """Alice's Write proposals at `at`: 3 accepted, 1 rejected, and 10 + 5 + 1 lines added."""
     write(
         store,
         metric(DECISION, 3, at, ALICE, tool_name="Write", decision="accept"),
@@ -62,6 +62,10 @@ def test_three_accepted_writes_and_one_reject(store: ClickHouseStore) -> None:
         metric(LINES, 5, at, ALICE, type="added"),
         metric(LINES, 1, at, ALICE, type="added"),
     )
+
+
+def test_three_accepted_writes_and_one_reject(store: ClickHouseStore) -> None:
+    write_alices_edits(store, ns(DAY))
     report = readmodels.analytics(store, DAY, DAY)
     assert report["totals"]["accepted_lines"] == 16
     assert report["totals"]["acceptance_rate"] == 0.75
