@@ -49,15 +49,6 @@ def prometheus(tmp_path: Path, collector: CollectorProcess) -> Iterator[Promethe
         yield server
 
 
-def _send(collector: CollectorProcess, protocol: str, temporality: str) -> None:
-    if protocol == "grpc":
-        workload.send_with_sdk("grpc", collector.otlp_grpc_url, temporality)
-    elif protocol == "http/protobuf":
-        workload.send_with_sdk("http/protobuf", collector.otlp_http_url, temporality)
-    else:
-        workload.send_json(collector.otlp_http_url, temporality)
-
-
 def _post(collector: CollectorProcess, body: bytes) -> None:
     response = httpx.post(
         f"{collector.otlp_http_url}/v1/metrics", content=body, headers={"content-type": "application/json"}, timeout=30
@@ -77,7 +68,7 @@ def _window(days: int) -> tuple[str, str]:
 def test_counters_and_gauges_equal_the_known_workload(
     collector: CollectorProcess, prometheus: PrometheusServer, protocol: str, temporality: str
 ) -> None:
-    _send(collector, protocol, temporality)
+    workload.send(collector.otlp_grpc_url, collector.otlp_http_url, protocol, temporality)
     prometheus.wait_for_scrape()
     prom = prometheus
     totals = collector.analytics(*_window(1))["totals"]

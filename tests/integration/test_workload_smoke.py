@@ -15,12 +15,7 @@ def _today_range():
 @pytest.mark.parametrize("temporality", ["delta", "cumulative"])
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
 def test_known_workload_gives_exact_figures(collector, protocol: str, temporality: str) -> None:
-    if protocol == "grpc":
-        workload.send_with_sdk("grpc", collector.otlp_grpc_url, temporality)
-    elif protocol == "http/protobuf":
-        workload.send_with_sdk("http/protobuf", collector.otlp_http_url, temporality)
-    else:
-        workload.send_json(collector.otlp_http_url, temporality)
+    workload.send(collector.otlp_grpc_url, collector.otlp_http_url, protocol, temporality)
     start, end = _today_range()
     report = collector.analytics(start, end)
     workload.assert_totals(report["totals"], workload.EXPECTED_WITH_EVENTS)

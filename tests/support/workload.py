@@ -140,6 +140,17 @@ def assert_totals(totals: dict[str, Any], expected: dict[str, Any]) -> None:
 # --- senders -----------------------------------------------------------------------------------------------
 
 
+def send(grpc_url: str, http_url: str, protocol: str, temporality: str) -> None:
+    """The whole workload over `protocol`: `grpc` and `http/protobuf` through the SDK's exporters (to the
+    collector's gRPC or HTTP URL), `http/json` as raw OTLP/JSON requests."""
+    if protocol == "grpc":
+        send_with_sdk("grpc", grpc_url, temporality)
+    elif protocol == "http/protobuf":
+        send_with_sdk("http/protobuf", http_url, temporality)
+    else:
+        send_json(http_url, temporality)
+
+
 def send_with_sdk(
     protocol: str, endpoint: str, temporality: str, headers: dict[str, str] | None = None, with_events: bool = True
 ) -> None:
