@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client import CollectorRegistry
 
 from exporters.clickhouse import StoreUnavailable
 from exporters.prometheus import DerivedGauges, PrometheusExporterConfig, create_exporter
+from tests.unit.test_prometheus_selfmetrics import scrape
 
 
 class FakeStore:
@@ -36,11 +36,7 @@ class FakeStore:
 def figures(gauges: DerivedGauges) -> dict[tuple[str, frozenset], float]:
     registry = CollectorRegistry()
     registry.register(gauges)
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(generate_latest(registry).decode())
-        for s in family.samples
-    }
+    return scrape(registry)
 
 
 def test_figures_per_window_and_ratio_per_tool() -> None:

@@ -6,28 +6,20 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from collector.selfmetrics import SelfMetrics
-from pdata import CUMULATIVE, Batch, MetricPoint, Sender
+from pdata import Batch, MetricPoint, Sender
 from pdata.vocabulary import CUMULATIVE_POINTS_DROPPED
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver
 from processors.temporality import CumulativeToDelta, DropReason
+from tests.unit.test_processors import point
 
 SAMPLE = CUMULATIVE_POINTS_DROPPED.sample
 
 
 def _point(value: float, time_ns: int, start_ns: int = 1) -> MetricPoint:
-    return MetricPoint(
-        metric="claude_code.lines_of_code.count",
-        unit="",
-        temporality=CUMULATIVE,
-        monotonic=True,
-        start_ns=start_ns,
-        time_ns=time_ns,
-        value=value,
-        attributes={"type": "added", "user.id": "u", "session.id": "s1"},
-        resource={},
-    )
+    """Lines added by one user's session."""
+    return point(value, time_ns, start_ns, **{"user.id": "u", "session.id": "s1"})
 
 
 # One series' cumulative points in arrival order, and what each contributes.
