@@ -72,6 +72,15 @@ function layout(extra) {
 
 function draw(id, traces, extra) { return Plotly.react($(id), traces, layout(extra || {}), PLOT_CONFIG); }
 
+// Active users per day as bars on the left axis, and another daily figure (`key`) as a line on the right axis.
+function drawOverActiveUsers(id, days, column, name, key, color, axisTitle) {
+  return draw(id, [
+    { type: "bar", name: "Active users", x: days, y: column("active_users"), marker: { color: "#788c5d" } },
+    { type: "scatter", mode: "lines+markers", name, x: days, y: column(key), yaxis: "y2", line: { color } },
+  ], { yaxis: { title: { text: "active users" }, rangemode: "tozero" },
+       yaxis2: { title: { text: axisTitle }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", showgrid: false } });
+}
+
 async function renderAnalytics(view) {
   const days = view.days.map((day) => day.date);
   const totals = view.totals;
@@ -109,19 +118,11 @@ async function renderAnalytics(view) {
   setFigure("total-active-users", totals.active_users, number(totals.active_users));
   setFigure("total-sessions", totals.sessions, number(totals.sessions));
   setEmpty("section-activity", totals.active_users === 0);
-  drawn.push(draw("chart-activity", [
-    { type: "bar", name: "Active users", x: days, y: column("active_users"), marker: { color: "#788c5d" } },
-    { type: "scatter", mode: "lines+markers", name: "Sessions", x: days, y: column("sessions"), yaxis: "y2", line: { color: "#d97757" } },
-  ], { yaxis: { title: { text: "active users" }, rangemode: "tozero" },
-       yaxis2: { title: { text: "sessions" }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", showgrid: false } }));
+  drawn.push(drawOverActiveUsers("chart-activity", days, column, "Sessions", "sessions", "#d97757", "sessions"));
 
   setFigure("total-spend", totals.spend_usd, usd(totals.spend_usd));
   setEmpty("section-spend", totals.spend_usd === 0);
-  drawn.push(draw("chart-spend", [
-    { type: "bar", name: "Active users", x: days, y: column("active_users"), marker: { color: "#788c5d" } },
-    { type: "scatter", mode: "lines+markers", name: "Spend (USD)", x: days, y: column("spend_usd"), yaxis: "y2", line: { color: "#6a9bcc" } },
-  ], { yaxis: { title: { text: "active users" }, rangemode: "tozero" },
-       yaxis2: { title: { text: "USD" }, overlaying: "y", side: "right", rangemode: "tozero", tickmode: "auto", showgrid: false } }));
+  drawn.push(drawOverActiveUsers("chart-spend", days, column, "Spend (USD)", "spend_usd", "#6a9bcc", "USD"));
   await Promise.all(drawn);
 }
 
