@@ -53,7 +53,11 @@ class QueueConfig:
             raise ConfigError("queue.max_bytes must be at least 65536 (64 KiB)")
         if not 1 <= self.fsync_interval_ms <= 1000:
             raise ConfigError("queue.fsync_interval_ms must be between 1 and 1000")
-        if not 1 <= self.max_age_seconds <= self.dedup_window_seconds:
+        if self.max_age_seconds < 1:
+            raise ConfigError("queue.max_age_seconds must be at least 1")
+        # Only a queue that replays needs its records inside the dedup window; in memory mode the rule would
+        # forbid a short dedup.window_seconds for nothing.
+        if self.durable and self.max_age_seconds > self.dedup_window_seconds:
             raise ConfigError(
                 f"queue.max_age_seconds must be between 1 and dedup.window_seconds ({self.dedup_window_seconds}): "
                 "a record replayed after a crash is recognised as stored only within the dedup window"

@@ -181,3 +181,13 @@ def test_components_stop_in_reverse_order_and_a_failing_stop_does_not_keep_the_o
         "start store", "start exporter", "start pipeline", "start listeners",
         "stop listeners", "stop pipeline", "stop exporter", "stop store",
     ]  # fmt: skip
+
+
+def test_a_short_dedup_window_needs_a_shorter_queue_age_only_when_the_queue_replays() -> None:
+    # In memory mode nothing is replayed, so a short dedup window (tests and small installs use one) is allowed.
+    memory = configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5"})
+    assert memory.dedup_window_seconds == 5
+    with pytest.raises(ConfigError, match=r"queue.max_age_seconds must be between 1 and dedup.window_seconds \(5\)"):
+        configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5", "CC_ANALYTICS_QUEUE_MODE": "wal"})
+    with pytest.raises(ConfigError, match="queue.max_age_seconds must be at least 1"):
+        configuration.load(environ={"CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS": "0"})
