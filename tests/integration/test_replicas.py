@@ -67,6 +67,10 @@ from tests.support.prometheus import PrometheusServer
 
 SEED = 9
 REPLICAS = 3
+# How long each replica shows a new counter series (and every counter after start-up) at 0 before its value. A
+# scrape missed during the hold (three collectors on two loaded cores may answer a 1 s scrape too late) would
+# leave Prometheus without the 0, and increase() without the series' first increment: 6 s outlast several.
+HOLD_SECONDS = 6
 A, B, C = 0, 1, 2
 ALICE_ID = workload.ALICE["user.id"]
 
@@ -467,7 +471,10 @@ def replicas(tmp_path: Path, clickhouse_server: ClickHouseHttpServer) -> Iterato
             CollectorProcess(
                 data_dir=tmp_path / f"replica-{index}",
                 # The derived gauges reread the store every second, so each replica shows the final figures soon.
-                extra_env={"CC_ANALYTICS_METRICS_GAUGE_CACHE_SECONDS": "1"},
+                extra_env={
+                    "CC_ANALYTICS_METRICS_GAUGE_CACHE_SECONDS": "1",
+                    "CC_ANALYTICS_METRICS_NEW_SERIES_HOLD_SECONDS": str(HOLD_SECONDS),
+                },
             )
             for index in range(REPLICAS)
         ]
@@ -488,7 +495,7 @@ def test_replicas_on_one_store_count_every_request_once(replicas: list[Collector
         PrometheusServer(targets=[replica.metrics_url for replica in replicas], workdir=tmp_path / "prom") as prom,
         LoadBalancer(backends, seed=SEED, down_seconds=5) as balancer,
     ):
-        # Scraping before the first request, so that Prometheus records every new series' 0 (held 2 s).
+        # Scraping before the first request, so that Prometheus records every new series' 0 (held HOLD_SECONDS).
         prom.wait_for_scrape(settle=0)
         client = Client(balancer)
         load = Load()
@@ -497,7 +504,8 @@ def test_replicas_on_one_store_count_every_request_once(replicas: list[Collector
         for export in load.phase(0, alice_first=[A]) + load.phase(1, alice_first=[B, A]):
             client.send_twice(export)
 
-        prom.wait_for_scrape()  # B's counters are scraped before it dies: nothing it committed goes unscraped
+        # B's counters are scraped past their hold before it dies: nothing it committed goes unscraped.
+        prom.wait_for_scrape(settle=HOLD_SECONDS + 0.1)
         replicas[B].kill()
         assert replicas[B].process.returncode == -9
         bob, alice = load.phase(2, alice_first=[C])
@@ -518,7 +526,7 @@ def test_replicas_on_one_store_count_every_request_once(replicas: list[Collector
             assert figures["by_tool"] == workload.EXPECTED_BY_TOOL, (index, client.sent)
             assert figures["team"] == workload.EXPECTED_TEAM_WITH_EVENTS, (index, client.sent)
 
-        prom.wait_for_scrape()
+        prom.wait_for_scrape(settle=HOLD_SECONDS + 0.1)
         range_s = math.ceil(time.time() - started) + 5
         for figure, (selector, expected) in COUNTERS.items():
             assert _summed_increase(prom, selector, range_s) == pytest.approx(expected, abs=1e-9), (
