@@ -4,7 +4,7 @@ plain data that the JSON API, the CSV export and the console page serve alike. T
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pdata.store import NamedQueries
@@ -87,21 +87,17 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 
 def team(store: NamedQueries, year: int, month: int, organization_id: str = "", team_name: str = "") -> dict[str, Any]:
     first, last = month_bounds(year, month)
-    members = []
-    for row in store.query_named("team_members", _filters(first, last, organization_id, team_name)):
-        last_active = row["last_active"]
-        if isinstance(last_active, datetime):
-            if last_active.tzinfo is None:
-                last_active = last_active.replace(tzinfo=UTC)
-            last_active = last_active.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        members.append(
-            {
-                "member": row["member"],
-                "member_type": row["member_type"],
-                "spend_usd": _usd(row["spend_usd"]),
-                "accepted_lines": _number(row["accepted_lines"]),
-                "sessions": int(row["sessions"]),
-                "last_active": last_active,
-            }
-        )
+    rows = store.query("team_members", _filters(first, last, organization_id, team_name))
+    # One row per active member (10 000 in a large organization): tuples, and last_active already a string.
+    members = [
+        {
+            "member": member,
+            "member_type": member_type,
+            "spend_usd": _usd(spend_usd),
+            "accepted_lines": _number(accepted_lines),
+            "sessions": int(sessions),
+            "last_active": last_active,
+        }
+        for member, member_type, spend_usd, accepted_lines, sessions, last_active in rows
+    ]
     return {"month": f"{year:04d}-{month:02d}", "members": members}

@@ -31,6 +31,7 @@ TEST_STORES = ("embedded", "server")
 FIGURES_SUITE = (
     "tests/integration/test_workload_smoke.py",
     "tests/integration/test_views_semantics.py",
+    "tests/integration/test_month_boundaries.py",
     "tests/integration/test_retries_restarts.py",
     "tests/integration/test_fixture_replay.py",
     "tests/integration/test_prometheus_exporter.py",

@@ -119,8 +119,8 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     clickhouse_server: ClickHouseHttpServer, dsn: str, database: str, raw
 ) -> None:
     """A store at migration 0002 holding facts is upgraded by three collectors starting at the same moment:
-    every migration is applied once (0003's backfill of the daily rollups too, so the figures are exact, not
-    tripled) and the schema is the one a single collector makes."""
+    every migration is applied once (0003's backfill of the daily rollups and 0005's of the monthly ones too, so
+    the figures are exact, not tripled) and the schema is the one a single collector makes."""
     store = ClickHouseStore(ClickHouseConfig(dsn))
     store.connect()
     up_to_0002 = SchemaDdl(migrations=[m for m in load_migrations() if m.version <= 2])
@@ -150,10 +150,12 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     for each in stores:
         each.close()
     assert not failures, failures
-    assert sorted(applied) == [[], [], ["0003_daily_rollups.sql", "0004_shared_state_indexes.sql"]]
+    assert sorted(applied) == [
+        [], [], ["0003_daily_rollups.sql", "0004_shared_state_indexes.sql", "0005_monthly_and_team_rollups.sql"]
+    ]  # fmt: skip
 
     versions = [row[0] for row in raw.query("SELECT version FROM schema_migrations ORDER BY version").result_rows]
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     claims = raw.query("SELECT attempt, countIf(kind = 'claim'), countIf(kind = 'released') "
                        "FROM schema_migrations_lock GROUP BY attempt ORDER BY attempt").result_rows  # fmt: skip
     assert claims == [(1, 1, 1)]  # one claim kept of however many were made, then released
@@ -161,8 +163,13 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     upgraded = create_store(ClickHouseConfig(dsn))
     try:
         report = readmodels.analytics(upgraded, date(2026, 3, 10), date(2026, 3, 10))
+        march = readmodels.analytics(upgraded, date(2026, 3, 1), date(2026, 3, 31))  # the monthly rollups
+        team = readmodels.team(upgraded, 2026, 3)
     finally:
         upgraded.close()
+    march_totals = march["totals"]
+    assert (march_totals["accepted_lines"], march_totals["accepts"], march_totals["active_users"]) == (16, 3, 1)
+    assert [(m["member"], m["accepted_lines"]) for m in team["members"]] == [("alice@example.com", 16)]
     assert report["totals"]["accepted_lines"] == 16
     assert (report["totals"]["accepts"], report["totals"]["rejects"]) == (3, 1)
     assert report["acceptance_by_tool"] == {"Write": {"accepts": 3, "rejects": 1, "acceptance_rate": 0.75}}
@@ -248,9 +255,9 @@ def test_every_rendered_cluster_statement_parses_with_the_engines_parser(
             text = ast if isinstance(ast, str) else "\n".join(ast)
             engines += [line.split()[1] for line in text.splitlines()
                         if line.strip().startswith("Function ") and line.split()[1].endswith(("MergeTree", "Distributed"))]  # fmt: skip
-    assert engines.count("Distributed") == 10
+    assert engines.count("Distributed") == 14
     assert engines.count("ReplicatedMergeTree") == 4
-    assert engines.count("ReplicatedAggregatingMergeTree") == 6
+    assert engines.count("ReplicatedAggregatingMergeTree") == 10
     assert not [engine for engine in engines if engine in ("MergeTree", "AggregatingMergeTree")]
 
 
@@ -327,7 +334,7 @@ def test_fsync_is_a_table_setting_and_ingest_works_with_it(path: str, dsn: str, 
         finally:
             connection.close()
     tables = {name: text for name, text in definitions.items() if "MergeTree" in text}
-    assert len(tables) == 10
+    assert len(tables) == 14
     assert all("fsync_after_insert = 1, fsync_part_directory = 1" in text for text in tables.values())
 
 

@@ -24,6 +24,10 @@ TABLES = {
     "org_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "member_daily": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
     "tool_decisions_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "org_monthly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "member_monthly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
+    "tool_decisions_monthly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "tool_decisions_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 VIEWS = {
     # view: (target, source)
@@ -36,8 +40,14 @@ VIEWS = {
     "member_daily_from_points": ("member_daily", "metric_points"),
     "member_daily_from_events": ("member_daily", "events"),
     "tool_decisions_daily_from_points": ("tool_decisions_daily", "metric_points"),
+    # the monthly rollups are filled from the daily ones, the per-team hourly one from the per-member, shard by shard
+    "org_monthly_from_daily": ("org_monthly", "org_daily"),
+    "member_monthly_from_daily": ("member_monthly", "member_daily"),
+    "tool_decisions_monthly_from_daily": ("tool_decisions_monthly", "tool_decisions_daily"),
+    "tool_decisions_team_hourly_from_hourly": ("tool_decisions_team_hourly", "tool_decisions_hourly"),
 }
-BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily")
+BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
+             "tool_decisions_monthly", "tool_decisions_team_hourly")  # fmt: skip
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),
