@@ -181,7 +181,7 @@ FROM (
     WHERE {DAYS}
       AND {CH_FILTER}
     UNION ALL
-    SELECT tool_name, accepts, rejects FROM tool_decisions_hourly
+    SELECT tool_name, accepts, rejects FROM tool_decisions_team_hourly
     WHERE {EDGE_HOURS}
       AND {CH_FILTER}
 )
@@ -291,6 +291,15 @@ ORDER BY time""")
     )
 
 
+# The month of the range's end, up to its end, equals the whole month in the monthly rollup (O(members) rows
+# instead of O(days × members)) when nothing is stored for a later hour of that month: the usual case of a range
+# ending now. Otherwise (a range ending in the past, a clock ahead) its days and hours are read as before.
+MONTH_IS_WHOLE = (
+    "(SELECT count() FROM member_hourly\n"
+    "           WHERE hour > $__toTime AND hour < toStartOfMonth($__toTime) + INTERVAL 1 MONTH) = 0"
+)
+
+
 def team_insights_clickhouse() -> dict[str, Any]:
     return panel(
         "table",
@@ -307,13 +316,21 @@ SELECT
     max(last_seen) AS "Last active"
 FROM (
     SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
+    FROM member_monthly
+    WHERE {MONTH_IS_WHOLE}
+      AND month = toDate(toStartOfMonth($__toTime))
+      AND {CH_FILTER}
+    UNION ALL
+    SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
     FROM member_daily
-    WHERE {MONTH_DAYS}
+    WHERE NOT {MONTH_IS_WHOLE}
+      AND {MONTH_DAYS}
       AND {CH_FILTER}
     UNION ALL
     SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
     FROM member_hourly
-    WHERE {MONTH_EDGE_HOURS}
+    WHERE NOT {MONTH_IS_WHOLE}
+      AND {MONTH_EDGE_HOURS}
       AND {CH_FILTER}
 )
 GROUP BY member, member_type
