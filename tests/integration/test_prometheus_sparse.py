@@ -39,6 +39,7 @@ from tests.support.prometheus import Labels, PrometheusServer
 pytestmark = pytest.mark.prometheus
 
 TTL_SECONDS = 20
+LATER_TTL_SECONDS = 600  # after the first restart
 ALICE = {**workload.ALICE, "session.id": "sess-a1"}
 ALICE_2 = {**workload.ALICE, "session.id": "sess-a2"}
 BOB = {**workload.BOB_1, "session.id": "sess-b1"}
@@ -257,6 +258,9 @@ def test_increase_equals_the_api_for_a_sparse_workload(tmp_path: Path, collector
         _wait_for_scrapes(scrapers)
         _send(collector, PHASE_3)
         assert collector.stop() == 0  # graceful, before any scrape saw phase 3
+        # Expiry and comeback are shown above; from here on the restarts (slow on a loaded machine) must not let
+        # the series of phase 2 expire before the final scrape, so the restarted collector keeps them longer.
+        collector.extra_env["CC_ANALYTICS_METRICS_SERIES_TTL_SECONDS"] = str(LATER_TTL_SECONDS)
         collector.start()
         _send_bad(collector, BAD_REQUESTS[1])
         _send(collector, PHASE_4)
