@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clickhouse_http import clickhouse_server  # noqa: F401 (the test ClickHouse server fixture)
 from tests.support.collector import CollectorProcess
 
 
