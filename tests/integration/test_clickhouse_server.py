@@ -96,6 +96,15 @@ def test_the_test_server_answers_as_clickhouse_does(clickhouse_server: ClickHous
     assert failing.status_code == 500 and "boom" in failing.text
 
 
+def test_an_insert_the_table_refuses_is_an_error_and_keeps_nothing(raw) -> None:
+    """As on a server: rows breaking a constraint fail the insert (code 469), so the store's refusal is seen."""
+    raw.command("CREATE TABLE checked (v Int64, CONSTRAINT no_five CHECK v != 5) ENGINE = MergeTree ORDER BY v")
+    raw.insert("checked", [[1], [2]], column_names=["v"])
+    with pytest.raises(Exception, match=r"code: 469.*Constraint `no_five`"):
+        raw.insert("checked", [[3], [5]], column_names=["v"])
+    assert raw.query("SELECT groupArray(v) FROM checked").result_rows == [([1, 2],)]
+
+
 def test_a_wrong_password_stops_the_collector_with_the_reason_and_never_the_password(
     clickhouse_server: ClickHouseHttpServer, database: str, tmp_path: Path
 ) -> None:

@@ -11,8 +11,10 @@ embeds. It is a real engine behind a thin shim, run in its own process (one engi
 - `database`, `default_format`, `query_id` and server-side parameters (`param_<name>`) are honoured; every
   other URL parameter that is not a transport option is applied as a setting (`SET name = value` on the
   request's own engine connection), so a setting the engine does not know fails as on a server (code 115).
-- `INSERT … FORMAT <fmt>` with data in the body streams the data into the engine's own input (`Native`
-  from clickhouse-connect, any input format the engine reads).
+- `INSERT … FORMAT <fmt>` with data in the body: the data is written to a file of the request's own and read
+  by `INSERT … FROM INFILE` (`Native` from clickhouse-connect, any input format the engine reads). Not chDB's
+  streaming inserter: it drops a block that breaks a table constraint yet reports its rows written, where
+  a server answers the error (code 469); FROM INFILE raises it as a server does.
 - Request bodies with `Content-Encoding` gzip, deflate, zstd or lz4 (frame) are inflated; responses are
   compressed with the client's preferred of zstd, lz4, gzip and deflate from `Accept-Encoding`, unless
   `enable_http_compression=0`.
@@ -51,6 +53,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -231,6 +234,8 @@ class Engine:
         self._connect = state.connect
         self._path = str(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._spool = data_dir.parent / f"{data_dir.name}-inserts"  # each insert's data, while it is read
+        self._spool.mkdir(exist_ok=True)
         self._anchor = state.connect(self._path)
         version, timezone = self._anchor.query("SELECT version(), timezone()", "TabSeparated").bytes().split(b"\t")
         self.version = version.decode()
@@ -304,19 +309,17 @@ class Engine:
 
     def _insert(self, connection: Any, request: SqlRequest) -> SqlResult:
         started = time.perf_counter_ns()
-        try:
-            inserter = connection.send_insert(request.statement, request.data_format)
-            inserter.append(request.data)
-            written = inserter.finish()
-        except ClickHouseError:
-            raise
-        except Exception as exc:
-            raise self._as_clickhouse_error(str(exc)) from None
+        with tempfile.NamedTemporaryFile(prefix="insert-", dir=self._spool) as data:
+            data.write(request.data)
+            data.flush()
+            statement = f"{request.statement} FROM INFILE {_quote(data.name)} FORMAT {request.data_format}"
+            result = self._run(connection, statement)
+        rows, size = (result.rows_written(), result.bytes_written()) if result is not None else (0, 0)
         summary = {
-            "read_rows": str(written.rows_written),
-            "read_bytes": str(written.bytes_written),
-            "written_rows": str(written.rows_written),
-            "written_bytes": str(written.bytes_written),
+            "read_rows": str(rows),
+            "read_bytes": str(size),
+            "written_rows": str(rows),
+            "written_bytes": str(size),
             "result_rows": "0",
             "result_bytes": "0",
             "elapsed_ns": str(time.perf_counter_ns() - started),
