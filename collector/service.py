@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdata.options import ConfigError, Option, OptionValues
+from pdata.options import ConfigError, Option, OptionValues, config_from_rows
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -40,17 +40,7 @@ class ServiceConfig:
 
     @classmethod
     def from_options(cls, values: OptionValues) -> ServiceConfig:
-        return cls(
-            bind=values["bind"],
-            allowed_hosts=values["http.allowed_hosts"],
-            data_dir=Path(values["data_dir"]),
-            max_queued_items=values["limits.max_queued_items"],
-            max_connections=values["limits.max_connections"],
-            header_timeout_seconds=values["limits.header_timeout_seconds"],
-            keep_alive_seconds=values["limits.keep_alive_seconds"],
-            log_level=values["log.level"],
-            dead_letter_max_bytes=values["dead_letter.max_bytes"],
-        )
+        return config_from_rows(cls, OPTIONS, values, ("http.", "limits."), data_dir=Path(values["data_dir"]))
 
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.auth import AuthSettings
-from pdata.options import ConfigError, Option, OptionValues, check_port
+from pdata.options import ConfigError, Option, OptionValues, check_port, config_from_rows
 
 # The console's rows of the collector's option table (README.md). It reads the collector's `data_dir` too:
 # the access file is kept there unless console.access_file says otherwise.
@@ -34,13 +34,12 @@ class ConsoleConfig:
     @classmethod
     def from_options(cls, values: OptionValues) -> ConsoleConfig:
         access_file = values["console.access_file"]
-        return cls(
+        return config_from_rows(
+            cls,
+            OPTIONS,
+            values,
+            ("api.", "console."),
             access_file=Path(access_file) if access_file else Path(values["data_dir"]) / "access.yaml",
-            port=values["api.port"],
-            trusted_header=values["console.trusted_header"],
-            session_hours=values["console.session_hours"],
-            cookie_secure=values["console.cookie_secure"],
-            initial_owner_token_file=values["console.initial_owner_token_file"],
         )
 
     def validate(self) -> None:

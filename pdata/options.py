@@ -9,13 +9,15 @@ collector, so that a component never imports the collector.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 # Every loaded option's value by its dotted path ("otlp.grpc_port" → 4317), every component's rows included:
 # a component may read a value another one owns (the data directory, the address every listener binds to).
 OptionValues = Mapping[str, Any]
+
+ConfigT = TypeVar("ConfigT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +48,18 @@ def check_port(name: str, port: int) -> None:
     """`name` is the option's attribute spelling (`api_port`), as the collector has always named ports."""
     if not 0 <= port <= 65535:
         raise ConfigError(f"{name} must be a port number, got {port}")
+
+
+def config_from_rows(
+    config: type[ConfigT], rows: Iterable[Option], values: OptionValues, sections: tuple[str, ...] = (), **computed: Any
+) -> ConfigT:
+    """`config` made from its rows' values and `computed`. A row's value goes to the field named as its path
+    without the first of `sections` it starts with, dots as underscores (with sections ("queue.",):
+    queue.max_bytes → max_bytes, log.level → log_level); `computed` holds the fields a value is converted or
+    derived for, and those read from another component's rows, and wins over a row's value."""
+    fields: dict[str, Any] = {}
+    for row in rows:
+        name = next((row.path.removeprefix(section) for section in sections if row.path.startswith(section)), row.path)
+        fields[name.replace(".", "_")] = values[row.path]
+    fields.update(computed)
+    return config(**fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdata.options import ConfigError, Option, OptionValues
+from pdata.options import ConfigError, Option, OptionValues, config_from_rows
 from processors.policy import TimeWindow, ValuePolicy
 
 _DAY_NS = 86_400 * 1_000_000_000
@@ -38,7 +38,7 @@ class ProcessorsConfig:
 
     @classmethod
     def from_options(cls, values: OptionValues) -> ProcessorsConfig:
-        return cls(**{option.attribute: values[option.path] for option in OPTIONS})
+        return config_from_rows(cls, OPTIONS, values)
 
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pdata.options import ConfigError, Option, OptionValues
+from pdata.options import ConfigError, Option, OptionValues, config_from_rows
 
 MODES = ("memory", "wal")
 FSYNC_POLICIES = ("always", "batch", "never")
@@ -34,14 +34,7 @@ class QueueConfig:
 
     @classmethod
     def from_options(cls, values: OptionValues) -> QueueConfig:
-        return cls(
-            mode=values["queue.mode"],
-            max_bytes=values["queue.max_bytes"],
-            max_age_seconds=values["queue.max_age_seconds"],
-            fsync=values["queue.fsync"],
-            fsync_interval_ms=values["queue.fsync_interval_ms"],
-            dedup_window_seconds=values["dedup.window_seconds"],
-        )
+        return config_from_rows(cls, OPTIONS, values, ("queue.",), dedup_window_seconds=values["dedup.window_seconds"])
 
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""
