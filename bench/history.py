@@ -12,6 +12,7 @@ raw tables are far larger than these and the rollup-vs-raw ratio here is a lower
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import sys
@@ -200,9 +201,17 @@ ROLLUPS = {
     "member_hourly": "hour",
     "tool_decisions_hourly": "hour",
     "model_usage_hourly": "hour",
+    "tool_decisions_team_hourly": "hour",
     "org_daily": "day",
     "member_daily": "day",
     "tool_decisions_daily": "day",
+}
+# monthly rollup table → the column its rows are keyed by; filled from the daily rollups, so rebuilt after the
+# copies (a block shifted by 28 days lands in another calendar month)
+MONTHLY_ROLLUPS = {
+    "org_monthly": "month",
+    "member_monthly": "month",
+    "tool_decisions_monthly": "month",
 }
 BLOCK_DAYS = 28
 
@@ -220,6 +229,23 @@ def _copy_back(store, table: str, column: str, since: str, days: int) -> None:
     )
 
 
+MARKER = "bench-history.json"
+
+
+def generated(directory: Path) -> dict[str, Any] | None:
+    """What a finished generate() left in `directory` (members, days, end, generate_s), or None."""
+    marker = directory / MARKER
+    if marker.exists():
+        return dict(json.loads(marker.read_text()))
+    if directory.exists() and any(directory.iterdir()):
+        raise SystemExit(f"{directory} holds no finished history ({MARKER} is missing): remove it or pick another")
+    return None
+
+
+def open_store(directory: Path):
+    return create_store(ClickHouseConfig(dsn=f"chdb:///{directory}"))
+
+
 def generate(directory: Path, members: int, days: int, end: date, progress: bool = True):
     """A fresh store in `directory` holding `days` days (ending at `end`) of `members` members.
 
@@ -229,7 +255,7 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     the state background merges reach shortly after ingest.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    store = create_store(ClickHouseConfig(dsn=f"chdb:///{directory}"))
+    store = open_store(directory)
     base_days = min(days, BLOCK_DAYS)
     first = end - timedelta(days=base_days - 1)
     blocks = (days + BLOCK_DAYS - 1) // BLOCK_DAYS
@@ -258,17 +284,36 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
         finally:
             for view in views:
                 store.execute(f"ATTACH TABLE {view}")
+        for table in MONTHLY_ROLLUPS:
+            store.execute(f"TRUNCATE TABLE {table}")
+        for backfill in monthly_backfills():
+            store.execute(backfill, settings={"max_insert_threads": 2})
     tick(steps - 1, "merging rollups")
-    for table in ROLLUPS:
+    for table in (*ROLLUPS, *MONTHLY_ROLLUPS):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
     tick(steps, "done")
-    return store, time.perf_counter() - began
+    seconds = time.perf_counter() - began
+    made = {"members": members, "days": days, "end": end.isoformat(), "generate_s": round(seconds, 1)}
+    (directory / MARKER).write_text(json.dumps(made))
+    return store, seconds
+
+
+def monthly_backfills() -> list[str]:
+    """The migrations' INSERT … SELECTs that fill the monthly rollups from the daily ones."""
+    folder = resources.files("exporters.clickhouse").joinpath("migrations")
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".sql"):
+            for match in re.finditer(r"^INSERT INTO (\w+)\s[^;]+", entry.read_text(), re.MULTILINE):
+                if match.group(1) in MONTHLY_ROLLUPS:
+                    found.append(match.group(0))
+    return found
 
 
 def counts(store) -> dict[str, int]:
     return {
         table: int(store.select(f"SELECT count() FROM {table}")[0][0])
-        for table in ("metric_points", "events", *ROLLUPS)
+        for table in ("metric_points", "events", *ROLLUPS, *MONTHLY_ROLLUPS)
     }
 
 
@@ -334,7 +379,8 @@ def _materialized_selects() -> dict[str, list[str]]:
 def raw_equivalent(sql: str) -> str:
     """The same query with every rollup replaced by its definition over the raw tables: the raw-scan figure."""
     selects = _materialized_selects()
-    for table, parts in selects.items():
+    # later rollups read earlier ones (monthly from daily): expand them first, then what they read
+    for table, parts in reversed(selects.items()):
         # a view's -If state converts to the table's column type on insert; in a subquery it must be cast
         parts = [
             part.replace(

@@ -325,9 +325,19 @@ def overload(root: Path, protocol: str, sustainable_items_per_s: float, seconds:
 # ------------------------------------------------------------------------------------------------ history
 
 
-def query_at_scale(root: Path, members: int, days: int, repeat: int) -> dict[str, Any]:
-    end = datetime.now(UTC).date()
-    store, seconds = history.generate(root / "history", members, days, end)
+def query_at_scale(root: Path, members: int, days: int, repeat: int, keep: Path | None = None) -> dict[str, Any]:
+    """Generate the history (into `keep` when given, reused by the next run of the same size) and time its views."""
+    directory = keep or root / "history"
+    made = history.generated(directory)
+    if made and (made["members"], made["days"]) != (members, days):
+        raise SystemExit(f"{directory} holds {made['members']} members × {made['days']} days, not this run's size")
+    if made:
+        end = datetime.fromisoformat(made["end"]).date()
+        seconds = made["generate_s"]
+        store = history.open_store(directory)  # applies any newer migration, backfills included
+    else:
+        end = datetime.now(UTC).date()
+        store, seconds = history.generate(directory, members, days, end)
     try:
         counts = history.counts(store)
         # time_views covers the read API and every ClickHouse dashboard panel (macros expanded).
@@ -418,7 +428,16 @@ def table(results: dict[str, Any]) -> str:
                 f"render p50 {rendered['p50_ms']:.1f} ms (worst {rendered['worst_ms']:.1f} ms), "
                 f"{rendered['body_mb']:.2f} MB; with gzip p50 {rendered['gzip_p50_ms']:.1f} ms (bench/scrape_bench.py)",
                 f"< {SCRAPE_GOAL_MS:.0f} ms", rendered["p50_ms"] < SCRAPE_GOAL_MS)  # fmt: skip
-    scale = results.get("history")
+    lines += history_rows(results.get("history"))
+    return "\n".join(lines)
+
+
+def history_rows(scale: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
+
+    def row(name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
+        lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
+
     if scale:
         c = scale["counts"]
         row(f"synthetic history ({scale['members']:,} members × {scale['days']} days)",
@@ -431,7 +450,7 @@ def table(results: dict[str, Any]) -> str:
             )
             met = timing["view_p50_ms"] <= 50 and (math.isnan(ratio) or ratio >= 20)
             row(f"query: {timing['name']}", figure, "p50 ≤ 50 ms, ≥ 20× raw", met)
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -440,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-history", action="store_true", help="skip the query-at-scale section")
     parser.add_argument("--only-e2e", action="store_true", help="decode ceiling and end-to-end ingest only")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--only-queries", action="store_true", help="the query-at-scale section only")
+    parser.add_argument("--history-dir", type=Path, help="generate the history here once, reuse it on later runs")
     arguments = parser.parse_args(argv)
     quick = arguments.quick
     began = time.perf_counter()
@@ -451,6 +472,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": "quick" if quick else "full", "cores": os.cpu_count() or 1, "cpu": cpu,
                                "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
     scale = 0.25 if quick else 1.0
+    history_size = (2_000, 28, 5) if quick else (10_000, 364, 9)  # members, days, runs per query
+    if arguments.only_queries:
+        with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
+            log("query speed at scale")
+            results["history"] = query_at_scale(Path(temporary), *history_size, keep=arguments.history_dir)
+        if arguments.json:
+            arguments.json.write_text(json.dumps(results, indent=2, default=str))
+        print("\n".join(["| measurement | figure | goal | met |", "|---|---|---|---|",
+                         *history_rows(results["history"])]))  # fmt: skip
+        return 0
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
         root = Path(temporary)
         log("decode ceiling")
@@ -494,8 +525,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["overload"].append(overload(root, protocol, sustainable, 4 if quick else 10))
             if not arguments.skip_history:
                 log("query speed at scale")
-                results["history"] = query_at_scale(root, 2_000 if quick else 10_000, 28 if quick else 364,
-                                                    5 if quick else 9)  # fmt: skip
+                results["history"] = query_at_scale(root, *history_size, keep=arguments.history_dir)
     results["took_s"] = time.perf_counter() - began
     if arguments.json:
         arguments.json.write_text(json.dumps(results, indent=2, default=str))
