@@ -11,9 +11,15 @@ from generator.promtool import MONDAY, at, counter, increments, minute_of, minut
 from generator.vocabulary import (
     API_EVENTS,
     COST,
+    DEAD_LETTER_BATCHES,
     DECISIONS,
     DERIVED_REFRESH_ERRORS,
     DERIVED_REFRESH_TIMESTAMP,
+    DURABLE_QUEUE_AGE,
+    DURABLE_QUEUE_BYTES,
+    DURABLE_QUEUE_CAPACITY,
+    DURABLE_QUEUE_CORRUPT,
+    DURABLE_QUEUE_DRAINED,
     EDIT_TOOLS,
     LINES,
     OTLP_DURATION,
@@ -190,6 +196,8 @@ class Alert:
     # step of the scenarios' input series (promtool caps a query at 10 000 samples, so week-long scenarios use
     # 10 minutes); it also selects the test file, and with it the evaluation interval (EVALUATION_INTERVALS)
     step: str = "1m"
+    # more cases that fire with the same labels (a collector in each queue mode, say)
+    also_firing: tuple[Scenario, ...] = ()
 
     @property
     def dashboard(self) -> str:
@@ -756,7 +764,8 @@ def _ingest_alerts() -> list[Alert]:
             description=f"{{{{ $value | humanizePercentage }}}} of OTLP requests got 429 / RESOURCE_EXHAUSTED over "
             f"5 minutes; the threshold is {overloaded * 100:g} %.",
             meaning=f"More than {overloaded * 100:g} % of a collector's OTLP requests were refused as overloaded "
-            "(HTTP 429 / gRPC RESOURCE_EXHAUSTED: the in-flight byte budget or the write queue is full) over 5 "
+            "(HTTP 429 / gRPC RESOURCE_EXHAUSTED: the in-flight byte budget or the write queue is full, or in "
+            "queue.mode=wal the durable queue is full or its oldest record too old) over 5 "
             f"minutes, with at least {minimum} requests. Clients retry, but late and, past their retry budget, "
             "not at all.",
             check="OTLP requests by status, Write queue depth and age, Store write latency: a slow store fills "
@@ -1010,7 +1019,227 @@ def _store_alerts() -> list[Alert]:
     ]
 
 
-ALERTS: list[Alert] = [*_spend_alerts(), *_usage_alerts(), *_availability_alerts(), *_ingest_alerts(), *_store_alerts()]
+# A collector in queue.mode=memory exposes every durable queue figure at 0, its capacity too: the queue's alerts
+# stay quiet for it, and each shows so in a scenario.
+MEMORY_MODE = "a collector in queue.mode=memory (every durable queue figure 0)"
+
+
+def _durable_queue_alerts() -> list[Alert]:
+    fill = t("durable_queue_fill_ratio")
+    age = t("durable_queue_age_seconds")
+    per_instance = "max by (job, instance)"
+    queued = f"{DURABLE_QUEUE_BYTES}{{{C1}}}"
+    oldest = f"{DURABLE_QUEUE_AGE}{{{C1}}}"
+    corrupt = f"{DURABLE_QUEUE_CORRUPT}{{{C1}}}"
+
+    def filled(waiting: int, capacity: int = 1_000_000_000) -> list[dict[str, str]]:
+        return [series(queued, f"0x5 {waiting}x20"), series(f"{DURABLE_QUEUE_CAPACITY}{{{C1}}}", f"{capacity}x25")]
+
+    return [
+        Alert(
+            name="CollectorDurableQueueFilling",
+            group=COLLECTOR,
+            # Only a durable queue has a capacity: in memory mode bytes and capacity both read 0.
+            value=f"{per_instance} ({collector(DURABLE_QUEUE_BYTES)} / ({collector(DURABLE_QUEUE_CAPACITY)} > 0))",
+            op=">",
+            threshold=fill,
+            for_="5m",
+            severity="warning",
+            summary="The durable queue of the collector {{ $labels.instance }} is filling up",
+            description=f"The durable queue is {{{{ $value | humanizePercentage }}}} full; the threshold is "
+            f"{fill * 100:g} %. When it is full senders get 429 / RESOURCE_EXHAUSTED.",
+            meaning=f"A collector's durable queue (queue.mode=wal) holds more than {fill * 100:g} % of "
+            "queue.max_bytes in records waiting to be drained into the store: the store is down or slower than the "
+            "senders. When it is full senders get 429 / RESOURCE_EXHAUSTED; they retry, and past their retry "
+            "budget drop.",
+            check="Durable queue bytes and Durable queue age and drain rate on the Collector health dashboard; "
+            "Store write errors and latency; CollectorDurableQueueNotDraining when nothing drains.",
+            action="Restore or speed up the store (ClickHouse up, disk space, credentials); raise queue.max_bytes "
+            "if the data directory's disk has room, to ride out a longer outage.",
+            firing=Scenario("900 MB of 1 GB", filled(900_000_000), ("15m",), value=0.9),
+            quiet=(
+                Scenario("half full", filled(500_000_000), ("15m",)),
+                Scenario(MEMORY_MODE, filled(0, 0), ("15m",)),
+            ),
+            labels=C1_LABELS,
+        ),
+        Alert(
+            name="CollectorDurableQueueNotDraining",
+            group=COLLECTOR,
+            value=f"{per_instance} ({collector(DURABLE_QUEUE_AGE)})",
+            op=">",
+            threshold=age,
+            for_="5m",
+            severity="warning",
+            summary="The durable queue of the collector {{ $labels.instance }} is not draining into the store",
+            description=f"The oldest record waiting to be drained arrived {{{{ $value | humanizeDuration }}}} ago; "
+            f"the threshold is {age} s.",
+            meaning=f"The oldest durable queue record (queue.mode=wal) waiting to be drained arrived more than "
+            f"{age} s ago: nothing has been drained for that long (the store is down or keeps failing the "
+            "drainer's inserts), or the drain falls behind. Senders are still acknowledged until the queue is full "
+            "(queue.max_bytes) or its oldest record is older than queue.max_age_seconds; then they get 429 / "
+            "RESOURCE_EXHAUSTED.",
+            check=f"Durable queue age and drain rate (`{DURABLE_QUEUE_DRAINED}` stays flat while the store is "
+            "down); Store write errors and the collector's log (the store's error).",
+            action="Restore the store: the drainer retries the same records in order (backoff up to 10 s) and "
+            "catches up by itself, losing nothing acknowledged. Restart the collector only if the store takes "
+            "writes and still nothing drains.",
+            firing=Scenario(
+                "the store is down from minute 5: the oldest record ages a minute a minute",
+                [series(oldest, "1x5 60+60x20"), series(queued, "0x5 4096+4096x20")],
+                ("20m",),
+                value=900,
+            ),
+            quiet=(
+                Scenario("draining: each record drained within a second", [series(oldest, "0x5 1x20")], ("20m",)),
+                Scenario(MEMORY_MODE, [series(oldest, "0x25"), series(queued, "0x25")], ("20m",)),
+            ),
+            labels=C1_LABELS,
+        ),
+        Alert(
+            name="CollectorDurableQueueCorruptRecords",
+            group=COLLECTOR,
+            value=f"sum by (job, instance) (increase({collector(DURABLE_QUEUE_CORRUPT)}[15m]))",
+            op=">",
+            threshold=0,
+            for_="5m",
+            severity="warning",
+            summary="The collector {{ $labels.instance }} skipped damaged durable queue records",
+            description="{{ $value | humanize }} damaged durable queue records were skipped in the last 15 minutes; "
+            "the requests they held are not stored.",
+            meaning="The collector found damaged records in its durable queue (a write torn by a power failure, a "
+            "flipped bit on disk) and skipped them; the records before and after them are drained. Those requests "
+            "were acknowledged but are not stored. Each is logged as `queue.corrupt_record` with its segment, "
+            "offset, bytes skipped and reason.",
+            check="The collector's log (`queue.corrupt_record`); the kernel log and the health (SMART) of the disk "
+            "of `<data_dir>/wal/`; whether the host lost power, and queue.fsync (never loses the last seconds "
+            "to a power failure).",
+            action="Replace a disk that reports errors; set queue.fsync to batch or always if it was never; tell "
+            "the teams that data of that time may be missing.",
+            firing=Scenario("3 damaged records skipped", [series(corrupt, "0x5 3x15")], ("15m",), value=3),
+            quiet=(
+                Scenario(f"nothing damaged, or {MEMORY_MODE}", [series(corrupt, "0x20")], ("15m",)),
+                Scenario(
+                    "a restart: the count of an earlier run starts over at 0", [series(corrupt, "2x5 0x15")], ("15m",)
+                ),
+            ),
+            labels=C1_LABELS,
+        ),
+    ]
+
+
+def _dead_letters(outcome: str, values: str) -> dict[str, str]:
+    return series(f'{DEAD_LETTER_BATCHES}{{{C1}, outcome="{outcome}"}}', values)
+
+
+def _refusal_alerts() -> list[Alert]:
+    refused = collector(OTLP_REQUESTS, 'status="refused_by_store"')
+    not_written = collector(DEAD_LETTER_BATCHES, 'outcome="not_written"')
+    return [
+        Alert(
+            name="CollectorStoreRefusingData",
+            group=COLLECTOR,
+            # In queue.mode=memory the sender is answered the refusal (status refused_by_store); in queue.mode=wal
+            # it was acknowledged before the drain, and only the dead-letter count shows the refusal.
+            value=f"sum by (job, instance) (increase({refused}[15m])) > 0\nor\n"
+            f"sum by (job, instance) (increase({collector(DEAD_LETTER_BATCHES)}[15m]))",
+            op=">",
+            threshold=0,
+            for_="5m",
+            severity="warning",
+            summary="The store refuses data of the collector {{ $labels.instance }} for good",
+            description="{{ $value | humanize }} requests refused by the store in the last 15 minutes; their facts "
+            "are set aside in the dead-letter file.",
+            meaning="The store answered but refused requests for good (a value it cannot take, a table "
+            "constraint, a schema that does not match the collector's). In queue.mode=memory their senders got "
+            "400 / INVALID_ARGUMENT (status `refused_by_store`) and dropped them; in queue.mode=wal they were "
+            "already acknowledged. Their facts are set aside, one JSON line each, in "
+            "`<data_dir>/dead-letter.jsonl` (up to dead_letter.max_bytes) and stored nowhere else.",
+            check="Store refusals and dead letters on the Collector health dashboard; the collector's log "
+            "(`store.write_refused` with the store's error, `dead_letter.set_aside` per request); the store's "
+            "schema and constraints against the collector's version.",
+            action="Fix the store's schema or constraints (a migration not run, a constraint added by hand); then "
+            "insert the facts of dead-letter.jsonl (the rows as they would have been stored) and move the file "
+            "away, which also makes room for new lines.",
+            firing=Scenario(
+                "queue.mode=memory: a request answered refused_by_store and set aside",
+                [_requests("refused_by_store", "0x5 1x20"), _dead_letters("written", "0x5 1x20")],
+                ("15m",),
+                value=1,
+            ),
+            also_firing=(
+                Scenario(
+                    "queue.mode=wal: a drained record refused and set aside, its sender acknowledged long before",
+                    [_requests("refused_by_store", "0x25"), _dead_letters("written", "0x5 1x20")],
+                    ("15m",),
+                    value=1,
+                ),
+            ),
+            quiet=(
+                Scenario(
+                    "senders' bad requests are not the store's refusals",
+                    [
+                        _requests("bad_request", "0x5 1+1x20"),
+                        _requests("refused_by_store", "0x25"),
+                        _dead_letters("written", "0x25"),
+                        _dead_letters("not_written", "0x25"),
+                    ],
+                    ("15m",),
+                ),
+            ),
+            labels=C1_LABELS,
+        ),
+        Alert(
+            name="CollectorDeadLetterNotWritten",
+            group=COLLECTOR,
+            value=f"sum by (job, instance) (increase({not_written}[15m]))",
+            op=">",
+            threshold=0,
+            for_="5m",
+            severity="critical",
+            summary="Data the store refused is lost: the collector {{ $labels.instance }} could not set it aside",
+            description="{{ $value | humanize }} requests refused by the store in the last 15 minutes were not "
+            "written to the dead-letter file: their data is stored nowhere.",
+            meaning="Requests the store refused for good could not be set aside in `<data_dir>/dead-letter.jsonl`: "
+            "the file reached dead_letter.max_bytes (0: no file at all) or cannot be written. Their senders "
+            "dropped them (in queue.mode=wal they had been acknowledged), so their data is lost.",
+            check="The collector's log: `dead_letter.full` (size, max_bytes) or `dead_letter.write_failed` (the "
+            "error); the size of dead-letter.jsonl and the free space of the data directory; "
+            "CollectorStoreRefusingData for why the store refuses.",
+            action="Keep the facts of dead-letter.jsonl and move the file away, or raise dead_letter.max_bytes; "
+            "repair the data directory's disk or permissions; then fix what the store refuses.",
+            firing=Scenario(
+                "the file is full: 2 refused requests not written",
+                [_dead_letters("written", "0x25"), _dead_letters("not_written", "0x5 2x20")],
+                ("15m",),
+                value=2,
+            ),
+            quiet=(
+                Scenario(
+                    "refused requests set aside (CollectorStoreRefusingData's case)",
+                    [_dead_letters("written", "0x5 2x20"), _dead_letters("not_written", "0x25")],
+                    ("15m",),
+                ),
+                Scenario(
+                    f"nothing refused, {MEMORY_MODE}",
+                    [_dead_letters("written", "0x25"), _dead_letters("not_written", "0x25")],
+                    ("15m",),
+                ),
+            ),
+            labels=C1_LABELS,
+        ),
+    ]
+
+
+ALERTS: list[Alert] = [
+    *_spend_alerts(),
+    *_usage_alerts(),
+    *_availability_alerts(),
+    *_ingest_alerts(),
+    *_store_alerts(),
+    *_durable_queue_alerts(),
+    *_refusal_alerts(),
+]
 
 # --- rules.yml ------------------------------------------------------------------------------------------------
 
@@ -1072,7 +1301,7 @@ EVALUATION_INTERVALS = {"1m": "1m", "10m": "30m"}
 def promtool_tests(step: str) -> dict[str, Any]:
     tests = []
     for alert in (alert for alert in ALERTS if alert.step == step):
-        tests.append(_alert_test(alert, alert.firing, firing=True))
+        tests += [_alert_test(alert, scenario, firing=True) for scenario in (alert.firing, *alert.also_firing)]
         tests += [_alert_test(alert, scenario, firing=False) for scenario in alert.quiet]
     return {
         "rule_files": ["../rules.yml"],

@@ -53,6 +53,14 @@ OTLP_DURATION = _words.OTLP_REQUEST_DURATION.sample
 QUEUE_ITEMS = _words.QUEUE_ITEMS.sample
 QUEUE_CAPACITY = _words.QUEUE_CAPACITY.sample
 QUEUE_AGE = _words.QUEUE_OLDEST_AGE.sample
+# The durable queue (queue.mode=wal): its gauges read 0 in queue.mode=memory, its capacity too.
+DURABLE_QUEUE_BYTES = _words.DURABLE_QUEUE_BYTES.sample
+DURABLE_QUEUE_CAPACITY = _words.DURABLE_QUEUE_CAPACITY.sample
+DURABLE_QUEUE_AGE = _words.DURABLE_QUEUE_OLDEST_AGE.sample
+DURABLE_QUEUE_DRAINED = _words.DURABLE_QUEUE_DRAINED.sample
+DURABLE_QUEUE_REPLAYED = _words.DURABLE_QUEUE_REPLAYED.sample
+DURABLE_QUEUE_CORRUPT = _words.DURABLE_QUEUE_CORRUPT.sample
+DEAD_LETTER_BATCHES = _words.DEAD_LETTER_BATCHES.sample
 STORE_WRITE_DURATION = _words.STORE_WRITE_DURATION.sample
 STORE_WRITE_ERRORS = _words.STORE_WRITE_ERRORS.sample
 DEDUP_HITS = _words.DEDUP_HITS.sample
@@ -115,6 +123,8 @@ THRESHOLDS: dict[str, Threshold] = {
     "tool_loop_min_calls": Threshold(300, "tool calls an organization needs in 15 min before ClaudeCodeToolLoop may fire"),
     "queue_fill_ratio": Threshold(0.8, "write queue fill (queued items / limits.max_queued_items) above which CollectorWriteQueueBackingUp fires"),
     "queue_age_seconds": Threshold(120, "age of the oldest queued batch (s) above which CollectorWriteQueueStale fires"),
+    "durable_queue_fill_ratio": Threshold(0.8, "durable queue fill (bytes waiting / queue.max_bytes) above which CollectorDurableQueueFilling fires"),
+    "durable_queue_age_seconds": Threshold(300, "age (s) of the oldest durable queue record waiting to be drained above which CollectorDurableQueueNotDraining fires"),
 }  # fmt: skip
 
 
