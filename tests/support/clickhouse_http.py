@@ -69,6 +69,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from tests.support.children import free_port, wait_until_ready
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TEST_USER = "cc_analytics"
@@ -521,12 +523,6 @@ def main(argv: list[str] | None = None) -> int:
 # ------------------------------------------------------------------------------------------------ test handle
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class ClickHouseHttpServer:
     """The test server as a child process on a free loopback port."""
@@ -558,18 +554,11 @@ class ClickHouseHttpServer:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"test ClickHouse server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"test ClickHouse server not ready within {timeout_s}s:\n{self.log()}")
+        wait_until_ready(
+            "test ClickHouse server", self.process, lambda: httpx.get(f"{self.url}/ping", timeout=1).status_code == 200,
+            timeout_s, self.log, self.kill, poll_s=0.05,
+        )  # fmt: skip
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""

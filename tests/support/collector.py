@@ -6,7 +6,6 @@ import hashlib
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.children import free_port, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,12 +48,6 @@ def write_access_file(path: Path, principals: list[tuple[str, str, str]]) -> Non
         ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -130,19 +125,12 @@ class CollectorProcess:
                 stderr=subprocess.STDOUT,
                 preexec_fn=self._limit_files if self.file_limit else None,
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"collector exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
-                    self.ready_at = time.monotonic()
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"collector not ready within {timeout_s}s:\n{self.log()}")
+        wait_until_ready("collector", self.process, self._ready, timeout_s, self.log, self.kill)
+        self.ready_at = time.monotonic()
+        return self
+
+    def _ready(self) -> bool:
+        return httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200
 
     def _limit_files(self) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))

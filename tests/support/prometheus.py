@@ -45,7 +45,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.collector import METRICS_HOLD_SECONDS, free_port
+from tests.support.children import free_port, wait_until_ready
+from tests.support.collector import METRICS_HOLD_SECONDS
 
 REQUIRE_ENV = "CC_ANALYTICS_REQUIRE_E2E"
 
@@ -172,18 +173,11 @@ class PrometheusServer:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if self._client.get("/-/ready").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready within {timeout_s}s:\n{self.log()}")
+        wait_until_ready(
+            "prometheus", self.process, lambda: self._client.get("/-/ready").status_code == 200, timeout_s, self.log,
+            self.stop,
+        )  # fmt: skip
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
