@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from tests.support.clickhouse_http import ClickHouseHttpServer
 from tests.support.collector import CollectorProcess
 
 
@@ -27,3 +29,12 @@ def started() -> Iterator[list[CollectorProcess]]:
     yield processes
     for process in processes:
         process.kill()
+
+
+@pytest.fixture
+def shared_store(clickhouse_server: ClickHouseHttpServer) -> Iterator[tuple[ClickHouseStore, str]]:
+    """A store on a fresh database of the session's test ClickHouse server, and its DSN, for replicas to share."""
+    dsn = clickhouse_server.dsn(clickhouse_server.new_database("shared"))
+    store = create_store(ClickHouseConfig(dsn=dsn))
+    yield store, dsn
+    store.close()

@@ -54,7 +54,7 @@ from collector.config import Config
 from collector.config import load as load_config
 from collector.pipeline import Pipeline, PipelineConfig
 from console import readmodels
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, StoreUnavailable, create_store
+from exporters.clickhouse import ClickHouseStore, StoreUnavailable
 from pdata import Batch, PointFact, Sender
 from pdata.consumer import ConsumeResult, Unavailable
 from receiver.otlp.ingest import decode
@@ -132,14 +132,6 @@ class InProcessReplica:
 
     def close(self) -> None:
         self.pipeline.close()
-
-
-@pytest.fixture
-def shared_store(clickhouse_server: ClickHouseHttpServer) -> Iterator[tuple[ClickHouseStore, str]]:
-    dsn = clickhouse_server.dsn(clickhouse_server.new_database("inprocess"))
-    store = create_store(ClickHouseConfig(dsn=dsn))
-    yield store, dsn
-    store.close()
 
 
 def _replicas(

@@ -9,19 +9,14 @@ wrong, so the test searches for requests whose digests end that way and retries 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from collector.config import load as load_config
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from pdata import Sender
 from receiver.otlp.ingest import decode
 from tests.integration.test_replicas import InProcessReplica
 from tests.support import otlp_raw as otlp
-from tests.support.clickhouse_http import ClickHouseHttpServer
 
 ORG = "org-digests"
 
@@ -45,16 +40,8 @@ def _requests_whose_digest_ends_in(suffix: bytes, count: int) -> list[dict[str, 
     return found
 
 
-@pytest.fixture
-def server_store(clickhouse_server: ClickHouseHttpServer) -> Iterator[tuple[ClickHouseStore, str]]:
-    dsn = clickhouse_server.dsn(clickhouse_server.new_database("digests"))
-    store = create_store(ClickHouseConfig(dsn=dsn))
-    yield store, dsn
-    store.close()
-
-
-def test_a_retry_on_another_replica_is_recognised_whatever_its_digest_ends_in(server_store, tmp_path: Path) -> None:
-    store, dsn = server_store
+def test_a_retry_on_another_replica_is_recognised_whatever_its_digest_ends_in(shared_store, tmp_path: Path) -> None:
+    store, dsn = shared_store
     config = load_config(environ={"CC_ANALYTICS_STORAGE_DSN": dsn, "CC_ANALYTICS_DATA_DIR": str(tmp_path)})
     a, b = InProcessReplica(store, config), InProcessReplica(store, config)
     requests = _requests_whose_digest_ends_in(b"\x00", 3) + _requests_whose_digest_ends_in(b"\x00\x00", 1)
