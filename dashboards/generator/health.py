@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from generator.grafana import (
@@ -18,7 +19,14 @@ from generator.grafana import (
 from generator.vocabulary import (
     BUILD_INFO,
     CUMULATIVE_POINTS_DROPPED,
+    DEAD_LETTER_BATCHES,
     DEDUP_HITS,
+    DURABLE_QUEUE_AGE,
+    DURABLE_QUEUE_BYTES,
+    DURABLE_QUEUE_CAPACITY,
+    DURABLE_QUEUE_CORRUPT,
+    DURABLE_QUEUE_DRAINED,
+    DURABLE_QUEUE_REPLAYED,
     EXPORTER_SERIES,
     OTLP_DURATION,
     OTLP_ITEMS,
@@ -234,16 +242,78 @@ def health_dashboard() -> dict[str, Any]:
             "Series held per counter, and points folded into `other` per interval.",
             interval="1m",
         ),
+        *durable_queue_panels(layout, graph, inst, rate),
     ]
     return dashboard(
         "cc-analytics-collector",
         "Collector health",
-        "The claude-code-analytics collector's own metrics: ingest, latency, write queue, store, exporter series.",
+        "The claude-code-analytics collector's own metrics: ingest, latency, write queue, store, exporter series, "
+        "durable queue, store refusals.",
         panels,
         health_variables(),
         time_from="now-6h",
         tags=("collector",),
     )
+
+
+def durable_queue_panels(
+    layout: Layout, graph: Callable[..., dict[str, Any]], inst: str, rate: str
+) -> list[dict[str, Any]]:
+    """The durable queue of queue.mode=wal (every figure 0 in memory mode) and what the store refused for good."""
+    return [
+        layout.row("Durable queue and store refusals"),
+        graph(
+            "Durable queue bytes",
+            [
+                prom(f"sum({DURABLE_QUEUE_BYTES}{{{inst}}})", "waiting", "A"),
+                prom(f"sum({DURABLE_QUEUE_CAPACITY}{{{inst}}})", "capacity", "B"),
+            ],
+            "Bytes of records waiting to be drained into the store, and the capacity (queue.max_bytes) past which "
+            "senders get 429 / RESOURCE_EXHAUSTED; all instances, 0 in queue.mode=memory.",
+            unit="bytes",
+        ),
+        graph(
+            "Durable queue drain rate and age",
+            [
+                prom(f"sum(rate({DURABLE_QUEUE_DRAINED}{{{inst}}}[{rate}]))", "drained", "A"),
+                prom(f"max({DURABLE_QUEUE_AGE}{{{inst}}})", "oldest (s)", "B"),
+            ],
+            "Records drained per second (stored, recognised as stored, or refused for good: left) and the time "
+            "since the oldest waiting record arrived (right). A flat drain with a growing age: the store does not "
+            "take writes.",
+            right=["oldest (s)"],
+            right_unit="s",
+        ),
+        graph(
+            "Durable queue replayed and corrupt records",
+            [
+                prom(f"sum(increase({DURABLE_QUEUE_REPLAYED}{{{inst}}}[$__interval]))", "replayed", "A"),
+                prom(f"sum(increase({DURABLE_QUEUE_CORRUPT}{{{inst}}}[$__interval]))", "corrupt (skipped)", "B"),
+            ],
+            "Records per interval that an earlier run appended and this one drained (after a stop or a crash), and "
+            "damaged records skipped (each logged as queue.corrupt_record: their requests are not stored).",
+            interval="1m",
+        ),
+        graph(
+            "Store refusals and dead letters",
+            [
+                prom(
+                    f'sum(increase({OTLP_REQUESTS}{{{inst}, status="refused_by_store"}}[$__interval]))',
+                    "answered refused_by_store",
+                    "A",
+                ),
+                prom(
+                    f"sum by (outcome) (increase({DEAD_LETTER_BATCHES}{{{inst}}}[$__interval]))",
+                    "dead letter {{outcome}}",
+                    "B",
+                ),
+            ],
+            "Requests per interval the store refused for good: answered 400 / INVALID_ARGUMENT (queue.mode=memory; "
+            "in wal mode they were acknowledged before), and set aside in dead-letter.jsonl (written) or lost "
+            "(not_written: past dead_letter.max_bytes, or the file cannot be written).",
+            interval="1m",
+        ),
+    ]
 
 
 def health_variables() -> list[dict[str, Any]]:

@@ -78,6 +78,16 @@ EXACT: dict[tuple[str, str], Any] = {
     ("Collector up", "A"): 1,
     ("Version", "A"): 1,
     ("Write queue", "A"): 0,
+    # The test's collector runs queue.mode=memory: the durable queue's series exist, all at 0.
+    ("Durable queue bytes", "A"): 0,
+    ("Durable queue bytes", "B"): 0,
+    ("Durable queue drain rate and age", "A"): 0,
+    ("Durable queue drain rate and age", "B"): 0,
+    ("Durable queue replayed and corrupt records", "A"): 0,
+    ("Durable queue replayed and corrupt records", "B"): 0,
+    # The store refused nothing, and every dead-letter outcome exists at 0 from the start.
+    ("Store refusals and dead letters", "A"): 0,
+    ("Store refusals and dead letters", "B"): {"written": 0, "not_written": 0},
 }
 BY = {
     "Tokens by type and model": ("type", "model"),
@@ -90,6 +100,7 @@ BY = {
     "Tool calls by tool": "tool_name",
     "MCP tool calls": "tool_name",
     "Tool success rate": "tool_name",
+    "Store refusals and dead letters": "outcome",
 }
 # Expressions that give nothing, or only 0, on a healthy collector that never saw a duplicate or a rejection.
 ZERO_WHEN_HEALTHY = {
