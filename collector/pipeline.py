@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from collector.deadletter import DeadLetterFile
+from collector.grouping import STOP, take_group
 from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Refused, Unavailable
 from pdata.store import FactWriter, StoreRefused, StoreUnavailable
@@ -29,7 +30,10 @@ from processors.chain import ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")
 
-_STOP = object()
+
+def _queued_size(item: tuple[Batch, Future, int]) -> int:
+    return item[2]
+
 
 # Called with each group's facts once they are committed (e.g. the Prometheus exporter's counters).
 CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
@@ -89,33 +93,20 @@ class Pipeline:
         """Stop taking batches, write everything queued, then stop the writer."""
         with self._queued_lock:
             self._closed = True
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            group = [item]
-            size = item[2]
             # An insert has a fixed cost (a part per table and per materialized view, ~50 ms on chDB), so
             # when inserts are slow, wait about as long as the last one took: groups grow with the load
             # and the fixed cost is shared, instead of one small insert per request.
             linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
-            deadline = time.monotonic() + linger
-            while size < self._config.max_group_items:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                group.append(item)
-                size += item[2]
+            group, stopping = take_group(self._queue, linger, _queued_size, self._config.max_group_items)
+            if not group:
+                break
+            size = sum(item[2] for item in group)
             began = time.monotonic()
             self._write(group)
             self._last_write_s = time.monotonic() - began

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from collector.grouping import STOP, take_group
 from collector.wal.codec import encode, summary
 from collector.wal.config import QueueConfig
 from collector.wal.frame import frame
@@ -29,7 +30,6 @@ from pdata.consumer import ConsumeResult, Overloaded, Unavailable
 
 log = logging.getLogger("cc_analytics.queue")
 
-_STOP = object()
 # How long a refused sender should wait: the queue frees space as fast as the store takes it.
 RETRY_AFTER_S = 5
 _NS_PER_S = 1_000_000_000
@@ -93,30 +93,17 @@ class Appender:
         """Refuse new requests, answer every one already taken, then stop."""
         with self._lock:
             self._closed = True
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         self._thread.join()
 
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            group = [item]
             # batch: wait out the fsync interval, so that every request arriving meanwhile shares the fsync.
             linger_s = self._config.fsync_interval_ms / 1000 if self._config.fsync == "batch" else 0.0
-            deadline = time.monotonic() + linger_s
-            while True:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                group.append(item)
-            self._answer(self._append(group))
+            group, stopping = take_group(self._queue, linger_s)
+            if group:
+                self._answer(self._append(group))
 
     def _append(self, group: list[tuple[Batch, Future[ConsumeResult]]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
