@@ -23,8 +23,10 @@ from typing import Any
 
 try:  # both "tests.e2e.claude_cli" and plain "claude_cli" (sys.path) imports
     from .fake_anthropic import PROMPT, FakeAnthropic, fake_anthropic_api
+    from .otlp_capture import otlp_capture
 except ImportError:  # pragma: no cover
     from fake_anthropic import PROMPT, FakeAnthropic, fake_anthropic_api  # type: ignore
+    from otlp_capture import otlp_capture  # type: ignore
 
 CLAUDE_CODE_VERSION = "2.1.331"
 NPM_PACKAGE = "@anthropic-ai/claude-code"
@@ -252,6 +254,35 @@ def run_claude(
         return _run(fake)
     with fake_anthropic_api(workdir=workdir) as api:
         return _run(api)
+
+
+def run_captured(
+    protocol: str,
+    token: str,
+    binary: Path,
+    base_dir: Path,
+    mode: str = "acceptEdits",
+    *,
+    forward_http: str | None = None,
+    forward_grpc: str | None = None,
+    **kw: Any,
+) -> tuple[CliRun, list[dict]]:
+    """One ``run_claude`` (``kw``: its other arguments) with telemetry to an ``otlp_capture`` (a tee to the
+    ``forward_*`` receivers when given); returns the run and the capture's records, metrics and logs included."""
+    with otlp_capture(forward_http=forward_http, forward_grpc=forward_grpc) as cap:
+        run = run_claude(
+            protocol,
+            cap.endpoint_for(protocol),
+            token,
+            permission_mode=mode,
+            binary=binary,
+            timeout=90,
+            base_dir=base_dir,
+            **kw,
+        )
+        # The CLI flushes both exporters before it exits, so this normally returns at once.
+        cap.wait_for(lambda r: {"/v1/metrics", "/v1/logs"} <= {x["path"] for x in r}, timeout=10)
+        return run, cap.snapshot()
 
 
 def _parse_result(stdout: str) -> dict | None:

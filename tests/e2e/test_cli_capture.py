@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 try:
-    from .claude_cli import CLAUDE_CODE_VERSION, PROTOCOLS, CliRun, run_claude
+    from .claude_cli import CLAUDE_CODE_VERSION, PROTOCOLS, CliRun, run_captured
     from .fake_anthropic import FILE_AFTER_EDIT, FILE_NAME, SCRIPT, USAGE
-    from .otlp_capture import Summary, load_jsonl, otlp_capture, summarize
+    from .otlp_capture import Summary, load_jsonl, summarize
 except ImportError:  # tests/e2e on sys.path (conftest.py puts it there)
-    from claude_cli import CLAUDE_CODE_VERSION, PROTOCOLS, CliRun, run_claude
+    from claude_cli import CLAUDE_CODE_VERSION, PROTOCOLS, CliRun, run_captured
     from fake_anthropic import FILE_AFTER_EDIT, FILE_NAME, SCRIPT, USAGE
-    from otlp_capture import Summary, load_jsonl, otlp_capture, summarize
+    from otlp_capture import Summary, load_jsonl, summarize
 
 TOKEN = "ingest-test-token"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -35,20 +35,7 @@ REQUIRED_EVENTS = {"user_prompt", "api_request", "tool_decision", "tool_result"}
 def _run_and_capture(
     protocol: str, binary: Path, base_dir: Path, mode: str = "acceptEdits", **kw
 ) -> tuple[CliRun, Summary, list]:
-    with otlp_capture() as cap:
-        run = run_claude(
-            protocol,
-            cap.endpoint_for(protocol),
-            TOKEN,
-            permission_mode=mode,
-            binary=binary,
-            timeout=90,
-            base_dir=base_dir,
-            **kw,
-        )
-        # The CLI flushes both exporters before it exits, so this normally returns at once.
-        cap.wait_for(lambda r: {"/v1/metrics", "/v1/logs"} <= {x["path"] for x in r}, timeout=10)
-        records = cap.snapshot()
+    run, records = run_captured(protocol, TOKEN, binary, base_dir, mode, **kw)
     assert run.exit_code == 0, (
         f"claude exited {run.exit_code}\nstdout: {run.stdout[-2000:]}\nstderr: {run.stderr[-4000:]}"
     )

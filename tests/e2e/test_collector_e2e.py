@@ -27,13 +27,13 @@ from tests.conftest import API_KEY_ID, INGEST_TOKEN
 from tests.support.collector import CollectorProcess
 
 try:
-    from .claude_cli import PROTOCOLS, CliRun, run_claude
+    from .claude_cli import PROTOCOLS, CliRun, run_captured
     from .fake_anthropic import FILE_AFTER_EDIT, FILE_NAME, SCRIPT
-    from .otlp_capture import Summary, otlp_capture, summarize
+    from .otlp_capture import Summary, summarize
 except ImportError:  # tests/e2e on sys.path (conftest.py puts it there)
-    from claude_cli import PROTOCOLS, CliRun, run_claude
+    from claude_cli import PROTOCOLS, CliRun, run_captured
     from fake_anthropic import FILE_AFTER_EDIT, FILE_NAME, SCRIPT
-    from otlp_capture import Summary, otlp_capture, summarize
+    from otlp_capture import Summary, summarize
 
 CLI_COST_USD = 0.0327  # 3 replies x 0.0109, what CLI 2.1.331 reports for the script's usage
 API_DEADLINE_S = 15.0
@@ -47,19 +47,10 @@ def _run_through_collector(
     collector: CollectorProcess, protocol: str, binary: Path, base_dir: Path, mode: str = "acceptEdits"
 ) -> tuple[CliRun, Summary, list[dict]]:
     """One CLI run whose telemetry goes through the recording tee to the collector."""
-    with otlp_capture(forward_http=collector.otlp_http_url, forward_grpc=collector.grpc_target) as tee:
-        run = run_claude(
-            protocol,
-            tee.endpoint_for(protocol),
-            INGEST_TOKEN,
-            permission_mode=mode,
-            binary=binary,
-            timeout=90,
-            base_dir=base_dir,
-        )
-        # The CLI flushes both exporters before it exits, so this normally returns at once.
-        tee.wait_for(lambda r: {"/v1/metrics", "/v1/logs"} <= {x["path"] for x in r}, timeout=10)
-        records = tee.snapshot()
+    run, records = run_captured(
+        protocol, INGEST_TOKEN, binary, base_dir, mode,
+        forward_http=collector.otlp_http_url, forward_grpc=collector.grpc_target,
+    )  # fmt: skip
     assert run.exit_code == 0, (
         f"claude exited {run.exit_code}\nstdout: {run.stdout[-2000:]}\nstderr: {run.stderr[-4000:]}"
     )
