@@ -60,23 +60,37 @@ def _ms(received_ns: int) -> int:
     return received_ns // 1_000_000
 
 
+def _member_columns(
+    facts: Sequence[PointFact] | Sequence[EventFact],
+    received_at: list,
+    organization_id: list,
+    member: list,
+    member_type: list,
+    team: list,
+) -> None:
+    """The columns every row takes from its request and its member, points and events alike. One loop over a
+    batch's facts, called once per batch (not once per row: the row loops are the insert's hot path)."""
+    for item in facts:
+        who = item.member
+        received_at.append(_ms(item.received_ns))
+        organization_id.append(who.organization_id)
+        member.append(who.member)
+        member_type.append(who.kind)
+        team.append(who.team)
+
+
 def point_columns(facts: Sequence[PointFact]) -> list[list]:
     columns: list[list] = [[] for _ in POINT_COLUMNS]
     (time, start_time, received_at, organization_id, member, member_type, team, user_id, session_id, metric,
      unit, fact, value, temporality, cumulative, series_key, type_, model, tool_name, decision, source,
      language, query_source, start_type, terminal_type, service_version, attributes, resource,
      request_digest) = columns  # fmt: skip
+    _member_columns(facts, received_at, organization_id, member, member_type, team)
     for item in facts:
         point = item.point
         attrs = point.attributes
-        who = item.member
         time.append(point.time_ns)
         start_time.append(point.start_ns)
-        received_at.append(_ms(item.received_ns))
-        organization_id.append(who.organization_id)
-        member.append(who.member)
-        member_type.append(who.kind)
-        team.append(who.team)
         user_id.append(attrs.get("user.id") or point.resource.get("user.id", ""))
         session_id.append(attrs.get("session.id", ""))
         metric.append(point.metric)
@@ -108,16 +122,11 @@ def event_columns(facts: Sequence[EventFact]) -> list[list]:
      prompt_id, sequence, model, tool_name, decision, source, success, cost_usd, duration_ms, input_tokens,
      output_tokens, cache_read_tokens, cache_creation_tokens, terminal_type, service_version, body,
      attributes, resource, request_digest) = columns  # fmt: skip
+    _member_columns(facts, received_at, organization_id, member, member_type, team)
     for item in facts:
         event = item.event
         attrs = item.attributes
-        who = item.member
         time.append(event.time_ns)
-        received_at.append(_ms(item.received_ns))
-        organization_id.append(who.organization_id)
-        member.append(who.member)
-        member_type.append(who.kind)
-        team.append(who.team)
         user_id.append(attrs.get("user.id") or event.resource.get("user.id", ""))
         session_id.append(attrs.get("session.id", ""))
         event_name.append(event.name)
