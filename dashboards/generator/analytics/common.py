@@ -1,0 +1,26 @@
+"""What several rows of the analytics dashboards share: the colours of the ratios, the sizes of the tables and
+the organization and team filter of the queries over the rollups."""
+
+from __future__ import annotations
+
+from generator.grafana import higher_is_better, lower_is_better
+from generator.vocabulary import SQL_ORG, SQL_TEAM, t
+
+# --- colours of the ratios ------------------------------------------------------------------------------------
+# Fewer than half of the proposals accepted means the edits are mostly unwanted; 70 % is a healthy team.
+ACCEPTANCE_COLOURS = higher_is_better(0.5, 0.7)
+# A session re-sends its context with every call, so most prompt tokens should be cache reads: below half the
+# prompt cache is not doing its job (short sessions, changing system prompts, cache expiry between turns).
+CACHE_HIT_COLOURS = higher_is_better(0.5, 0.8)
+# Some tool failures are ordinary work (a failing test, a missing file); many mean a broken tool or MCP server.
+TOOL_SUCCESS_COLOURS = higher_is_better(0.8, 0.95)
+# API errors: amber from 1 %, red from the share at which ClaudeCodeApiErrorRatioHigh fires.
+API_ERROR_COLOURS = lower_is_better(0.01, t("api_error_ratio"))
+
+# Claude Code names an MCP tool `mcp__<server>__<tool>`, or `mcp_tool` while tool details are not logged.
+MCP_TOOLS = "mcp__.+|mcp_tool"
+SESSION_ROWS = 20
+EVENT_ROWS = 50
+
+# The organization and team variables of the queries over the rollups.
+CH_FILTER = f"{SQL_ORG}\n      AND {SQL_TEAM}"

@@ -1,0 +1,120 @@
+"""The two analytics dashboards assembled from their rows, with their variables and alert list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.analytics.console_clickhouse import console_panels_clickhouse
+from generator.analytics.console_prometheus import console_panels_prometheus
+from generator.analytics.events_clickhouse import events_panels_clickhouse
+from generator.analytics.events_prometheus import events_panels_prometheus
+from generator.analytics.members_sessions import members_panels, sessions_and_models_panels
+from generator.analytics.usage_prometheus import usage_panels
+from generator.grafana import (
+    Layout,
+    alert_list,
+    ch_variable,
+    dashboard,
+    datasource_variable,
+    prom_variable,
+    window_variable,
+)
+from generator.vocabulary import COST, DAYS, EDGE_HOURS, HOURS, SESSIONS
+
+# --- variables and dashboards ---------------------------------------------------------------------------------
+
+
+def analytics_variables_clickhouse() -> list[dict[str, Any]]:
+    return [
+        datasource_variable("prometheus", "Prometheus"),
+        datasource_variable("clickhouse", "ClickHouse"),
+        ch_variable(
+            "organization",
+            "Organization",
+            f"""
+SELECT DISTINCT toString(organization_id) FROM (
+    SELECT organization_id FROM org_daily WHERE {DAYS}
+    UNION ALL
+    SELECT organization_id FROM member_hourly WHERE {EDGE_HOURS}
+)
+WHERE organization_id != ''
+ORDER BY 1""",
+        ),
+        ch_variable(
+            "team",
+            "Team",
+            f"""
+SELECT DISTINCT toString(team) FROM (
+    SELECT team FROM org_daily WHERE {DAYS}
+    UNION ALL
+    SELECT team FROM member_hourly WHERE {EDGE_HOURS}
+)
+WHERE team != ''
+ORDER BY 1""",
+        ),
+        ch_variable(
+            "model",
+            "Model",
+            f"""
+SELECT DISTINCT toString(model) FROM model_usage_hourly
+WHERE {HOURS} AND model != ''
+ORDER BY 1""",
+        ),
+    ]
+
+
+def analytics_variables_prometheus() -> list[dict[str, Any]]:
+    return [
+        datasource_variable("prometheus", "Prometheus"),
+        prom_variable("organization", "Organization", f"label_values({SESSIONS}, organization_id)"),
+        prom_variable("team", "Team", f"label_values({COST}, team)"),
+        prom_variable("model", "Model", f"label_values({COST}, model)"),
+        window_variable(),
+    ]
+
+
+def claude_code_alerts() -> dict[str, Any]:
+    return alert_list(
+        "Claude Code alerts",
+        "Firing and pending ClaudeCode* alerts (spend, acceptance, API errors): see dashboards/README.md for what "
+        "each means and what to do.",
+        "ClaudeCode",
+    )
+
+
+def analytics_dashboard() -> dict[str, Any]:
+    layout = Layout()
+    panels = (
+        console_panels_clickhouse(layout)
+        + usage_panels(layout)
+        + events_panels_clickhouse(layout)
+        + sessions_and_models_panels(layout)
+        + members_panels(layout)
+    )
+    panels += [layout.row("Alerts"), layout.place(claude_code_alerts(), 24, 6)]
+    return dashboard(
+        "cc-analytics",
+        "Claude Code Analytics",
+        "Claude Code usage: the console's views (accepted lines, acceptance rate, activity, spend, team insights) "
+        "exact from the ClickHouse rollups, usage counters from Prometheus, API and tool health from the events, "
+        "models and sessions from the raw points.",
+        panels,
+        analytics_variables_clickhouse(),
+        tags=("clickhouse", "prometheus"),
+    )
+
+
+def analytics_prometheus_dashboard() -> dict[str, Any]:
+    layout = Layout()
+    panels = console_panels_prometheus(layout) + usage_panels(layout) + events_panels_prometheus(layout)
+    panels += [layout.row("Alerts"), layout.place(claude_code_alerts(), 24, 6)]
+    return dashboard(
+        "cc-analytics-prometheus",
+        "Claude Code Analytics (Prometheus only)",
+        "The Claude Code Analytics views from Prometheus alone, for collectors on the embedded store that Grafana "
+        "cannot reach. Window figures come from the collector's derived gauges, the rest from Claude Code's "
+        "counters and the collector's events counter.",
+        panels,
+        analytics_variables_prometheus(),
+        tags=("prometheus",),
+    )

@@ -1,0 +1,190 @@
+"""API requests, errors, latency and tool results from the ClickHouse events table, with the most recent
+failures (never their messages or parameters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.analytics.common import API_ERROR_COLOURS, EVENT_ROWS
+from generator.analytics.events_prometheus import api_errors_by_status, mcp_tool_calls, tool_calls
+from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, ch, panel, stat_of
+from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
+
+# --- Claude Code Analytics: API and tools from the events table (ClickHouse) ----------------------------------
+
+EVENTS_FILTER = f"$__timeFilter(events.time)\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
+
+
+def api_requests_clickhouse() -> dict[str, Any]:
+    return panel(
+        "timeseries",
+        "API requests and errors",
+        [
+            ch(f"""
+SELECT $__timeInterval(events.time) AS time,
+       countIf(event_name = 'api_request') AS "API requests",
+       countIf(event_name = 'api_error') AS "API errors"
+FROM events
+WHERE {EVENTS_FILTER}
+  AND {SQL_MODEL}
+  AND event_name IN ('api_request', 'api_error')
+GROUP BY time
+ORDER BY time""")
+        ],
+        "Claude Code's api_request and api_error events per interval.",
+        right=["API errors"],
+        interval="5m",
+        bars=True,
+    )
+
+
+def api_error_ratio_clickhouse() -> dict[str, Any]:
+    return panel(
+        "stat",
+        "API error ratio",
+        [
+            ch(
+                f"""
+SELECT countIf(event_name = 'api_error') AS "API errors",
+       countIf(event_name = 'api_request') AS "API requests",
+       if(count() = 0, NULL, countIf(event_name = 'api_error') / count()) AS "API error ratio"
+FROM events
+WHERE {EVENTS_FILTER}
+  AND {SQL_MODEL}
+  AND event_name IN ('api_request', 'api_error')""",
+                table=True,
+            )
+        ],
+        "api_error events / (api_request + api_error events) over the time range. Amber from 1 %, red from the "
+        "alert's threshold.",
+        options=stat_of("API error ratio"),
+        unit=PERCENT,
+        thresholds=API_ERROR_COLOURS,
+    )
+
+
+def api_latency_clickhouse() -> dict[str, Any]:
+    return panel(
+        "timeseries",
+        "API latency",
+        [
+            ch(f"""
+SELECT $__timeInterval(events.time) AS time,
+       avg(duration_ms) AS "Mean (ms)",
+       quantileExact(0.95)(duration_ms) AS "p95 (ms)",
+       max(duration_ms) AS "Max (ms)"
+FROM events
+WHERE {EVENTS_FILTER}
+  AND {SQL_MODEL}
+  AND event_name = 'api_request'
+GROUP BY time
+ORDER BY time""")
+        ],
+        "duration_ms of api_request events: mean, 95th percentile and maximum per interval.",
+        unit=MILLISECONDS,
+        interval="5m",
+    )
+
+
+def tool_success_clickhouse() -> dict[str, Any]:
+    return panel(
+        "table",
+        "Tool success rate",
+        [
+            ch(
+                f"""
+SELECT tool_name AS "Tool",
+       count() AS "Results",
+       countIf(success = 'true') AS "Succeeded",
+       countIf(success = 'true') / count() AS "Success rate",
+       avg(duration_ms) AS "Mean duration"
+FROM events
+WHERE {EVENTS_FILTER}
+  AND event_name = 'tool_result'
+GROUP BY tool_name
+ORDER BY tool_name""",
+                table=True,
+            )
+        ],
+        "tool_result events per tool (MCP tools as mcp__<server>__<tool>): how many succeeded, mean duration.",
+        defaults={"custom": {"align": "auto"}},
+        units={"Results": COUNT, "Succeeded": COUNT, "Success rate": PERCENT, "Mean duration": MILLISECONDS},
+    )
+
+
+def recent_api_errors() -> dict[str, Any]:
+    # The error text is left out: it may quote the request.
+    return panel(
+        "table",
+        "Recent API errors",
+        [
+            ch(
+                f"""
+SELECT events.time AS "Time",
+       member AS "Member",
+       session_id AS "Session",
+       model AS "Model",
+       attributes['status_code'] AS "Status",
+       attributes['attempt'] AS "Attempt",
+       duration_ms AS "Duration"
+FROM events
+WHERE {EVENTS_FILTER}
+  AND {SQL_MODEL}
+  AND event_name = 'api_error'
+ORDER BY events.time DESC, sequence DESC
+LIMIT {EVENT_ROWS}""",
+                table=True,
+            )
+        ],
+        f"The last {EVENT_ROWS} api_error events, newest first: who, which session and model, the HTTP status, "
+        "the attempt and how long the call took. The error message is not shown.",
+        defaults={"custom": {"align": "auto", "filterable": True}},
+        units={"Time": TIMESTAMP, "Duration": MILLISECONDS},
+    )
+
+
+def recent_tool_failures() -> dict[str, Any]:
+    # Tool parameters and error text are left out: they quote commands, paths and file contents.
+    return panel(
+        "table",
+        "Recent tool failures",
+        [
+            ch(
+                f"""
+SELECT events.time AS "Time",
+       member AS "Member",
+       session_id AS "Session",
+       tool_name AS "Tool",
+       attributes['error_type'] AS "Error type",
+       attributes['decision_type'] AS "Decision",
+       duration_ms AS "Duration"
+FROM events
+WHERE {EVENTS_FILTER}
+  AND event_name = 'tool_result'
+  AND success = 'false'
+ORDER BY events.time DESC, sequence DESC
+LIMIT {EVENT_ROWS}""",
+                table=True,
+            )
+        ],
+        f"The last {EVENT_ROWS} tool_result events with success=false, newest first: who, which session and tool, "
+        "the error type and how long it ran. Tool parameters and error messages are not shown.",
+        defaults={"custom": {"align": "auto", "filterable": True}},
+        units={"Time": TIMESTAMP, "Duration": MILLISECONDS},
+    )
+
+
+def events_panels_clickhouse(layout: Layout) -> list[dict[str, Any]]:
+    """API and tool health: exact from the events table, with status classes and tool calls from Prometheus."""
+    return [
+        layout.row("API and tools (ClickHouse events, Prometheus events counter)"),
+        layout.place(api_requests_clickhouse(), 8, 8),
+        layout.place(api_error_ratio_clickhouse(), 4, 8),
+        layout.place(api_latency_clickhouse(), 12, 8),
+        layout.place(api_errors_by_status(), 12, 8),
+        layout.place(recent_api_errors(), 12, 8),
+        layout.place(tool_calls(), 12, 8),
+        layout.place(mcp_tool_calls(), 12, 8),
+        layout.place(tool_success_clickhouse(), 12, 8),
+        layout.place(recent_tool_failures(), 12, 8),
+    ]

@@ -1,0 +1,205 @@
+"""Per member, per session and per model (ClickHouse): who spends and ships what, the costliest and longest
+sessions, the models side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.analytics.common import CH_FILTER, SESSION_ROWS
+from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, USD, Layout, ch, panel
+from generator.vocabulary import HOURS, SQL_MODEL, SQL_ORG, SQL_TEAM
+
+# --- Claude Code Analytics: per member, per session, per model (ClickHouse) -----------------------------------
+
+
+def members_panels(layout: Layout) -> list[dict[str, Any]]:
+    where = f"{HOURS}\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
+    return [
+        layout.row("Per member (ClickHouse)"),
+        layout.place(
+            panel(
+                "timeseries",
+                "Spend per member",
+                [
+                    ch(f"""
+SELECT $__timeInterval(hour) AS time, member, sum(spend_usd) AS spend_usd
+FROM model_usage_hourly
+WHERE {where}
+  AND {SQL_MODEL}
+GROUP BY time, member
+ORDER BY time""")
+                ],
+                "USD per member and interval (models filtered by the model variable).",
+                unit=USD,
+                interval="1h",
+                bars=True,
+            ),
+            12,
+            8,
+        ),
+        layout.place(
+            panel(
+                "timeseries",
+                "Accepted lines per member",
+                [
+                    ch(f"""
+SELECT $__timeInterval(hour) AS time, member, sum(accepted_lines) AS accepted_lines
+FROM member_hourly
+WHERE {where}
+GROUP BY time, member
+ORDER BY time""")
+                ],
+                "Accepted lines per member and interval.",
+                interval="1h",
+                bars=True,
+            ),
+            12,
+            8,
+        ),
+    ]
+
+
+# One row per session of the raw points and events in the range; sessions without an id (session ids switched
+# off) cannot be told apart and are left out.
+SESSIONS_SQL = """
+SELECT session_id AS "Session",
+       any(member) AS "Member",
+       sum(cost) AS "Cost (USD)",
+       sum(tokens) AS "Tokens",
+       sum(lines) AS "Accepted lines",
+       sum(prompts) AS "Prompts",
+       min(seen) AS "First seen",
+       max(seen) AS "Last seen"
+FROM (
+    SELECT session_id, member, metric_points.time AS seen,
+           if(fact = 'cost_usd', value, 0) AS cost,
+           if(startsWith(fact, 'tokens_'), value, 0) AS tokens,
+           if(fact = 'lines_added', value, 0) AS lines,
+           0 AS prompts
+    FROM metric_points
+    WHERE $__timeFilter(metric_points.time)
+      AND session_id != ''
+      AND {filter}
+    UNION ALL
+    SELECT session_id, member, events.time AS seen, 0, 0, 0, event_name = 'user_prompt'
+    FROM events
+    WHERE $__timeFilter(events.time)
+      AND session_id != ''
+      AND {filter}
+)
+GROUP BY session_id
+ORDER BY {order}, "Session"
+LIMIT {rows}"""
+SESSION_UNITS = {
+    "Cost (USD)": USD,
+    "Tokens": COUNT,
+    "Accepted lines": COUNT,
+    "Prompts": COUNT,
+    "First seen": TIMESTAMP,
+    "Last seen": TIMESTAMP,
+}
+
+
+def sessions_table(title: str, order: str, description: str) -> dict[str, Any]:
+    query = SESSIONS_SQL.format(filter=CH_FILTER, order=order, rows=SESSION_ROWS)
+    return panel(
+        "table",
+        title,
+        [ch(query, table=True)],
+        description,
+        defaults={"custom": {"align": "auto", "filterable": True}},
+        units=SESSION_UNITS,
+    )
+
+
+def model_comparison() -> dict[str, Any]:
+    """Per model: spend and tokens from the rollups, API calls from the events, lines from the points."""
+    return panel(
+        "table",
+        "Model comparison",
+        [
+            ch(
+                f"""
+SELECT model AS "Model",
+       sum(spend) AS "Cost (USD)",
+       sum(tokens) AS "Tokens",
+       if(sum(tokens) = 0, NULL, sum(spend) / sum(tokens) * 1000) AS "USD per 1K tokens",
+       if(sum(prompt_tokens) = 0, NULL, sum(cache_read) / sum(prompt_tokens)) AS "Cache hit ratio",
+       sum(requests) AS "API requests",
+       if(sum(requests) + sum(errors) = 0, NULL, sum(errors) / (sum(requests) + sum(errors))) AS "API error ratio",
+       if(sum(requests) = 0, NULL, quantileExactIf(0.5)(duration_ms, requests = 1)) AS "Latency p50",
+       if(sum(requests) = 0, NULL, quantileExactIf(0.95)(duration_ms, requests = 1)) AS "Latency p95",
+       sum(lines) AS "Accepted lines"
+FROM (
+    SELECT model, spend_usd AS spend,
+           input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens AS tokens,
+           input_tokens + cache_read_tokens + cache_creation_tokens AS prompt_tokens,
+           cache_read_tokens AS cache_read, 0 AS requests, 0 AS errors, 0. AS duration_ms, 0. AS lines
+    FROM model_usage_hourly
+    WHERE {HOURS}
+      AND {CH_FILTER}
+      AND {SQL_MODEL}
+    UNION ALL
+    SELECT model, 0, 0, 0, 0, event_name = 'api_request', event_name = 'api_error', duration_ms, 0
+    FROM events
+    WHERE $__timeFilter(events.time)
+      AND event_name IN ('api_request', 'api_error')
+      AND {CH_FILTER}
+      AND {SQL_MODEL}
+    UNION ALL
+    SELECT model, 0, 0, 0, 0, 0, 0, 0, value
+    FROM metric_points
+    WHERE $__timeFilter(metric_points.time)
+      AND fact = 'lines_added'
+      AND {CH_FILTER}
+      AND {SQL_MODEL}
+)
+WHERE model != ''
+GROUP BY model
+ORDER BY "Cost (USD)" DESC, model""",
+                table=True,
+            )
+        ],
+        "Per model over the time range: Σ cost.usage, tokens of all four types, USD per 1 000 tokens, the share of "
+        "prompt tokens read from the cache, api_request events, api_error / (api_request + api_error), the median "
+        "and 95th percentile of api_request duration_ms, and accepted lines (lines_of_code.count carries the model "
+        "from Claude Code 2.1.172).",
+        defaults={"custom": {"align": "auto"}},
+        units={
+            "Cost (USD)": USD,
+            "Tokens": COUNT,
+            "USD per 1K tokens": USD,
+            "Cache hit ratio": PERCENT,
+            "API requests": COUNT,
+            "API error ratio": PERCENT,
+            "Latency p50": MILLISECONDS,
+            "Latency p95": MILLISECONDS,
+            "Accepted lines": COUNT,
+        },
+    )
+
+
+def sessions_and_models_panels(layout: Layout) -> list[dict[str, Any]]:
+    return [
+        layout.row("Models and sessions (ClickHouse raw points and events)"),
+        layout.place(model_comparison(), 24, 7),
+        layout.place(
+            sessions_table(
+                "Priciest sessions",
+                '"Cost (USD)" DESC',
+                f"The {SESSION_ROWS} sessions that cost most in the time range, with their tokens, accepted lines, "
+                "prompts and first and last record.",
+            ),
+            12,
+            9,
+        ),
+        layout.place(
+            sessions_table(
+                "Top sessions by accepted lines",
+                '"Accepted lines" DESC, "Cost (USD)" DESC',
+                f"The {SESSION_ROWS} sessions that produced most accepted lines in the time range.",
+            ),
+            12,
+            9,
+        ),
+    ]
