@@ -8,8 +8,17 @@ puts them in order and renders rules.yml and its tests."""
 from __future__ import annotations
 
 from generator.alerts.model import ALERT_GROUPS, GROUP_INTERVALS, GROUP_ORDER, Alert, Scenario, group_name
-from generator.alerts.recording import RECORDING_RULES, inline_recorded, seconds, shifted, subquery_step
+from generator.alerts.recording import (
+    RECORDING_RULES,
+    SPEND_1H,
+    TOOL_RATE_1H,
+    inline_recorded,
+    seconds,
+    shifted,
+    subquery_step,
+)
 from generator.alerts.rules import ALERTS, group_eval_order, prometheus_rules, promtool_tests, recording_tests
+from generator.alerts.scenarios import weekly
 
 __all__ = [
     "ALERTS",
@@ -17,6 +26,8 @@ __all__ = [
     "GROUP_INTERVALS",
     "GROUP_ORDER",
     "RECORDING_RULES",
+    "SPEND_1H",
+    "TOOL_RATE_1H",
     "Alert",
     "Scenario",
     "group_eval_order",
@@ -28,4 +39,5 @@ __all__ = [
     "seconds",
     "shifted",
     "subquery_step",
+    "weekly",
 ]
