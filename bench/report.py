@@ -1,0 +1,113 @@
+"""The table `make bench` prints: one row per measurement with its figure, its goal and whether it was met
+(the table of bench/README.md)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench.scrape_bench import GOAL_MS as SCRAPE_GOAL_MS
+
+# The encoding a protocol's requests are decoded from: an end-to-end run is set against its decode ceiling.
+ENCODING = {"grpc": "protobuf", "http/protobuf": "protobuf", "http/json": "json"}
+
+
+def table(results: dict[str, Any]) -> str:
+    cores = results["cores"]
+    lines = [
+        f"claude-code-analytics bench — {results['mode']} mode, {cores} cores, {results['cpu']}, "
+        f"{results['started']}, took {results['took_s']:.0f} s",
+        "",
+        "| measurement | figure | goal | met |",
+        "|---|---|---|---|",
+    ]
+
+    def row(name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
+        lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
+
+    ceilings = results["decode"]
+    for key, value in ceilings.items():
+        row(f"decode ceiling, {key} (1 process, no I/O)", f"{value:,.0f} points+records/s ({value / cores:,.0f}/core)")
+    per_dev = results["items_per_developer_s"]
+    for run_ in results["e2e"]:
+        name = f"end-to-end ingest, {run_['protocol']} {run_['shape']}"
+        encoding = ENCODING[run_["protocol"]]
+        ceiling = ceilings[f"{encoding} gateway"]
+        ratio = run_["items_per_s_committed"] / ceiling
+        figure = (f"{run_['items_per_s_committed']:,.0f}/s ({run_['requests_per_s']:,.0f} req/s, p99 "
+                  f"{run_['latency_p99_ms']:.0f} ms, loadgen {run_.get('loadgen_cpu_cores', 0):.2f} cores) = "
+                  f"{ratio:.2f}× ceiling; API totals "
+                  f"{'match' if run_['api_totals_match'] else 'DIFFER'}")  # fmt: skip
+        if run_["shape"] == "gateway":
+            row(name, figure, "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])
+        else:
+            row(name, figure, "", run_["api_totals_match"])
+    server = results.get("e2e_server")
+    if server:
+        embedded = next(r for r in results["e2e"] if r["protocol"] == "grpc" and r["shape"] == "gateway")
+        row("end-to-end ingest, grpc gateway, storage.dsn=http:// (test server: HTTP over chDB)",
+            f"{server['items_per_s_committed']:,.0f}/s ({server['requests_per_s']:,.0f} req/s, p99 "
+            f"{server['latency_p99_ms']:.0f} ms) next to {embedded['items_per_s_committed']:,.0f}/s embedded = "
+            f"{server['items_per_s_committed'] / embedded['items_per_s_committed']:.2f}×; API totals "
+            f"{'match' if server['api_totals_match'] else 'DIFFER'}", "", server["api_totals_match"])  # fmt: skip
+    unshared = results.get("e2e_server_unshared")
+    if server and unshared:
+        row("cost of the replicas' shared checks (dedup.shared: a digest lookup per group; delta workload)",
+            f"{server['items_per_s_committed']:,.0f}/s on, {unshared['items_per_s_committed']:,.0f}/s off = "
+            f"{server['items_per_s_committed'] / unshared['items_per_s_committed']:.2f}×; API totals "
+            f"{'match' if unshared['api_totals_match'] else 'DIFFER'} off", "", unshared["api_totals_match"])  # fmt: skip
+    best = max((r for r in results["e2e"] if r["protocol"] != "http/json"), key=lambda r: r["items_per_s_committed"])
+    developers = best["items_per_s_committed"] / per_dev
+    row("developers one instance takes (default intervals)",
+        f"{developers:,.0f} ({best['protocol']} {best['shape']}; {per_dev * 60:.1f} points+records per developer-minute)",
+        "≥ 10 000", developers >= 10_000)  # fmt: skip
+    lat = results["latency"]
+    row("ingest-to-visible latency (probe → API)",
+        f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms ({lat['seen']}/{lat['probes']} probes, background "
+        f"{lat['background_items_per_s']:,}/s)", "p99 ≤ 2 s", lat["seen"] == lat["probes"] and lat["p99_ms"] <= 2000)  # fmt: skip
+    for over in results["overload"]:
+        refused = sum(over["refused"].values())
+        carried = sum(over["refused_with_retry_after"].values())
+        row(f"peak RSS at 2× sustainable rate, {over['protocol']}",
+            f"{over['peak_rss_mb']} MB (idle {over['baseline_rss_mb']} MB); offered {over['offered_items_per_s']:,}/s, "
+            f"accepted {over['accepted_items_per_s']:,.0f}/s; refused {refused} ({', '.join(over['refused']) or '-'}), "
+            f"{carried} with Retry-After; acknowledged all in API: {over['acknowledged_all_visible']}",
+            "≤ 400 MB, excess refused with Retry-After",
+            over["peak_rss_mb"] <= 400 and refused > 0 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
+    metrics = results.get("metrics_scrape")
+    if metrics:
+        row("/metrics scrape, live collector (after the grpc gateway run)",
+            f"p50 {metrics['p50_ms']} ms for {metrics['series']} series")  # fmt: skip
+    rendered = results.get("metrics_scrape_10k")
+    if rendered:
+        if "error" in rendered:
+            row(f"/metrics scrape with {rendered['series']:,} series", f"failed: {rendered['error']}",
+                f"< {SCRAPE_GOAL_MS:.0f} ms", False)  # fmt: skip
+        else:
+            row(f"/metrics scrape with {rendered['series']:,} series".replace(",", " "),
+                f"render p50 {rendered['p50_ms']:.1f} ms (worst {rendered['worst_ms']:.1f} ms), "
+                f"{rendered['body_mb']:.2f} MB; with gzip p50 {rendered['gzip_p50_ms']:.1f} ms (bench/scrape_bench.py)",
+                f"< {SCRAPE_GOAL_MS:.0f} ms", rendered["p50_ms"] < SCRAPE_GOAL_MS)  # fmt: skip
+    lines += history_rows(results.get("history"))
+    return "\n".join(lines)
+
+
+def history_rows(scale: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
+
+    def row(name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
+        lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
+
+    if scale:
+        c = scale["counts"]
+        row(f"synthetic history ({scale['members']:,} members × {scale['days']} days)",
+            f"{c['metric_points']:,} points + {c['events']:,} events raw, {c['member_hourly']:,} member-hour rollup rows; "
+            f"generated in {scale['generate_s']} s")  # fmt: skip
+        for timing in scale["timings"]:
+            ratio = timing["ratio"]
+            figure = f"p50 {timing['view_p50_ms']:.0f} ms" + (
+                f"; raw scan {timing['raw_p50_ms']:.0f} ms = {ratio:.0f}× slower" if not math.isnan(ratio) else ""
+            )
+            met = timing["view_p50_ms"] <= 50 and (math.isnan(ratio) or ratio >= 20)
+            row(f"query: {timing['name']}", figure, "p50 ≤ 50 ms, ≥ 20× raw", met)
+    return lines
