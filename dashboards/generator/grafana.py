@@ -182,6 +182,14 @@ def panel(
     return result
 
 
+def bar_series(
+    title: str, targets: list[dict[str, Any]], description: str, interval: str, **options: Any
+) -> dict[str, Any]:
+    """A timeseries of amounts per interval (counter increases, sums over rollups), drawn as bars: an amount
+    belongs to its interval, not to an instant."""
+    return panel("timeseries", title, targets, description, interval=interval, bars=True, **options)
+
+
 def _colours(kind: str, thresholds: dict[str, Any] | None) -> dict[str, Any]:
     if thresholds:
         return {"color": {"mode": "thresholds"}, "thresholds": thresholds}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import ACCEPTANCE_COLOURS, CACHE_HIT_COLOURS, CH_FILTER
-from generator.grafana import COUNT, PERCENT, TIMESTAMP, USD, Layout, ch, default_options, panel, stat_of
+from generator.grafana import COUNT, PERCENT, TIMESTAMP, USD, Layout, bar_series, ch, default_options, panel, stat_of
 from generator.vocabulary import (
     DAY_START,
     DAYS,
@@ -139,8 +139,7 @@ ORDER BY tool_name""",
 
 
 def lines_per_day_clickhouse() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "Accepted lines per day",
         [
             ch(f"""
@@ -159,13 +158,11 @@ ORDER BY time""")
         ],
         "Lines added (accepted) and removed by Claude Code per day.",
         interval="1d",
-        bars=True,
     )
 
 
 def activity_clickhouse() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "Activity: active users and sessions",
         [
             ch(f"""
@@ -191,13 +188,11 @@ ORDER BY time""")
         "Distinct members (left axis) and distinct sessions (right axis) with any point or event that day.",
         right=["Sessions"],
         interval="1d",
-        bars=True,
     )
 
 
 def spend_clickhouse() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "Spend: active users and USD",
         [
             ch(f"""
@@ -223,7 +218,6 @@ ORDER BY time""")
         right=["Spend (USD)"],
         right_unit=USD,
         interval="1d",
-        bars=True,
     )
 
 

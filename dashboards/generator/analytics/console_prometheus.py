@@ -6,7 +6,7 @@ from typing import Any
 
 from generator.analytics.common import ACCEPTANCE_COLOURS
 from generator.analytics.usage_prometheus import cache_hit_stat_prometheus
-from generator.grafana import COUNT, PERCENT, USD, Layout, panel, prom
+from generator.grafana import COUNT, PERCENT, USD, Layout, bar_series, panel, prom
 from generator.vocabulary import (
     ACCEPTANCE_GAUGE,
     ACCEPTED_LINES_GAUGE,
@@ -119,8 +119,7 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
             7,
         ),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Accepted lines",
                 [
                     prom(f"sum(increase({added}[$__interval]))", "Accepted lines", "A"),
@@ -128,7 +127,6 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
                 ],
                 "Lines added (accepted) and removed per interval.",
                 interval="1h",
-                bars=True,
             ),
             12,
             7,

@@ -7,7 +7,7 @@ from typing import Any
 
 from generator.analytics.common import API_ERROR_COLOURS, EVENT_ROWS
 from generator.analytics.events_prometheus import api_errors_by_status, mcp_tool_calls, tool_calls
-from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, ch, panel, stat_of
+from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, bar_series, ch, panel, stat_of
 from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
 
 # --- Claude Code Analytics: API and tools from the events table (ClickHouse) ----------------------------------
@@ -16,8 +16,7 @@ EVENTS_FILTER = f"$__timeFilter(events.time)\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
 
 
 def api_requests_clickhouse() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "API requests and errors",
         [
             ch(f"""
@@ -34,7 +33,6 @@ ORDER BY time""")
         "Claude Code's api_request and api_error events per interval.",
         right=["API errors"],
         interval="5m",
-        bars=True,
     )
 
 

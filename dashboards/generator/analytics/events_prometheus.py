@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import API_ERROR_COLOURS, MCP_TOOLS, TOOL_SUCCESS_COLOURS
-from generator.grafana import PERCENT, Layout, panel, prom
+from generator.grafana import PERCENT, Layout, bar_series, panel, prom
 from generator.vocabulary import API_EVENTS, MODEL, ORG, TEAM, sel
 
 # --- Prometheus: Claude Code's events counted by the collector ------------------------------------------------
@@ -22,8 +22,7 @@ TOOL_RESULTS = events_selector('event_name="tool_result"')
 
 
 def api_requests_prometheus() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "API requests and errors",
         [
             prom(f"sum(increase({API_REQUESTS}[$__interval]))", "API requests", "A"),
@@ -32,7 +31,6 @@ def api_requests_prometheus() -> dict[str, Any]:
         f"Claude Code's api_request and api_error events per interval ({API_EVENTS}).",
         right=["API errors"],
         interval="5m",
-        bars=True,
     )
 
 
@@ -50,39 +48,33 @@ def api_error_ratio_prometheus() -> dict[str, Any]:
 
 
 def api_errors_by_status() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "API errors by status class",
         [prom(f"sum by (status_class) (increase({API_ERRORS}[$__interval]))", "{{status_class}}")],
         "api_error events per interval by HTTP status: 429 (rate limited: usage limits, too many clients on one "
         "key), 5xx (the API or a proxy failing, 529 overloaded included), other (4xx: bad requests, auth, "
         "network errors without a status).",
         interval="5m",
-        bars=True,
     )
 
 
 def tool_calls() -> dict[str, Any]:
-    return panel(
-        "timeseries",
+    return bar_series(
         "Tool calls by tool",
         [prom(f"sum by (tool_name) (increase({TOOL_RESULTS}[$__interval]))", "{{tool_name}}")],
         "tool_result events per tool and interval: built-in tools (Bash, Edit, Read, …) and MCP tools.",
         interval="5m",
-        bars=True,
     )
 
 
 def mcp_tool_calls() -> dict[str, Any]:
     mcp = events_selector('event_name="tool_result"', f'tool_name=~"{MCP_TOOLS}"')
-    return panel(
-        "timeseries",
+    return bar_series(
         "MCP tool calls",
         [prom(f"sum by (tool_name) (increase({mcp}[$__interval]))", "{{tool_name}}")],
         "tool_result events of MCP tools (mcp__<server>__<tool>; `mcp_tool` when Claude Code does not log tool "
         "details) per interval.",
         interval="5m",
-        bars=True,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import CH_FILTER, SESSION_ROWS
-from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, USD, Layout, ch, panel
+from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, USD, Layout, bar_series, ch, panel
 from generator.vocabulary import HOURS, SQL_MODEL, SQL_ORG, SQL_TEAM
 
 # --- Claude Code Analytics: per member, per session, per model (ClickHouse) -----------------------------------
@@ -17,8 +17,7 @@ def members_panels(layout: Layout) -> list[dict[str, Any]]:
     return [
         layout.row("Per member (ClickHouse)"),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Spend per member",
                 [
                     ch(f"""
@@ -32,14 +31,12 @@ ORDER BY time""")
                 "USD per member and interval (models filtered by the model variable).",
                 unit=USD,
                 interval="1h",
-                bars=True,
             ),
             12,
             8,
         ),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Accepted lines per member",
                 [
                     ch(f"""
@@ -51,7 +48,6 @@ ORDER BY time""")
                 ],
                 "Accepted lines per member and interval.",
                 interval="1h",
-                bars=True,
             ),
             12,
             8,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import CACHE_HIT_COLOURS
-from generator.grafana import PERCENT, USD, Layout, panel, prom
+from generator.grafana import PERCENT, USD, Layout, bar_series, panel, prom
 from generator.vocabulary import ACTIVE_TIME, COMMITS, COST, MODEL, ORG, PULL_REQUESTS, SESSIONS, TEAM, TOKENS, sel
 
 # --- Prometheus: Claude Code's counters -----------------------------------------------------------------------
@@ -18,26 +18,22 @@ def usage_panels(layout: Layout) -> list[dict[str, Any]]:
     return [
         layout.row("Usage (Prometheus counters)"),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Tokens by type and model",
                 [prom(f"sum by (type, model) (increase({sel(TOKENS, *f, MODEL)}[$__interval]))", "{{model}} {{type}}")],
                 "token.usage per type (input, output, cacheRead, cacheCreation) and model, per interval.",
                 interval="5m",
-                bars=True,
             ),
             12,
             8,
         ),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Cost by model",
                 [prom(f"sum by (model) (increase({sel(COST, *f, MODEL)}[$__interval]))", "{{model}}")],
                 "cost.usage in USD per model, per interval.",
                 unit=USD,
                 interval="5m",
-                bars=True,
             ),
             12,
             8,
@@ -62,8 +58,7 @@ def usage_panels(layout: Layout) -> list[dict[str, Any]]:
         layout.place(cache_read_series(), 8, 8),
         layout.place(sessions_by_terminal(), 8, 8),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Commits and pull requests",
                 [
                     prom(f"sum(increase({sel(COMMITS, *f)}[$__interval]))", "Commits", "A"),
@@ -71,20 +66,17 @@ def usage_panels(layout: Layout) -> list[dict[str, Any]]:
                 ],
                 "Git commits and pull requests created by Claude Code, per interval.",
                 interval="5m",
-                bars=True,
             ),
             12,
             8,
         ),
         layout.place(
-            panel(
-                "timeseries",
+            bar_series(
                 "Active time",
                 [prom(f"sum by (type) (increase({sel(ACTIVE_TIME, *f)}[$__interval]))", "{{type}}")],
                 "active_time.total in seconds: `user` (typing, reading) and `cli` (Claude Code working), per interval.",
                 unit="s",
                 interval="5m",
-                bars=True,
             ),
             12,
             8,
