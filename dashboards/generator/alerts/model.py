@@ -43,11 +43,12 @@ def group_name(group: str) -> str:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A promtool case: input series at the alert's step, and the eval times at which it is checked."""
+    """A promtool case: input series at the alert's step, and the eval times at which it is checked (most
+    collector cases run 25 one-minute steps and are checked at 15 minutes, once a 5-minute `for` has passed)."""
 
     name: str
     inputs: list[dict[str, str]]
-    at: tuple[str, ...]
+    at: tuple[str, ...] = ("15m",)
     value: float | None = None  # the alert's value when it fires, as the annotations show it
 
 

@@ -3,7 +3,8 @@ are about, and a team's working week as a counter."""
 
 from __future__ import annotations
 
-from generator.promtool import counter, increments, series, working
+from generator.alerts.model import Scenario
+from generator.promtool import at, counter, increments, series, working
 from generator.vocabulary import OTLP_REQUESTS, t
 
 # --- scenario helpers -----------------------------------------------------------------------------------------
@@ -33,3 +34,40 @@ def weekly(per_step: float, until: int, change: tuple[int, float] | None = None,
 def otlp_requests(status: str, values: str, target: str = C1) -> dict[str, str]:
     """OTLP/gRPC metrics requests of a collector answered with `status`."""
     return series(f'{OTLP_REQUESTS}{{{target}, protocol="grpc", signal="metrics", status="{status}"}}', values)
+
+
+def of_c1(metric: str, values: str, labels: str = "") -> dict[str, str]:
+    """A series of the collector C1, with `labels` besides its job and instance."""
+    more = f", {labels}" if labels else ""
+    return series(f"{metric}{{{C1}{more}}}", values)
+
+
+def flat(value: float, steps: int = 25) -> str:
+    """A gauge or counter that stays at `value`: a counter flat at 0 has not risen at all."""
+    return f"{value}x{steps}"
+
+
+def jumps(after: float, before: float = 0, start: int = 5, steps: int = 25) -> str:
+    """`before` for the first `start` steps, then `after`: a gauge that crosses a threshold, or a counter that
+    rises by `after - before` at once and stays there."""
+    return f"{before}x{start} {after}x{steps - start}"
+
+
+def climbs(start: int = 5, steps: int = 25) -> str:
+    """A counter flat at 0 for `start` steps that then rises by one every step."""
+    return f"0x{start} 1+1x{steps - start}"
+
+
+def working_monday(monday: int) -> tuple[str, ...]:
+    """A Monday's working hours checked early, mid-morning and late: where a week-long quiet case must hold."""
+    return (at(monday, 9, 30), at(monday, 10, 30), at(monday, 16, 30))
+
+
+# A collector in queue.mode=memory exposes every durable queue figure at 0, its capacity too: the queue's alerts
+# stay quiet for it, and each shows so in a scenario.
+MEMORY_MODE = "a collector in queue.mode=memory (every durable queue figure 0)"
+
+
+def memory_mode(*selectors: str, when: tuple[str, ...] = ("15m",), name: str = MEMORY_MODE) -> Scenario:
+    """The quiet case of a durable-queue alert for a collector in memory mode: each series flat at 0."""
+    return Scenario(name, [series(selector, flat(0)) for selector in selectors], when)

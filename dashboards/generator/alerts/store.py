@@ -3,9 +3,20 @@ cap, the durable queue, and data the store refuses."""
 
 from __future__ import annotations
 
-from generator.alerts.model import COLLECTOR, Alert, Scenario
+from generator.alerts.families import PER_INSTANCE, collector_alert, gauge_alert, increase_alert
+from generator.alerts.model import Alert, Scenario
 from generator.alerts.recording import collector
-from generator.alerts.scenarios import C1, C1_LABELS, JOB, otlp_requests
+from generator.alerts.scenarios import (
+    C1,
+    JOB,
+    MEMORY_MODE,
+    climbs,
+    flat,
+    jumps,
+    memory_mode,
+    of_c1,
+    otlp_requests,
+)
 from generator.promtool import series
 from generator.vocabulary import (
     COST,
@@ -31,16 +42,16 @@ def store_alerts() -> list[Alert]:
     fill = t("queue_fill_ratio")
     age = t("queue_age_seconds")
     stale = t("gauge_stale_seconds")
-    per_instance = "max by (job, instance)"
+
+    def queued(items: int) -> list[dict[str, str]]:
+        return [of_c1(QUEUE_ITEMS, jumps(items, before=1000)), of_c1(QUEUE_CAPACITY, flat(200000))]
+
     return [
-        Alert(
+        gauge_alert(
+            f"{collector(QUEUE_ITEMS)} / {collector(QUEUE_CAPACITY)}",
+            fill,
             name="CollectorWriteQueueBackingUp",
-            group=COLLECTOR,
-            value=f"{per_instance} ({collector(QUEUE_ITEMS)} / {collector(QUEUE_CAPACITY)})",
-            op=">",
-            threshold=fill,
             for_="5m",
-            severity="warning",
             summary="The collector {{ $labels.instance }} cannot keep up writing to the store",
             description=f"The write queue is {{{{ $value | humanizePercentage }}}} full; the threshold is "
             f"{fill * 100:g} %. When it is full senders get 429 / RESOURCE_EXHAUSTED.",
@@ -49,35 +60,14 @@ def store_alerts() -> list[Alert]:
             check="Write queue depth and age, Store write latency and errors.",
             action="Check Store write latency and errors: a slow or unreachable ClickHouse, a full disk; raise "
             "limits.max_queued_items only if the store keeps up on average.",
-            firing=Scenario(
-                "190 000 of 200 000",
-                [
-                    series(f"{QUEUE_ITEMS}{{{C1}}}", "1000x5 190000x20"),
-                    series(f"{QUEUE_CAPACITY}{{{C1}}}", "200000x25"),
-                ],
-                ("15m",),
-                value=0.95,
-            ),
-            quiet=(
-                Scenario(
-                    "half full",
-                    [
-                        series(f"{QUEUE_ITEMS}{{{C1}}}", "1000x5 100000x20"),
-                        series(f"{QUEUE_CAPACITY}{{{C1}}}", "200000x25"),
-                    ],
-                    ("15m",),
-                ),
-            ),
-            labels=C1_LABELS,
+            firing=Scenario("190 000 of 200 000", queued(190000), value=0.95),
+            quiet=(Scenario("half full", queued(100000)),),
         ),
-        Alert(
+        gauge_alert(
+            collector(QUEUE_AGE),
+            age,
             name="CollectorWriteQueueStale",
-            group=COLLECTOR,
-            value=f"{per_instance} ({collector(QUEUE_AGE)})",
-            op=">",
-            threshold=age,
             for_="5m",
-            severity="warning",
             summary="The collector {{ $labels.instance }} has had data waiting to be written for minutes",
             description=f"The oldest queued batch is {{{{ $value | humanizeDuration }}}} old; the threshold is "
             f"{age} s.",
@@ -86,20 +76,14 @@ def store_alerts() -> list[Alert]:
             check="Write queue age, Store write errors and the collector's log.",
             action="Check Store write errors and the collector's log; restart the collector if the writer is stuck "
             "(acknowledged data is spooled and survives).",
-            firing=Scenario(
-                "4 minutes old", [series(f"{QUEUE_AGE}{{{C1}}}", f"0x5 {age * 2}x20")], ("15m",), value=age * 2
-            ),
-            quiet=(Scenario("1 minute old", [series(f"{QUEUE_AGE}{{{C1}}}", f"0x5 {age // 2}x20")], ("15m",)),),
-            labels=C1_LABELS,
+            firing=Scenario("4 minutes old", [of_c1(QUEUE_AGE, jumps(age * 2))], value=age * 2),
+            quiet=(Scenario("1 minute old", [of_c1(QUEUE_AGE, jumps(age // 2))]),),
         ),
-        Alert(
+        increase_alert(
+            collector(STORE_WRITE_ERRORS),
+            "5m",
             name="CollectorStoreWriteErrors",
-            group=COLLECTOR,
-            value=f"sum by (job, instance) (increase({collector(STORE_WRITE_ERRORS)}[5m]))",
-            op=">",
-            threshold=0,
             for_="10m",
-            severity="warning",
             summary="The store refuses the writes of the collector {{ $labels.instance }}",
             description="{{ $value | humanize }} inserts into the store failed in the last 5 minutes; senders are "
             "told to retry (503 / UNAVAILABLE).",
@@ -111,22 +95,15 @@ def store_alerts() -> list[Alert]:
             action="Restore the store (ClickHouse up, disk space, credentials, a migration that failed); for the "
             "embedded store, the data directory's disk and permissions.",
             firing=Scenario(
-                "one failed insert a minute",
-                [series(f"{STORE_WRITE_ERRORS}{{{C1}}}", "0x5 1+1x25")],
-                ("20m",),
-                value=5,
+                "one failed insert a minute", [of_c1(STORE_WRITE_ERRORS, climbs(steps=30))], ("20m",), value=5
             ),
-            quiet=(Scenario("one failed insert", [series(f"{STORE_WRITE_ERRORS}{{{C1}}}", "0x5 1x25")], ("20m",)),),
-            labels=C1_LABELS,
+            quiet=(Scenario("one failed insert", [of_c1(STORE_WRITE_ERRORS, jumps(1, steps=30))], ("20m",)),),
         ),
-        Alert(
+        collector_alert(
             name="CollectorDerivedGaugesStale",
-            group=COLLECTOR,
-            value=f"time() - {per_instance} ({collector(DERIVED_REFRESH_TIMESTAMP)})",
-            op=">",
+            value=f"time() - {PER_INSTANCE} ({collector(DERIVED_REFRESH_TIMESTAMP)})",
             threshold=stale,
             for_="5m",
-            severity="warning",
             summary="The derived gauges of the collector {{ $labels.instance }} are stale",
             description="The derived gauges (active users, sessions, spend, acceptance) were last read from the "
             "store {{ $value | humanizeDuration }} ago; ClaudeCodeSpendTodayHigh sees old figures.",
@@ -138,21 +115,16 @@ def store_alerts() -> list[Alert]:
             "gauges recover at the next scrape.",
             firing=Scenario(
                 "reads stop at minute 10",
-                [series(f"{DERIVED_REFRESH_TIMESTAMP}{{{C1}}}", "0+60x10 600x40")],
+                [of_c1(DERIVED_REFRESH_TIMESTAMP, "0+60x10 600x40")],
                 ("40m",),
                 value=40 * 60 - 600,
             ),
-            quiet=(
-                Scenario("read every minute", [series(f"{DERIVED_REFRESH_TIMESTAMP}{{{C1}}}", "0+60x50")], ("40m",)),
-            ),
-            labels=C1_LABELS,
+            quiet=(Scenario("read every minute", [of_c1(DERIVED_REFRESH_TIMESTAMP, "0+60x50")], ("40m",)),),
         ),
-        Alert(
+        increase_alert(
+            collector(SERIES_DROPPED),
+            by="job, metric",
             name="CollectorSeriesCapReached",
-            group=COLLECTOR,
-            value=f"sum by (job, metric) (increase({collector(SERIES_DROPPED)}[15m]))",
-            op=">",
-            threshold=0,
             for_="5m",
             severity="ticket",
             summary="{{ $labels.metric }} has reached its series cap",
@@ -165,45 +137,31 @@ def store_alerts() -> list[Alert]:
             action="Raise metrics.max_series_per_metric if Prometheus has room, or drop a label from "
             "metrics.labels (per-member labels are the usual cause).",
             firing=Scenario(
-                "one point a minute dropped",
-                [series(f'{SERIES_DROPPED}{{{C1}, metric="{COST}"}}', "0x5 1+1x20")],
-                ("20m",),
-                value=15,
+                "one point a minute dropped", [of_c1(SERIES_DROPPED, climbs(), f'metric="{COST}"')], ("20m",), value=15
             ),
-            quiet=(
-                Scenario("nothing dropped", [series(f'{SERIES_DROPPED}{{{C1}, metric="{COST}"}}', "0x25")], ("20m",)),
-            ),
+            quiet=(Scenario("nothing dropped", [of_c1(SERIES_DROPPED, flat(0), f'metric="{COST}"')], ("20m",)),),
             labels={"job": JOB, "metric": COST},
         ),
     ]
 
 
-# A collector in queue.mode=memory exposes every durable queue figure at 0, its capacity too: the queue's alerts
-# stay quiet for it, and each shows so in a scenario.
-MEMORY_MODE = "a collector in queue.mode=memory (every durable queue figure 0)"
-
-
 def durable_queue_alerts() -> list[Alert]:
     fill = t("durable_queue_fill_ratio")
     age = t("durable_queue_age_seconds")
-    per_instance = "max by (job, instance)"
     queued = f"{DURABLE_QUEUE_BYTES}{{{C1}}}"
     oldest = f"{DURABLE_QUEUE_AGE}{{{C1}}}"
     corrupt = f"{DURABLE_QUEUE_CORRUPT}{{{C1}}}"
 
     def filled(waiting: int, capacity: int = 1_000_000_000) -> list[dict[str, str]]:
-        return [series(queued, f"0x5 {waiting}x20"), series(f"{DURABLE_QUEUE_CAPACITY}{{{C1}}}", f"{capacity}x25")]
+        return [series(queued, jumps(waiting)), of_c1(DURABLE_QUEUE_CAPACITY, flat(capacity))]
 
     return [
-        Alert(
-            name="CollectorDurableQueueFilling",
-            group=COLLECTOR,
+        gauge_alert(
             # Only a durable queue has a capacity: in memory mode bytes and capacity both read 0.
-            value=f"{per_instance} ({collector(DURABLE_QUEUE_BYTES)} / ({collector(DURABLE_QUEUE_CAPACITY)} > 0))",
-            op=">",
-            threshold=fill,
+            f"{collector(DURABLE_QUEUE_BYTES)} / ({collector(DURABLE_QUEUE_CAPACITY)} > 0)",
+            fill,
+            name="CollectorDurableQueueFilling",
             for_="5m",
-            severity="warning",
             summary="The durable queue of the collector {{ $labels.instance }} is filling up",
             description=f"The durable queue is {{{{ $value | humanizePercentage }}}} full; the threshold is "
             f"{fill * 100:g} %. When it is full senders get 429 / RESOURCE_EXHAUSTED.",
@@ -215,21 +173,14 @@ def durable_queue_alerts() -> list[Alert]:
             "Store write errors and latency; CollectorDurableQueueNotDraining when nothing drains.",
             action="Restore or speed up the store (ClickHouse up, disk space, credentials); raise queue.max_bytes "
             "if the data directory's disk has room, to ride out a longer outage.",
-            firing=Scenario("900 MB of 1 GB", filled(900_000_000), ("15m",), value=0.9),
-            quiet=(
-                Scenario("half full", filled(500_000_000), ("15m",)),
-                Scenario(MEMORY_MODE, filled(0, 0), ("15m",)),
-            ),
-            labels=C1_LABELS,
+            firing=Scenario("900 MB of 1 GB", filled(900_000_000), value=0.9),
+            quiet=(Scenario("half full", filled(500_000_000)), Scenario(MEMORY_MODE, filled(0, 0))),
         ),
-        Alert(
+        gauge_alert(
+            collector(DURABLE_QUEUE_AGE),
+            age,
             name="CollectorDurableQueueNotDraining",
-            group=COLLECTOR,
-            value=f"{per_instance} ({collector(DURABLE_QUEUE_AGE)})",
-            op=">",
-            threshold=age,
             for_="5m",
-            severity="warning",
             summary="The durable queue of the collector {{ $labels.instance }} is not draining into the store",
             description=f"The oldest record waiting to be drained arrived {{{{ $value | humanizeDuration }}}} ago; "
             f"the threshold is {age} s.",
@@ -250,19 +201,14 @@ def durable_queue_alerts() -> list[Alert]:
                 value=900,
             ),
             quiet=(
-                Scenario("draining: each record drained within a second", [series(oldest, "0x5 1x20")], ("20m",)),
-                Scenario(MEMORY_MODE, [series(oldest, "0x25"), series(queued, "0x25")], ("20m",)),
+                Scenario("draining: each record drained within a second", [series(oldest, jumps(1))], ("20m",)),
+                memory_mode(oldest, queued, when=("20m",)),
             ),
-            labels=C1_LABELS,
         ),
-        Alert(
+        increase_alert(
+            collector(DURABLE_QUEUE_CORRUPT),
             name="CollectorDurableQueueCorruptRecords",
-            group=COLLECTOR,
-            value=f"sum by (job, instance) (increase({collector(DURABLE_QUEUE_CORRUPT)}[15m]))",
-            op=">",
-            threshold=0,
             for_="5m",
-            severity="warning",
             summary="The collector {{ $labels.instance }} skipped damaged durable queue records",
             description="{{ $value | humanize }} damaged durable queue records were skipped in the last 15 minutes; "
             "the requests they held are not stored.",
@@ -275,37 +221,39 @@ def durable_queue_alerts() -> list[Alert]:
             "to a power failure).",
             action="Replace a disk that reports errors; set queue.fsync to batch or always if it was never; tell "
             "the teams that data of that time may be missing.",
-            firing=Scenario("3 damaged records skipped", [series(corrupt, "0x5 3x15")], ("15m",), value=3),
+            firing=Scenario("3 damaged records skipped", [series(corrupt, jumps(3, steps=20))], value=3),
             quiet=(
-                Scenario(f"nothing damaged, or {MEMORY_MODE}", [series(corrupt, "0x20")], ("15m",)),
+                Scenario(f"nothing damaged, or {MEMORY_MODE}", [series(corrupt, flat(0, 20))]),
                 Scenario(
-                    "a restart: the count of an earlier run starts over at 0", [series(corrupt, "2x5 0x15")], ("15m",)
+                    "a restart: the count of an earlier run starts over at 0",
+                    [series(corrupt, jumps(0, before=2, steps=20))],
                 ),
             ),
-            labels=C1_LABELS,
         ),
     ]
 
 
-def _dead_letters(outcome: str, values: str) -> dict[str, str]:
-    return series(f'{DEAD_LETTER_BATCHES}{{{C1}, outcome="{outcome}"}}', values)
+WRITTEN_C1 = f'{DEAD_LETTER_BATCHES}{{{C1}, outcome="written"}}'
+NOT_WRITTEN_C1 = f'{DEAD_LETTER_BATCHES}{{{C1}, outcome="not_written"}}'
+
+
+def _dead_letters(written: str, not_written: str | None = None) -> list[dict[str, str]]:
+    """Dead-letter batches of the collector C1 set aside (`written`) and, if given, not set aside."""
+    return [series(WRITTEN_C1, written)] + ([series(NOT_WRITTEN_C1, not_written)] if not_written is not None else [])
 
 
 def refusal_alerts() -> list[Alert]:
     refused = collector(OTLP_REQUESTS, 'status="refused_by_store"')
     not_written = collector(DEAD_LETTER_BATCHES, 'outcome="not_written"')
     return [
-        Alert(
+        collector_alert(
             name="CollectorStoreRefusingData",
-            group=COLLECTOR,
             # In queue.mode=memory the sender is answered the refusal (status refused_by_store); in queue.mode=wal
             # it was acknowledged before the drain, and only the dead-letter count shows the refusal.
             value=f"sum by (job, instance) (increase({refused}[15m])) > 0\nor\n"
             f"sum by (job, instance) (increase({collector(DEAD_LETTER_BATCHES)}[15m]))",
-            op=">",
             threshold=0,
             for_="5m",
-            severity="warning",
             summary="The store refuses data of the collector {{ $labels.instance }} for good",
             description="{{ $value | humanize }} requests refused by the store in the last 15 minutes; their facts "
             "are set aside in the dead-letter file.",
@@ -322,15 +270,13 @@ def refusal_alerts() -> list[Alert]:
             "away, which also makes room for new lines.",
             firing=Scenario(
                 "queue.mode=memory: a request answered refused_by_store and set aside",
-                [otlp_requests("refused_by_store", "0x5 1x20"), _dead_letters("written", "0x5 1x20")],
-                ("15m",),
+                [otlp_requests("refused_by_store", jumps(1)), *_dead_letters(jumps(1))],
                 value=1,
             ),
             also_firing=(
                 Scenario(
                     "queue.mode=wal: a drained record refused and set aside, its sender acknowledged long before",
-                    [otlp_requests("refused_by_store", "0x25"), _dead_letters("written", "0x5 1x20")],
-                    ("15m",),
+                    [otlp_requests("refused_by_store", flat(0)), *_dead_letters(jumps(1))],
                     value=1,
                 ),
             ),
@@ -338,22 +284,16 @@ def refusal_alerts() -> list[Alert]:
                 Scenario(
                     "senders' bad requests are not the store's refusals",
                     [
-                        otlp_requests("bad_request", "0x5 1+1x20"),
-                        otlp_requests("refused_by_store", "0x25"),
-                        _dead_letters("written", "0x25"),
-                        _dead_letters("not_written", "0x25"),
+                        otlp_requests("bad_request", climbs()),
+                        otlp_requests("refused_by_store", flat(0)),
+                        *_dead_letters(flat(0), flat(0)),
                     ],
-                    ("15m",),
                 ),
             ),
-            labels=C1_LABELS,
         ),
-        Alert(
+        increase_alert(
+            not_written,
             name="CollectorDeadLetterNotWritten",
-            group=COLLECTOR,
-            value=f"sum by (job, instance) (increase({not_written}[15m]))",
-            op=">",
-            threshold=0,
             for_="5m",
             severity="critical",
             summary="Data the store refused is lost: the collector {{ $labels.instance }} could not set it aside",
@@ -368,23 +308,13 @@ def refusal_alerts() -> list[Alert]:
             action="Keep the facts of dead-letter.jsonl and move the file away, or raise dead_letter.max_bytes; "
             "repair the data directory's disk or permissions; then fix what the store refuses.",
             firing=Scenario(
-                "the file is full: 2 refused requests not written",
-                [_dead_letters("written", "0x25"), _dead_letters("not_written", "0x5 2x20")],
-                ("15m",),
-                value=2,
+                "the file is full: 2 refused requests not written", _dead_letters(flat(0), jumps(2)), value=2
             ),
             quiet=(
                 Scenario(
-                    "refused requests set aside (CollectorStoreRefusingData's case)",
-                    [_dead_letters("written", "0x5 2x20"), _dead_letters("not_written", "0x25")],
-                    ("15m",),
+                    "refused requests set aside (CollectorStoreRefusingData's case)", _dead_letters(jumps(2), flat(0))
                 ),
-                Scenario(
-                    f"nothing refused, {MEMORY_MODE}",
-                    [_dead_letters("written", "0x25"), _dead_letters("not_written", "0x25")],
-                    ("15m",),
-                ),
+                memory_mode(WRITTEN_C1, NOT_WRITTEN_C1, name=f"nothing refused, {MEMORY_MODE}"),
             ),
-            labels=C1_LABELS,
         ),
     ]
