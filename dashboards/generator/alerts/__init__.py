@@ -2,8 +2,9 @@
 Grafana's copies are built from.
 
 model.py says what an alert is, recording.py holds the recording rules and their inlining, scenarios.py the
-promtool scenarios' common pieces; usage.py, ingest.py and store.py declare the alerts of each area, and rules.py
-puts them in order and renders rules.yml and its tests."""
+promtool scenarios' common pieces and builders, families.py the constructors of alerts that share their shape;
+usage.py, ingest.py and store.py declare the alerts of each area, and rules.py puts them in order and renders
+rules.yml and its tests."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.alerts.model import COLLECTOR, Alert
-from generator.alerts.scenarios import C1_LABELS
+from generator.alerts.scenarios import C1_LABELS, ORG_LABELS
 
 PER_INSTANCE = "max by (job, instance)"
 
@@ -27,3 +27,10 @@ def gauge_alert(gauge: str, threshold: Any, **fields: Any) -> Alert:
     """An alert that fires while a collector's `gauge` (as recording.collector() selects it) is above
     `threshold`; replicas of one instance count once."""
     return collector_alert(value=f"{PER_INSTANCE} ({gauge})", threshold=threshold, **fields)
+
+
+def organization_alert(**fields: Any) -> Alert:
+    """An alert that fires per organization (ORG in the scenarios); unless told otherwise on a figure above its
+    threshold."""
+    defaults: dict[str, Any] = {"labels": ORG_LABELS, "op": ">"}
+    return Alert(**{**defaults, **fields})

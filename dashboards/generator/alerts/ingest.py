@@ -3,9 +3,10 @@ requests slow."""
 
 from __future__ import annotations
 
-from generator.alerts.model import COLLECTOR, Alert, Scenario
+from generator.alerts.families import collector_alert
+from generator.alerts.model import Alert, Scenario
 from generator.alerts.recording import LATENCY_P95, REFUSED_BY_SENDERS, collector
-from generator.alerts.scenarios import C1, C1_LABELS, C2, JOB, otlp_requests, weekly
+from generator.alerts.scenarios import C1, C2, JOB, otlp_requests, weekly
 from generator.promtool import MONDAY, at, minute_of, series
 from generator.vocabulary import OTLP_DURATION, OTLP_REQUESTS, t
 
@@ -23,9 +24,8 @@ def availability_alerts() -> list[Alert]:
     monday = MONDAY
     quiet_until = minute_of(monday + 1, 0)
     return [
-        Alert(
+        collector_alert(
             name="ClaudeCodeCollectorDown",
-            group=COLLECTOR,
             value=up,
             op="==",
             threshold=0,
@@ -42,11 +42,9 @@ def availability_alerts() -> list[Alert]:
             "disk space of the data directory.",
             firing=Scenario("the scrape fails from minute 6", [series(up_series, "1x5 0x20")], ("20m",), value=0),
             quiet=(Scenario("one failed scrape", [series(up_series, "1x5 0x2 1x20")], ("20m",)),),
-            labels=C1_LABELS,
         ),
-        Alert(
+        collector_alert(
             name="CollectorScrapeTargetMissing",
-            group=COLLECTOR,
             value=f"absent({up})",
             op="==",
             threshold=1,
@@ -62,21 +60,18 @@ def availability_alerts() -> list[Alert]:
             action="Fix the scrape config or the ServiceMonitor, or set collector_job to the job name Prometheus "
             "uses and regenerate the rules.",
             firing=Scenario(
-                "only another job is scraped", [series('up{job="node", instance="n:9100"}', "1x20")], ("15m",), 1
+                "only another job is scraped", [series('up{job="node", instance="n:9100"}', "1x20")], value=1
             ),
             quiet=(
-                Scenario("the collector is scraped", [series(up_series, "1x20")], ("15m",)),
+                Scenario("the collector is scraped", [series(up_series, "1x20")]),
                 Scenario(
-                    "the collector is scraped but down (ClaudeCodeCollectorDown's case)",
-                    [series(up_series, "0x20")],
-                    ("15m",),
+                    "the collector is scraped but down (ClaudeCodeCollectorDown's case)", [series(up_series, "0x20")]
                 ),
             ),
             labels={"job": JOB},
         ),
-        Alert(
+        collector_alert(
             name="CollectorNoClientData",
-            group=COLLECTOR,
             # Where no requests series exists at all (nothing ever accepted), read 0 rather than nothing.
             value=f"sum by (job) (increase({accepted}[{hours}h]))\nor\nmax by (job) ({up}) * 0",
             op="==",
@@ -85,7 +80,6 @@ def availability_alerts() -> list[Alert]:
             f"(hour() >= {first + hours} and hour() < {end} and day_of_week() >= {first_day} "
             f"and day_of_week() <= {last_day})",
             for_="10m",
-            severity="warning",
             summary=f"No Claude Code client has sent data to job {JOB} for {hours}h of the working day",
             description=f"{{{{ $value | humanize }}}} OTLP requests accepted in the last {hours}h, during working "
             "hours: clients are not exporting, or cannot reach the collector.",
@@ -149,15 +143,12 @@ def ingest_alerts() -> list[Alert]:
     slow = {"0.25": "0x30", "2.5": "0x30", "5": "0+10x30", "+Inf": "0+10x30"}
     fast = {"0.25": "0+10x30", "2.5": "0+10x30", "5": "0+10x30", "+Inf": "0+10x30"}
     return [
-        Alert(
+        collector_alert(
             name="CollectorIngestOverloaded",
-            group=COLLECTOR,
             value=share("job, instance", 'status="overloaded"'),
-            op=">",
             threshold=overloaded,
             guard=enough("job, instance"),
             for_="10m",
-            severity="warning",
             summary="The collector {{ $labels.instance }} is refusing telemetry for lack of capacity",
             description=f"{{{{ $value | humanizePercentage }}}} of OTLP requests got 429 / RESOURCE_EXHAUSTED over "
             f"5 minutes; the threshold is {overloaded * 100:g} %.",
@@ -192,17 +183,13 @@ def ingest_alerts() -> list[Alert]:
                     ("30m",),
                 ),
             ),
-            labels=C1_LABELS,
         ),
-        Alert(
+        collector_alert(
             name="CollectorIngestMisconfiguredSenders",
-            group=COLLECTOR,
             value=share("job", REFUSED_BY_SENDERS),
-            op=">",
             threshold=refused,
             guard=enough("job"),
             for_="15m",
-            severity="warning",
             summary=f"Senders to job {JOB} are misconfigured: their requests are refused",
             description=f"{{{{ $value | humanizePercentage }}}} of OTLP requests were refused as unauthenticated, "
             f"malformed, too large or of an unsupported media type over 5 minutes; the threshold is "
@@ -240,15 +227,12 @@ def ingest_alerts() -> list[Alert]:
             ),
             labels={"job": JOB},
         ),
-        Alert(
+        collector_alert(
             name="CollectorIngestLatencyHigh",
-            group=COLLECTOR,
             value=LATENCY_P95,
-            op=">",
             threshold=latency,
             guard=f"sum by (job, instance) (increase({collector(OTLP_DURATION + '_count')}[5m])) >= {minimum}",
             for_="15m",
-            severity="warning",
             summary="The collector {{ $labels.instance }} answers OTLP requests slowly",
             description=f"p95 of the OTLP request duration is {{{{ $value | humanizeDuration }}}}; the threshold "
             f"is {latency} s.",
@@ -261,6 +245,5 @@ def ingest_alerts() -> list[Alert]:
             "collector's CPU is saturated.",
             firing=Scenario("every request takes 2.5–5 s", histogram(slow), ("30m",), value=2.5 + 2.5 * 0.95),
             quiet=(Scenario("every request takes under 0.25 s", histogram(fast), ("30m",)),),
-            labels=C1_LABELS,
         ),
     ]

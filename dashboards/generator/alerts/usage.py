@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from generator.alerts.families import organization_alert
 from generator.alerts.model import CLAUDE_CODE, DAILY, Alert, Scenario
 from generator.alerts.recording import (
     ACCEPTANCE_1D,
@@ -19,7 +20,7 @@ from generator.alerts.recording import (
     TOOL_RESULTS,
     promql_string,
 )
-from generator.alerts.scenarios import C1, C2, JOB, ORG, ORG_LABELS, weekly
+from generator.alerts.scenarios import C1, C2, JOB, ORG, weekly, working_monday
 from generator.promtool import MONDAY, at, minute_of, minutes, series
 from generator.vocabulary import API_EVENTS, COST, DECISIONS, SPEND_GAUGE, TOKENS, t
 
@@ -70,11 +71,10 @@ def spend_alerts() -> list[Alert]:
             ),
             labels={"job": JOB, "window": "1d"},
         ),
-        Alert(
+        organization_alert(
             name="ClaudeCodeOrganizationSpendHigh",
             group=DAILY,
             value=SPEND_1D,
-            op=">",
             threshold=org_budget,
             for_="15m",
             severity="warning",
@@ -104,16 +104,14 @@ def spend_alerts() -> list[Alert]:
                     (minutes(30 * 60),),
                 ),
             ),
-            labels=ORG_LABELS,
             step="10m",
         ),
-        Alert(
+        organization_alert(
             name="ClaudeCodeSpendSpike",
             group=CLAUDE_CODE,
             # The same hour a week earlier, so working hours compare with working hours and a Monday morning with
             # last Monday's; the floor keeps a quiet hour then from making any spend a spike.
             value=f"{SPEND_1H}\n/\nclamp_min({SPEND_1H} offset 1w or {SPEND_1H} * 0, {floor})",
-            op=">",
             threshold=factor,
             for_="15m",
             severity="ticket",
@@ -138,10 +136,9 @@ def spend_alerts() -> list[Alert]:
                 Scenario(
                     "two weeks of 09-17 weekdays: Monday morning is like last Monday",
                     [series(f"{COST}{{{ORG}}}", weekly(1, until))],
-                    (at(monday, 9, 30), at(monday, 10, 30), at(monday, 16, 30)),
+                    working_monday(monday),
                 ),
             ),
-            labels=ORG_LABELS,
             step="10m",
         ),
     ]
@@ -159,11 +156,10 @@ def usage_alerts() -> list[Alert]:
     requests = f'{API_EVENTS}{{{C1}, {ORG}, event_name="api_request"}}'
     errors = f'{API_EVENTS}{{{C1}, {ORG}, event_name="api_error"}}'
     return [
-        Alert(
+        organization_alert(
             name="ClaudeCodeAcceptanceRateDropping",
             group=DAILY,
             value=f"{ACCEPTANCE_7D} - {ACCEPTANCE_1D}",
-            op=">",
             threshold=drop,
             guard=f"{EDIT_DECISIONS_1D} >= {min_dec}",
             for_="1h",
@@ -195,14 +191,12 @@ def usage_alerts() -> list[Alert]:
                     (minutes(10 * (week + 144)),),
                 ),
             ),
-            labels=ORG_LABELS,
             step="10m",
         ),
-        Alert(
+        organization_alert(
             name="ClaudeCodeApiErrorRatioHigh",
             group=CLAUDE_CODE,
             value=API_ERROR_RATIO,
-            op=">",
             threshold=err,
             guard=f"sum by (organization_id) (increase({API_CALLS}[15m])) >= {min_req}",
             for_="10m",
@@ -234,7 +228,6 @@ def usage_alerts() -> list[Alert]:
                     ("40m",),
                 ),
             ),
-            labels=ORG_LABELS,
         ),
         Alert(
             name="ClaudeCodeModelNotAllowed",
@@ -296,7 +289,7 @@ def _cache_alert() -> Alert:
 
     # 7-day window at Monday 10:30: 231 normal working steps and 9 collapsed ones (09:10 … 10:30).
     share_7d = (231 * normal + 9 * low) / (240 * (normal + low))
-    return Alert(
+    return organization_alert(
         name="ClaudeCodeCacheHitCollapse",
         group=DAILY,
         value=f"{CACHE_SHARE_1H}\n/\n{CACHE_SHARE_7D}",
@@ -328,11 +321,10 @@ def _cache_alert() -> Alert:
                     tokens("cacheRead", normal, None),
                     tokens("input", low, None),
                 ],
-                (at(monday, 9, 30), at(monday, 10, 30), at(monday, 16, 30)),
+                working_monday(monday),
             ),
             Scenario("the same collapse with a tenth of the tokens", collapsing(10), (at(monday, 10, 30),)),
         ),
-        labels=ORG_LABELS,
         step="10m",
     )
 
@@ -345,11 +337,10 @@ def _tool_loop_alert() -> Alert:
     results = f'{API_EVENTS}{{{C1}, {ORG}, event_name="tool_result", tool_name="Bash", success="true"}}'
     # 300 tool calls per working step (0.5 a second); from Monday 09:00 a loop takes it to 3 000 (5 a second).
     normal, looping = 300, 3000
-    return Alert(
+    return organization_alert(
         name="ClaudeCodeToolLoop",
         group=DAILY,
         value=f"sum by (organization_id) (rate({TOOL_RESULTS}[15m]))\n/\n{TOOL_RATE_BUSY}",
-        op=">",
         threshold=factor,
         guard=f"sum by (organization_id) (increase({TOOL_RESULTS}[15m])) >= {minimum}",
         for_="15m",
@@ -375,9 +366,8 @@ def _tool_loop_alert() -> Alert:
             Scenario(
                 "a steady week of 09-17 weekdays at 0.5 calls a second",
                 [series(results, weekly(normal, minute_of(monday, 17)))],
-                (at(monday, 9, 30), at(monday, 10, 30), at(monday, 16, 30)),
+                working_monday(monday),
             ),
         ),
-        labels=ORG_LABELS,
         step="10m",
     )
