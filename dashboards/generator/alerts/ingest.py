@@ -6,7 +6,7 @@ from __future__ import annotations
 from generator.alerts.families import collector_alert
 from generator.alerts.model import Alert, Scenario
 from generator.alerts.recording import LATENCY_P95, REFUSED_BY_SENDERS, collector
-from generator.alerts.scenarios import C1, C2, JOB, otlp_requests, weekly
+from generator.alerts.scenarios import C1, C2, JOB, otlp_requests, rising, weekly
 from generator.promtool import MONDAY, at, minute_of, series
 from generator.vocabulary import OTLP_DURATION, OTLP_REQUESTS, t
 
@@ -140,6 +140,10 @@ def ingest_alerts() -> list[Alert]:
             series(count, bucket_values["+Inf"])
         ]
 
+    def requests(per_minute: dict[str, float], target: str = C1) -> list[dict[str, str]]:
+        """40 minutes of a collector's OTLP requests: each status's counter rises by its count a minute."""
+        return [otlp_requests(status, rising(count, 40), target) for status, count in per_minute.items()]
+
     slow = {"0.25": "0x30", "2.5": "0x30", "5": "0+10x30", "+Inf": "0+10x30"}
     fast = {"0.25": "0+10x30", "2.5": "0+10x30", "5": "0+10x30", "+Inf": "0+10x30"}
     return [
@@ -163,23 +167,19 @@ def ingest_alerts() -> list[Alert]:
             "limits.max_queued_items if the host has the memory.",
             firing=Scenario(
                 "one request in ten refused",
-                [otlp_requests("ok", "0+90x40"), otlp_requests("overloaded", "0+10x40")],
+                requests({"ok": 90, "overloaded": 10}),
                 ("30m",),
                 value=0.1,
             ),
             quiet=(
                 Scenario(
                     "no refusals, and refusals for a bad token (another alert's)",
-                    [
-                        otlp_requests("ok", "0+90x40"),
-                        otlp_requests("overloaded", "0x40"),
-                        otlp_requests("unauthenticated", "0+10x40"),
-                    ],
+                    requests({"ok": 90, "overloaded": 0, "unauthenticated": 10}),
                     ("30m",),
                 ),
                 Scenario(
                     "too few requests to tell",
-                    [otlp_requests("ok", "0+1x40"), otlp_requests("overloaded", "0+1x40")],
+                    requests({"ok": 1, "overloaded": 1}),
                     ("30m",),
                 ),
             ),
@@ -204,24 +204,14 @@ def ingest_alerts() -> list[Alert]:
             "against the port) or batch size, or add the token to the collector's tokens file.",
             firing=Scenario(
                 "3 % unauthenticated and 2 % malformed, over two replicas",
-                [
-                    otlp_requests("ok", "0+45x40"),
-                    otlp_requests("unauthenticated", "0+3x40"),
-                    otlp_requests("ok", "0+50x40", C2),
-                    otlp_requests("bad_request", "0+2x40", C2),
-                ],
+                [*requests({"ok": 45, "unauthenticated": 3}), *requests({"ok": 50, "bad_request": 2}, C2)],
                 ("30m",),
                 value=0.05,
             ),
             quiet=(
                 Scenario(
                     "overload and duplicates are not the senders' fault",
-                    [
-                        otlp_requests("ok", "0+80x40"),
-                        otlp_requests("overloaded", "0+10x40"),
-                        otlp_requests("duplicate", "0+10x40"),
-                        otlp_requests("unauthenticated", "0x40"),
-                    ],
+                    requests({"ok": 80, "overloaded": 10, "duplicate": 10, "unauthenticated": 0}),
                     ("30m",),
                 ),
             ),

@@ -112,6 +112,11 @@ def _sample(expr: str, at_: str, labels: str, value: float) -> dict[str, Any]:
     return {"expr": expr, "eval_time": at_, "exp_samples": [{"labels": labels, "value": value}]}
 
 
+def _organization_sample(recorded: str, value: float, expr: str = "") -> dict[str, Any]:
+    """A recorded series of the organization ORG, read at 100 minutes (by its name unless `expr` says)."""
+    return _sample(expr or recorded, "100m", f"{recorded}{{{ORG}}}", value)
+
+
 def recording_tests() -> dict[str, Any]:
     """Recording rules evaluated on a small known series set."""
     opus = 'model="claude-opus-4-6"'
@@ -158,13 +163,13 @@ def recording_tests() -> dict[str, Any]:
                         f"organization_id:claude_code_lines_of_code_added:rate5m{{{ORG}}}",
                         0.1,
                     ),
-                    _sample(SPEND_1H, "100m", f"{SPEND_1H}{{{ORG}}}", 30),
+                    _organization_sample(SPEND_1H, 30),
                     # Bash is not a code-editing tool: 3 accepts / (3 + 1) decisions.
-                    _sample(ACCEPTANCE_1D, "100m", f"{ACCEPTANCE_1D}{{{ORG}}}", 0.75),
+                    _organization_sample(ACCEPTANCE_1D, 0.75),
                     # Errors and calls are summed over the replicas: 1 / (9 + 1).
-                    _sample(API_ERROR_RATIO, "100m", f"{API_ERROR_RATIO}{{{ORG}}}", 0.1),
+                    _organization_sample(API_ERROR_RATIO, 0.1),
                     # 1800 cache reads of 2400 input-side tokens a minute; output tokens are not input.
-                    _sample(f"{CACHE_SHARE_1H}{{{ORG}}}", "100m", f"{CACHE_SHARE_1H}{{{ORG}}}", 0.75),
+                    _organization_sample(CACHE_SHARE_1H, 0.75, f"{CACHE_SHARE_1H}{{{ORG}}}"),
                     # An organization without cache reads has a share of 0, not none.
                     _sample(
                         f'{CACHE_SHARE_1H}{{organization_id="org-beta"}}',
@@ -173,7 +178,7 @@ def recording_tests() -> dict[str, Any]:
                         0,
                     ),
                     # Only the collector's job counts: 30 calls a minute.
-                    _sample(TOOL_RATE_1H, "100m", f"{TOOL_RATE_1H}{{{ORG}}}", 0.5),
+                    _organization_sample(TOOL_RATE_1H, 0.5),
                 ],
             }
         ],

@@ -47,6 +47,11 @@ def flat(value: float, steps: int = 25) -> str:
     return f"{value}x{steps}"
 
 
+def rising(per_step: float, steps: int) -> str:
+    """A counter from 0 that rises by `per_step` every step for `steps` steps (flat at 0 for 0)."""
+    return f"0+{per_step}x{steps}" if per_step else flat(0, steps)
+
+
 def jumps(after: float, before: float = 0, start: int = 5, steps: int = 25) -> str:
     """`before` for the first `start` steps, then `after`: a gauge that crosses a threshold, or a counter that
     rises by `after - before` at once and stays there."""

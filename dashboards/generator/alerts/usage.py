@@ -20,7 +20,7 @@ from generator.alerts.recording import (
     TOOL_RESULTS,
     promql_string,
 )
-from generator.alerts.scenarios import C1, C2, JOB, ORG, weekly, working_monday
+from generator.alerts.scenarios import C1, C2, JOB, ORG, rising, weekly, working_monday
 from generator.promtool import MONDAY, at, minute_of, minutes, series
 from generator.vocabulary import API_EVENTS, COST, DECISIONS, SPEND_GAUGE, TOKENS, t
 
@@ -212,19 +212,19 @@ def usage_alerts() -> list[Alert]:
             action="Check the provider's status page, rate limits and proxy settings of the clients.",
             firing=Scenario(
                 "10 calls and 2 errors a minute",
-                [series(requests, "0+10x60"), series(errors, "0+2x60")],
+                [series(requests, rising(10, 60)), series(errors, rising(2, 60))],
                 ("40m",),
                 value=2 / 12,
             ),
             quiet=(
                 Scenario(
                     "no errors",
-                    [series(requests, "0+10x60"), series(errors, "0x60")],
+                    [series(requests, rising(10, 60)), series(errors, rising(0, 60))],
                     ("40m",),
                 ),
                 Scenario(
                     "half the calls fail, but there are too few calls to tell",
-                    [series(requests, "0+0.5x60"), series(errors, "0+0.5x60")],
+                    [series(requests, rising(0.5, 60)), series(errors, rising(0.5, 60))],
                     ("40m",),
                 ),
             ),
