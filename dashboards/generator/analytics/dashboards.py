@@ -24,34 +24,25 @@ from generator.vocabulary import COST, DAYS, EDGE_HOURS, HOURS, SESSIONS
 # --- variables and dashboards ---------------------------------------------------------------------------------
 
 
+def _seen_in_range(column: str) -> str:
+    """The non-empty values of `column` in the time range: the daily rollup for whole days, the hourly one for
+    the partial days at its edges."""
+    return f"""
+SELECT DISTINCT toString({column}) FROM (
+    SELECT {column} FROM org_daily WHERE {DAYS}
+    UNION ALL
+    SELECT {column} FROM member_hourly WHERE {EDGE_HOURS}
+)
+WHERE {column} != ''
+ORDER BY 1"""
+
+
 def analytics_variables_clickhouse() -> list[dict[str, Any]]:
     return [
         datasource_variable("prometheus", "Prometheus"),
         datasource_variable("clickhouse", "ClickHouse"),
-        ch_variable(
-            "organization",
-            "Organization",
-            f"""
-SELECT DISTINCT toString(organization_id) FROM (
-    SELECT organization_id FROM org_daily WHERE {DAYS}
-    UNION ALL
-    SELECT organization_id FROM member_hourly WHERE {EDGE_HOURS}
-)
-WHERE organization_id != ''
-ORDER BY 1""",
-        ),
-        ch_variable(
-            "team",
-            "Team",
-            f"""
-SELECT DISTINCT toString(team) FROM (
-    SELECT team FROM org_daily WHERE {DAYS}
-    UNION ALL
-    SELECT team FROM member_hourly WHERE {EDGE_HOURS}
-)
-WHERE team != ''
-ORDER BY 1""",
-        ),
+        ch_variable("organization", "Organization", _seen_in_range("organization_id")),
+        ch_variable("team", "Team", _seen_in_range("team")),
         ch_variable(
             "model",
             "Model",
