@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdata.options import ConfigError, Option, OptionValues, config_from_rows
+from pdata.options import Option, OptionValues, config_from_rows, require_at_least, require_one_of
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -44,15 +44,9 @@ class ServiceConfig:
 
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""
-        if self.max_queued_items < 1:
-            raise ConfigError("limits.max_queued_items must be at least 1")
-        if self.max_connections < 16:
-            raise ConfigError("limits.max_connections must be at least 16")
-        if self.header_timeout_seconds < 1:
-            raise ConfigError("limits.header_timeout_seconds must be at least 1")
-        if self.keep_alive_seconds < 1:
-            raise ConfigError("limits.keep_alive_seconds must be at least 1")
-        if self.dead_letter_max_bytes < 0:
-            raise ConfigError("dead_letter.max_bytes must be 0 (no dead-letter file) or more")
-        if self.log_level not in LOG_LEVELS:
-            raise ConfigError("log.level must be debug, info, warning or error")
+        require_at_least("limits.max_queued_items", self.max_queued_items, 1)
+        require_at_least("limits.max_connections", self.max_connections, 16)
+        require_at_least("limits.header_timeout_seconds", self.header_timeout_seconds, 1)
+        require_at_least("limits.keep_alive_seconds", self.keep_alive_seconds, 1)
+        require_at_least("dead_letter.max_bytes", self.dead_letter_max_bytes, 0, "no dead-letter file")
+        require_one_of("log.level", self.log_level, LOG_LEVELS)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.auth import AuthSettings
-from pdata.options import ConfigError, Option, OptionValues, check_port, config_from_rows
+from pdata.options import Option, OptionValues, check_port, config_from_rows, require_at_least
 
 # The console's rows of the collector's option table (README.md). It reads the collector's `data_dir` too:
 # the access file is kept there unless console.access_file says otherwise.
@@ -45,8 +45,7 @@ class ConsoleConfig:
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""
         check_port("api_port", self.port)
-        if self.session_hours < 1:
-            raise ConfigError("console.session_hours must be at least 1")
+        require_at_least("console.session_hours", self.session_hours, 1)
 
     def auth_settings(self) -> AuthSettings:
         return AuthSettings(

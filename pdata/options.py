@@ -50,6 +50,30 @@ def check_port(name: str, port: int) -> None:
         raise ConfigError(f"{name} must be a port number, got {port}")
 
 
+def require_at_least(
+    name: str, value: float, low: int, meaning: str = "", error: type[ConfigError] = ConfigError
+) -> None:
+    """Raises `error` unless `value` >= `low`. "at least 0" reads oddly, so a bound of 0 is said "0 or more";
+    `meaning` (what 0 stands for, or the bound in other units) is given in brackets after the number."""
+    if value >= low:
+        return
+    note = f" ({meaning})" if meaning else ""
+    if low == 0:
+        raise error(f"{name} must be 0{note} or more")
+    raise error(f"{name} must be at least {low}{note}")
+
+
+def require_range(name: str, value: float, low: int, high: int, error: type[ConfigError] = ConfigError) -> None:
+    if not low <= value <= high:
+        raise error(f"{name} must be between {low} and {high}")
+
+
+def require_one_of(name: str, value: str, choices: tuple[str, ...], error: type[ConfigError] = ConfigError) -> None:
+    """The message lists the choices as a sentence does: "must be auto, true or false"."""
+    if value not in choices:
+        raise error(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}")
+
+
 def config_from_rows(
     config: type[ConfigT], rows: Iterable[Option], values: OptionValues, sections: tuple[str, ...] = (), **computed: Any
 ) -> ConfigT:

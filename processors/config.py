@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdata.options import ConfigError, Option, OptionValues, config_from_rows
+from pdata.options import Option, OptionValues, config_from_rows, require_at_least, require_one_of
 from processors.policy import TimeWindow, ValuePolicy
 
 _DAY_NS = 86_400 * 1_000_000_000
@@ -42,14 +42,10 @@ class ProcessorsConfig:
 
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""
-        if self.temporality_max_series < 1:
-            raise ConfigError("temporality.max_series must be at least 1")
-        if self.dedup_shared not in ("auto", "true", "false"):
-            raise ConfigError("dedup.shared must be auto, true or false")
-        if self.validation_max_age_days < 1:
-            raise ConfigError("validation.max_age_days must be at least 1")
-        if self.validation_max_ahead_seconds < 0:
-            raise ConfigError("validation.max_ahead_seconds must be 0 or more")
+        require_at_least("temporality.max_series", self.temporality_max_series, 1)
+        require_one_of("dedup.shared", self.dedup_shared, ("auto", "true", "false"))
+        require_at_least("validation.max_age_days", self.validation_max_age_days, 1)
+        require_at_least("validation.max_ahead_seconds", self.validation_max_ahead_seconds, 0)
 
     @property
     def directory_file(self) -> Path | None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pdata.options import ConfigError, Option, OptionValues, config_from_rows
+from pdata.options import (
+    ConfigError,
+    Option,
+    OptionValues,
+    config_from_rows,
+    require_at_least,
+    require_one_of,
+    require_range,
+)
 
 MODES = ("memory", "wal")
 FSYNC_POLICIES = ("always", "batch", "never")
@@ -38,16 +46,11 @@ class QueueConfig:
 
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""
-        if self.mode not in MODES:
-            raise ConfigError("queue.mode must be memory or wal")
-        if self.fsync not in FSYNC_POLICIES:
-            raise ConfigError("queue.fsync must be always, batch or never")
-        if self.max_bytes < 64 * 1024:
-            raise ConfigError("queue.max_bytes must be at least 65536 (64 KiB)")
-        if not 1 <= self.fsync_interval_ms <= 1000:
-            raise ConfigError("queue.fsync_interval_ms must be between 1 and 1000")
-        if self.max_age_seconds < 1:
-            raise ConfigError("queue.max_age_seconds must be at least 1")
+        require_one_of("queue.mode", self.mode, MODES)
+        require_one_of("queue.fsync", self.fsync, FSYNC_POLICIES)
+        require_at_least("queue.max_bytes", self.max_bytes, 64 * 1024, "64 KiB")
+        require_range("queue.fsync_interval_ms", self.fsync_interval_ms, 1, 1000)
+        require_at_least("queue.max_age_seconds", self.max_age_seconds, 1)
         # Only a queue that replays needs its records inside the dedup window; in memory mode the rule would
         # forbid a short dedup.window_seconds for nothing.
         if self.durable and self.max_age_seconds > self.dedup_window_seconds:

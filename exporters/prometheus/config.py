@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdata.options import ConfigError, Option, OptionValues
+from pdata.options import ConfigError, Option, OptionValues, require_at_least
 
 # The low-cardinality labels exposed by default (Prometheus spelling: attribute dots become underscores).
 DEFAULT_LABELS: tuple[str, ...] = (
@@ -117,16 +117,12 @@ class PrometheusExporterConfig:
                 )
         if len(set(self.labels)) != len(self.labels):
             raise PrometheusConfigError("metrics.labels: a label is listed twice")
-        if self.max_series_per_metric < 2:
-            raise PrometheusConfigError("metrics.max_series_per_metric must be at least 2")
-        if self.series_ttl_seconds < 0:
-            raise PrometheusConfigError("metrics.series_ttl_seconds must be 0 (never) or more")
-        if self.new_series_hold_seconds < 0:
-            raise PrometheusConfigError("metrics.new_series_hold_seconds must be 0 or more")
-        if self.gauge_cache_seconds < 0:
-            raise PrometheusConfigError("metrics.gauge_cache_seconds must be 0 or more")
-        if self.max_label_value_length < 16:
-            raise PrometheusConfigError("metrics.max_label_value_length must be at least 16")
+        error = PrometheusConfigError
+        require_at_least("metrics.max_series_per_metric", self.max_series_per_metric, 2, error=error)
+        require_at_least("metrics.series_ttl_seconds", self.series_ttl_seconds, 0, "never", error=error)
+        require_at_least("metrics.new_series_hold_seconds", self.new_series_hold_seconds, 0, error=error)
+        require_at_least("metrics.gauge_cache_seconds", self.gauge_cache_seconds, 0, error=error)
+        require_at_least("metrics.max_label_value_length", self.max_label_value_length, 16, error=error)
 
     @property
     def effective_labels(self) -> tuple[str, ...]:

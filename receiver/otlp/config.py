@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pdata.options import ConfigError, Option, OptionValues, check_port
+from pdata.options import Option, OptionValues, check_port, require_at_least, require_one_of
 
 # The receiver's rows of the collector's option table (README.md). `bind`, `limits.max_connections` and
 # `limits.header_timeout_seconds` are the collector's (they hold for every listener); the receiver reads them.
@@ -70,17 +70,10 @@ class OtlpReceiverConfig:
         """Raises ConfigError naming the option and what is wrong."""
         check_port("otlp_grpc_port", self.grpc_port)
         check_port("otlp_http_port", self.http_port)
-        if self.max_request_bytes < 1024:
-            raise ConfigError("limits.max_request_bytes must be at least 1024")
-        if self.max_inflight_bytes < 1024:
-            raise ConfigError("limits.max_inflight_bytes must be at least 1024")
-        if self.max_concurrent_rpcs < 0:
-            raise ConfigError("limits.max_concurrent_rpcs must be 0 (no cap) or more")
-        if self.max_calls_per_peer < 0:
-            raise ConfigError("limits.max_calls_per_peer must be 0 (no cap) or more")
-        if self.body_timeout_s < 1:
-            raise ConfigError("limits.body_timeout_seconds must be at least 1")
-        if self.require_token not in ("auto", "true", "false"):
-            raise ConfigError("auth.require_token must be auto, true or false")
-        if self.organization_mismatch not in ("refuse", "override"):
-            raise ConfigError("auth.organization_mismatch must be refuse or override")
+        require_at_least("limits.max_request_bytes", self.max_request_bytes, 1024)
+        require_at_least("limits.max_inflight_bytes", self.max_inflight_bytes, 1024)
+        require_at_least("limits.max_concurrent_rpcs", self.max_concurrent_rpcs, 0, "no cap")
+        require_at_least("limits.max_calls_per_peer", self.max_calls_per_peer, 0, "no cap")
+        require_at_least("limits.body_timeout_seconds", self.body_timeout_s, 1)
+        require_one_of("auth.require_token", self.require_token, ("auto", "true", "false"))
+        require_one_of("auth.organization_mismatch", self.organization_mismatch, ("refuse", "override"))
