@@ -119,6 +119,11 @@ def prom(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> 
     return target
 
 
+def prom_targets(*series: tuple[str, str]) -> list[dict[str, Any]]:
+    """Range targets, one per (expression, legend), refIds A, B, C, … in order."""
+    return [prom(expr, legend, chr(ord("A") + index)) for index, (expr, legend) in enumerate(series)]
+
+
 def ch(query: str, ref: str = "A", table: bool = False) -> dict[str, Any]:
     return {
         "refId": ref,
@@ -188,6 +193,11 @@ def bar_series(
     """A timeseries of amounts per interval (counter increases, sums over rollups), drawn as bars: an amount
     belongs to its interval, not to an instant."""
     return panel("timeseries", title, targets, description, interval=interval, bars=True, **options)
+
+
+def prom_graph(title: str, series: list[tuple[str, str]], description: str, **options: Any) -> dict[str, Any]:
+    """A timeseries of Prometheus range queries, one line per (expression, legend)."""
+    return panel("timeseries", title, prom_targets(*series), description, **options)
 
 
 def _colours(kind: str, thresholds: dict[str, Any] | None) -> dict[str, Any]:

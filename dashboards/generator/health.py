@@ -13,6 +13,7 @@ from generator.grafana import (
     default_options,
     panel,
     prom,
+    prom_targets,
     prom_variable,
     steps,
 )
@@ -131,14 +132,12 @@ def status_panels(layout: Layout, inst: str) -> list[dict[str, Any]]:
 
 def _quantiles(histogram: str, inst: str, rate: str, quantiles: tuple[float, ...]) -> list[dict[str, Any]]:
     """One target per quantile of a duration histogram, all instances together, refIds A, B, C, … in order."""
-    return [
-        prom(
-            f"histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{{{inst}}}[{rate}])))",
-            f"p{int(q * 100)}",
-            chr(ord("A") + index),
+    return prom_targets(
+        *(
+            (f"histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{{{inst}}}[{rate}])))", f"p{int(q * 100)}")
+            for q in quantiles
         )
-        for index, q in enumerate(quantiles)
-    ]
+    )
 
 
 def health_dashboard() -> dict[str, Any]:
@@ -210,10 +209,10 @@ def health_dashboard() -> dict[str, Any]:
         layout.row("Store and exporter"),
         graph(
             "Write queue",
-            [
-                prom(f"sum({QUEUE_ITEMS}{{{inst}}})", "queued items", "A"),
-                prom(f"max({QUEUE_AGE}{{{inst}}})", "oldest (s)", "B"),
-            ],
+            prom_targets(
+                (f"sum({QUEUE_ITEMS}{{{inst}}})", "queued items"),
+                (f"max({QUEUE_AGE}{{{inst}}})", "oldest (s)"),
+            ),
             "Items waiting for the writer (left) and the age of the oldest (right).",
             right=["oldest (s)"],
             right_unit="s",
@@ -226,19 +225,19 @@ def health_dashboard() -> dict[str, Any]:
         ),
         graph(
             "Store write errors and dedup hits",
-            [
-                prom(f"sum(rate({STORE_WRITE_ERRORS}{{{inst}}}[{rate}]))", "write errors", "A"),
-                prom(f"sum(rate({DEDUP_HITS}{{{inst}}}[{rate}]))", "duplicate requests", "B"),
-            ],
+            prom_targets(
+                (f"sum(rate({STORE_WRITE_ERRORS}{{{inst}}}[{rate}]))", "write errors"),
+                (f"sum(rate({DEDUP_HITS}{{{inst}}}[{rate}]))", "duplicate requests"),
+            ),
             "Failed inserts (retried from the spool) and requests recognised as retries of one already counted.",
             unit="short",
         ),
         graph(
             "Exporter series",
-            [
-                prom(f"sum by (metric) ({EXPORTER_SERIES}{{{inst}}})", "{{metric}}", "A"),
-                prom(f"sum by (metric) (increase({SERIES_DROPPED}{{{inst}}}[$__interval]))", "dropped {{metric}}", "B"),
-            ],
+            prom_targets(
+                (f"sum by (metric) ({EXPORTER_SERIES}{{{inst}}})", "{{metric}}"),
+                (f"sum by (metric) (increase({SERIES_DROPPED}{{{inst}}}[$__interval]))", "dropped {{metric}}"),
+            ),
             "Series held per counter, and points folded into `other` per interval.",
             interval="1m",
         ),
@@ -264,20 +263,20 @@ def durable_queue_panels(
         layout.row("Durable queue and store refusals"),
         graph(
             "Durable queue bytes",
-            [
-                prom(f"sum({DURABLE_QUEUE_BYTES}{{{inst}}})", "waiting", "A"),
-                prom(f"sum({DURABLE_QUEUE_CAPACITY}{{{inst}}})", "capacity", "B"),
-            ],
+            prom_targets(
+                (f"sum({DURABLE_QUEUE_BYTES}{{{inst}}})", "waiting"),
+                (f"sum({DURABLE_QUEUE_CAPACITY}{{{inst}}})", "capacity"),
+            ),
             "Bytes of records waiting to be drained into the store, and the capacity (queue.max_bytes) past which "
             "senders get 429 / RESOURCE_EXHAUSTED; all instances, 0 in queue.mode=memory.",
             unit="bytes",
         ),
         graph(
             "Durable queue drain rate and age",
-            [
-                prom(f"sum(rate({DURABLE_QUEUE_DRAINED}{{{inst}}}[{rate}]))", "drained", "A"),
-                prom(f"max({DURABLE_QUEUE_AGE}{{{inst}}})", "oldest (s)", "B"),
-            ],
+            prom_targets(
+                (f"sum(rate({DURABLE_QUEUE_DRAINED}{{{inst}}}[{rate}]))", "drained"),
+                (f"max({DURABLE_QUEUE_AGE}{{{inst}}})", "oldest (s)"),
+            ),
             "Records drained per second (stored, recognised as stored, or refused for good: left) and the time "
             "since the oldest waiting record arrived (right). A flat drain with a growing age: the store does not "
             "take writes.",
@@ -286,10 +285,10 @@ def durable_queue_panels(
         ),
         graph(
             "Durable queue replayed and corrupt records",
-            [
-                prom(f"sum(increase({DURABLE_QUEUE_REPLAYED}{{{inst}}}[$__interval]))", "replayed", "A"),
-                prom(f"sum(increase({DURABLE_QUEUE_CORRUPT}{{{inst}}}[$__interval]))", "corrupt (skipped)", "B"),
-            ],
+            prom_targets(
+                (f"sum(increase({DURABLE_QUEUE_REPLAYED}{{{inst}}}[$__interval]))", "replayed"),
+                (f"sum(increase({DURABLE_QUEUE_CORRUPT}{{{inst}}}[$__interval]))", "corrupt (skipped)"),
+            ),
             "Records per interval that an earlier run appended and this one drained (after a stop or a crash), and "
             "damaged records skipped (each logged as queue.corrupt_record: their requests are not stored).",
             interval="1m",

@@ -6,7 +6,7 @@ from typing import Any
 
 from generator.analytics.common import ACCEPTANCE_COLOURS
 from generator.analytics.usage_prometheus import cache_hit_stat_prometheus
-from generator.grafana import COUNT, PERCENT, USD, Layout, bar_series, panel, prom
+from generator.grafana import COUNT, PERCENT, USD, Layout, bar_series, panel, prom, prom_graph, prom_targets
 from generator.vocabulary import (
     ACCEPTANCE_GAUGE,
     ACCEPTED_LINES_GAUGE,
@@ -100,11 +100,10 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
         layout.place(cache_hit_stat_prometheus(), 4, 5),
         layout.place(by_tool, 12, 7),
         layout.place(
-            panel(
-                "timeseries",
+            prom_graph(
                 "Acceptance rate by interval",
                 [
-                    prom(
+                    (
                         f"sum(increase({accepted}[$__interval])) / sum(increase({decided}[$__interval]))",
                         "Acceptance rate",
                     )
@@ -121,10 +120,10 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
         layout.place(
             bar_series(
                 "Accepted lines",
-                [
-                    prom(f"sum(increase({added}[$__interval]))", "Accepted lines", "A"),
-                    prom(f"sum(increase({removed}[$__interval]))", "Removed lines", "B"),
-                ],
+                prom_targets(
+                    (f"sum(increase({added}[$__interval]))", "Accepted lines"),
+                    (f"sum(increase({removed}[$__interval]))", "Removed lines"),
+                ),
                 "Lines added (accepted) and removed per interval.",
                 interval="1h",
             ),
@@ -132,12 +131,11 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
             7,
         ),
         layout.place(
-            panel(
-                "timeseries",
+            prom_graph(
                 "Activity: active users and sessions today",
                 [
-                    prom(f'max({ACTIVE_USERS_GAUGE}{{window="1d"}})', "Active users", "A"),
-                    prom(f'max({SESSIONS_GAUGE}{{window="1d"}})', "Sessions", "B"),
+                    (f'max({ACTIVE_USERS_GAUGE}{{window="1d"}})', "Active users"),
+                    (f'max({SESSIONS_GAUGE}{{window="1d"}})', "Sessions"),
                 ],
                 "Distinct members (left axis) and sessions (right axis) so far in the current UTC day.",
                 right=["Sessions"],
@@ -146,12 +144,11 @@ def console_panels_prometheus(layout: Layout) -> list[dict[str, Any]]:
             8,
         ),
         layout.place(
-            panel(
-                "timeseries",
+            prom_graph(
                 "Spend: active users and USD",
                 [
-                    prom(f'max({ACTIVE_USERS_GAUGE}{{window="1d"}})', "Active users", "A"),
-                    prom(f"sum(increase({sel(COST, *f, MODEL)}[$__interval]))", "Spend (USD)", "B"),
+                    (f'max({ACTIVE_USERS_GAUGE}{{window="1d"}})', "Active users"),
+                    (f"sum(increase({sel(COST, *f, MODEL)}[$__interval]))", "Spend (USD)"),
                 ],
                 "Active users today (left axis) and USD spent per interval (right axis).",
                 right=["Spend (USD)"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import API_ERROR_COLOURS, MCP_TOOLS, TOOL_SUCCESS_COLOURS
-from generator.grafana import PERCENT, Layout, bar_series, panel, prom
+from generator.grafana import PERCENT, Layout, bar_series, panel, prom, prom_targets
 from generator.vocabulary import API_EVENTS, MODEL, ORG, TEAM, sel
 
 # --- Prometheus: Claude Code's events counted by the collector ------------------------------------------------
@@ -24,10 +24,10 @@ TOOL_RESULTS = events_selector('event_name="tool_result"')
 def api_requests_prometheus() -> dict[str, Any]:
     return bar_series(
         "API requests and errors",
-        [
-            prom(f"sum(increase({API_REQUESTS}[$__interval]))", "API requests", "A"),
-            prom(f"sum(increase({API_ERRORS}[$__interval]))", "API errors", "B"),
-        ],
+        prom_targets(
+            (f"sum(increase({API_REQUESTS}[$__interval]))", "API requests"),
+            (f"sum(increase({API_ERRORS}[$__interval]))", "API errors"),
+        ),
         f"Claude Code's api_request and api_error events per interval ({API_EVENTS}).",
         right=["API errors"],
         interval="5m",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import CACHE_HIT_COLOURS
-from generator.grafana import PERCENT, USD, Layout, bar_series, panel, prom
+from generator.grafana import PERCENT, USD, Layout, bar_series, panel, prom, prom_targets
 from generator.vocabulary import ACTIVE_TIME, COMMITS, COST, MODEL, ORG, PULL_REQUESTS, SESSIONS, TEAM, TOKENS, sel
 
 # --- Prometheus: Claude Code's counters -----------------------------------------------------------------------
@@ -60,10 +60,10 @@ def usage_panels(layout: Layout) -> list[dict[str, Any]]:
         layout.place(
             bar_series(
                 "Commits and pull requests",
-                [
-                    prom(f"sum(increase({sel(COMMITS, *f)}[$__interval]))", "Commits", "A"),
-                    prom(f"sum(increase({sel(PULL_REQUESTS, *f)}[$__interval]))", "Pull requests", "B"),
-                ],
+                prom_targets(
+                    (f"sum(increase({sel(COMMITS, *f)}[$__interval]))", "Commits"),
+                    (f"sum(increase({sel(PULL_REQUESTS, *f)}[$__interval]))", "Pull requests"),
+                ),
                 "Git commits and pull requests created by Claude Code, per interval.",
                 interval="5m",
             ),
