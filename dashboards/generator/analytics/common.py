@@ -4,7 +4,7 @@ the organization and team filter of the queries over the rollups."""
 from __future__ import annotations
 
 from generator.grafana import higher_is_better, lower_is_better
-from generator.vocabulary import SQL_ORG, SQL_TEAM, t
+from generator.vocabulary import DAYS, EDGE_HOURS, SQL_ORG, SQL_TEAM, t
 
 # --- colours of the ratios ------------------------------------------------------------------------------------
 # Fewer than half of the proposals accepted means the edits are mostly unwanted; 70 % is a healthy team.
@@ -24,3 +24,15 @@ EVENT_ROWS = 50
 
 # The organization and team variables of the queries over the rollups.
 CH_FILTER = f"{SQL_ORG}\n      AND {SQL_TEAM}"
+
+
+def days_and_edge_hours(columns: str, daily: str = "org_daily", hourly: str = "member_hourly") -> str:
+    """The body of a subquery over the time range's rows, filtered by organization and team: `daily` for its
+    whole UTC days, `hourly` for the partial days at its edges (the daily rollup alone would miss them)."""
+    return f"""    SELECT {columns} FROM {daily}
+    WHERE {DAYS}
+      AND {CH_FILTER}
+    UNION ALL
+    SELECT {columns} FROM {hourly}
+    WHERE {EDGE_HOURS}
+      AND {CH_FILTER}"""

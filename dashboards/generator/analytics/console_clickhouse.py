@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.analytics.common import ACCEPTANCE_COLOURS, CACHE_HIT_COLOURS, CH_FILTER
+from generator.analytics.common import ACCEPTANCE_COLOURS, CACHE_HIT_COLOURS, CH_FILTER, days_and_edge_hours
 from generator.grafana import COUNT, PERCENT, TIMESTAMP, USD, Layout, bar_series, ch, default_options, panel, stat_of
 from generator.vocabulary import (
     DAY_START,
-    DAYS,
-    EDGE_HOURS,
     HOURS,
     MONTH_DAYS,
     MONTH_EDGE_HOURS,
@@ -32,13 +30,7 @@ def accepted_lines_stat() -> dict[str, Any]:
                 f"""
 SELECT sum(accepted_lines) AS "Accepted lines", sum(removed_lines) AS "Removed lines"
 FROM (
-    SELECT accepted_lines, removed_lines FROM org_daily
-    WHERE {DAYS}
-      AND {CH_FILTER}
-    UNION ALL
-    SELECT accepted_lines, removed_lines FROM member_hourly
-    WHERE {EDGE_HOURS}
-      AND {CH_FILTER}
+{days_and_edge_hours("accepted_lines, removed_lines")}
 )""",
                 table=True,
             )
@@ -58,13 +50,7 @@ def acceptance_rate_stat() -> dict[str, Any]:
 SELECT if(sum(accepts) + sum(rejects) = 0, NULL, sum(accepts) / (sum(accepts) + sum(rejects))) AS "Acceptance rate",
        sum(accepts) AS "Accepted", sum(rejects) AS "Rejected"
 FROM (
-    SELECT accepts, rejects FROM org_daily
-    WHERE {DAYS}
-      AND {CH_FILTER}
-    UNION ALL
-    SELECT accepts, rejects FROM member_hourly
-    WHERE {EDGE_HOURS}
-      AND {CH_FILTER}
+{days_and_edge_hours("accepts, rejects")}
 )""",
                 table=True,
             )
@@ -113,13 +99,7 @@ def acceptance_by_tool_clickhouse() -> dict[str, Any]:
                 f"""
 SELECT tool_name AS "Tool", sum(accepts) / (sum(accepts) + sum(rejects)) AS "Acceptance rate"
 FROM (
-    SELECT tool_name, accepts, rejects FROM tool_decisions_daily
-    WHERE {DAYS}
-      AND {CH_FILTER}
-    UNION ALL
-    SELECT tool_name, accepts, rejects FROM tool_decisions_team_hourly
-    WHERE {EDGE_HOURS}
-      AND {CH_FILTER}
+{days_and_edge_hours("tool_name, accepts, rejects", "tool_decisions_daily", "tool_decisions_team_hourly")}
 )
 GROUP BY tool_name
 HAVING sum(accepts) + sum(rejects) > 0

@@ -15,20 +15,32 @@ from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
 EVENTS_FILTER = f"$__timeFilter(events.time)\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
 
 
+def api_events_series(events: str, *columns: str) -> str:
+    """A query of `columns` per interval over the API events that match `events`, following the organization,
+    team and model variables."""
+    column_lines = ",\n       ".join(columns)
+    return f"""
+SELECT $__timeInterval(events.time) AS time,
+       {column_lines}
+FROM events
+WHERE {EVENTS_FILTER}
+  AND {SQL_MODEL}
+  AND {events}
+GROUP BY time
+ORDER BY time"""
+
+
 def api_requests_clickhouse() -> dict[str, Any]:
     return bar_series(
         "API requests and errors",
         [
-            ch(f"""
-SELECT $__timeInterval(events.time) AS time,
-       countIf(event_name = 'api_request') AS "API requests",
-       countIf(event_name = 'api_error') AS "API errors"
-FROM events
-WHERE {EVENTS_FILTER}
-  AND {SQL_MODEL}
-  AND event_name IN ('api_request', 'api_error')
-GROUP BY time
-ORDER BY time""")
+            ch(
+                api_events_series(
+                    "event_name IN ('api_request', 'api_error')",
+                    "countIf(event_name = 'api_request') AS \"API requests\"",
+                    "countIf(event_name = 'api_error') AS \"API errors\"",
+                )
+            )
         ],
         "Claude Code's api_request and api_error events per interval.",
         right=["API errors"],
@@ -66,17 +78,14 @@ def api_latency_clickhouse() -> dict[str, Any]:
         "timeseries",
         "API latency",
         [
-            ch(f"""
-SELECT $__timeInterval(events.time) AS time,
-       avg(duration_ms) AS "Mean (ms)",
-       quantileExact(0.95)(duration_ms) AS "p95 (ms)",
-       max(duration_ms) AS "Max (ms)"
-FROM events
-WHERE {EVENTS_FILTER}
-  AND {SQL_MODEL}
-  AND event_name = 'api_request'
-GROUP BY time
-ORDER BY time""")
+            ch(
+                api_events_series(
+                    "event_name = 'api_request'",
+                    'avg(duration_ms) AS "Mean (ms)"',
+                    'quantileExact(0.95)(duration_ms) AS "p95 (ms)"',
+                    'max(duration_ms) AS "Max (ms)"',
+                )
+            )
         ],
         "duration_ms of api_request events: mean, 95th percentile and maximum per interval.",
         unit=MILLISECONDS,
