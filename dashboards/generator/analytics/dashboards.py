@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from generator.analytics.console_clickhouse import console_panels_clickhouse
@@ -73,39 +74,48 @@ def claude_code_alerts() -> dict[str, Any]:
     )
 
 
-def analytics_dashboard() -> dict[str, Any]:
+def _analytics_board(
+    uid: str,
+    title: str,
+    description: str,
+    rows: tuple[Callable[[Layout], list[dict[str, Any]]], ...],
+    variables: list[dict[str, Any]],
+    tags: tuple[str, ...],
+) -> dict[str, Any]:
+    """An analytics dashboard: each group of rows placed in turn, then the list of Claude Code's alerts."""
     layout = Layout()
-    panels = (
-        console_panels_clickhouse(layout)
-        + usage_panels(layout)
-        + events_panels_clickhouse(layout)
-        + sessions_and_models_panels(layout)
-        + members_panels(layout)
-    )
+    panels = [placed for row in rows for placed in row(layout)]
     panels += [layout.row("Alerts"), layout.place(claude_code_alerts(), 24, 6)]
-    return dashboard(
+    return dashboard(uid, title, description, panels, variables, tags=tags)
+
+
+def analytics_dashboard() -> dict[str, Any]:
+    return _analytics_board(
         "cc-analytics",
         "Claude Code Analytics",
         "Claude Code usage: the console's views (accepted lines, acceptance rate, activity, spend, team insights) "
         "exact from the ClickHouse rollups, usage counters from Prometheus, API and tool health from the events, "
         "models and sessions from the raw points.",
-        panels,
+        (
+            console_panels_clickhouse,
+            usage_panels,
+            events_panels_clickhouse,
+            sessions_and_models_panels,
+            members_panels,
+        ),
         analytics_variables_clickhouse(),
-        tags=("clickhouse", "prometheus"),
+        ("clickhouse", "prometheus"),
     )
 
 
 def analytics_prometheus_dashboard() -> dict[str, Any]:
-    layout = Layout()
-    panels = console_panels_prometheus(layout) + usage_panels(layout) + events_panels_prometheus(layout)
-    panels += [layout.row("Alerts"), layout.place(claude_code_alerts(), 24, 6)]
-    return dashboard(
+    return _analytics_board(
         "cc-analytics-prometheus",
         "Claude Code Analytics (Prometheus only)",
         "The Claude Code Analytics views from Prometheus alone, for collectors on the embedded store that Grafana "
         "cannot reach. Window figures come from the collector's derived gauges, the rest from Claude Code's "
         "counters and the collector's events counter.",
-        panels,
+        (console_panels_prometheus, usage_panels, events_panels_prometheus),
         analytics_variables_prometheus(),
-        tags=("prometheus",),
+        ("prometheus",),
     )
