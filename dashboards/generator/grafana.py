@@ -250,6 +250,20 @@ def stat_of(column: str) -> dict[str, Any]:
     }
 
 
+def ratio_stat(title: str, query: str, description: str, thresholds: dict[str, Any]) -> dict[str, Any]:
+    """A stat of a ratio from a one-row ClickHouse table: the column named as the panel holds the ratio, the
+    others its terms, kept for the inspector."""
+    return panel(
+        "stat",
+        title,
+        [ch(query, table=True)],
+        description,
+        unit=PERCENT,
+        options=stat_of(title),
+        thresholds=thresholds,
+    )
+
+
 def text_panel(title: str, content: str) -> dict[str, Any]:
     return {"type": "text", "title": title, "options": {"mode": "markdown", "content": content}}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.analytics.common import ACCEPTANCE_COLOURS, CACHE_HIT_COLOURS, CH_FILTER, days_and_edge_hours
-from generator.grafana import COUNT, PERCENT, TIMESTAMP, USD, Layout, bar_series, ch, default_options, panel, stat_of
+from generator.grafana import COUNT, PERCENT, TIMESTAMP, USD, Layout, bar_series, ch, default_options, panel, ratio_stat
 from generator.vocabulary import (
     DAY_START,
     HOURS,
@@ -41,35 +41,24 @@ FROM (
 
 
 def acceptance_rate_stat() -> dict[str, Any]:
-    return panel(
-        "stat",
+    return ratio_stat(
         "Acceptance rate",
-        [
-            ch(
-                f"""
+        f"""
 SELECT if(sum(accepts) + sum(rejects) = 0, NULL, sum(accepts) / (sum(accepts) + sum(rejects))) AS "Acceptance rate",
        sum(accepts) AS "Accepted", sum(rejects) AS "Rejected"
 FROM (
 {days_and_edge_hours("accepts, rejects")}
 )""",
-                table=True,
-            )
-        ],
         "accepts / (accepts + rejects) of code_edit_tool.decision for Edit, MultiEdit, Write and NotebookEdit; "
         "empty when there were no decisions. Red below 50 %, amber below 70 %.",
-        unit=PERCENT,
-        options=stat_of("Acceptance rate"),
-        thresholds=ACCEPTANCE_COLOURS,
+        ACCEPTANCE_COLOURS,
     )
 
 
 def cache_hit_stat_clickhouse() -> dict[str, Any]:
-    return panel(
-        "stat",
+    return ratio_stat(
         "Cache hit ratio",
-        [
-            ch(
-                f"""
+        f"""
 SELECT if(sum(prompt_tokens) = 0, NULL, sum(cache_read_tokens) / sum(prompt_tokens)) AS "Cache hit ratio",
        sum(cache_read_tokens) AS "Cache read tokens", sum(prompt_tokens) AS "Prompt tokens"
 FROM (
@@ -79,14 +68,9 @@ FROM (
       AND {CH_FILTER}
       AND {SQL_MODEL}
 )""",
-                table=True,
-            )
-        ],
         "cacheRead tokens / (input + cacheRead + cacheCreation tokens) in the time range: the share of prompt "
         "tokens served from the prompt cache (billed at a fraction of input). Red below 50 %, amber below 80 %.",
-        unit=PERCENT,
-        options=stat_of("Cache hit ratio"),
-        thresholds=CACHE_HIT_COLOURS,
+        CACHE_HIT_COLOURS,
     )
 
 

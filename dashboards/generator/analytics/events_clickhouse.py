@@ -7,7 +7,7 @@ from typing import Any
 
 from generator.analytics.common import API_ERROR_COLOURS, EVENT_ROWS
 from generator.analytics.events_prometheus import api_errors_by_status, mcp_tool_calls, tool_calls
-from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, bar_series, ch, panel, stat_of
+from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, bar_series, ch, panel, ratio_stat
 from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
 
 # --- Claude Code Analytics: API and tools from the events table (ClickHouse) ----------------------------------
@@ -49,12 +49,9 @@ def api_requests_clickhouse() -> dict[str, Any]:
 
 
 def api_error_ratio_clickhouse() -> dict[str, Any]:
-    return panel(
-        "stat",
+    return ratio_stat(
         "API error ratio",
-        [
-            ch(
-                f"""
+        f"""
 SELECT countIf(event_name = 'api_error') AS "API errors",
        countIf(event_name = 'api_request') AS "API requests",
        if(count() = 0, NULL, countIf(event_name = 'api_error') / count()) AS "API error ratio"
@@ -62,14 +59,9 @@ FROM events
 WHERE {EVENTS_FILTER}
   AND {SQL_MODEL}
   AND event_name IN ('api_request', 'api_error')""",
-                table=True,
-            )
-        ],
         "api_error events / (api_request + api_error events) over the time range. Amber from 1 %, red from the "
         "alert's threshold.",
-        options=stat_of("API error ratio"),
-        unit=PERCENT,
-        thresholds=API_ERROR_COLOURS,
+        API_ERROR_COLOURS,
     )
 
 
