@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -45,8 +48,39 @@ def _query_error(name: str, exc: Exception) -> Exception:
     return StoreUnavailable(f"query {name} failed: {exc}")
 
 
+# A whole line `-- include: <fragment>` in a query stands for queries/fragments/<fragment>.sql.
+_INCLUDE_LINE = re.compile(r"^(?P<indent>[ \t]*)-- include:(?P<name>.*)$", re.MULTILINE)
+_FRAGMENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def expand_includes(text: str, fragments: Traversable, source: str) -> str:
+    """`text` with each `-- include: <fragment>` line replaced by the fragment's SQL (its leading comment left
+    out), every line indented as the include line was. Plain text, no formatting: a fragment's values stay
+    server-side bound parameters. An unknown fragment, or a fragment that includes another, is an error."""
+
+    def fragment_text(match: re.Match[str]) -> str:
+        name = match.group("name").strip()
+        path = fragments.joinpath(f"{name}.sql")
+        if not _FRAGMENT_NAME.fullmatch(name) or not path.is_file():
+            raise ValueError(f"{source}: unknown SQL fragment {name!r} (no queries/fragments/{name}.sql)")
+        lines = path.read_text().splitlines()
+        while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+            lines.pop(0)
+        body = "\n".join(lines).rstrip()
+        if _INCLUDE_LINE.search(body):
+            raise ValueError(f"queries/fragments/{name}.sql: a fragment cannot include another fragment")
+        indent = match.group("indent")
+        return "\n".join(indent + line if line else line for line in body.splitlines())
+
+    return _INCLUDE_LINE.sub(fragment_text, text)
+
+
+@functools.cache
 def _sql(folder: str, name: str) -> str:
-    return resources.files("exporters.clickhouse").joinpath(folder, name).read_text()
+    # Read and expanded once per process: the package's SQL does not change while the collector runs.
+    package = resources.files("exporters.clickhouse")
+    text = package.joinpath(folder, name).read_text()
+    return expand_includes(text, package.joinpath("queries", "fragments"), f"{folder}/{name}")
 
 
 def _identifier(name: str) -> str:

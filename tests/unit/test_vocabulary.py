@@ -24,7 +24,8 @@ _FACT_LITERALS = re.compile(r"\bfact\s*(?:=\s*'([^']*)'|IN\s*\(([^)]*)\))", re.I
 
 
 def _sql_facts() -> dict[str, set[str]]:
-    """Every fact named in the store's SQL (fact = '…' and fact IN ('…', …)), with the files naming it."""
+    """Every fact named in the store's SQL (fact = '…' and fact IN ('…', …)), with the files naming it: the
+    migrations, the named queries and the fragments they include (queries/fragments/), each file as written."""
     found: dict[str, set[str]] = {}
     for path in sorted((ROOT / "exporters" / "clickhouse").rglob("*.sql")):
         for single, listed in _FACT_LITERALS.findall(path.read_text()):

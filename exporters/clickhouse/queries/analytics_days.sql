@@ -5,15 +5,9 @@ SELECT
     day,
     sum(accepted_lines) AS accepted_lines,
     sum(removed_lines) AS removed_lines,
-    sum(accepts) AS accepts,
-    sum(rejects) AS rejects,
-    uniqExactMerge(members) AS active_users,
-    uniqExactMerge(sessions) + toUInt64(sum(unidentified_session_starts)) AS sessions,
-    sum(spend_usd) AS spend_usd
+    -- include: activity_figures
 FROM org_daily
-WHERE day >= toDate({start:DateTime('UTC')})
-  AND day < toDate({end:DateTime('UTC')})
-  AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-  AND ({team:String} = '' OR team = {team:String})
+-- include: range_days
+  -- include: organization_team_filter
 GROUP BY day
 ORDER BY day

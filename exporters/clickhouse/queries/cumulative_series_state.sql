@@ -2,13 +2,6 @@
 -- the converter resumes from here after a restart. By arrival, not by the points' own time, so a series
 -- stamped in the future is not resumed forever. Most recently arrived first (the converter keeps at most
 -- temporality.max_series).
-SELECT
-    series_key,
-    toUnixTimestamp64Nano(argMax(start_time, time)) AS start_ns,
-    argMax(cumulative, time) AS value,
-    toUnixTimestamp64Nano(max(time)) AS time_ns,
-    toUnixTimestamp64Nano(max(received_at)) AS received_ns
-FROM metric_points
-WHERE temporality = 2 AND received_at >= fromUnixTimestamp64Nano({since_ns:Int64}, 'UTC')
+-- include: series_state
 GROUP BY series_key
 ORDER BY received_ns DESC

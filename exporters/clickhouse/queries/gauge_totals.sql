@@ -4,15 +4,8 @@
 SELECT
     w.1 AS window_name,
     sum(accepted_lines) AS accepted_lines,
-    sum(accepts) AS accepts,
-    sum(rejects) AS rejects,
-    uniqExactMerge(members) AS active_users,
-    uniqExactMerge(sessions) + toUInt64(sum(unidentified_session_starts)) AS sessions,
-    sum(spend_usd) AS spend_usd
+    -- include: activity_figures
 FROM org_daily
-ARRAY JOIN arrayZip({windows:Array(String)}, {days:Array(UInt16)}) AS w
-WHERE day >= toDate({now:DateTime('UTC')}) - (arrayMax({days:Array(UInt16)}) - 1)
-  AND day <= toDate({now:DateTime('UTC')})
-  AND day >= toDate({now:DateTime('UTC')}) - (w.2 - 1)
+-- include: gauge_windows
 GROUP BY window_name
 ORDER BY window_name

@@ -10,8 +10,7 @@ SELECT
     sum(pull_requests) AS pull_requests,
     uniqExactMerge(sessions) + toUInt64(sum(unidentified_session_starts)) AS num_sessions
 FROM member_daily
-WHERE day >= toDate({start:DateTime('UTC')})
-  AND day < toDate({end:DateTime('UTC')})
+-- include: range_days
   AND ({first:UInt8} = 1
        OR (toString(member_type), member, toString(organization_id))
           > ({after_type:String}, {after_member:String}, {after_org:String}))

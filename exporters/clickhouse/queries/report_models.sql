@@ -10,8 +10,6 @@ SELECT
     sum(cache_creation_tokens) AS cache_creation_tokens,
     sum(spend_usd) AS spend_usd
 FROM model_usage_hourly
-WHERE hour >= {start:DateTime('UTC')}
-  AND hour < {end:DateTime('UTC')}
-  AND member IN {members:Array(String)}
+-- include: report_page_hours
 GROUP BY member_type, member, organization_id, model
 ORDER BY model

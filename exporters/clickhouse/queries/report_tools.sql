@@ -7,7 +7,5 @@ SELECT
     sum(accepts) AS accepted,
     sum(rejects) AS rejected
 FROM tool_decisions_hourly
-WHERE hour >= {start:DateTime('UTC')}
-  AND hour < {end:DateTime('UTC')}
-  AND member IN {members:Array(String)}
+-- include: report_page_hours
 GROUP BY member_type, member, organization_id, tool_name

@@ -2,10 +2,7 @@
 -- view's month is one) are read from the per-member monthly rollup, O(members) rows, only the days before the
 -- first and after the last whole month from the daily one.
 WITH
-    toDate({start:DateTime('UTC')}) AS first_day,
-    toDate({end:DateTime('UTC')}) AS end_day,
-    if(toDayOfMonth(first_day) = 1, first_day, addMonths(toStartOfMonth(first_day), 1)) AS first_month,
-    toStartOfMonth(end_day) AS end_month
+    -- include: range_bounds
 SELECT
     member,
     member_type,
@@ -24,18 +21,13 @@ FROM
 (
     SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
     FROM member_monthly
-    WHERE month >= first_month
-      AND month < end_month
-      AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-      AND ({team:String} = '' OR team = {team:String})
+    -- include: range_whole_months
+      -- include: organization_team_filter
     UNION ALL
     SELECT member, member_type, spend_usd, accepted_lines, sessions, unidentified_session_starts, last_seen
     FROM member_daily
-    WHERE day >= first_day
-      AND day < end_day
-      AND (day < first_month OR day >= end_month)
-      AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-      AND ({team:String} = '' OR team = {team:String})
+    -- include: range_days_outside_months
+      -- include: organization_team_filter
 )
 GROUP BY member, member_type
 ORDER BY spend_usd DESC, member ASC
