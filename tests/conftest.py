@@ -46,6 +46,8 @@ FIGURES_SUITE = (
 # Tests of the figures suite not run again on the server path, and why.
 NOT_ON_THE_SERVER: dict[str, str] = {
     "tests/console/test_store_outage.py": "it runs a ClickHouse server of its own, to stop it",
+    "tests/console/test_access.py": "principals, roles and tokens: the access file, no figure from the store",
+    "tests/console/test_hardening.py": "the console's HTTP hardening (headers, CSRF, limits): no figure from the store",
 }
 
 
