@@ -56,6 +56,8 @@ class CollectorProcess:
     tokens_file: Path | None = None
     directory_file: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Flags after `run`, e.g. ["--workers", "2"].
+    extra_args: list[str] = field(default_factory=list)
     # RLIMIT_NOFILE (soft and hard) of the collector process, e.g. 1024 as systemd's default soft limit.
     file_limit: int | None = None
     grpc_port: int = field(default_factory=free_port)
@@ -118,7 +120,7 @@ class CollectorProcess:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-collector.log"
         with self.log_path.open("ab") as log_file:  # the child writes to its own copy of the descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "collector", "run"],
+                [sys.executable, "-m", "collector", "run", *self.extra_args],
                 cwd=REPO_ROOT,
                 env=self.environment(),
                 stdout=log_file,
