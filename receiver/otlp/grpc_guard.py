@@ -7,14 +7,21 @@ held every slot, whatever their token. So each unary Export is served here as a 
 
 1. refuse a missing or unknown ingest token from the call's metadata at once (UNAUTHENTICATED);
 2. refuse a call past `max_calls_per_peer` calls in progress on the same client connection at once
-   (RESOURCE_EXHAUSTED with a retry hint), so one client cannot take every slot;
+   (RESOURCE_EXHAUSTED with a retry hint), so one connection cannot take every slot;
 3. read the one message within `body_timeout_s` (else DEADLINE_EXCEEDED), then run the unary handler.
+
+A client may open many connections, so the calls still waiting for their message are also capped across all
+connections (`max_waiting_calls`, half of the call slots): past it, the call that has waited longest gives way
+(RESOURCE_EXHAUSTED with a retry hint). A real export sends its message as it starts, so it is never the
+longest waiting; calls that stall take at most that many slots, and the rest stay free for everyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -60,6 +67,33 @@ class PeerCalls:
         return sum(self._calls.values())
 
 
+class WaitingCalls:
+    """Calls started and still waiting for their message, longest waiting first. Entering past `limit` makes
+    the longest waiting one give way: its `evicted` future is resolved (0: no cap)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._waiting: OrderedDict[int, asyncio.Future[None]] = OrderedDict()
+        self._keys = itertools.count()
+
+    def enter(self) -> tuple[int, asyncio.Future[None]]:
+        """(key for `leave`, a future resolved if this call must give way to newer ones)."""
+        if self.limit and len(self._waiting) >= self.limit:
+            _, longest = self._waiting.popitem(last=False)
+            if not longest.done():
+                longest.set_result(None)
+        key = next(self._keys)
+        evicted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = evicted
+        return key, evicted
+
+    def leave(self, key: int) -> None:
+        self._waiting.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
 class CallGuard(grpc.aio.ServerInterceptor):
     """Wraps every unary handler of `signals` (method path → signal) with the checks above."""
 
@@ -70,12 +104,14 @@ class CallGuard(grpc.aio.ServerInterceptor):
         signals: Mapping[str, str],
         max_calls_per_peer: int,
         message_timeout_s: float,
+        max_waiting_calls: int = 0,
     ) -> None:
         self._auth = auth
         self._observer = observer
         self._signals = signals
         self._message_timeout_s = message_timeout_s
         self.peers = PeerCalls(max_calls_per_peer)
+        self.waiting = WaitingCalls(max_waiting_calls)
 
     async def intercept_service(
         self,
@@ -123,12 +159,26 @@ class CallGuard(grpc.aio.ServerInterceptor):
         return guarded
 
     async def _read_message(self, signal: str, context: grpc.aio.ServicerContext, started: float) -> bytes:
+        key, evicted = self.waiting.enter()
+        reading = asyncio.ensure_future(context.read())
         try:
-            async with asyncio.timeout(self._message_timeout_s):
-                message = await context.read()
-        except TimeoutError:
+            done, _ = await asyncio.wait(
+                (reading, evicted), timeout=self._message_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            self.waiting.leave(key)
+            if not reading.done():  # timed out, evicted, or the call itself was cancelled
+                reading.cancel()
+        if reading not in done:
+            if evicted in done:
+                reason = (
+                    f"request message not received while {self.waiting.limit} other calls waited for theirs; "
+                    f"retry after {PEER_RETRY_AFTER_S} s"
+                )
+                await self._refuse(context, signal, Refusal("overloaded", reason, PEER_RETRY_AFTER_S), started)
             reason = f"request message not received within {self._message_timeout_s:g} s"
             await self._refuse(context, signal, Refusal("body_timeout", reason), started)
+        message = reading.result()
         if message is grpc.aio.EOF:
             await self._refuse(
                 context, signal, Refusal("bad_request", "the call ended without a request message"), started

@@ -44,7 +44,9 @@ def create_otlp_grpc_server(
     admission = admission or Admission(config.max_inflight_bytes)
     # Token, calls per connection and the message deadline are checked as a call starts, before its message.
     methods = {f"/{service}/Export": signal for service, (signal, _) in _SERVICES.items()}
-    guard = CallGuard(auth, observer, methods, config.max_calls_per_peer, config.body_timeout_s)
+    # Calls still waiting for their message, over all connections, hold at most half the call slots.
+    waiting_cap = (config.max_concurrent_rpcs + 1) // 2
+    guard = CallGuard(auth, observer, methods, config.max_calls_per_peer, config.body_timeout_s, waiting_cap)
     server = grpc.aio.server(
         interceptors=[guard],
         # Past this many calls at once grpcio answers RESOURCE_EXHAUSTED itself, before reading the message

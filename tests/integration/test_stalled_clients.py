@@ -33,6 +33,7 @@ HEADER_TIMEOUT_S = 3
 BODY_TIMEOUT_S = 6
 MAX_SERIES = 50
 CALLS_PER_PEER = 32  # limits.max_calls_per_peer's default
+MAX_CONCURRENT_RPCS = 256  # limits.max_concurrent_rpcs's default
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +180,46 @@ def test_300_messageless_grpc_calls_leave_another_senders_exports_at_ok(collecto
                 for call in with_token + without_token:
                     call.cancel()
                 release.set()
+
+    asyncio.run(scenario())
+    assert otlp.figures(collector, org) == otlp.edit_figures(6, accepts=3, sessions=3)
+
+
+def test_messageless_calls_over_many_connections_leave_another_senders_exports_at_ok(
+    collector: CollectorProcess,
+) -> None:
+    """A token holder opening connection after connection, each with its 32 calls that never send their
+    message, cannot take every call slot either: past half of them (128), the longest waiting call gives way."""
+    org = "org-messageless-many-connections"
+    connections = MAX_CONCURRENT_RPCS // CALLS_PER_PEER + 1  # 9 × 32 = 288 calls, more than the 256 slots
+    waiting_cap = MAX_CONCURRENT_RPCS // 2
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        # A subchannel pool of its own per channel, so each channel is a connection of its own.
+        channels = [grpc.aio.insecure_channel(collector.grpc_target, options=[("grpc.use_local_subchannel_pool", 1)])
+                    for _ in range(connections)]  # fmt: skip
+        calls: list = []
+        try:
+            for channel in channels:
+                calls += await _messageless_calls(channel, CALLS_PER_PEER, GRPC_AUTH, release)
+            evicted = await _settled(calls, len(calls) - waiting_cap, 30)
+            assert len(evicted) == len(calls) - waiting_cap == 160
+            for call in evicted:
+                assert await call.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert (await call.trailing_metadata())["retry-after"] == "1"
+            assert "128 other calls waited for theirs" in await evicted[0].details()
+
+            # The slots left are everyone else's: another sender's exports are accepted and counted exactly.
+            await asyncio.to_thread(send_each_way, collector, org, 1)
+            figures = await asyncio.to_thread(otlp.figures, collector, org)
+            assert figures == otlp.edit_figures(6, accepts=3, sessions=3)
+        finally:
+            for call in calls:
+                call.cancel()
+            release.set()
+            for channel in channels:
+                await channel.close()
 
     asyncio.run(scenario())
     assert otlp.figures(collector, org) == otlp.edit_figures(6, accepts=3, sessions=3)
