@@ -8,32 +8,25 @@ import ipaddress
 import logging
 import os
 import signal
-import socket
 import stat
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import uvicorn
 from prometheus_client import CollectorRegistry
 
 from collector.config import Config, ConfigError
-from collector.connections import (
-    ConnectionLimits,
-    ConnectionPlan,
-    plan_connections,
-    protocol_for,
-    raise_file_limit,
-)
+from collector.connections import ConnectionPlan, plan_connections, raise_file_limit
 from collector.deadletter import DeadLetterFile
-from collector.hostguard import HostGuard, host_policy, otlp_refusal
 from collector.lifecycle import Component, Lifecycle, inline
+from collector.listeners import Listeners, add_otlp
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.selfmetrics import InstrumentedStore, QueueTracker, SelfMetrics, register_process_metrics
 from collector.service import ServiceConfig
 from collector.storehealth import HealthGatedStore, StoreHealth, embedded_path
 from collector.wal import QueuedConsumer, QueueStats, UnknownFormat
+from collector.workers.pool import WorkerPool
 from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
 from console.config import ConsoleConfig
@@ -46,38 +39,11 @@ from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import DirectoryEntry, DirectoryFileError, IdentityResolver, load_directory
 from processors.temporality import CumulativeToDelta, SeriesState, StoredSeries, StoredSeriesLookup
-from receiver.otlp import OtlpReceiverConfig, create_admission, create_grpc_server, create_http_app
+from receiver.otlp import OtlpReceiverConfig, create_admission
 from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth
 from receiver.otlp.factory import create_token_auth
 
 log = logging.getLogger("cc_analytics.collector")
-
-# Bodies of the console, API and /metrics routes (a sign-in form at most); OTLP's is limits.max_request_bytes.
-_MAX_BODY_BYTES = 1024 * 1024
-# A request's start line and headers (h11 answers 400 past it).
-_MAX_HEADER_BYTES = 16 * 1024
-_BODY_DEADLINE_GRACE_S = 2
-
-
-class _Server(uvicorn.Server):
-    # The collector owns signal handling for all its servers; uvicorn's own would take over SIGTERM.
-    @contextlib.contextmanager
-    def capture_signals(self):
-        yield
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 def build_chain(
@@ -321,42 +287,16 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
             return False, "write queue full"
         return True, ""
 
-    servers: list[tuple[_Server, socket.socket]] = []
-
-    def add(
-        app, port: int, host: str = service.bind, listener: str = "", max_body_bytes: int = _MAX_BODY_BYTES
-    ) -> None:
-        limits = ConnectionLimits(
-            max_connections=connections.per_listener,
-            header_timeout_s=float(service.header_timeout_seconds),
-            # The OTLP receiver answers its own body timeout (in OTLP's format) at the deadline; this one,
-            # a little later, holds for every route of every listener.
-            body_timeout_s=receiver_config.body_timeout_s + _BODY_DEADLINE_GRACE_S,
-            max_body_bytes=max_body_bytes,
-        )
-        uv_config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=10,
-            http=protocol_for(listener, limits),
-            timeout_keep_alive=service.keep_alive_seconds,
-            backlog=connections.backlog,
-            h11_max_incomplete_event_size=_MAX_HEADER_BYTES,
-        )
-        servers.append((_Server(uv_config), _listen(host, port)))
-
-    def guard(app, listener: str, bind: str = service.bind, **options) -> HostGuard:
-        return HostGuard(app, host_policy(bind, service.allowed_hosts), listener, **options)
-
-    otlp_http = create_http_app(receiver_config, auth, consumer, observer, admission)
-    add(
-        guard(otlp_http, "otlp_http", render=otlp_refusal),
-        receiver_config.http_port,
-        listener="otlp_http",
-        # The receiver refuses past the limit itself (413 in OTLP's format); this bounds routes it does not serve.
-        max_body_bytes=receiver_config.max_request_bytes + _MAX_BODY_BYTES,
+    workers = await start_workers(config, durable_queue, observer, lifecycle)
+    listeners = Listeners(service, connections, receiver_config.body_timeout_s)
+    add_otlp(
+        listeners,
+        receiver_config,
+        auth,
+        consumer,
+        workers.observer_for(0),
+        admission,
+        reuse_port=workers.count > 1,
     )
     access = files.access
     try:
@@ -376,34 +316,27 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
         )
     # Probes carry no data and come by pod address or service name: they skip the Host check.
     console_app = create_api_app(store, ready, access, console_config.auth_settings())
-    add(guard(console_app, "console", open_paths=("/healthz", "/readyz")), console_config.port, listener="console")
+    listeners.add(
+        listeners.guard(console_app, "console", open_paths=("/healthz", "/readyz")),
+        console_config.port,
+        listener="console",
+    )
     metrics_bind = metrics_config.bind or service.bind
     if metrics_config.port:
         try:
             metrics_app = exporter.app()
         except PrometheusConfigError as exc:
             raise SystemExit(str(exc)) from None
-        add(guard(metrics_app, "metrics", metrics_bind), metrics_config.port, metrics_bind, listener="metrics")
-    grpc_server = create_grpc_server(receiver_config, auth, consumer, observer, admission)
+        listeners.add(
+            listeners.guard(metrics_app, "metrics", metrics_bind), metrics_config.port, metrics_bind, listener="metrics"
+        )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    tasks: list[asyncio.Task] = []
-
-    async def start_listeners() -> None:
-        await grpc_server.start()
-        tasks.extend(asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers)
-
-    async def stop_listeners() -> None:
-        await grpc_server.stop(grace=5)
-        for server, _ in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    await lifecycle.start(Component("listeners", start=start_listeners, shutdown=stop_listeners))
+    await lifecycle.start(Component("listeners", start=listeners.start, shutdown=listeners.stop))
     log.info(
         "collector.started",
         extra={
@@ -450,6 +383,16 @@ async def _start_durable_queue(
         Component("durable_queue", start=start, shutdown=lambda: asyncio.to_thread(durable_queue.close))
     )
     return durable_queue
+
+
+async def start_workers(
+    config: Config, durable_queue: QueuedConsumer | None, metrics: SelfMetrics, lifecycle: Lifecycle
+) -> WorkerPool:
+    """run --workers N: N - 1 receiver processes beside this one, feeding its durable queue. Started before this
+    process's listeners, so stopped after them: each answers what it took in while the queue still takes it."""
+    pool = WorkerPool(config.service.worker_count(config.queue.durable), config, durable_queue, metrics)
+    await lifecycle.start(Component("workers", start=pool.start, shutdown=pool.stop))
+    return pool
 
 
 def _announce_login(bind: str, console_config: ConsoleConfig, token: str) -> None:

@@ -56,7 +56,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "limits.max_request_bytes", "limits.max_queued_items", "limits.max_inflight_bytes", "limits.max_concurrent_rpcs",
     "limits.max_calls_per_peer", "limits.max_connections", "limits.header_timeout_seconds",
     "limits.body_timeout_seconds", "limits.keep_alive_seconds",
-    "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.fsync", "queue.fsync_interval_ms",
+    "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.fsync", "queue.fsync_interval_ms", "workers",
     "dedup.window_seconds", "dedup.shared", "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
     "identity.directory_file", "privacy.store_content", "temporality.state_days", "temporality.max_series",
     "validation.max_age_days", "validation.max_ahead_seconds", "log.level", "dead_letter.max_bytes",
@@ -135,6 +135,7 @@ class Config:
     temporality_max_series: int
     validation_max_age_days: int
     validation_max_ahead_seconds: int
+    workers: str
     log_level: str
     console_access_file: str
     console_trusted_header: str
@@ -319,6 +320,11 @@ def _validate(config: Config) -> None:
     )
     for component in components:
         component.validate()
+    if config.service.worker_count(config.queue.durable) > 1 and not config.queue.durable:
+        raise ConfigError(
+            f"workers={config.workers} needs queue.mode=wal: receiver worker processes hand requests to the durable "
+            "queue (use workers=1 with queue.mode=memory)"
+        )
     # Raw rows of that long ago are read back at start-up (cumulative series resume from their last point,
     # stamped up to validation.max_age_days before it arrived): a shorter retention would count them again.
     processors = config.processors

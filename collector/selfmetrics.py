@@ -90,6 +90,7 @@ class SelfMetrics(LoggingObserver):
         self.store_written_items = _counter(names.STORE_WRITTEN_ITEMS, registry)
         self.dead_letter_batches = _counter(names.DEAD_LETTER_BATCHES, registry)
         self.cumulative_points_dropped = _counter(names.CUMULATIVE_POINTS_DROPPED, registry)
+        self.worker_requests = _counter(names.WORKER_REQUESTS, registry)
         self._create_every_label_set()
 
     def _create_every_label_set(self) -> None:
@@ -127,6 +128,14 @@ class SelfMetrics(LoggingObserver):
             self.items.labels(protocol, signal, outcome, reason_label(reason, signal)).inc(rejected)
         if seconds:
             self.latency.labels(protocol, signal).observe(seconds)
+
+    def watch_workers(self, count: int) -> None:
+        """Each receiver process's series exists at 0 from the start."""
+        for index in range(count):
+            self.worker_requests.labels(str(index))
+
+    def worker_request_done(self, index: int) -> None:
+        self.worker_requests.labels(str(index)).inc()
 
     def dead_letter_done(self, outcome: str) -> None:
         """A refused batch was set aside in the dead-letter file (written) or not (not_written)."""

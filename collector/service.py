@@ -3,10 +3,11 @@ data directory and the log level (what an OpenTelemetry Collector keeps in its `
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdata.options import Option, OptionValues, config_from_rows, require_at_least, require_one_of
+from pdata.options import ConfigError, Option, OptionValues, config_from_rows, require_at_least, require_one_of
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -18,6 +19,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits.max_connections", int, 1000, "open connections per listener (OTLP/gRPC, OTLP/HTTP, API, /metrics); past it an HTTP listener closes its oldest connection still waiting for a request (else the new one), gRPC closes the new one; lowered at start-up so all listeners fit the open-file limit"),
     Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting or of its last answer, else it is closed"),
     Option("limits.keep_alive_seconds", int, 5, "an HTTP connection idle this long after an answer is closed"),
+    Option("workers", str, "auto", "OTLP receiver processes sharing the OTLP ports (SO_REUSEPORT), each decoding and appending to the durable queue, one writer; more than 1 needs queue.mode=wal; auto: the machine's cores with queue.mode=wal, else 1 (see collector/README.md, Receiver workers)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
     Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
 )  # fmt: skip
@@ -34,6 +36,8 @@ class ServiceConfig:
     max_connections: int = 1000
     header_timeout_seconds: int = 10
     keep_alive_seconds: int = 5
+    # "auto" or a count of receiver processes (collector/workers); resolved with the queue mode by the collector.
+    workers: str = "auto"
     log_level: str = "info"
     # Bound of the file batches the store refused are set aside in (collector/deadletter.py).
     dead_letter_max_bytes: int = 64 * 1024 * 1024
@@ -50,3 +54,11 @@ class ServiceConfig:
         require_at_least("limits.keep_alive_seconds", self.keep_alive_seconds, 1)
         require_at_least("dead_letter.max_bytes", self.dead_letter_max_bytes, 0, "no dead-letter file")
         require_one_of("log.level", self.log_level, LOG_LEVELS)
+        if self.workers != "auto" and not (self.workers.isdigit() and 1 <= int(self.workers) <= 256):
+            raise ConfigError(f"workers must be auto or a whole number from 1 to 256, got {self.workers!r}")
+
+    def worker_count(self, durable_queue: bool) -> int:
+        """How many receiver processes: only the durable queue can take requests from other processes."""
+        if self.workers == "auto":
+            return (os.cpu_count() or 1) if durable_queue else 1
+        return int(self.workers)

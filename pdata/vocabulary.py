@@ -93,6 +93,12 @@ OTLP_REQUEST_DURATION = SelfMetric(
     "Time from a request's arrival to its answer",
     ("protocol", "signal"),
 )
+WORKER_REQUESTS = SelfMetric(
+    "cc_analytics_worker_requests",
+    "counter",
+    "OTLP export requests answered by each receiver process (worker 0: the collector's own; run --workers)",
+    ("worker",),
+)
 STORE_WRITE_DURATION = SelfMetric(
     "cc_analytics_store_write_duration_seconds", "histogram", "Time of one insert of a group of facts into the store"
 )
@@ -208,6 +214,7 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     OTLP_ITEMS,
     DEDUP_HITS,
     OTLP_REQUEST_DURATION,
+    WORKER_REQUESTS,
     STORE_WRITE_DURATION,
     STORE_WRITE_ERRORS,
     STORE_WRITTEN_ITEMS,

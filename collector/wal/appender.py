@@ -62,16 +62,18 @@ class Appender:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, batch: Batch) -> Future[ConsumeResult]:
+    def submit(self, request: Batch | bytes) -> Future[ConsumeResult]:
+        """Queue a request for the append: a receiver's Batch (prepared on the appender's thread), or a record
+        payload a receiver worker process already prepared and encoded (collector/workers)."""
         with self._lock:
             if self._closed:
                 raise Unavailable("collector is shutting down", retry_after_s=5)
         refusal = self.refusal(0)
         # A retry of a request still queued is answered "duplicate" even when the queue is full.
-        if refusal is not None and not self._wal.is_pending(batch.digest):
+        if refusal is not None and not self._wal.is_pending(_digest(request)):
             raise Overloaded(refusal, RETRY_AFTER_S)
         future: Future[ConsumeResult] = Future()
-        self._queue.put((batch, future))
+        self._queue.put((request, future))
         return future
 
     def refusal(self, record_bytes: int) -> str | None:
@@ -105,15 +107,15 @@ class Appender:
             if group:
                 self._answer(self._append(group))
 
-    def _append(self, group: list[tuple[Batch, Future[ConsumeResult]]]) -> list[Outcome]:
+    def _append(self, group: list[tuple[Batch | bytes, Future[ConsumeResult]]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         appended: set[bytes] = set()
-        for batch, future in group:
+        for request, future in group:
             # A request whose sender went away before this point was never acknowledged: not kept.
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                outcomes.append((future, self._append_one(batch, appended)))
+                outcomes.append((future, self._append_one(request, appended)))
             except (Overloaded, Unavailable) as exc:
                 outcomes.append((future, exc))
             except Exception as exc:  # a bug must not stop the appender; the sender gets a retryable answer
@@ -130,12 +132,17 @@ class Appender:
                 outcomes = [(future, failure) for future, _ in outcomes]
         return outcomes
 
-    def _append_one(self, batch: Batch, appended: set[bytes]) -> ConsumeResult:
-        prepared = self._prepare(batch)  # screens `batch` itself: its partial success is the answer
-        digest = batch.digest
+    def _append_one(self, request: Batch | bytes, appended: set[bytes]) -> ConsumeResult:
+        if isinstance(request, bytes):
+            payload: bytes | None = request
+            digest = summary(request).digest
+        else:
+            prepared = self._prepare(request)  # screens `request` itself: its partial success is the answer
+            payload, digest = None, request.digest
         if digest in appended or self._wal.is_pending(digest) or self._stored(digest):
             return ConsumeResult(duplicate=True)
-        payload = encode(prepared)
+        if payload is None:
+            payload = encode(prepared)
         record = frame(payload)
         refusal = self.refusal(len(record))
         if refusal is not None:
@@ -157,3 +164,7 @@ class Appender:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+
+def _digest(request: Batch | bytes) -> bytes:
+    return summary(request).digest if isinstance(request, bytes) else request.digest

@@ -65,6 +65,11 @@ class QueuedConsumer:
     def consume(self, batch: Batch) -> Future[ConsumeResult]:
         return self._appender.submit(batch)
 
+    def consume_encoded(self, payload: bytes) -> Future[ConsumeResult]:
+        """A request a receiver worker process already screened, filtered and encoded (wal/prepare.py,
+        wal/codec.py): appended as it is, with the same dedup and bounds as `consume`."""
+        return self._appender.submit(payload)
+
     def close(self, drain_timeout_s: float = DRAIN_ON_STOP_S) -> None:
         """Answer what was taken and take no more, let the drainer write what the store takes within
         `drain_timeout_s`, then close the files."""

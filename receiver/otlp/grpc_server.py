@@ -40,7 +40,10 @@ def create_otlp_grpc_server(
     consumer: Consumer,
     observer: IngestObserver,
     admission: Admission | None = None,
+    reuse_port: bool = False,
 ) -> grpc.aio.Server:
+    """`reuse_port`: several receiver processes serve the port (SO_REUSEPORT); otherwise a port another
+    process holds makes the start fail."""
     admission = admission or Admission(config.max_inflight_bytes)
     # Token, calls per connection and the message deadline are checked as a call starts, before its message.
     methods = {f"/{service}/Export": signal for service, (signal, _) in _SERVICES.items()}
@@ -63,6 +66,7 @@ def create_otlp_grpc_server(
             ("grpc.max_allowed_incoming_connections", config.max_connections),
             ("grpc.server_handshake_timeout_ms", int(config.header_timeout_s * 1000)),
             ("grpc.max_connection_idle_ms", _IDLE_CONNECTION_MS),
+            ("grpc.so_reuseport", int(reuse_port)),
         ],
     )
     handlers = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -35,7 +36,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 54
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 55
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -57,7 +58,7 @@ def test_each_option_belongs_to_the_component_that_reads_it() -> None:
     }  # fmt: skip
     assert {path for path, owner in owners.items() if owner == "collector"} == {
         "bind", "http.allowed_hosts", "data_dir", "limits.max_queued_items", "limits.max_connections",
-        "limits.header_timeout_seconds", "limits.keep_alive_seconds", "log.level", "dead_letter.max_bytes",
+        "limits.header_timeout_seconds", "limits.keep_alive_seconds", "workers", "log.level", "dead_letter.max_bytes",
     }  # fmt: skip
     prefixes = {
         "processors": ("dedup.", "identity.", "privacy.", "temporality.", "validation."),
@@ -126,6 +127,8 @@ def test_a_value_from_the_environment_reaches_its_component() -> None:
         (ServiceConfig, {"log__level": "loud"}, "log.level must be debug, info, warning or error"),
         (ServiceConfig, {"limits__max_connections": 15}, "limits.max_connections must be at least 16"),
         (ServiceConfig, {"dead_letter__max_bytes": -1}, "dead_letter.max_bytes must be 0 (no dead-letter file) or more"),
+        (ServiceConfig, {"workers": "0"}, "workers must be auto or a whole number from 1 to 256, got '0'"),
+        (ServiceConfig, {"workers": "two"}, "workers must be auto or a whole number from 1 to 256, got 'two'"),
     ],
 )  # fmt: skip
 def test_each_component_refuses_a_bad_value_with_its_message(
@@ -191,3 +194,17 @@ def test_a_short_dedup_window_needs_a_shorter_queue_age_only_when_the_queue_repl
         configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5", "CC_ANALYTICS_QUEUE_MODE": "wal"})
     with pytest.raises(ConfigError, match="queue.max_age_seconds must be at least 1"):
         configuration.load(environ={"CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS": "0"})
+
+
+def test_several_workers_need_the_durable_queue() -> None:
+    with pytest.raises(configuration.ConfigError, match="workers=2 needs queue.mode=wal"):
+        configuration.load(environ={"CC_ANALYTICS_WORKERS": "2"}, config_file=None)
+    config = configuration.load(
+        environ={"CC_ANALYTICS_WORKERS": "2", "CC_ANALYTICS_QUEUE_MODE": "wal"}, config_file=None
+    )
+    assert config.service.worker_count(config.queue.durable) == 2
+    # auto: one receiver process per core with the durable queue, one without it.
+    wal = configuration.load(environ={"CC_ANALYTICS_QUEUE_MODE": "wal"}, config_file=None)
+    assert wal.service.worker_count(wal.queue.durable) == (os.cpu_count() or 1)
+    memory = configuration.load(environ={}, config_file=None)
+    assert memory.service.worker_count(memory.queue.durable) == 1
