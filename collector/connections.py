@@ -5,8 +5,9 @@ process runs out of file descriptors; then every listener, the store included, s
 connections here therefore obey:
 
 - a cap on open connections: past it, a new connection closes the oldest one that is waiting for a request
-  (a client that connected and said nothing loses to one that is about to speak), or, when none is waiting,
-  is itself closed at once;
+  (a client that connected and said nothing loses to one that is about to speak), else the one whose request
+  body has been arriving longest (answered 503 with a retry hint: connections that stall their bodies cannot
+  hold every place until their deadline), or, when there is neither, is itself closed at once;
 - a header deadline: a connection must deliver a complete request's headers within `header_timeout_s` of
   connecting or of its last answer, else it is closed (trickled headers included);
 - a body deadline and size: a request's body must arrive within `body_timeout_s` and `max_body_bytes`, else
@@ -38,6 +39,7 @@ RESERVED_FILES = 256
 # the listen backlog. Kept small so that one pass cannot overshoot the file budget.
 MAX_ACCEPT_BATCH = 128
 MIN_CONNECTIONS = 16
+EVICTED_RETRY_AFTER_S = b"1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class ListenerState:
         self.limits = limits
         self.open = 0
         self.waiting: dict[GuardedH11Protocol, None] = {}  # insertion order = oldest first
+        self.receiving: dict[GuardedH11Protocol, None] = {}  # bodies being received, oldest first
         self.closed: dict[str, int] = {}  # reason → connections closed by a limit
 
     def count(self, reason: str) -> None:
@@ -119,7 +122,7 @@ class GuardedH11Protocol(H11Protocol):
         state = self.listener
         state.open += 1
         self._counted = True
-        if state.open > state.limits.max_connections and not self._evict_waiting():
+        if state.open > state.limits.max_connections and not (self._evict_waiting() or self._evict_receiving()):
             self._close("connection_cap", logging.WARNING)
             return
         self._await_headers()
@@ -154,6 +157,7 @@ class GuardedH11Protocol(H11Protocol):
                 return
         if self.conn.their_state is not h11.SEND_BODY and self._deadline_is("body"):
             self._disarm()  # the body is complete: what follows is the application's to answer
+            self.listener.receiving.pop(self, None)
         if self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete):
             self._await_headers()
 
@@ -163,6 +167,7 @@ class GuardedH11Protocol(H11Protocol):
         self._body_bytes = 0
         if self.conn.their_state is h11.SEND_BODY:
             self._arm("body", self.listener.limits.body_timeout_s, self._body_late)
+            self.listener.receiving[self] = None
 
     def _await_headers(self) -> None:
         if self in self.listener.waiting:
@@ -184,14 +189,24 @@ class GuardedH11Protocol(H11Protocol):
         victim._close("evicted_idle", logging.INFO)
         return True
 
-    def _answer_and_close(self, status: int, reason: str, message: str) -> None:
+    def _evict_receiving(self) -> bool:
+        victim = next(iter(self.listener.receiving), None)
+        if victim is None:
+            return False
+        message = "request body not received before a new connection needed its place; retry"
+        victim._answer_and_close(503, "evicted_body", message, [(b"retry-after", EVICTED_RETRY_AFTER_S)])
+        return True
+
+    def _answer_and_close(
+        self, status: int, reason: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         """Answer `status` when the application has not answered yet, then close; the application then sees
         its client gone (its reads end, its answer is dropped)."""
         cycle = self.cycle
         if cycle is not None and not cycle.response_started and self.conn.our_state is h11.SEND_RESPONSE:
             cycle.response_started = cycle.response_complete = True
             try:
-                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"), *(extra or [])]
                 output = self.conn.send(h11.Response(status_code=status, headers=headers))
                 output += self.conn.send(h11.Data(data=message.encode()))
                 output += self.conn.send(h11.EndOfMessage())
@@ -217,6 +232,7 @@ class GuardedH11Protocol(H11Protocol):
     def _forget(self) -> None:
         self._disarm()
         self.listener.waiting.pop(self, None)
+        self.listener.receiving.pop(self, None)
         if self._counted:
             self._counted = False
             self.listener.open -= 1

@@ -8,6 +8,7 @@ own organization, so its exact figures are its own. Every loop is bounded in cou
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import selectors
@@ -105,6 +106,61 @@ def test_a_stalled_16_mib_body_leaves_other_senders_at_200_and_is_ended_with_408
     assert status.code == 4 and status.message == f"request body not received within {BODY_TIMEOUT_S} s"
     # Nothing of it was kept; what the others sent is there, exactly.
     assert otlp.figures(collector, org) == otlp.edit_figures(6, accepts=3, sessions=3)
+    assert collector.process.poll() is None
+
+
+def _connections_per_listener(collector: CollectorProcess) -> int:
+    """Each HTTP listener's connection cap, as the collector planned it to fit its open-file limit."""
+    planned = [json.loads(line) for line in collector.log().splitlines() if '"limits.connections' in line]
+    return int(planned[0]["per_listener"])
+
+
+def _answer_so_far(sock: socket.socket) -> bytes:
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536)
+    except OSError:  # nothing yet (BlockingIOError), or reset
+        return b""
+
+
+def test_stalled_bodies_over_many_connections_leave_other_senders_at_200(collector: CollectorProcess) -> None:
+    """Connections that all stall their bodies cannot hold every place of the listener until their deadline:
+    a new connection takes the place of the one whose body has been arriving longest (answered 503 with a
+    retry hint)."""
+    org = "org-stalled-bodies"
+    _raise_own_file_limit(4096)
+    places = _connections_per_listener(collector)
+    head = (
+        b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\nContent-Length: 100000\r\n\r\n".encode()
+        + b"\x0a" * 100
+    )
+    sockets: list[socket.socket] = []
+
+    def stall(count: int, pause_s: float) -> None:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", collector.http_port), timeout=10)
+            sockets.append(sock)
+            try:
+                sock.sendall(head)
+            except OSError:
+                pass  # closed at once (the listener had no place to give)
+            time.sleep(pause_s)  # the collector has read its headers: its body is under way
+
+    try:
+        stall(places, 0)  # every place of the listener, then 50 more, one at a time
+        time.sleep(1)
+        stall(50, 0.05)
+        send_each_way(collector, org, first_lines=1)
+        assert otlp.figures(collector, org) == otlp.edit_figures(6, accepts=3, sessions=3)
+        time.sleep(0.5)
+        answers = [_answer_so_far(sock) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    evicted = [answer for answer in answers if answer.startswith(b"HTTP/1.1 503 ")]
+    assert len(evicted) >= 50, [answer[:40] for answer in answers]
+    assert all(b"retry-after: 1\r\n" in answer.lower() for answer in evicted)
     assert collector.process.poll() is None
 
 
