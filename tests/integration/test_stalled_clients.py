@@ -387,6 +387,22 @@ def test_trickled_headers_are_cut_off_at_the_header_deadline(collector: Collecto
         assert time.monotonic() - began < HEADER_TIMEOUT_S + 10
 
 
+def test_an_idle_keep_alive_connection_is_closed_after_its_answer(collector: CollectorProcess) -> None:
+    org = "org-keep-alive"
+    body = otlp.to_protobuf(otlp.edit_request(org, lines=2))
+    with socket.create_connection(("127.0.0.1", collector.http_port)) as idle:
+        idle.sendall(
+            b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        # Answered and kept alive (no Connection: close), then closed by the collector once idle.
+        answer = read_until_closed(idle, HEADER_TIMEOUT_S + 10)
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 200 ") and b"connection: close" not in head, answer[:300]
+    assert otlp.figures(collector, org)["accepted_lines"] == 2
+
+
 # --- many cumulative series -----------------------------------------------------------------------------------
 
 
