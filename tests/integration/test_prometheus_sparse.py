@@ -2,10 +2,11 @@
 
 Claude Code's series are sparse: one reject, one commit, a model used once. The workload below has increments
 further apart than the series TTL (a series expires and comes back), single-increment series, a graceful
-restart right after increments no scrape has seen yet, a crash (SIGKILL), and two Prometheus servers scraping
-at different phases (every 1 s and every 1.5 s), as an HA pair does. For every counter the dashboards and rules
-use, both servers' `sum(increase(metric[range]))`, over a range covering the workload and evaluated at the
-timestamp of their latest scrape, equal the API's figures:
+restart right after increments no scrape has seen yet, a crash (SIGKILL) after which series climb back to the
+value they had before it (only the 0 exposed while a restarted collector holds its counters shows the reset),
+and two Prometheus servers scraping at different phases (every 1 s and every 1.5 s), as an HA pair does. For
+every counter the dashboards and rules use, both servers' `sum(increase(metric[range]))`, over a range covering
+the workload and evaluated at the timestamp of their latest scrape, equal the API's figures:
 
 - exactly (1e-9) for series still exposed at that time (all but one here);
 - for a series that ended (one token series used once and then expired), within Prometheus's own end-of-series
@@ -14,13 +15,20 @@ timestamp of their latest scrape, equal the API's figures:
   n ≈ 15–25, so under 8 %). The test computes that stretch from the raw samples with Prometheus's own formula,
   and the sum minus the stretch is again exact.
 
-The same holds for the collector's own counters: the 6 requests refused with 400 show 6 in `increase()`, across
-both restarts.
+Claude Code's events, counted by the collector in `cc_analytics_events_total` (the API error ratio and tool-loop
+alerts, the API and tool panels), and active time follow the same phases; the API has no figure for them, so
+they are compared with what was sent, every request acknowledged in full.
+
+The same holds for the collector's own counters: the 12 requests refused because of their sender (7 malformed,
+3 of a media type the collector does not take, 2 too large) show 12 in `increase()` across both restarts, under
+each status label and under the matcher of the CollectorIngestMisconfiguredSenders alert.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,7 +40,7 @@ import yaml
 
 from tests.dashboards import common
 from tests.support import workload
-from tests.support.collector import CollectorProcess
+from tests.support.collector import METRICS_HOLD_SECONDS, CollectorProcess
 from tests.support.otlp_raw import delta_body
 from tests.support.prometheus import Labels, PrometheusServer
 
@@ -40,6 +48,10 @@ pytestmark = pytest.mark.prometheus
 
 TTL_SECONDS = 20
 LATER_TTL_SECONDS = 600  # after the first restart
+# After the first restart the collector holds new series, and every counter after start-up, for 6 s rather than the
+# tests' 2 s: a collector starting on a loaded machine may answer its first scrapes late, and the crash below is
+# followed by series that return to the value they had before it, whose drop only the 0 of the hold shows.
+LATER_HOLD_SECONDS = 6
 ALICE = {**workload.ALICE, "session.id": "sess-a1"}
 ALICE_2 = {**workload.ALICE, "session.id": "sess-a2"}
 BOB = {**workload.BOB_1, "session.id": "sess-b1"}
@@ -48,6 +60,7 @@ OPUS, SONNET = "claude-opus-4-6", "claude-sonnet-4-5"
 LINES, DECISION, COST, TOKENS = workload.LINES, workload.DECISION, workload.COST, workload.TOKENS
 SESSION, COMMIT, PULL_REQUEST = workload.SESSION, workload.COMMIT, workload.PULL_REQUEST
 UNITS = workload.UNITS
+ACTIVE_TIME = workload.ACTIVE_TIME
 
 Increment = tuple[str, float, dict[str, str]]
 
@@ -87,6 +100,7 @@ PHASE_1 = [
     _tokens(ALICE, 1000, "input"),
     _tokens(ALICE, 50, "cacheCreation"),  # used once, never again: this series ends
     _reject(BOB, "Edit", "Go"),
+    _inc(ACTIVE_TIME, 30, ALICE, type="user"),
 ]
 PHASE_2 = [
     _inc(SESSION, 1, ALICE_2, start_type="fresh"),
@@ -97,6 +111,7 @@ PHASE_2 = [
     _tokens(ALICE_2, 500, "input"),
     _tokens(ALICE_2, 200, "output"),
     _inc(COMMIT, 2, ALICE_2),
+    _inc(ACTIVE_TIME, 15, ALICE_2, type="user"),
 ]
 # Sent just before a graceful stop: no scrape sees them before it, the restarted collector goes on from them.
 PHASE_3 = [
@@ -105,6 +120,7 @@ PHASE_3 = [
     _lines(BOB, 2, "removed", SONNET),
     _accept(BOB, "MultiEdit", "Go"),
     _tokens(ALICE_2, 300, "cacheRead"),
+    _inc(ACTIVE_TIME, 5, BOB, type="cli"),
 ]
 # After the graceful restart; scraped, then the collector is killed.
 PHASE_4 = [
@@ -116,13 +132,53 @@ PHASE_4 = [
     _cost(ALICE_2, 0.125, OPUS),
     _reject(BOB_2, "NotebookEdit", "Python"),
 ]
-# After the crash.
+# After the crash. The pull request (like the MCP tool result and the 429 error of EVENTS[4], and the refusals of
+# REFUSALS[2]) takes its series back to the value it had before the crash: only the 0 scraped during the hold
+# shows Prometheus the reset.
 PHASE_5 = [
+    _inc(PULL_REQUEST, 1, ALICE_2),
     _accept(ALICE_2, "Write", "Python"),
     _lines(ALICE_2, 2, "added", OPUS),
     _cost(ALICE_2, 0.125, OPUS),
+    _inc(ACTIVE_TIME, 10, ALICE_2, type="user"),
 ]
-BAD_REQUESTS = (3, 2, 1)  # before the first restart, after it, after the crash
+
+# Claude Code's events, sent with the phase of the same number. Every series of phase 1 expires and comes back in
+# phase 2; phase 3's (a 5xx error, an MCP tool) are new just before the graceful stop.
+Event = tuple[str, dict[str, str]]
+
+
+def _api_request(who: dict[str, str], model: str) -> Event:
+    return "api_request", {**who, "model": model, "cost_usd": "0.01", "duration_ms": "900"}
+
+
+def _api_error(who: dict[str, str], model: str, status_code: str) -> Event:
+    return "api_error", {**who, "model": model, "status_code": status_code, "attempt": "1", "duration_ms": "300"}
+
+
+def _tool_result(who: dict[str, str], tool: str, success: str) -> Event:
+    return "tool_result", {**who, "tool_name": tool, "success": success, "duration_ms": "20"}
+
+
+MCP = "mcp__github__create_issue"
+EVENTS = (
+    [_api_request(ALICE, OPUS), _api_error(BOB, SONNET, "429"), _tool_result(BOB, "Edit", "false")],
+    [
+        _api_request(ALICE_2, OPUS),
+        _api_error(BOB, SONNET, "429"),
+        _tool_result(BOB, "Edit", "false"),
+        _tool_result(ALICE_2, "Write", "true"),
+    ],
+    [_api_error(BOB, SONNET, "503"), _tool_result(ALICE_2, MCP, "true")],
+    [_api_request(ALICE_2, OPUS), _api_request(ALICE_2, OPUS), _tool_result(ALICE_2, "Write", "true")],
+    [_api_request(BOB_2, SONNET), _api_error(BOB_2, SONNET, "429"), _tool_result(ALICE_2, MCP, "true")],
+)
+# Requests refused because of their sender, by status label: before the first restart, after it, after the crash.
+REFUSALS = (
+    {"bad_request": 3, "unsupported_media_type": 1},
+    {"bad_request": 2, "too_large": 1},
+    {"bad_request": 2, "unsupported_media_type": 2, "too_large": 1},
+)
 
 
 def _send(collector: CollectorProcess, increments: list[Increment]) -> None:
@@ -133,15 +189,47 @@ def _send(collector: CollectorProcess, increments: list[Increment]) -> None:
     assert response.status_code == 200, response.text
 
 
-def _send_bad(collector: CollectorProcess, count: int) -> None:
-    for _ in range(count):
-        response = httpx.post(
-            f"{collector.otlp_http_url}/v1/metrics",
-            content=b'{"resourceMetrics": [',
-            headers={"content-type": "application/json"},
-            timeout=30,
-        )
-        assert response.status_code == 400
+def _send_events(collector: CollectorProcess, events: list[Event], phase: int) -> None:
+    records = [
+        {
+            "timeUnixNano": str(time.time_ns() + index),
+            "body": {"stringValue": f"claude_code.{name}"},
+            "attributes": [
+                *(
+                    {"key": key, "value": {"stringValue": value}}
+                    for key, value in {**attributes, "event.name": name}.items()
+                ),
+                {"key": "event.sequence", "value": {"intValue": phase * 100 + index}},
+            ],
+        }
+        for index, (name, attributes) in enumerate(events)
+    ]
+    scope_logs = [{"scope": {"name": "com.anthropic.claude_code.events"}, "logRecords": records}]
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]}
+    document = {"resourceLogs": [{"resource": resource, "scopeLogs": scope_logs}]}
+    response = httpx.post(f"{collector.otlp_http_url}/v1/logs", json=document, timeout=30)
+    assert response.status_code == 200 and not response.json().get("partialSuccess"), response.text
+
+
+# What each refusal status is provoked by: a truncated body, a body as text/plain, a gzip body that inflates past
+# limits.max_request_bytes (16 MiB by default).
+_REFUSED_BODIES = {
+    "bad_request": (b'{"resourceMetrics": [', {"content-type": "application/json"}, 400),
+    "unsupported_media_type": (b"{}", {"content-type": "text/plain"}, 415),
+    "too_large": (
+        gzip.compress(b" " * (17 * 1024 * 1024)),
+        {"content-type": "application/json", "content-encoding": "gzip"},
+        413,
+    ),
+}
+
+
+def _send_refused(collector: CollectorProcess, counts: dict[str, int]) -> None:
+    for status, count in counts.items():
+        body, headers, code = _REFUSED_BODIES[status]
+        for _ in range(count):
+            response = httpx.post(f"{collector.otlp_http_url}/v1/metrics", content=body, headers=headers, timeout=30)
+            assert response.status_code == code, (status, response.status_code, response.text)
 
 
 def _wait_until_expired(collector: CollectorProcess, fragment: str, timeout_s: float) -> None:
@@ -153,9 +241,9 @@ def _wait_until_expired(collector: CollectorProcess, fragment: str, timeout_s: f
     raise AssertionError(f"{fragment} still exposed after {timeout_s}s")
 
 
-def _wait_for_scrapes(servers: list[PrometheusServer]) -> None:
+def _wait_for_scrapes(servers: list[PrometheusServer], hold_s: float = METRICS_HOLD_SECONDS) -> None:
     for server in servers:
-        server.wait_for_scrape(timeout_s=60)
+        server.wait_for_scrape(timeout_s=60, settle=hold_s + 0.1)
 
 
 # --- Prometheus's increase(), for the series that ended ----------------------------------------------------
@@ -249,27 +337,34 @@ def test_increase_equals_the_api_for_a_sparse_workload(tmp_path: Path, collector
     try:
         _wait_for_scrapes(scrapers)
         _send(collector, PHASE_1)
-        _send_bad(collector, BAD_REQUESTS[0])
+        _send_events(collector, EVENTS[0], 1)
+        _send_refused(collector, REFUSALS[0])
         _wait_for_scrapes(scrapers)
         # Nothing for longer than the TTL: phase 1's series expire (a scrape sweeps them away).
-        _wait_until_expired(collector, 'decision="reject"', timeout_s=TTL_SECONDS + 20)
+        for fragment in ('decision="reject"', 'event_name="api_error"', 'event_name="tool_result"'):
+            _wait_until_expired(collector, fragment, timeout_s=TTL_SECONDS + 20)
         _wait_for_scrapes(scrapers)
         _send(collector, PHASE_2)
+        _send_events(collector, EVENTS[1], 2)
         _wait_for_scrapes(scrapers)
         _send(collector, PHASE_3)
+        _send_events(collector, EVENTS[2], 3)
         assert collector.stop() == 0  # graceful, before any scrape saw phase 3
         # Expiry and comeback are shown above; from here on the restarts (slow on a loaded machine) must not let
         # the series of phase 2 expire before the final scrape, so the restarted collector keeps them longer.
         collector.extra_env["CC_ANALYTICS_METRICS_SERIES_TTL_SECONDS"] = str(LATER_TTL_SECONDS)
+        collector.extra_env["CC_ANALYTICS_METRICS_NEW_SERIES_HOLD_SECONDS"] = str(LATER_HOLD_SECONDS)
         collector.start()
-        _send_bad(collector, BAD_REQUESTS[1])
+        _send_refused(collector, REFUSALS[1])
         _send(collector, PHASE_4)
-        _wait_for_scrapes(scrapers)
+        _send_events(collector, EVENTS[3], 4)
+        _wait_for_scrapes(scrapers, LATER_HOLD_SECONDS)
         collector.kill()  # a crash: what was scraped before it is kept
         collector.start()
-        _send_bad(collector, BAD_REQUESTS[2])
+        _send_refused(collector, REFUSALS[2])
         _send(collector, PHASE_5)
-        _wait_for_scrapes(scrapers)
+        _send_events(collector, EVENTS[4], 5)
+        _wait_for_scrapes(scrapers, LATER_HOLD_SECONDS)
         _assert_prometheus_equals_the_api(collector, scrapers, started)
     finally:
         for server in scrapers:
@@ -316,8 +411,32 @@ SELECTORS = {
     "tokens/cache_read": ('claude_code_token_usage_tokens_total{type="cacheRead"}', 300),
     "tokens/cache_creation": ('claude_code_token_usage_tokens_total{type="cacheCreation"}', 50),
     "commits": ("claude_code_commit_count_total", 2),
-    "pull_requests": ("claude_code_pull_request_count_total", 1),
+    "pull_requests": ("claude_code_pull_request_count_total", 2),
 }
+
+
+# Counters without an API figure: the events as the dashboards and rules select them, and active time; what was
+# sent of each (every request acknowledged in full).
+SENT = {
+    'cc_analytics_events_total{event_name="api_request"}': 5,
+    'cc_analytics_events_total{event_name="api_error"}': 4,
+    'cc_analytics_events_total{event_name="api_error", status_class="429"}': 3,
+    'cc_analytics_events_total{event_name="api_error", status_class="5xx"}': 1,
+    'cc_analytics_events_total{event_name="tool_result"}': 6,
+    'cc_analytics_events_total{event_name="tool_result", success="true"}': 4,
+    'cc_analytics_events_total{event_name="tool_result", tool_name=~"mcp__.+|mcp_tool"}': 2,
+    'claude_code_active_time_seconds_total{type="user"}': 30 + 15 + 10,
+    'claude_code_active_time_seconds_total{type="cli"}': 5,
+}
+
+
+def _misconfigured_senders_matcher() -> str:
+    """The status matcher of the CollectorIngestMisconfiguredSenders alert, as rules.yml writes it."""
+    groups = yaml.safe_load(common.RULES.read_text())["groups"]
+    rule = next(r for g in groups for r in g["rules"] if r.get("alert") == "CollectorIngestMisconfiguredSenders")
+    matchers = set(re.findall(r'status=~"[^"]+"', rule["expr"]))
+    assert len(matchers) == 1, rule["expr"]
+    return matchers.pop()
 
 
 def _assert_prometheus_equals_the_api(
@@ -340,5 +459,13 @@ def _assert_prometheus_equals_the_api(
                 assert reading.increase == pytest.approx(api[figure], abs=1e-9), (server.scrape_interval, figure)
         ratio = server.query(_acceptance_ratio_rule(), at=at)
         assert [value for _, value in ratio] == [pytest.approx(api["acceptance_rate"], abs=1e-9)]
-        refused = Reading(server, at, range_s, 'cc_analytics_otlp_requests_total{status="bad_request"}')
-        assert refused.increase == pytest.approx(sum(BAD_REQUESTS), abs=1e-9)
+        for selector, sent in SENT.items():
+            reading = Reading(server, at, range_s, selector)
+            assert reading.ended == [], (selector, reading.ended)
+            assert reading.increase == pytest.approx(sent, abs=1e-9), (server.scrape_interval, selector)
+        for status in {status for counts in REFUSALS for status in counts}:
+            reading = Reading(server, at, range_s, f'cc_analytics_otlp_requests_total{{status="{status}"}}')
+            assert reading.increase == pytest.approx(sum(c.get(status, 0) for c in REFUSALS), abs=1e-9), status
+        matcher = _misconfigured_senders_matcher()
+        refused = Reading(server, at, range_s, f"cc_analytics_otlp_requests_total{{{matcher}}}")
+        assert refused.increase == pytest.approx(sum(sum(counts.values()) for counts in REFUSALS), abs=1e-9)
