@@ -56,6 +56,22 @@ def _rest(attributes: dict[str, str]) -> dict[str, str]:
     return rest
 
 
+# Distinct attribute dicts whose stored map is kept for reuse within one insert's columns.
+_MAX_SHARED_RESTS = 4_096
+
+
+def _rest_of(attributes: dict[str, str], rests: dict[int, dict[str, str]]) -> dict[str, str]:
+    """_rest(attributes), one map for the rows whose points share one attribute dict (as the decoders make the
+    points of a request with equal attributes do). Keyed by identity: every fact, so every dict, outlives the
+    columns being built, so no id is reused meanwhile."""
+    rest = rests.get(id(attributes))
+    if rest is None:
+        rest = _rest(attributes)
+        if len(rests) < _MAX_SHARED_RESTS:
+            rests[id(attributes)] = rest
+    return rest
+
+
 def _ms(received_ns: int) -> int:
     return received_ns // 1_000_000
 
@@ -86,6 +102,7 @@ def point_columns(facts: Sequence[PointFact]) -> list[list]:
      language, query_source, start_type, terminal_type, service_version, attributes, resource,
      request_digest) = columns  # fmt: skip
     _member_columns(facts, received_at, organization_id, member, member_type, team)
+    rests: dict[int, dict[str, str]] = {}
     for item in facts:
         point = item.point
         attrs = point.attributes
@@ -110,7 +127,7 @@ def point_columns(facts: Sequence[PointFact]) -> list[list]:
         start_type.append(attrs.get("start_type", ""))
         terminal_type.append(attrs.get("terminal.type") or point.resource.get("terminal.type", ""))
         service_version.append(point.resource.get("service.version", ""))
-        attributes.append(_rest(attrs))
+        attributes.append(_rest_of(attrs, rests))
         resource.append(point.resource)
         request_digest.append(item.digest)
     return columns
@@ -123,6 +140,7 @@ def event_columns(facts: Sequence[EventFact]) -> list[list]:
      output_tokens, cache_read_tokens, cache_creation_tokens, terminal_type, service_version, body,
      attributes, resource, request_digest) = columns  # fmt: skip
     _member_columns(facts, received_at, organization_id, member, member_type, team)
+    rests: dict[int, dict[str, str]] = {}
     for item in facts:
         event = item.event
         attrs = item.attributes
@@ -146,7 +164,7 @@ def event_columns(facts: Sequence[EventFact]) -> list[list]:
         terminal_type.append(attrs.get("terminal.type") or event.resource.get("terminal.type", ""))
         service_version.append(event.resource.get("service.version", ""))
         body.append(event.body)
-        attributes.append(_rest(attrs))
+        attributes.append(_rest_of(attrs, rests))
         resource.append(event.resource)
         request_digest.append(item.digest)
     return columns

@@ -23,6 +23,7 @@ from receiver.otlp.decoding.protobuf import (
     parse_logs_request,
     parse_metrics_request,
 )
+from receiver.otlp.decoding.repeats import values_for
 
 __all__ = [
     "ANY_VALUE_TOO_DEEP",
@@ -43,7 +44,7 @@ def decode_metrics(body: bytes, encoding: Encoding) -> tuple[list[MetricPoint], 
             return json_metrics(body)
         except Declined:
             pass
-    return flatten_metrics(parse_metrics_request(body, encoding))
+    return flatten_metrics(parse_metrics_request(body, encoding), values_for(body))
 
 
 def decode_logs(body: bytes, encoding: Encoding, received_ns: int) -> tuple[list[LogEvent], int, str]:
@@ -53,4 +54,4 @@ def decode_logs(body: bytes, encoding: Encoding, received_ns: int) -> tuple[list
             return json_logs(body, received_ns)
         except Declined:
             pass
-    return flatten_logs(parse_logs_request(body, encoding), received_ns)
+    return flatten_logs(parse_logs_request(body, encoding), received_ns, values_for(body))

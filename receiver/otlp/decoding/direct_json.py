@@ -30,6 +30,7 @@ from receiver.otlp.decoding.checks import (
     point_problem,
     summarise,
 )
+from receiver.otlp.decoding.repeats import RequestValues, values_for
 
 
 class Declined(Exception):
@@ -305,8 +306,8 @@ def _json_key_value(kv: Any) -> tuple[str, Any]:
     return key, value
 
 
-def _json_attributes(items: Any) -> dict[str, str]:
-    """attributes_to_dict of an OTLP/JSON KeyValue list."""
+def _json_attributes(items: Any, values: RequestValues | None = None) -> dict[str, str]:
+    """attributes_to_dict of an OTLP/JSON KeyValue list (the request's shared dict of them, given `values`)."""
     if items.__class__ is not list:
         raise Declined
     attributes: dict[str, str] = {}
@@ -324,7 +325,7 @@ def _json_attributes(items: Any) -> dict[str, str]:
                 continue
         key, value = _json_key_value(kv)
         attributes[key] = "" if value is _UNSET else _json_any_str(value)
-    return attributes
+    return attributes if values is None else values.attributes(attributes.items())
 
 
 def _json_document(body: bytes, container: str) -> list:
@@ -340,13 +341,13 @@ def _json_document(body: bytes, container: str) -> list:
     return _list_of(_dict(document, message).get(container, []))
 
 
-def _json_resource(node: dict) -> dict[str, str]:
+def _json_resource(node: dict, values: RequestValues | None) -> dict[str, str]:
     resource = node.get("resource")
     if resource is None:
         if "resource" in node:
             raise Declined
         return {}
-    return _json_attributes(_dict(resource, "Resource").get("attributes", []))
+    return _json_attributes(_dict(resource, "Resource").get("attributes", []), values)
 
 
 def _json_scope_name(node: dict) -> str:
@@ -370,11 +371,11 @@ _LAYOUT = {
 }
 
 
-def _scopes(body: bytes, signal: str) -> Iterator[tuple[dict[str, str], str, list]]:
+def _scopes(body: bytes, signal: str, values: RequestValues | None) -> Iterator[tuple[dict[str, str], str, list]]:
     """(resource attributes, scope name, items) of each scope of the document, in document order."""
     resources_key, resource_message, scopes_key, scope_message, items_key = _LAYOUT[signal]
     for resource_node in _json_document(body, resources_key):
-        resource = _json_resource(_dict(resource_node, resource_message))
+        resource = _json_resource(_dict(resource_node, resource_message), values)
         for scope_node in _list_of(resource_node.get(scopes_key, [])):
             scope = _json_scope_name(_dict(scope_node, scope_message))
             yield resource, scope, _list_of(scope_node.get(items_key, []))
@@ -406,7 +407,9 @@ def json_metrics(body: bytes) -> tuple[list[MetricPoint], int, str]:
     rejected = 0
     reasons: list[str] = []
     append = points.append
-    for resource, scope, metrics in _scopes(body, "metrics"):
+    values = values_for(body)
+    number = values.number if values is not None else int
+    for resource, scope, metrics in _scopes(body, "metrics", values):
         for metric in metrics:
             metric = _dict(metric, "Metric")
             name = metric.get("name", "")
@@ -419,9 +422,9 @@ def json_metrics(body: bytes) -> tuple[list[MetricPoint], int, str]:
             data, temporality, monotonic = number_data
             for point in _list_of(data.get("dataPoints", [])):
                 point = _dict(point, "NumberDataPoint")
-                attributes = _json_attributes(point.get("attributes", []))
-                start_ns = _uint64(point.get("startTimeUnixNano", 0))
-                time_ns = _uint64(point.get("timeUnixNano", 0))
+                attributes = _json_attributes(point.get("attributes", []), values)
+                start_ns = number(_uint64(point.get("startTimeUnixNano", 0)))
+                time_ns = number(_uint64(point.get("timeUnixNano", 0)))
                 if "asDouble" in point:
                     if "asInt" in point:
                         raise Declined
@@ -446,12 +449,15 @@ def json_logs(body: bytes, received_ns: int) -> tuple[list[LogEvent], int, str]:
     """flatten_logs(parse_logs_request(body, "json"), received_ns), straight from the JSON; raises Declined."""
     events: list[LogEvent] = []
     append = events.append
-    for resource, scope, records in _scopes(body, "logs"):
+    values = values_for(body)
+    number = values.number if values is not None else int
+    text = values.text if values is not None else str
+    for resource, scope, records in _scopes(body, "logs", values):
         for record in records:
             record = _dict(record, "LogRecord")
-            attributes = _json_attributes(record.get("attributes", []))
+            attributes = _json_attributes(record.get("attributes", []), values)
             if "body" in record:
-                body_text = _json_any_str(record["body"])
+                body_text = text(_json_any_str(record["body"]))
             else:
                 body_text = ""
             event_name = record.get("eventName", "")
@@ -466,5 +472,5 @@ def json_logs(body: bytes, received_ns: int) -> tuple[list[LogEvent], int, str]:
                     time_ns = received_ns
             elif "observedTimeUnixNano" in record:
                 _uint64(record["observedTimeUnixNano"])
-            append(LogEvent(int(time_ns), name, body_text, attributes, resource, scope, severity))
+            append(LogEvent(number(time_ns), text(name), body_text, attributes, resource, scope, text(severity)))
     return events, 0, ""

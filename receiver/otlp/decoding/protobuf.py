@@ -30,6 +30,7 @@ from receiver.otlp.decoding.checks import (
     point_problem,
     summarise,
 )
+from receiver.otlp.decoding.repeats import RequestValues
 
 
 def parse_metrics_request(body: bytes, encoding: Encoding) -> ExportMetricsServiceRequest:
@@ -132,24 +133,32 @@ def _any_value_to_plain(value: AnyValue, depth: int = 1) -> Any:
     return getattr(value, kind)
 
 
-def attributes_to_dict(attributes: list[KeyValue] | Any) -> dict[str, str]:
-    return {kv.key: any_value_to_str(kv.value) for kv in attributes}
+def attributes_to_dict(attributes: list[KeyValue] | Any, values: RequestValues | None = None) -> dict[str, str]:
+    if values is None:
+        return {kv.key: any_value_to_str(kv.value) for kv in attributes}
+    return values.attributes([(kv.key, any_value_to_str(kv.value)) for kv in attributes])
 
 
-def _scopes(resources: Iterable[Any], scopes_field: str, items_field: str) -> Iterator[tuple[dict[str, str], str, Any]]:
+def _scopes(
+    resources: Iterable[Any], scopes_field: str, items_field: str, values: RequestValues | None
+) -> Iterator[tuple[dict[str, str], str, Any]]:
     """(resource attributes, scope name, items) of each scope of a request's resources, in order."""
     for resource_node in resources:
-        resource = attributes_to_dict(resource_node.resource.attributes)
+        resource = attributes_to_dict(resource_node.resource.attributes, values)
         for scope_node in getattr(resource_node, scopes_field):
             yield resource, scope_node.scope.name, getattr(scope_node, items_field)
 
 
-def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPoint], int, str]:
-    """Number points of sums and gauges; other kinds and malformed points are counted as rejected."""
+def flatten_metrics(
+    request: ExportMetricsServiceRequest, values: RequestValues | None = None
+) -> tuple[list[MetricPoint], int, str]:
+    """Number points of sums and gauges; other kinds and malformed points are counted as rejected. Given
+    `values`, repeated values are held once (decoding.repeats)."""
     points: list[MetricPoint] = []
     rejected = 0
     reasons: list[str] = []
-    for resource, scope, metrics in _scopes(request.resource_metrics, "scope_metrics", "metrics"):
+    number = values.number if values is not None else int
+    for resource, scope, metrics in _scopes(request.resource_metrics, "scope_metrics", "metrics", values):
         for metric in metrics:
             kind = metric.WhichOneof("data")
             data: Sum | Gauge
@@ -192,10 +201,10 @@ def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPo
                         unit=metric.unit,
                         temporality=temporality,
                         monotonic=monotonic,
-                        start_ns=int(point.start_time_unix_nano),
-                        time_ns=int(point.time_unix_nano),
+                        start_ns=number(point.start_time_unix_nano),
+                        time_ns=number(point.time_unix_nano),
                         value=value,
-                        attributes=attributes_to_dict(point.attributes),
+                        attributes=attributes_to_dict(point.attributes, values),
                         resource=resource,
                         scope=scope,
                     )
@@ -203,12 +212,16 @@ def flatten_metrics(request: ExportMetricsServiceRequest) -> tuple[list[MetricPo
     return points, rejected, summarise(reasons)
 
 
-def flatten_logs(request: ExportLogsServiceRequest, received_ns: int) -> tuple[list[LogEvent], int, str]:
+def flatten_logs(
+    request: ExportLogsServiceRequest, received_ns: int, values: RequestValues | None = None
+) -> tuple[list[LogEvent], int, str]:
     events: list[LogEvent] = []
-    for resource, scope, records in _scopes(request.resource_logs, "scope_logs", "log_records"):
+    number = values.number if values is not None else int
+    text = values.text if values is not None else str
+    for resource, scope, records in _scopes(request.resource_logs, "scope_logs", "log_records", values):
         for record in records:
-            attributes = attributes_to_dict(record.attributes)
-            body = any_value_to_str(record.body) if record.HasField("body") else ""
+            attributes = attributes_to_dict(record.attributes, values)
+            body = text(any_value_to_str(record.body)) if record.HasField("body") else ""
             name = attributes.get("event.name") or record.event_name or name_from_body(body)
             # An unset or unstorable time falls back to the observed time, then to the arrival time.
             time_ns = next(
@@ -217,13 +230,13 @@ def flatten_logs(request: ExportLogsServiceRequest, received_ns: int) -> tuple[l
             )
             events.append(
                 LogEvent(
-                    time_ns=int(time_ns),
-                    name=name,
+                    time_ns=number(time_ns),
+                    name=text(name),
                     body=body,
                     attributes=attributes,
                     resource=resource,
                     scope=scope,
-                    severity=record.severity_text,
+                    severity=text(record.severity_text),
                 )
             )
     return events, 0, ""
