@@ -9,8 +9,12 @@ import os
 import sys
 from typing import Any, TextIO
 
+from loadgen.direct import run_direct
 from loadgen.runner import run
+from loadgen.templates import Population
 from loadgen.workload import PROTOCOLS, SHAPES, Workload
+
+CONNECTIONS = ("shared", "per-developer")
 
 
 def parse_duration(text: str) -> float:
@@ -46,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
                         help="realtime (default export intervals: 60 s metrics, 5 s logs), max (as fast as accepted) "
                              "or requests per second")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=128, help="requests in flight at most")
+    parser.add_argument("--connections", choices=CONNECTIONS, default="shared",
+                        help="shared: a pool of connections for every developer (one HTTP/2 connection for gRPC, "
+                             "--concurrency for HTTP); per-developer (with --rate realtime and --shape client): each "
+                             "developer on a connection of its own, as Claude Code clients connect, every developer's "
+                             "first minute of exports sent again each minute with fresh timestamps")  # fmt: skip
     parser.add_argument("--gateway-batch", type=int, default=50, help="client exports per gateway request")
     parser.add_argument("--header", action="append", default=[],
                         help="request header, e.g. 'Authorization=Bearer <token>' (repeatable, or comma list)")  # fmt: skip
@@ -77,6 +86,32 @@ def _print_summary(summary: dict[str, Any], out: TextIO | None = None) -> None:
     print("\n".join(lines), file=out or sys.stdout)
 
 
+def _per_developer(arguments: argparse.Namespace, url: str, headers: dict[str, str]) -> int:
+    templates = Population(arguments.protocol, seed=arguments.seed).templates(arguments.developers)
+    result = asyncio.run(
+        run_direct(
+            templates,
+            developers=arguments.developers,
+            url=url,
+            protocol=arguments.protocol,
+            duration_s=parse_duration(arguments.duration),
+            headers=headers,
+            retry=not arguments.no_retry,
+            timeout_s=arguments.timeout,
+            progress=not arguments.quiet,
+        )
+    )
+    summary = result.summary()
+    if arguments.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+        print(f"connections: {summary['connections']} (opened {summary['connections_opened']}); acknowledged after "
+              f"due: p50 {summary['ack_p50_ms']} ms, p99 {summary['ack_p99_ms']} ms; send lag p99 "
+              f"{summary['send_lag_p99_ms']} ms")  # fmt: skip
+    return 0 if result.succeeded and not result.failed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
     url = arguments.url or ("http://127.0.0.1:4317" if arguments.protocol == "grpc" else "http://127.0.0.1:4318")
@@ -90,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             print("cc-analytics loadgen: --rate must be realtime, max or a number", file=sys.stderr)
             return 2
+    if arguments.connections == "per-developer":
+        if rate != "realtime" or arguments.shape != "client":
+            print("cc-analytics loadgen: --connections per-developer needs --rate realtime and --shape client",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        return _per_developer(arguments, url, headers)
     workload = Workload(arguments.developers, arguments.protocol, arguments.shape, arguments.gateway_batch,
                         seed=arguments.seed)  # fmt: skip
     result = asyncio.run(

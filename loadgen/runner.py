@@ -8,11 +8,11 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadgen.senders import sender_for
+from loadgen.senders import Answer, sender_for
 from loadgen.tally import Tally
 from loadgen.workload import Request
 
@@ -100,6 +100,44 @@ class Progress:
         sys.stderr.flush()
 
 
+async def deliver_one(
+    send: Callable[[Request], Awaitable[Answer]],
+    request: Request,
+    result: RunResult,
+    start: float,
+    retry: bool = True,
+    max_attempts: int = 20,
+) -> bool:
+    """Send `request` until acknowledged or refused for good, retrying the refusals that ask for it with the same
+    bytes after their Retry-After (at most 2 s, jittered); counts every answer in `result`. True if acknowledged."""
+    for attempt in range(max_attempts):
+        began = time.perf_counter()
+        answer = await send(request)
+        result.attempts[answer.status] += 1
+        if answer.ok:
+            now = time.perf_counter()
+            result.latencies_s.append(now - began)
+            result.succeeded += 1
+            result.accepted.add(request.tally)
+            result.last_ack_s = now - start
+            result.first_ack_s = result.first_ack_s or result.last_ack_s
+            return True
+        if answer.retry_after is not None:
+            result.retry_after[answer.status] += 1
+        retryable = answer.status in _RETRYABLE_HTTP or (
+            answer.status in _RETRYABLE_GRPC and (answer.retry_after is not None or answer.status == "UNAVAILABLE")
+        )
+        if not (retry and retryable) or attempt == max_attempts - 1:
+            break
+        try:
+            wait = float(answer.retry_after) if answer.retry_after else 0.5
+        except ValueError:
+            wait = 0.5
+        await asyncio.sleep(min(wait, 2.0) * (0.5 + random.random()))
+    result.failed += 1
+    return False
+
+
 async def run(
     requests: Iterable[Request],
     *,
@@ -135,31 +173,7 @@ async def run(
     per_second = float(rate) if rate not in ("max", "realtime") else 0.0
 
     async def deliver(request: Request) -> None:
-        for attempt in range(max_attempts):
-            began = time.perf_counter()
-            answer = await sender.send(request)
-            result.attempts[answer.status] += 1
-            if answer.ok:
-                now = time.perf_counter()
-                result.latencies_s.append(now - began)
-                result.succeeded += 1
-                result.accepted.add(request.tally)
-                result.last_ack_s = now - start
-                result.first_ack_s = result.first_ack_s or result.last_ack_s
-                return
-            if answer.retry_after is not None:
-                result.retry_after[answer.status] += 1
-            retryable = answer.status in _RETRYABLE_HTTP or (
-                answer.status in _RETRYABLE_GRPC and (answer.retry_after is not None or answer.status == "UNAVAILABLE")
-            )
-            if not (retry and retryable) or attempt == max_attempts - 1:
-                break
-            try:
-                wait = float(answer.retry_after) if answer.retry_after else 0.5
-            except ValueError:
-                wait = 0.5
-            await asyncio.sleep(min(wait, 2.0) * (0.5 + random.random()))
-        result.failed += 1
+        await deliver_one(sender.send, request, result, start, retry, max_attempts)
 
     async def worker() -> None:
         nonlocal counter

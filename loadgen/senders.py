@@ -30,10 +30,14 @@ class Sender(Protocol):
 
 
 class GrpcSender:
-    def __init__(self, url: str, headers: dict[str, str], timeout_s: float) -> None:
+    def __init__(self, url: str, headers: dict[str, str], timeout_s: float, own_connection: bool = False) -> None:
+        """own_connection: this sender's channel opens a TCP connection of its own (grpcio otherwise shares one
+        among the channels of a process to the same target)."""
         secure = url.startswith("https://")
         target = url.split("://", 1)[-1].rstrip("/")
-        options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        options: list[tuple[str, int]] = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        if own_connection:
+            options.append(("grpc.use_local_subchannel_pool", 1))
         self._channel = (
             grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
             if secure
@@ -53,6 +57,10 @@ class GrpcSender:
             trailing = dict(exc.trailing_metadata() or ())
             retry_after = trailing.get("retry-after")
             return Answer(exc.code().name, False, retry_after if isinstance(retry_after, str) else None)
+
+    async def ready(self) -> None:
+        """Connect now rather than at the first request."""
+        await self._channel.channel_ready()
 
     async def close(self) -> None:
         await self._channel.close()

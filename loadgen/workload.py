@@ -156,6 +156,7 @@ class Request:
     content_type: str
     tally: Tally
     due_s: float = 0.0  # seconds after start when a real-time client would send it
+    developer: int = -1  # whose export it is (client shape); -1 for a gateway's batch of several
 
 
 class Workload:
@@ -170,6 +171,7 @@ class Workload:
         seed: int = 1,
         organization: str = "",
         activity: float = 0.35,
+        first_developer: int = 0,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
@@ -180,7 +182,10 @@ class Workload:
         self.gateway_batch = gateway_batch if shape == "gateway" else 1
         self.rng = random.Random(seed)
         organization = organization or _uuid(self.rng)
-        self.developers = [_developer(index, self.rng, organization) for index in range(developers)]
+        # first_developer: several workloads of one organization make one population of distinct developers.
+        self.developers = [
+            _developer(index, self.rng, organization) for index in range(first_developer, first_developer + developers)
+        ]
         self.activity = activity
         self.window = 0
         self._clock_ns = 0
@@ -193,17 +198,17 @@ class Workload:
 
     def requests(self) -> Iterator[Request]:
         """Requests forever (the caller stops), in the order a real population would send them."""
-        pending: dict[str, list[tuple[Any, Tally, float]]] = {"metrics": [], "logs": []}
+        pending: dict[str, list[tuple[Any, Tally, float, int]]] = {"metrics": [], "logs": []}
         count = len(self.developers)
         while True:
             for position, dev in enumerate(self.developers):
                 due = (self.window + position / count) * LOG_INTERVAL_S
                 if self.rng.random() < self.activity:
-                    pending["logs"].append((*self._log_export(dev), due))
+                    pending["logs"].append((*self._log_export(dev), due, dev.index))
                 if (self.window + dev.index) % WINDOWS_PER_METRIC_EXPORT == 0:
                     export = self._metric_export(dev)
                     if export is not None:
-                        pending["metrics"].append((*export, due))
+                        pending["metrics"].append((*export, due, dev.index))
                 for signal, items in pending.items():
                     if len(items) >= self.gateway_batch:
                         yield self._request(signal, items)
@@ -214,13 +219,14 @@ class Workload:
         iterator = self.requests()
         return [next(iterator) for _ in range(count)]
 
-    def _request(self, signal: str, exports: list[tuple[Any, Tally, float]]) -> Request:
+    def _request(self, signal: str, exports: list[tuple[Any, Tally, float, int]]) -> Request:
+        developer = -1
         if len(exports) == 1:
-            message, tally, due = exports[0]
+            message, tally, due, developer = exports[0]
         else:
-            message = _merged(signal, [part for part, _, _ in exports])
+            message = _merged(signal, [part for part, _, _, _ in exports])
             tally = Tally()
-            for _, part_tally, _ in exports:
+            for _, part_tally, _, _ in exports:
                 tally.add(part_tally)
             tally.requests = 1
             due = exports[-1][2]
@@ -230,7 +236,7 @@ class Workload:
         else:
             body = message.SerializeToString()
             content_type = "application/x-protobuf"
-        return Request(signal, body, content_type, tally, due)
+        return Request(signal, body, content_type, tally, due, developer)
 
     def _session(self, dev: Developer, tally: Tally) -> None:
         if not dev.session_id or dev.session_left <= 0:
