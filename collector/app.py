@@ -336,7 +336,11 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    await lifecycle.start(Component("listeners", start=listeners.start, shutdown=listeners.stop))
+    async def start_listeners() -> None:
+        exporter.view.hold_from_now()  # the start-up hold counts from the first moment /metrics can be scraped
+        await listeners.start()
+
+    await lifecycle.start(Component("listeners", start=start_listeners, shutdown=listeners.stop))
     log.info(
         "collector.started",
         extra={

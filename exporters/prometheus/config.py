@@ -65,6 +65,8 @@ class PrometheusExporterConfig:
     new_series_hold_seconds: float = DEFAULT_HOLD_SECONDS
     # Where the label sets of the series are kept across restarts ("" = nowhere: a restart ends every series).
     series_journal: str = ""
+    # Where a graceful stop leaves the collector's own counters for the next start (carryover.py; "" = nowhere).
+    self_metrics_carryover: str = ""
     # Answer scrapers that ask for OpenMetrics with it (counters then carry `_created`). Off by default: a
     # Prometheus without created-timestamp ingestion stores every `_created` as one more series per counter.
     openmetrics: bool = False
@@ -91,6 +93,7 @@ class PrometheusExporterConfig:
             new_series_hold_seconds=float(values["metrics.new_series_hold_seconds"]),
             gauge_cache_seconds=float(values["metrics.gauge_cache_seconds"]),
             series_journal=str(Path(values["data_dir"]) / "prometheus-series.jsonl"),
+            self_metrics_carryover=str(Path(values["data_dir"]) / "prometheus-self-metrics.json"),
             scrape_token_file=values["metrics.scrape_token_file"],
             openmetrics=values["metrics.openmetrics"],
             max_label_value_length=values["metrics.max_label_value_length"],

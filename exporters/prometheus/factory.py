@@ -7,6 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from exporters.prometheus.carryover import CarryOverFile
 from exporters.prometheus.config import PrometheusConfigError, PrometheusExporterConfig
 from exporters.prometheus.counters import ClaudeCodeCounters
 from exporters.prometheus.exposition import RegistryView, render
@@ -38,7 +39,11 @@ class PrometheusExporter:
         return render(self.view, [self.counters], openmetrics)
 
     def close(self) -> None:
+        """Once nothing more is counted: the counters' journal, and the collector's own counters for the next
+        start to go on from."""
         self.counters.close()
+        if self.config.self_metrics_carryover:
+            CarryOverFile(Path(self.config.self_metrics_carryover)).save(self.view.exposed_values())
 
 
 def read_scrape_token(config: PrometheusExporterConfig) -> str:
@@ -71,4 +76,6 @@ def create_exporter(
     journal = SeriesJournal(Path(config.series_journal)) if config.series_journal else None
     counters = ClaudeCodeCounters(config, journal=journal)
     view = RegistryView(registry, config.new_series_hold_seconds)
+    if config.self_metrics_carryover:
+        view.carry(CarryOverFile(Path(config.self_metrics_carryover)).take())
     return PrometheusExporter(config, registry, counters, gauges, view)

@@ -173,11 +173,13 @@ EVENTS = (
     [_api_request(ALICE_2, OPUS), _api_request(ALICE_2, OPUS), _tool_result(ALICE_2, "Write", "true")],
     [_api_request(BOB_2, SONNET), _api_error(BOB_2, SONNET, "429"), _tool_result(ALICE_2, MCP, "true")],
 )
-# Requests refused because of their sender, by status label: before the first restart, after it, after the crash.
+# Requests refused because of their sender, by status label: before the first restart, after it, after the crash,
+# and right before the graceful stop (no scrape sees them before it: the next start goes on from them).
 REFUSALS = (
     {"bad_request": 3, "unsupported_media_type": 1},
     {"bad_request": 2, "too_large": 1},
     {"bad_request": 2, "unsupported_media_type": 2, "too_large": 1},
+    {"bad_request": 2, "unsupported_media_type": 1},
 )
 
 
@@ -349,6 +351,7 @@ def test_increase_equals_the_api_for_a_sparse_workload(tmp_path: Path, collector
         _wait_for_scrapes(scrapers)
         _send(collector, PHASE_3)
         _send_events(collector, EVENTS[2], 3)
+        _send_refused(collector, REFUSALS[3])
         assert collector.stop() == 0  # graceful, before any scrape saw phase 3
         # Expiry and comeback are shown above; from here on the restarts (slow on a loaded machine) must not let
         # the series of phase 2 expire before the final scrape, so the restarted collector keeps them longer.

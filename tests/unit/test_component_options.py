@@ -36,7 +36,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 55
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 56
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -52,7 +52,8 @@ def test_each_option_belongs_to_the_component_that_reads_it() -> None:
         for option in rows
     }  # fmt: skip
     assert {path for path, owner in owners.items() if owner == "receiver/otlp"} == {
-        "otlp.grpc_port", "otlp.http_port", "limits.max_request_bytes", "limits.max_inflight_bytes",
+        "otlp.grpc_port", "otlp.http_port", "limits.max_request_bytes", "limits.max_request_items",
+        "limits.max_inflight_bytes",
         "limits.max_concurrent_rpcs", "limits.max_calls_per_peer", "limits.body_timeout_seconds",
         "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
     }  # fmt: skip
@@ -81,7 +82,7 @@ def test_the_defaults_make_every_components_config() -> None:
     assert ProcessorsConfig.from_options(values) == ProcessorsConfig()
     assert ClickHouseConfig.from_options(values) == ClickHouseConfig(dsn="chdb:///srv/cc/chdb")
     assert PrometheusExporterConfig.from_options(values) == PrometheusExporterConfig(
-        series_journal="/srv/cc/prometheus-series.jsonl"
+        series_journal="/srv/cc/prometheus-series.jsonl", self_metrics_carryover="/srv/cc/prometheus-self-metrics.json"
     )
     assert ConsoleConfig.from_options(values) == ConsoleConfig(access_file=Path("/srv/cc/access.yaml"))
     assert ServiceConfig.from_options(values) == ServiceConfig(data_dir=Path("/srv/cc"))
