@@ -181,7 +181,7 @@ def test_figures_have_meaningful_colours_and_units() -> None:
                         assert unit == "currencyUSD", (panel["title"], column)
                     if column in ("Time", "First seen", "Last seen", "Last active"):
                         assert unit == "dateTimeAsIso", (panel["title"], column)
-                    if "ratio" in column or "rate" in column:  # ratios in [0, 1], shown as percent
+                    if {"ratio", "rate"} & set(column.lower().split()):  # ratios in [0, 1], shown as percent
                         assert unit == "percentunit", (panel["title"], column)
                     if "Latency" in column or "duration" in column.lower():  # Claude Code's duration_ms
                         assert unit == "ms", (panel["title"], column)
