@@ -37,6 +37,7 @@ from generator.vocabulary import (
     SERIES_DROPPED,
     STORE_WRITE_DURATION,
     STORE_WRITE_ERRORS,
+    WORKER_REQUESTS,
     t,
 )
 
@@ -197,6 +198,14 @@ def health_dashboard() -> dict[str, Any]:
             ],
             "Rejected / (accepted + rejected) items.",
             unit="percentunit",
+        ),
+        graph(
+            "Requests by receiver process",
+            [prom(f"sum by (worker) (rate({WORKER_REQUESTS}{{{inst}}}[{rate}]))", "worker {{worker}}")],
+            "Export requests per second answered by each receiver process (`workers`; worker 0 is the collector's "
+            "own): the kernel spreads new connections among them, so a long-lived imbalance means few clients "
+            "holding long connections.",
+            unit="reqps",
         ),
         graph(
             "Cumulative points dropped by reason",

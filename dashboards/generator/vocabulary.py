@@ -64,6 +64,7 @@ DEAD_LETTER_BATCHES = _words.DEAD_LETTER_BATCHES.sample
 STORE_WRITE_DURATION = _words.STORE_WRITE_DURATION.sample
 STORE_WRITE_ERRORS = _words.STORE_WRITE_ERRORS.sample
 DEDUP_HITS = _words.DEDUP_HITS.sample
+WORKER_REQUESTS = _words.WORKER_REQUESTS.sample
 CUMULATIVE_POINTS_DROPPED = _words.CUMULATIVE_POINTS_DROPPED.sample
 # The Prometheus exporter's (exporters/prometheus/counters.py, gauges.py).
 SERIES_DROPPED = _words.SERIES_DROPPED.sample
