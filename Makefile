@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-server lint bench bench-quick clean
+.PHONY: run test test-server lint bench bench-quick bench-direct clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,18 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Benchmarks: prints the table of bench/README.md (QUICK=1 or `make bench-quick` for the < 2 min version).
+# COLLECTOR_FLAGS='--workers 2': flags of the collectors in the queue.mode=wal rows.
+BENCH_FLAGS = $(if $(COLLECTOR_FLAGS),--collector-flags '$(COLLECTOR_FLAGS)',)
 bench: $(STAMP)
-	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,) $(BENCH_FLAGS)
 
 bench-quick: $(STAMP)
-	$(BIN)/python -m bench.run --quick
+	$(BIN)/python -m bench.run --quick $(BENCH_FLAGS)
+
+# Developers connected directly: the capacity search over gRPC and HTTP/protobuf, then a store outage at half
+# the gRPC capacity (~25 min; QUICK=1: ~8 min).
+bench-direct: $(STAMP)
+	$(BIN)/python -m bench.run --only-direct $(if $(QUICK),--quick,) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import pregenerate, start_collector, url_of
+from bench.common import pregenerate, start_collector, url_of
 from loadgen import run
 
 

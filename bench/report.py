@@ -88,8 +88,87 @@ def table(results: dict[str, Any]) -> str:
                 f"render p50 {rendered['p50_ms']:.1f} ms (worst {rendered['worst_ms']:.1f} ms), "
                 f"{rendered['body_mb']:.2f} MB; with gzip p50 {rendered['gzip_p50_ms']:.1f} ms (bench/scrape_bench.py)",
                 f"< {SCRAPE_GOAL_MS:.0f} ms", rendered["p50_ms"] < SCRAPE_GOAL_MS)  # fmt: skip
+    lines += durable_rows(results)
     lines += history_rows(results.get("history"))
     return "\n".join(lines)
+
+
+def _row(lines: list[str], name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
+    lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
+
+
+def durable_rows(results: dict[str, Any]) -> list[str]:
+    """The rows measured with queue.mode=wal (and the bench's collector flags, e.g. --workers)."""
+    lines: list[str] = []
+    ceilings = results.get("decode", {})
+    for run_ in results.get("e2e_wal", []):
+        ceiling = ceilings.get(f"{ENCODING[run_['protocol']]} gateway")
+        stored = run_["items_per_s_stored"]
+        ratio = stored / ceiling if ceiling else math.nan
+        _row(lines, f"end-to-end ingest, {run_['protocol']} {run_['shape']}, {run_['collector']}",
+             f"acknowledged {run_['items_per_s_committed']:,.0f}/s (p99 {run_['latency_p99_ms']:.0f} ms), stored "
+             f"{stored:,.0f}/s (all in the API {run_['visible_after_last_ack_s']:.1f} s after the last "
+             f"acknowledgement) = {ratio:.2f}× ceiling; API totals {'match' if run_['api_totals_match'] else 'DIFFER'}",
+             "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])  # fmt: skip
+    for over in results.get("overload_wal", []):
+        refused = sum(over["refused"].values())
+        carried = sum(over["refused_with_retry_after"].values())
+        growth = over["peak_rss_mb"] - over["baseline_rss_mb"]
+        processes = f"RSS summed over {over['processes']} processes" if over["processes"] > 1 else "RSS"
+        _row(lines, f"peak memory at 2× overload, {over['protocol']}, {over['collector']}",
+             f"{over['peak_rss_mb']} MB = idle {over['baseline_rss_mb']} MB + {growth} MB ({processes}); offered "
+             f"{over['offered_items_per_s']:,}/s (2× the acknowledged rate above), accepted "
+             f"{over['accepted_items_per_s']:,.0f}/s; refused {refused} ({', '.join(over['refused']) or '-'}), "
+             f"{carried} with Retry-After; acknowledged all in API: {over['acknowledged_all_visible']}",
+             "≤ idle + 100 MB, excess refused with Retry-After",
+             growth <= 100 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
+    for search in results.get("direct", []):
+        _row(lines, f"direct clients, {search['protocol']} (one connection per developer, default intervals, "
+             f"{search['collector']})", _direct_figure(search),
+             "≥ 10 000 (ack p99 ≤ 1 s, visible p99 ≤ 2 s, 0 refused)", search["developers"] >= 10_000)  # fmt: skip
+    out = results.get("outage")
+    if out:
+        refused = sum(out["refused"].values()) + out["not_acknowledged"]
+        lost = "0 lost (API totals match)" if out["api_totals_match"] else f"lost {out['lost']}"
+        drain = (
+            f"drained {out['drain_s']:.0f} s after the store returned" if out["drain_s"] is not None else "not drained"
+        )
+        _row(lines, f"store outage of {out['outage_s']:.0f} s at half capacity ({out['protocol']}, "
+             f"{out['developers']:,} developers, {out['collector']})",
+             f"refused {refused}{' (' + ', '.join(out['refused']) + ')' if out['refused'] else ''}, {lost}; {drain}; "
+             f"queue peak {out['queue_peak_mb']:,.0f} MB (oldest record {out['queue_peak_age_s']:.0f} s); "
+             f"{out['requests_per_s']:,.0f} req/s, ack p99 {out['ack_p99_ms']:.0f} ms, loadgen "
+             f"{out['loadgen_cores']:.2f} cores", "0 refused, 0 lost, drain time reported",
+             refused == 0 and out["api_totals_match"] and out["drain_s"] is not None)  # fmt: skip
+    return lines
+
+
+def _direct_figure(search: dict[str, Any]) -> str:
+    held, failed = search["held_step"], search["failed_step"]
+    parts = []
+    if held:
+        parts.append(
+            f"{held['developers']:,} developers held ({held['requests_per_s']:,.0f} req/s, "
+            f"{held['items_per_s']:,.0f} points+records/s; ack p99 {held['ack_p99_ms']:.0f} ms, visible p99 "
+            f"{held['visible']['p99_ms']:.0f} ms, 0 refused; loadgen {held['loadgen_cores']:.2f} cores, collector "
+            f"{held['collector_cores']:.2f} cores)"
+        )
+    else:
+        parts.append("no step held")
+    if failed:
+        bound = "; loadgen-bound: its sends ran late (send lag p99 " + f"{failed['send_lag_p99_ms']:.0f} ms)"
+        parts.append(
+            f"{failed['developers']:,} not held: {'; '.join(failed['reasons'])} (loadgen {failed['loadgen_cores']:.2f} "
+            f"cores, collector {failed['collector_cores']:.2f} cores{bound if failed['loadgen_bound'] else ''})"
+        )
+    elif held and held["developers"] >= search["machine_ceiling"]:
+        parts.append(f"more not tried: the load generator can open {search['machine_ceiling']:,} connections here")
+    parts.append(
+        f"open-file limit {search['file_limit']:,}: ≤ {search['per_listener']:,} connections per listener per process"
+    )
+    if not all(step["api_totals_match"] for step in search["steps"] if step["held"]):
+        parts.append("API totals DIFFER in a step that held")
+    return "; ".join(parts)
 
 
 def history_rows(scale: dict[str, Any] | None) -> list[str]:

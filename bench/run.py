@@ -13,7 +13,6 @@ import json
 import math
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,40 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import history
-from bench.report import ENCODING, history_rows, table
-from loadgen import PROTOCOLS, Request, Tally, Workload, run
+from bench.common import CollectorFlags, log, pregenerate, start_collector
+from bench.durable import DIRECT_PROTOCOLS, direct_sections, queue_sections
+from bench.ingest import end_to_end
+from bench.overload import overload
+from bench.report import ENCODING, durable_rows, history_rows, table
+from loadgen import PROTOCOLS, Workload, run
 from pdata import Sender
 from receiver.otlp.ingest import decode
-from tests.support.collector import CollectorProcess
-
-
-def log(message: str) -> None:
-    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {message}\n")
-    sys.stderr.flush()
-
-
-def pregenerate(
-    protocol: str, shape: str, items: int, developers: int, seed: int, organization: str = ""
-) -> list[Request]:
-    workload = Workload(developers, protocol, shape, gateway_batch=50, seed=seed, organization=organization)
-    requests, total = [], 0
-    for request in workload.requests():
-        requests.append(request)
-        total += request.tally.items
-        if total >= items:
-            break
-    return requests
-
-
-def total_of(requests: list[Request]) -> Tally:
-    tally = Tally()
-    for request in requests:
-        tally.add(request.tally)
-    return tally
-
 
 # ------------------------------------------------------------------------------------------------ decode
 
@@ -79,67 +53,6 @@ def decode_ceiling(protocol: str, shape: str, items: int) -> float:
 # ------------------------------------------------------------------------------------------------ collector
 
 
-def start_collector(root: Path, name: str, **env: str) -> CollectorProcess:
-    return CollectorProcess(data_dir=root / name, extra_env=dict(env)).start()
-
-
-def url_of(collector: CollectorProcess, protocol: str) -> str:
-    return collector.otlp_grpc_url if protocol == "grpc" else collector.otlp_http_url
-
-
-def visible(collector: CollectorProcess, expected: Tally, timeout_s: float = 60.0) -> tuple[bool, float, dict]:
-    """Poll the API until its totals equal `expected`; (matched, seconds waited, totals)."""
-    today = datetime.now(UTC).date()
-    want = expected.figures()
-    began = time.perf_counter()
-    totals: dict = {}
-    while time.perf_counter() - began < timeout_s:
-        totals = collector.analytics(today - timedelta(days=1), today + timedelta(days=1))["totals"]
-        if all(totals[key] == want[key] for key in ("accepted_lines", "removed_lines", "accepts", "rejects",
-                                                      "active_users", "sessions")) and math.isclose(
-            totals["spend_usd"], expected.spend_usd, rel_tol=1e-9, abs_tol=1e-6
-        ):  # fmt: skip
-            return True, time.perf_counter() - began, totals
-        time.sleep(0.02)
-    return False, time.perf_counter() - began, totals
-
-
-def end_to_end(
-    root: Path, protocol: str, shape: str, items: int, seconds: float, name: str = "", **env: str
-) -> dict[str, Any]:
-    requests = pregenerate(protocol, shape, items, 5000, seed=11)
-    expected = total_of(requests)
-    collector = start_collector(root, name or f"e2e-{protocol.replace('/', '-')}-{shape}", **env)
-    try:
-        cpu_began, wall_began = time.process_time(), time.perf_counter()
-        result = asyncio.run(
-            run(
-                requests,
-                url=url_of(collector, protocol),
-                protocol=protocol,
-                shape=shape,
-                developers=5000,
-                concurrency=64 if shape == "client" else 16,
-                duration_s=seconds,
-                label=f"{protocol:13} {shape:7}",
-            )
-        )
-        # The requests are encoded beforehand (pregenerate): the loadgen's own CPU on the shared cores is this.
-        loadgen_cores = (time.process_time() - cpu_began) / (time.perf_counter() - wall_began)
-        matched, waited, _ = visible(collector, result.accepted)
-        summary = result.summary()
-        summary["loadgen_cpu_cores"] = round(loadgen_cores, 2)
-        summary["pool_items"] = expected.items
-        summary["visible_after_last_ack_s"] = round(waited, 3)
-        summary["api_totals_match"] = matched and result.failed == 0
-        summary["items_per_s_committed"] = result.accepted.items / result.last_ack_s if result.last_ack_s else 0
-        if protocol == "grpc" and shape == "gateway":
-            summary["metrics_scrape"] = scrape(collector)
-        return summary
-    finally:
-        collector.stop()
-
-
 def server_ingest(root: Path, items: int, seconds: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """The gRPC gateway run again with storage.dsn=http://… on the test ClickHouse server
     (tests/support/clickhouse_http.py: ClickHouse's HTTP interface over chDB, in its own process): with the
@@ -156,17 +69,6 @@ def server_ingest(root: Path, items: int, seconds: float) -> tuple[dict[str, Any
         return shared, unshared
     finally:
         server.kill()
-
-
-def scrape(collector: CollectorProcess, repeat: int = 20) -> dict[str, Any]:
-    samples, series = [], 0
-    with httpx.Client(timeout=10) as client:
-        for _ in range(repeat):
-            began = time.perf_counter()
-            text = client.get(collector.metrics_url).text
-            samples.append((time.perf_counter() - began) * 1000)
-            series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-    return {"p50_ms": round(statistics.median(samples), 2), "series": series}
 
 
 def scrape_series(series: int = 10_000, runs: int = 20) -> dict[str, Any]:
@@ -251,75 +153,6 @@ def latency(root: Path, background_items_per_s: float, seconds: float, probes: i
             "background_items_per_s": round(background_items_per_s)}  # fmt: skip
 
 
-# ------------------------------------------------------------------------------------------------ overload
-
-
-def rss_of(pid: int) -> tuple[int, int]:
-    fields = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
-
-
-def overload(root: Path, protocol: str, sustainable_items_per_s: float, seconds: float) -> dict[str, Any]:
-    """2× the sustainable rate, open loop, no retries: memory must stay bounded, excess answered with
-    429 / RESOURCE_EXHAUSTED + Retry-After; what was acknowledged must all be in the API."""
-    offered = 2 * sustainable_items_per_s
-    requests = pregenerate(protocol, "gateway", int(offered * seconds), 5000, seed=31)
-    rate = len(requests) / seconds
-    collector = start_collector(root, f"overload-{protocol.replace('/', '-')}")
-    pid = collector.process.pid
-    baseline = rss_of(pid)[0]
-    samples: list[int] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            try:
-                samples.append(rss_of(pid)[0])
-            except (OSError, KeyError):
-                return
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        result = asyncio.run(
-            run(
-                requests,
-                url=url_of(collector, protocol),
-                protocol=protocol,
-                shape="gateway",
-                rate=rate,
-                concurrency=1024,
-                retry=False,
-                timeout_s=60,
-                label=f"overload {protocol:8}",
-            )
-        )
-        matched, _, _ = visible(collector, result.accepted, timeout_s=60)
-        peak = rss_of(pid)[1]
-    finally:
-        stop.set()
-        sampler.join()
-        collector.stop()
-    summary = result.summary()
-    refused = {status: count for status, count in summary["answers"].items() if status not in ("OK", "200")}
-    return {
-        "protocol": protocol,
-        "offered_items_per_s": round(offered),
-        "accepted_items_per_s": summary["items_per_s"],
-        "baseline_rss_mb": round(baseline / 2**20),
-        "peak_rss_mb": round(max([peak, *samples]) / 2**20),
-        "refused": refused,
-        "refused_with_retry_after": summary["refusals_with_retry_after"],
-        "latency_p99_ms": summary["latency_p99_ms"],
-        "acknowledged_all_visible": matched,
-    }
-
-
 # ------------------------------------------------------------------------------------------------ history
 
 
@@ -355,7 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--only-queries", action="store_true", help="the query-at-scale section only")
     parser.add_argument("--history-dir", type=Path, help="generate the history here once, reuse it on later runs")
+    parser.add_argument("--collector-flags", default="", metavar="FLAGS",
+                        help="flags after `run` for the collectors of the queue.mode=wal rows, e.g. '--workers 2'")  # fmt: skip
+    parser.add_argument("--direct", action="store_true",
+                        help="also the direct-client capacity search and the store outage (full: ~25 min more)")  # fmt: skip
+    parser.add_argument("--only-direct", action="store_true",
+                        help="the direct-client capacity search and the store outage only")  # fmt: skip
+    parser.add_argument("--direct-protocols", default=",".join(DIRECT_PROTOCOLS),
+                        help="protocols of the capacity search, comma-separated (empty: none)")  # fmt: skip
+    parser.add_argument("--direct-start", type=int, help="developers of the search's first step")
+    parser.add_argument("--outage-developers", type=int,
+                        help="developers during the store outage (default: half the measured gRPC capacity)")  # fmt: skip
     arguments = parser.parse_args(argv)
+    flags = CollectorFlags(arguments.collector_flags)
+    protocols = tuple(protocol for protocol in arguments.direct_protocols.split(",") if protocol)
     quick = arguments.quick
     began = time.perf_counter()
     cpu = "?"
@@ -375,6 +221,17 @@ def main(argv: list[str] | None = None) -> int:
             arguments.json.write_text(json.dumps(results, indent=2, default=str))
         print("\n".join(["| measurement | figure | goal | met |", "|---|---|---|---|",
                          *history_rows(results["history"])]))  # fmt: skip
+        return 0
+    if arguments.only_direct:
+        with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
+            direct_sections(Path(temporary), results, quick, flags, protocols, arguments.direct_start,
+                            arguments.outage_developers)  # fmt: skip
+        results["took_s"] = time.perf_counter() - began
+        if arguments.json:
+            arguments.json.write_text(json.dumps(results, indent=2, default=str))
+        print("\n".join([f"claude-code-analytics bench, direct clients — {results['mode']} mode, {results['cores']} "
+                         f"cores, {cpu}, {results['started']}, took {results['took_s']:.0f} s", "",
+                         "| measurement | figure | goal | met |", "|---|---|---|---|", *durable_rows(results)]))  # fmt: skip
         return 0
     with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
         root = Path(temporary)
@@ -417,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             for protocol in ("grpc", "http/protobuf"):
                 log(f"overload {protocol}")
                 results["overload"].append(overload(root, protocol, sustainable, 4 if quick else 10))
+            queue_sections(root, results, quick, flags)
+            if arguments.direct:
+                direct_sections(root, results, quick, flags, protocols, arguments.direct_start,
+                                arguments.outage_developers)  # fmt: skip
             if not arguments.skip_history:
                 log("query speed at scale")
                 results["history"] = query_at_scale(root, *history_size, keep=arguments.history_dir)

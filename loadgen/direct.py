@@ -148,9 +148,10 @@ async def run_direct(
                 _, late = await asyncio.wait(set(pending), timeout=timeout_s if grace_s is None else grace_s)
                 for task in late:
                     task.cancel()
-                result.cancelled = len(late)
-                result.failed += len(late)
                 await asyncio.gather(*late, return_exceptions=True)
+                result.cancelled = len(late)
+                # A call that ended by the cancellation was already counted as failed with its answer.
+                result.failed += sum(1 for task in late if task.cancelled())
         finally:
             reporter.cancel()
             result.elapsed_s = time.perf_counter() - start

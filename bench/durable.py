@@ -1,0 +1,73 @@
+"""The sections measured with queue.mode=wal and the bench's collector flags (`--collector-flags`, e.g.
+`--workers 2`): gateway ingest against the decode ceiling and memory at 2× overload (part of every run), and
+the direct-client sections (`--direct`, `--only-direct`): the capacity search per protocol, then a store outage
+at half the measured gRPC capacity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.common import DURABLE_ENV, CollectorFlags, log
+from bench.direct import SearchPlan, capacity
+from bench.ingest import end_to_end
+from bench.outage import outage
+from bench.overload import overload
+from loadgen.templates import Population
+
+DIRECT_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def queue_sections(root: Path, results: dict[str, Any], quick: bool, flags: CollectorFlags) -> None:
+    """Gateway ingest (ceiling ratio on what was stored, not only acknowledged) and memory at 2× overload."""
+    seconds = 3 if quick else 10
+    items = int(min(results["decode"]["protobuf gateway"], 40_000) * seconds)
+    results["e2e_wal"] = []
+    for protocol in ("grpc",) if quick else ("grpc", "http/protobuf"):
+        log(f"end-to-end {protocol} gateway, {flags.label()}: {seconds} s from a pool of {items:,} points+records")
+        name = f"e2e-{protocol.replace('/', '-')}-gateway-wal"
+        run_ = end_to_end(root, protocol, "gateway", items, seconds, name, flags.args, **DURABLE_ENV)
+        run_.pop("metrics_scrape", None)
+        run_["collector"] = flags.label()
+        results["e2e_wal"].append(run_)
+    acknowledged = results["e2e_wal"][0]["items_per_s_committed"]
+    results["overload_wal"] = []
+    for protocol in ("grpc",) if quick else ("grpc", "http/protobuf"):
+        log(f"overload {protocol}, {flags.label()}")
+        name = f"overload-{protocol.replace('/', '-')}-wal"
+        over = overload(root, protocol, acknowledged, 4 if quick else 10, name, flags.args, **DURABLE_ENV)
+        over["collector"] = flags.label()
+        results["overload_wal"].append(over)
+
+
+def direct_sections(
+    root: Path,
+    results: dict[str, Any],
+    quick: bool,
+    flags: CollectorFlags,
+    protocols: tuple[str, ...] = DIRECT_PROTOCOLS,
+    start: int | None = None,
+    outage_developers: int | None = None,
+) -> None:
+    """The capacity search for each of `protocols`, then the store outage (300 s, 30 s in quick mode) at
+    `outage_developers`, else at half the gRPC capacity just measured."""
+    # Protobuf bodies: the same templates serve gRPC and OTLP/HTTP protobuf.
+    population = Population("grpc", seed=41, organization="bench-direct")
+    plan = SearchPlan.of(quick, start)
+    results["direct"] = []
+    for protocol in protocols:
+        log(f"direct-client capacity, {protocol}, {flags.label()}: steps of {plan.step_s:.0f} s from "
+            f"{plan.start:,} developers, doubling, then {plan.bisections} bisection(s)")  # fmt: skip
+        results["direct"].append(capacity(root, population, protocol, plan, flags))
+    basis = "given"
+    if outage_developers is None:
+        grpc = next((search for search in results["direct"] if search["protocol"] == "grpc"), None)
+        outage_developers = grpc["developers"] // 2 if grpc else 0
+        basis = "half the measured gRPC capacity"
+    if not outage_developers:
+        log("store outage skipped: no gRPC capacity measured (pass --outage-developers)")
+        return
+    outage_s = 30.0 if quick else 300.0
+    log(f"store outage of {outage_s:.0f} s at {outage_developers:,} developers ({basis})")
+    results["outage"] = outage(root, population, outage_developers, outage_s, flags)
+    results["outage"]["basis"] = basis

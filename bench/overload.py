@@ -1,0 +1,83 @@
+"""Memory under overload: gateway traffic offered open loop at 2× a sustainable rate, no retries. Memory must stay
+bounded and the excess be answered 429 / RESOURCE_EXHAUSTED with Retry-After; whatever was acknowledged must all
+be in the API.
+
+The collector's memory is its process tree's: with `--workers N` the receiver processes are its children, and
+their RSS is summed (pages they share, such as libraries mapped before the fork, count once per process: an
+upper bound), sampled every 100 ms; idle is the same sum once the collector is ready, before any traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import pregenerate, process_tree, rss_of, start_collector, tree_rss, url_of, visible
+from loadgen import run
+
+
+def overload(
+    root: Path,
+    protocol: str,
+    sustainable_items_per_s: float,
+    seconds: float,
+    name: str = "",
+    flags: list[str] | None = None,
+    **env: str,
+) -> dict[str, Any]:
+    offered = 2 * sustainable_items_per_s
+    requests = pregenerate(protocol, "gateway", int(offered * seconds), 5000, seed=31)
+    rate = len(requests) / seconds
+    collector = start_collector(root, name or f"overload-{protocol.replace('/', '-')}", flags, **env)
+    assert collector.process is not None
+    pid = collector.process.pid
+    time.sleep(1.0)  # receiver processes (--workers) report ready with the collector; let them settle
+    processes = process_tree(pid)
+    baseline = tree_rss(processes)
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append(tree_rss(process_tree(pid) if len(processes) > 1 else processes))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = asyncio.run(
+            run(
+                requests,
+                url=url_of(collector, protocol),
+                protocol=protocol,
+                shape="gateway",
+                rate=rate,
+                concurrency=1024,
+                retry=False,
+                timeout_s=60,
+                label=f"overload {protocol:8}",
+            )
+        )
+        matched, _, _ = visible(collector, result.accepted, timeout_s=60)
+        # One process: its own high-water mark catches a peak between two samples.
+        peak_one = rss_of(pid)[1] if len(processes) == 1 else 0
+    finally:
+        stop.set()
+        sampler.join()
+        collector.stop()
+    summary = result.summary()
+    refused = {status: count for status, count in summary["answers"].items() if status not in ("OK", "200")}
+    return {
+        "protocol": protocol,
+        "processes": len(processes),
+        "offered_items_per_s": round(offered),
+        "accepted_items_per_s": summary["items_per_s"],
+        "baseline_rss_mb": round(baseline / 2**20),
+        "peak_rss_mb": round(max([peak_one, *samples]) / 2**20),
+        "refused": refused,
+        "refused_with_retry_after": summary["refusals_with_retry_after"],
+        "latency_p99_ms": summary["latency_p99_ms"],
+        "acknowledged_all_visible": matched,
+    }
