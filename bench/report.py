@@ -133,7 +133,8 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
         drain = (
             f"drained {out['drain_s']:.0f} s after the store returned" if out["drain_s"] is not None else "not drained"
         )
-        _row(lines, f"store outage of {out['outage_s']:.0f} s at half capacity ({out['protocol']}, "
+        load = "half capacity" if out.get("basis", "").startswith("half") else "a given load"
+        _row(lines, f"store outage of {out['outage_s']:.0f} s at {load} ({out['protocol']}, "
              f"{out['developers']:,} developers, {out['collector']})",
              f"refused {refused}{' (' + ', '.join(out['refused']) + ')' if out['refused'] else ''}, {lost}; {drain}; "
              f"queue peak {out['queue_peak_mb']:,.0f} MB (oldest record {out['queue_peak_age_s']:.0f} s); "
@@ -156,7 +157,7 @@ def _direct_figure(search: dict[str, Any]) -> str:
     else:
         parts.append("no step held")
     if failed:
-        bound = "; loadgen-bound: its sends ran late (send lag p99 " + f"{failed['send_lag_p99_ms']:.0f} ms)"
+        bound = f"; the load generator fell behind too: send lag p99 {failed['send_lag_p99_ms']:.0f} ms"
         parts.append(
             f"{failed['developers']:,} not held: {'; '.join(failed['reasons'])} (loadgen {failed['loadgen_cores']:.2f} "
             f"cores, collector {failed['collector_cores']:.2f} cores{bound if failed['loadgen_bound'] else ''})"
