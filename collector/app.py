@@ -289,15 +289,8 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
 
     workers = await start_workers(config, durable_queue, observer, lifecycle)
     listeners = Listeners(service, connections, receiver_config.body_timeout_s)
-    add_otlp(
-        listeners,
-        receiver_config,
-        auth,
-        consumer,
-        workers.observer_for(0),
-        admission,
-        reuse_port=workers.count > 1,
-    )
+    if workers.receives_here:
+        add_otlp(listeners, receiver_config, auth, consumer, workers.observer_for(0), admission)
     access = files.access
     try:
         owner_from_file = bool(files.initial_owner_sha256) and not access.principals()

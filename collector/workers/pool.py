@@ -1,6 +1,8 @@
-"""The collector's side of `run --workers N`: N receiver processes share the OTLP ports, this one (worker 0) and
-N - 1 children (collector/workers/process.py), which hand what they accept to this process's durable queue
-over a link each (link.py: a socket pair made for the child, so no other process can reach it). One writer, this process, owns the queue, the store and every self-metric.
+"""The collector's side of `run --workers N`: with N > 1, N child processes (collector/workers/process.py)
+share the OTLP ports and hand what they accept to this process's durable queue over a link each (link.py: a
+socket pair made for the child, so no other process can reach it). This process is the one writer: it owns the
+queue, the store, the console and every self-metric, and takes no OTLP connection itself, so that the writer's
+core is not also decoding. With N = 1 this process receives (worker 0), as without the option.
 
 A child that exits while the collector runs is started again after a second; its connections' senders retry,
 and a retry is recognised by its digest whichever process takes it. Stopping: the collector's own listeners
@@ -55,11 +57,20 @@ class WorkerPool:
         self._metrics = metrics
         self._children: dict[int, asyncio.subprocess.Process] = {}
         self._link_tasks: set[asyncio.Task[None]] = set()
-        self._hello: dict[int, asyncio.Event] = {index: asyncio.Event() for index in range(1, count)}
+        self._hello: dict[int, asyncio.Event] = {index: asyncio.Event() for index in self.child_indices}
         self._supervisors: list[asyncio.Task[None]] = []
         self._links: set[asyncio.StreamWriter] = set()
         self._stopping = False
         metrics.watch_workers(count)
+
+    @property
+    def child_indices(self) -> range:
+        return range(self.count) if self.count > 1 else range(0)
+
+    @property
+    def receives_here(self) -> bool:
+        """Whether this process serves OTLP itself (one receiver process: this one)."""
+        return self.count == 1
 
     def observer_for(self, index: int) -> IngestObserver:
         return WorkerObserver(self._metrics, index)
@@ -67,7 +78,7 @@ class WorkerPool:
     async def start(self) -> None:
         if self.count == 1:
             return
-        for index in range(1, self.count):
+        for index in self.child_indices:
             await self._spawn(index)
             self._supervisors.append(asyncio.create_task(self._supervise(index)))
         try:
@@ -120,7 +131,7 @@ class WorkerPool:
         child.stdin.close()
         self._children[index] = child
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        task = asyncio.create_task(self._serve_link(reader, writer))
+        task = asyncio.create_task(self._serve_link(index, reader, writer))
         self._link_tasks.add(task)
         task.add_done_callback(self._link_tasks.discard)
 
@@ -142,10 +153,9 @@ class WorkerPool:
                 return
             await self._spawn(index)
 
-    async def _serve_link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_link(self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._links.add(writer)
         loop = asyncio.get_running_loop()
-        index = 0
         try:
             while (message := await link.read_frame(reader)) is not None:
                 kind, body = message
@@ -157,10 +167,8 @@ class WorkerPool:
                     self._metrics.worker_request_done(index)
                 elif kind == link.HELLO:
                     hello = json.loads(body)
-                    index = int(hello["index"])
                     log.info("worker.ready", extra={"fields": {"worker": index, "pid": hello["pid"]}})
-                    if index in self._hello:
-                        self._hello[index].set()
+                    self._hello[index].set()
         finally:
             self._links.discard(writer)
             writer.close()

@@ -1,4 +1,5 @@
-"""`run --workers 2` (queue.mode=wal): two receiver processes share the OTLP ports, one writer.
+"""`run --workers 2` (queue.mode=wal): two receiver processes share the OTLP ports; the collector process is
+the one writer and takes no OTLP connection itself.
 
 - Over every protocol and both temporalities the known workload gives its exact figures.
 - Every request of the workload sent six times, each time on a new connection (which the kernel gives to
@@ -11,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from collections import defaultdict
@@ -94,8 +94,12 @@ def _counter(text: str, family: str, **labels: str) -> float:
     return total
 
 
-def _worker_pids(collector: CollectorProcess) -> list[int]:
-    return [int(pid) for pid in re.findall(r'"event": "worker.ready", "worker": 1, "pid": (\d+)', collector.log())]
+def _workers(collector: CollectorProcess) -> set[int]:
+    """The collector's receiver worker processes now."""
+    assert collector.process is not None
+    pid = collector.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(child) for child in children if b"collector.workers" in Path(f"/proc/{child}/cmdline").read_bytes()}
 
 
 def _alive(pid: int) -> bool:
@@ -187,7 +191,7 @@ def test_the_workload_through_two_receiver_processes_gives_exact_figures(
 ) -> None:
     workload.send(collector.otlp_grpc_url, collector.otlp_http_url, protocol, temporality)
     assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
-    assert len(_worker_pids(collector)) == 1  # one child beside the collector's own receivers
+    assert len(_workers(collector)) == 2
 
 
 def test_retries_on_new_connections_are_counted_once_whichever_process_takes_them(
@@ -223,30 +227,31 @@ def test_a_killed_worker_is_started_again_and_its_senders_retries_count_once(col
     half = len(sends) // 2
     for protocol, signal_name, body in sends[:half]:
         _deliver(collector, protocol, signal_name, body)
-    (first_pid,) = _worker_pids(collector)
-    os.kill(first_pid, signal.SIGKILL)
-    # Meanwhile senders go on (the collector's own receivers take every new connection), and every request is
-    # sent again on new connections once the worker is back.
+    killed = min(_workers(collector))
+    os.kill(killed, signal.SIGKILL)
+    # Meanwhile senders go on (the other worker takes every new connection), and every request is sent again on
+    # new connections once the worker is back.
     for protocol, signal_name, body in sends[half:]:
         _deliver(collector, protocol, signal_name, body)
-    _wait_for(lambda: len(_worker_pids(collector)) == 2, "the killed worker was not started again")
+    _wait_for(lambda: len(_workers(collector) - {killed}) == 2, "the killed worker was not started again")
     assert "worker.exited" in collector.log()
     for protocol, signal_name, body in sends:
         for _ in range(3):
             _deliver(collector, protocol, signal_name, body)
     assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
-    assert _alive(_worker_pids(collector)[-1])
+    assert len(_workers(collector)) == 2
 
 
-def test_a_killed_collector_takes_its_worker_with_it_and_the_next_start_is_exact(
+def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exact(
     collector: CollectorProcess,
 ) -> None:
     for signal_name, document in _requests():
         _deliver(collector, "http/protobuf", signal_name, _body("http/protobuf", signal_name, document))
-    (worker_pid,) = _worker_pids(collector)
+    worker_pids = _workers(collector)
     collector.kill()
-    _wait_for(lambda: not _alive(worker_pid), "the worker outlived its collector")
+    _wait_for(lambda: not any(_alive(pid) for pid in worker_pids), "a worker outlived its collector")
     collector.start()  # the same ports: nothing holds them any more
     assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
+    restarted = _workers(collector)
     assert collector.stop() == 0
-    assert all(not _alive(pid) for pid in _worker_pids(collector))
+    assert not any(_alive(pid) for pid in restarted)
