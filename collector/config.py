@@ -53,9 +53,9 @@ TABLE_ORDER: tuple[str, ...] = (
     "metrics.series_ttl_seconds", "metrics.new_series_hold_seconds", "metrics.bind", "metrics.scrape_token_file",
     "metrics.openmetrics", "metrics.max_label_value_length", "metrics.gauge_cache_seconds",
     "data_dir", "storage.dsn", "storage.fsync", "storage.cluster", "storage.retention_days", "storage.pool_size",
-    "limits.max_request_bytes", "limits.max_queued_items", "limits.max_inflight_bytes", "limits.max_concurrent_rpcs",
-    "limits.max_calls_per_peer", "limits.max_connections", "limits.header_timeout_seconds",
-    "limits.body_timeout_seconds", "limits.keep_alive_seconds",
+    "limits.max_request_bytes", "limits.max_request_items", "limits.max_queued_items", "limits.max_inflight_bytes",
+    "limits.max_concurrent_rpcs", "limits.max_calls_per_peer", "limits.max_connections",
+    "limits.header_timeout_seconds", "limits.body_timeout_seconds", "limits.keep_alive_seconds",
     "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.fsync", "queue.fsync_interval_ms", "workers",
     "dedup.window_seconds", "dedup.shared", "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
     "identity.directory_file", "privacy.store_content", "temporality.state_days", "temporality.max_series",
@@ -116,6 +116,7 @@ class Config:
     storage_retention_days: int
     storage_pool_size: int
     limits_max_request_bytes: int
+    limits_max_request_items: int
     limits_max_queued_items: int
     limits_max_inflight_bytes: int
     limits_max_concurrent_rpcs: int

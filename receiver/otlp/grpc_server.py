@@ -20,7 +20,7 @@ from receiver.otlp.admission import Admission
 from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_guard import CallGuard, authorization
-from receiver.otlp.ingest import Signal, decode, deliver
+from receiver.otlp.ingest import RequestBounds, Signal, decode, deliver
 from receiver.otlp.observer import IngestObserver
 from receiver.otlp.refusals import REFUSED_ERRORS, grpc_trailers, refusal_for
 
@@ -72,7 +72,7 @@ def create_otlp_grpc_server(
     handlers = []
     for service, (signal, response_type) in _SERVICES.items():
         handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
-            _export_handler(signal, response_type, auth, consumer, observer, admission),
+            _export_handler(signal, response_type, auth, consumer, observer, admission, config.max_request_items),
             request_deserializer=None,
             response_serializer=None,
         )
@@ -93,6 +93,7 @@ def _export_handler(
     consumer: Consumer,
     observer: IngestObserver,
     admission: Admission,
+    max_items: int,
 ) -> Callable[[bytes, grpc.aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]:
     async def export(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         started = time.perf_counter()
@@ -110,7 +111,10 @@ def _export_handler(
         # grpcio has already inflated the message (within max_request_bytes): admit its size before decoding.
         ticket = admission.admit(len(request))
         try:
-            decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender)
+            # Charged its parsed form, then its items' working memory, before any point is built: too many items
+            # is refused for good, past the budget with a retry hint.
+            bounds = RequestBounds(signal, "protobuf", max_items, ticket, len(request))
+            decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender, bounds)
             batch = await deliver("grpc", signal, decoded, binding, consumer, ticket, observer, started)
             response = response_type()
             if batch is not None and batch.rejected:

@@ -14,16 +14,51 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from pdata import Batch, Sender
 from pdata.consumer import Consumer
-from receiver.otlp.admission import Ticket
+from receiver.otlp.admission import ITEM_BYTES, Ticket, parsing_bytes, working_bytes
 from receiver.otlp.auth import Binding
-from receiver.otlp.decode import DecodeFailure, Encoding, decode_logs, decode_metrics, parse_into
+from receiver.otlp.decode import DecodeFailure, Encoding, ItemCheck, decode_logs, decode_metrics, parse_into
+from receiver.otlp.decoding.items import message_items
 from receiver.otlp.observer import IngestObserver
 
 Signal = Literal["metrics", "logs", "traces"]
 
 
 class TooLarge(Exception):
-    """The body, as sent or once inflated, is over the configured limit."""
+    """The body, as sent or once inflated, or its number of items, is over the configured limit."""
+
+
+_ITEM_NAMES = {"metrics": "data points", "logs": "log records", "traces": "spans"}
+
+
+@dataclass(slots=True)
+class RequestBounds:
+    """What one request may hold, charged to its admission `ticket` as it is decoded: its body and parsed form
+    (`parsing`, before parsing); once parsed, at most `max_items` data points, log records or spans (else refused
+    as too large, for good) and their working memory on top (`check`, before any is built); once decoded, the
+    body and items until the answer (`built`). Past the budget it is refused with a retry hint (OverBudget)."""
+
+    signal: Signal
+    encoding: Encoding
+    max_items: int
+    ticket: Ticket
+    body_bytes: int
+    items: int = 0
+
+    def parsing(self) -> None:
+        self.ticket.resize(parsing_bytes(self.encoding, self.body_bytes))
+
+    def check(self, items: int) -> None:
+        if items > self.max_items:
+            raise TooLarge(
+                f"request holds {items} {_ITEM_NAMES[self.signal]}, over the limit of {self.max_items} "
+                f"(limits.max_request_items): send smaller batches (behind an OpenTelemetry Collector, set its "
+                f"batch processor's send_batch_max_size to {self.max_items} or less)"
+            )
+        self.items = items
+        self.ticket.resize(parsing_bytes(self.encoding, self.body_bytes) + items * ITEM_BYTES[self.signal])
+
+    def built(self) -> None:
+        self.ticket.resize(working_bytes(self.signal, self.body_bytes, self.items))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +102,30 @@ def digest_of(signal: str, sender: Sender, body: bytes) -> bytes:
     return digest.digest()
 
 
-def decode(signal: Signal, body: bytes, encoding: Encoding, sender: Sender) -> Decoded:
+def decode(
+    signal: Signal, body: bytes, encoding: Encoding, sender: Sender, bounds: RequestBounds | None = None
+) -> Decoded:
+    """The request's batch; given `bounds`, refused (TooLarge, OverBudget) once parsed if it holds too much."""
+    if bounds is None:
+        return _decode(signal, body, encoding, sender, None)
+    bounds.parsing()
+    decoded = _decode(signal, body, encoding, sender, bounds.check)
+    bounds.built()  # the parsed form is gone
+    return decoded
+
+
+def _decode(signal: Signal, body: bytes, encoding: Encoding, sender: Sender, check: ItemCheck | None) -> Decoded:
     received_ns = time.time_ns()
     if signal == "traces":
         request = ExportTraceServiceRequest()
-        parse_into(body, encoding, request)
-        spans = sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans)
-        return Decoded(batch=None, dropped_spans=spans)
+        parse_into(body, encoding, request, check)
+        return Decoded(batch=None, dropped_spans=message_items(request))
     digest = digest_of(signal, sender, body)
     batch = Batch(signal=signal, digest=digest, sender=sender, received_ns=received_ns)
     if signal == "metrics":
-        batch.points, batch.rejected, batch.rejected_reason = decode_metrics(body, encoding)
+        batch.points, batch.rejected, batch.rejected_reason = decode_metrics(body, encoding, check)
     else:
-        batch.events, batch.rejected, batch.rejected_reason = decode_logs(body, encoding, received_ns)
+        batch.events, batch.rejected, batch.rejected_reason = decode_logs(body, encoding, received_ns, check)
     return Decoded(batch=batch)
 
 

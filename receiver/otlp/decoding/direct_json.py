@@ -30,6 +30,7 @@ from receiver.otlp.decoding.checks import (
     point_problem,
     summarise,
 )
+from receiver.otlp.decoding.items import ItemCheck, document_items
 from receiver.otlp.decoding.repeats import RequestValues, values_for
 
 
@@ -328,7 +329,7 @@ def _json_attributes(items: Any, values: RequestValues | None = None) -> dict[st
     return attributes if values is None else values.attributes(attributes.items())
 
 
-def _json_document(body: bytes, container: str) -> list:
+def _json_document(body: bytes, container: str, check_items: ItemCheck | None) -> list:
     try:
         document = _fast_loads(body)
     except Exception as exc:
@@ -338,7 +339,11 @@ def _json_document(body: bytes, container: str) -> list:
     message = "ExportMetricsServiceRequest" if container == "resourceMetrics" else "ExportLogsServiceRequest"
     if container != "resourceLogs" and document.__class__ is dict and "resourceLogs" in document:
         raise Declined  # the reference path checks log record ids in any document
-    return _list_of(_dict(document, message).get(container, []))
+    resources = _list_of(_dict(document, message).get(container, []))
+    if check_items is not None:
+        # Counted as the reference path counts, so a request declined past here is charged the same there.
+        check_items(document_items(document, message))
+    return resources
 
 
 def _json_resource(node: dict, values: RequestValues | None) -> dict[str, str]:
@@ -371,10 +376,12 @@ _LAYOUT = {
 }
 
 
-def _scopes(body: bytes, signal: str, values: RequestValues | None) -> Iterator[tuple[dict[str, str], str, list]]:
+def _scopes(
+    body: bytes, signal: str, values: RequestValues | None, check_items: ItemCheck | None
+) -> Iterator[tuple[dict[str, str], str, list]]:
     """(resource attributes, scope name, items) of each scope of the document, in document order."""
     resources_key, resource_message, scopes_key, scope_message, items_key = _LAYOUT[signal]
-    for resource_node in _json_document(body, resources_key):
+    for resource_node in _json_document(body, resources_key, check_items):
         resource = _json_resource(_dict(resource_node, resource_message), values)
         for scope_node in _list_of(resource_node.get(scopes_key, [])):
             scope = _json_scope_name(_dict(scope_node, scope_message))
@@ -401,15 +408,16 @@ def _number_data(metric: dict) -> tuple[dict, int, bool] | None:
     return None  # no data (other kinds went to Declined in _dict)
 
 
-def json_metrics(body: bytes) -> tuple[list[MetricPoint], int, str]:
-    """flatten_metrics(parse_metrics_request(body, "json")), straight from the JSON; raises Declined."""
+def json_metrics(body: bytes, check_items: ItemCheck | None = None) -> tuple[list[MetricPoint], int, str]:
+    """flatten_metrics(parse_metrics_request(body, "json", check_items)), straight from the JSON; raises
+    Declined."""
     points: list[MetricPoint] = []
     rejected = 0
     reasons: list[str] = []
     append = points.append
     values = values_for(body)
     number = values.number if values is not None else int
-    for resource, scope, metrics in _scopes(body, "metrics", values):
+    for resource, scope, metrics in _scopes(body, "metrics", values, check_items):
         for metric in metrics:
             metric = _dict(metric, "Metric")
             name = metric.get("name", "")
@@ -445,14 +453,15 @@ def json_metrics(body: bytes) -> tuple[list[MetricPoint], int, str]:
     return points, rejected, summarise(reasons)
 
 
-def json_logs(body: bytes, received_ns: int) -> tuple[list[LogEvent], int, str]:
-    """flatten_logs(parse_logs_request(body, "json"), received_ns), straight from the JSON; raises Declined."""
+def json_logs(body: bytes, received_ns: int, check_items: ItemCheck | None = None) -> tuple[list[LogEvent], int, str]:
+    """flatten_logs(parse_logs_request(body, "json", check_items), received_ns), straight from the JSON; raises
+    Declined."""
     events: list[LogEvent] = []
     append = events.append
     values = values_for(body)
     number = values.number if values is not None else int
     text = values.text if values is not None else str
-    for resource, scope, records in _scopes(body, "logs", values):
+    for resource, scope, records in _scopes(body, "logs", values, check_items):
         for record in records:
             record = _dict(record, "LogRecord")
             attributes = _json_attributes(record.get("attributes", []), values)

@@ -30,22 +30,29 @@ from receiver.otlp.decoding.checks import (
     point_problem,
     summarise,
 )
+from receiver.otlp.decoding.items import ItemCheck, document_items, message_items
 from receiver.otlp.decoding.repeats import RequestValues
 
 
-def parse_metrics_request(body: bytes, encoding: Encoding) -> ExportMetricsServiceRequest:
+def parse_metrics_request(
+    body: bytes, encoding: Encoding, check_items: ItemCheck | None = None
+) -> ExportMetricsServiceRequest:
     message = ExportMetricsServiceRequest()
-    parse_into(body, encoding, message)
+    parse_into(body, encoding, message, check_items)
     return message
 
 
-def parse_logs_request(body: bytes, encoding: Encoding) -> ExportLogsServiceRequest:
+def parse_logs_request(
+    body: bytes, encoding: Encoding, check_items: ItemCheck | None = None
+) -> ExportLogsServiceRequest:
     message = ExportLogsServiceRequest()
-    parse_into(body, encoding, message)
+    parse_into(body, encoding, message, check_items)
     return message
 
 
-def parse_into(body: bytes, encoding: Encoding, message: Any) -> None:
+def parse_into(body: bytes, encoding: Encoding, message: Any, check_items: ItemCheck | None = None) -> None:
+    """Parse `body` into `message`; `check_items` is given the request's item count once it is known (on the
+    message, or on the JSON document before ParseDict builds the message from it) and may refuse it."""
     if encoding == "protobuf":
         try:
             message.ParseFromString(body)
@@ -55,6 +62,8 @@ def parse_into(body: bytes, encoding: Encoding, message: Any) -> None:
                 f"body is not a valid {message.DESCRIPTOR.name} protobuf (truncated, of another type, or nested "
                 f"deeper than 100 messages): {exc}"
             ) from None
+        if check_items is not None:
+            check_items(message_items(message))
         return
     try:
         document = json.loads(body)
@@ -64,6 +73,8 @@ def parse_into(body: bytes, encoding: Encoding, message: Any) -> None:
         raise DecodeFailure(f"body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise DecodeFailure(f"JSON body must be an object, got {type(document).__name__}")
+    if check_items is not None:
+        check_items(document_items(document, message.DESCRIPTOR.name))
     _hex_ids_to_base64(document)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
