@@ -9,10 +9,10 @@ from pdata.options import Option, OptionValues, check_port, require_at_least, re
 OPTIONS: tuple[Option, ...] = (
     Option("otlp.grpc_port", int, 4317, "OTLP/gRPC port"),
     Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
-    Option("limits.max_request_bytes", int, 16 * 1024 * 1024, "largest request body, as sent and once inflated"),
+    Option("limits.max_request_bytes", int, 4 * 1024 * 1024, "largest request body, as sent and once inflated (4 MiB: gRPC's and the OpenTelemetry Collector's default; a request's parse costs up to 30× its body, see receiver/otlp/README.md, Memory of one request)"),
     Option("limits.max_request_items", int, 20_000, "most data points, log records or spans one request may hold; a request with more is refused as a whole with 413 / RESOURCE_EXHAUSTED (no retry hint: send smaller batches, e.g. an OpenTelemetry Collector's batch processor send_batch_max_size), counted once parsed and before any point is built"),
     Option("limits.max_inflight_bytes", int, 64 * 1024 * 1024, "working memory of the requests taken in and not yet answered, over gRPC and HTTP: each counts its (inflated) body as it arrives, its body and parsed form while it is parsed (7× a protobuf body, 11× a JSON one), then its body plus 2 KiB per data point and 3.5 KiB per log record until answered; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight). 64 MiB holds as many Claude Code exports (about 27 KB each so counted) as 8 MiB of bodies did, and one request of limits.max_request_items beside them"),
-    Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls handled at once; grpcio refuses more with RESOURCE_EXHAUSTED, without a retry hint (0: no cap)"),
+    Option("limits.max_concurrent_rpcs", int, 256, "gRPC calls in progress at once; more are refused at once with RESOURCE_EXHAUSTED and a retry hint, which OTLP clients need to retry (grpcio's own cap, answering without one, sits above it for the calls being refused) (0: no cap)"),
     Option("limits.max_calls_per_peer", int, 32, "gRPC calls in progress at once on one client connection; more are refused at once with RESOURCE_EXHAUSTED and a retry hint, so one client cannot take every call slot (0: no cap)"),
     Option("limits.body_timeout_seconds", int, 30, "a request's body (HTTP) or message (gRPC) must arrive in full within this many seconds of its headers, else 408 / DEADLINE_EXCEEDED and nothing of it is kept"),
     Option("auth.tokens_file", str, "", "YAML file of ingest tokens (token or sha256, name, api_key_id, organization_id, allowed_email_domains); re-read when it changes"),
@@ -27,7 +27,7 @@ class OtlpReceiverConfig:
     grpc_port: int = 4317
     http_port: int = 4318
     # Applies to the body as sent and, again, to the body once inflated (a gzip bomb stops there).
-    max_request_bytes: int = 16 * 1024 * 1024
+    max_request_bytes: int = 4 * 1024 * 1024
     # Data points, log records or spans one request may hold (counted once parsed, before anything is built);
     # past it the request is refused as too large, for good.
     max_request_items: int = 20_000

@@ -47,6 +47,9 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
             "CC_ANALYTICS_LIMITS_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
             "CC_ANALYTICS_LIMITS_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
             "CC_ANALYTICS_TEMPORALITY_MAX_SERIES": str(MAX_SERIES),
+            # Below the largest body: a body declared that large would take the whole budget if its declared
+            # size were reserved.
+            "CC_ANALYTICS_LIMITS_MAX_INFLIGHT_BYTES": str(2 * 1024 * 1024),
         },
     )
 
@@ -84,16 +87,18 @@ def log_lines(collector: CollectorProcess) -> int:
 # --- a body declared large, then stalled ------------------------------------------------------------------------
 
 
-def test_a_stalled_16_mib_body_leaves_other_senders_at_200_and_is_ended_with_408(collector: CollectorProcess) -> None:
+def test_a_stalled_body_of_the_largest_size_leaves_other_senders_at_200_and_is_ended_with_408(
+    collector: CollectorProcess,
+) -> None:
     org = "org-stalled-body"
     with socket.create_connection(("127.0.0.1", collector.http_port)) as stalled:
-        # Declares the largest body allowed (16 MiB, twice the in-flight budget), sends 4 KiB of it, stalls.
+        # Declares the largest body allowed (limits.max_request_bytes), sends 4 KiB of it, stalls.
         stalled.sendall(
             b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {16 * 1024 * 1024}\r\n\r\n".encode()
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {4 * 1024 * 1024}\r\n\r\n".encode()
             + b"\x0a" * 4096
         )
-        time.sleep(0.5)  # the collector has taken it in by now (before the fix: reserved its 16 MiB)
+        time.sleep(0.5)  # the collector has taken it in by now (before the fix: reserved its 4 MiB)
         send_each_way(collector, org, first_lines=1)
         assert otlp.figures(collector, org) == otlp.edit_figures(1 + 2 + 3, accepts=3, sessions=3)
 
