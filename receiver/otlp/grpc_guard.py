@@ -6,8 +6,9 @@ held every slot, whatever their token. So each unary Export is served here as a 
 (the same bytes on the wire, a unary client sees no difference), which lets it:
 
 1. refuse a missing or unknown ingest token from the call's metadata at once (UNAUTHENTICATED);
-2. refuse a call past `max_calls_per_peer` calls in progress on the same client connection at once
-   (RESOURCE_EXHAUSTED with a retry hint), so one connection cannot take every slot;
+2. refuse a call past `max_calls` (limits.max_concurrent_rpcs) calls in progress, or past
+   `max_calls_per_peer` on the same client connection, at once (RESOURCE_EXHAUSTED with a retry hint: OTLP
+   clients retry RESOURCE_EXHAUSTED only with one, so grpcio's own cap, which answers without it, is set above);
 3. read the one message within `body_timeout_s` (else DEADLINE_EXCEEDED), then run the unary handler.
 
 A client may open many connections, so the calls still waiting for their message are also capped across all
@@ -105,6 +106,7 @@ class CallGuard(grpc.aio.ServerInterceptor):
         max_calls_per_peer: int,
         message_timeout_s: float,
         max_waiting_calls: int = 0,
+        max_calls: int = 0,
     ) -> None:
         self._auth = auth
         self._observer = observer
@@ -112,6 +114,8 @@ class CallGuard(grpc.aio.ServerInterceptor):
         self._message_timeout_s = message_timeout_s
         self.peers = PeerCalls(max_calls_per_peer)
         self.waiting = WaitingCalls(max_waiting_calls)
+        self.max_calls = max_calls
+        self.in_progress = 0
 
     async def intercept_service(
         self,
@@ -143,20 +147,35 @@ class CallGuard(grpc.aio.ServerInterceptor):
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[bytes]]:
         async def guarded(_requests: Any, context: grpc.aio.ServicerContext) -> bytes:
             started = time.perf_counter()
-            peer = context.peer() or ""
-            if not self.peers.take(peer):
+            if self.max_calls and self.in_progress >= self.max_calls:
                 reason = (
-                    f"{self.peers.limit} calls of this connection are already in progress; "
+                    f"{self.max_calls} calls are already in progress (limits.max_concurrent_rpcs); "
                     f"retry after {PEER_RETRY_AFTER_S} s"
                 )
                 await self._refuse(context, signal, Refusal("overloaded", reason, PEER_RETRY_AFTER_S), started)
+            self.in_progress += 1
             try:
-                message = await self._read_message(signal, context, started)
-                return await behavior(message, context)
+                return await self._served(signal, behavior, context, started)
             finally:
-                self.peers.give_back(peer)
+                self.in_progress -= 1
 
         return guarded
+
+    async def _served(
+        self, signal: str, behavior: UnaryBehavior, context: grpc.aio.ServicerContext, started: float
+    ) -> bytes:
+        peer = context.peer() or ""
+        if not self.peers.take(peer):
+            reason = (
+                f"{self.peers.limit} calls of this connection are already in progress; "
+                f"retry after {PEER_RETRY_AFTER_S} s"
+            )
+            await self._refuse(context, signal, Refusal("overloaded", reason, PEER_RETRY_AFTER_S), started)
+        try:
+            message = await self._read_message(signal, context, started)
+            return await behavior(message, context)
+        finally:
+            self.peers.give_back(peer)
 
     async def _read_message(self, signal: str, context: grpc.aio.ServicerContext, started: float) -> bytes:
         key, evicted = self.waiting.enter()

@@ -49,13 +49,21 @@ def create_otlp_grpc_server(
     methods = {f"/{service}/Export": signal for service, (signal, _) in _SERVICES.items()}
     # Calls still waiting for their message, over all connections, hold at most half the call slots.
     waiting_cap = (config.max_concurrent_rpcs + 1) // 2
-    guard = CallGuard(auth, observer, methods, config.max_calls_per_peer, config.body_timeout_s, waiting_cap)
+    guard = CallGuard(
+        auth,
+        observer,
+        methods,
+        config.max_calls_per_peer,
+        config.body_timeout_s,
+        waiting_cap,
+        max_calls=config.max_concurrent_rpcs,
+    )
     server = grpc.aio.server(
         interceptors=[guard],
-        # Past this many calls at once grpcio answers RESOURCE_EXHAUSTED itself, before reading the message
-        # (a last resort: the in-flight byte budget and the per-connection cap normally refuse first, with
-        # RetryInfo).
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
+        # The guard refuses past max_concurrent_rpcs calls in progress itself, with RetryInfo (OTLP clients
+        # retry RESOURCE_EXHAUSTED only with it); grpcio's own cap, which answers without it, sits above so that
+        # the guard's refusals (calls too, until they end) never reach it.
+        maximum_concurrent_rpcs=hard_call_cap(config.max_concurrent_rpcs),
         options=[
             # grpcio enforces this on the message as sent and after decompression, and answers
             # RESOURCE_EXHAUSTED itself.
@@ -125,3 +133,10 @@ def _export_handler(
             ticket.release()
 
     return export
+
+
+def hard_call_cap(max_concurrent_rpcs: int) -> int | None:
+    """grpcio's own limit of calls at once: headroom above the guard's, for the calls it is refusing."""
+    if not max_concurrent_rpcs:
+        return None
+    return max_concurrent_rpcs + max(64, max_concurrent_rpcs // 2)
