@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 
 from collector import config as configuration
+from collector.exits import run_to_exit_code
 from collector.logs import configure
 from console import access_cli
 
@@ -61,17 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "run":
         from collector.app import serve
 
-        try:
-            asyncio.run(serve(config))
-        except configuration.ConfigError as exc:
-            # One line naming the file, the entry and the fault; never a traceback.
-            print(f"cc-analytics: {' '.join(str(exc).split())}", file=sys.stderr)
-            return 2
-        except SystemExit as exc:
-            if isinstance(exc.code, str):
-                print(f"cc-analytics: {exc.code}", file=sys.stderr)
-                return 1
-            raise
+        return run_to_exit_code(serve(config), "cc-analytics")
     return 0
 
 

@@ -19,8 +19,9 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
-from collector.config import Config, ConfigError
+from collector.config import Config
 from collector.connections import plan_connections, raise_file_limit
+from collector.exits import run_to_exit_code
 from collector.listeners import Listeners, add_otlp
 from collector.logs import configure
 from collector.wal.codec import encode
@@ -163,14 +164,4 @@ def main() -> int:
     config = Config(**document["config"])
     configure(config.log_level)
     os.umask(0o077)
-    try:
-        asyncio.run(serve(int(document["index"]), int(document["link_fd"]), config))
-    except ConfigError as exc:
-        print(f"cc-analytics worker: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:
-        if isinstance(exc.code, str):
-            print(f"cc-analytics worker: {exc.code}", file=sys.stderr)
-            return 1
-        raise
-    return 0
+    return run_to_exit_code(serve(int(document["index"]), int(document["link_fd"]), config), "cc-analytics worker")
