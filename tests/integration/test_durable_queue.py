@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from collector.wal.frame import Record, scan
 from collector.wal.segments import list_segments, segment_path
 from pdata import vocabulary as names
 from tests.support import otlp_raw, workload
+from tests.support.children import eventually
 from tests.support.clickhouse_http import ClickHouseHttpServer
 from tests.support.collector import CollectorProcess
 
@@ -90,44 +90,9 @@ def _metric(collector: CollectorProcess, family: str) -> float:
 
 def _eventually(read: Callable[[], Any], expected: Any) -> Any:
     """`read()` once it equals `expected`, or its last value at the deadline (for the assertion to show)."""
-    deadline = time.monotonic() + DEADLINE_S
-    value = None
-    while time.monotonic() < deadline:
-        try:
-            value = read()
-        except httpx.HTTPError:
-            value = None
-        if value == expected:
-            return value
-        time.sleep(0.5)
-    return value
+    return eventually(read, expected, DEADLINE_S, every_s=0.5)
 
 
-def _days() -> tuple[str, str]:
-    today = datetime.now(UTC).date()
-    return str(today - timedelta(days=1)), str(today)
-
-
-def _workload_figures(collector: CollectorProcess) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-    """What the API says of everything stored, as the known workload's expected figures are spelt."""
-    start, end = _days()
-    report = collector.analytics(start, end)
-    totals = {key: report["totals"][key] for key in workload.EXPECTED_WITH_EVENTS}
-    members = {
-        row["member"]: (row["member_type"], row["spend_usd"], row["accepted_lines"], row["sessions"])
-        for row in collector.team(end[:7])["members"]
-    }
-    return totals, report["acceptance_by_tool"], members
-
-
-EXPECTED_WORKLOAD = (
-    {
-        key: round(value, 9) if isinstance(value, float) else value
-        for key, value in workload.EXPECTED_WITH_EVENTS.items()
-    },
-    workload.EXPECTED_BY_TOOL,
-    workload.EXPECTED_TEAM_WITH_EVENTS,
-)
 # The known workload's requests: three metric exports and one of events.
 WORKLOAD_REQUESTS = 4
 
@@ -151,7 +116,10 @@ def test_sigkill_with_a_backlog_queued_while_the_store_is_down_loses_nothing_and
     store.start()
     with _collector(tmp_path, store) as restarted:
         restarted.start()
-        assert _eventually(lambda: _workload_figures(restarted), EXPECTED_WORKLOAD) == EXPECTED_WORKLOAD
+        assert (
+            _eventually(lambda: otlp_raw.workload_figures(restarted), otlp_raw.EXPECTED_WORKLOAD)
+            == otlp_raw.EXPECTED_WORKLOAD
+        )
         assert _eventually(lambda: _metric(restarted, names.DURABLE_QUEUE_BYTES.name), 0.0) == 0.0
         assert _metric(restarted, names.DURABLE_QUEUE_REPLAYED.sample) == WORKLOAD_REQUESTS
         assert _metric(restarted, names.DURABLE_QUEUE_DRAINED.sample) == WORKLOAD_REQUESTS
@@ -161,7 +129,7 @@ def test_sigkill_with_a_backlog_queued_while_the_store_is_down_loses_nothing_and
         assert restarted.stop() == 0
         restarted.start()
         assert _metric(restarted, names.DURABLE_QUEUE_REPLAYED.sample) == 0
-        assert _workload_figures(restarted) == EXPECTED_WORKLOAD
+        assert otlp_raw.workload_figures(restarted) == otlp_raw.EXPECTED_WORKLOAD
 
 
 BACKLOG_REQUESTS = 80
@@ -232,7 +200,10 @@ def test_a_damaged_last_record_is_logged_and_skipped_and_everything_before_it_co
     store.start()
     with _collector(tmp_path, store) as restarted:
         restarted.start()
-        assert _eventually(lambda: _workload_figures(restarted), EXPECTED_WORKLOAD) == EXPECTED_WORKLOAD
+        assert (
+            _eventually(lambda: otlp_raw.workload_figures(restarted), otlp_raw.EXPECTED_WORKLOAD)
+            == otlp_raw.EXPECTED_WORKLOAD
+        )
         assert otlp_raw.figures(restarted, "org-damaged") == otlp_raw.ZERO
         assert _metric(restarted, names.DURABLE_QUEUE_CORRUPT.sample) == 1
         assert _metric(restarted, names.DURABLE_QUEUE_REPLAYED.sample) == WORKLOAD_REQUESTS

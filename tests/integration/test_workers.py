@@ -16,7 +16,6 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pytest
 
 from tests.support import otlp_raw as otlp
 from tests.support import workload
+from tests.support.children import eventually
 from tests.support.collector import CollectorProcess
 
 WORKERS = {"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_WORKERS": "2"}
@@ -44,45 +44,12 @@ def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
         process.kill()
 
 
-def _days() -> tuple[str, str]:
-    today = datetime.now(UTC).date()
-    return str(today - timedelta(days=1)), str(today)
-
-
-def _figures(collector: CollectorProcess) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-    start, end = _days()
-    report = collector.analytics(start, end)
-    totals = {key: report["totals"][key] for key in workload.EXPECTED_WITH_EVENTS}
-    members = {
-        row["member"]: (row["member_type"], row["spend_usd"], row["accepted_lines"], row["sessions"])
-        for row in collector.team(end[:7])["members"]
-    }
-    return totals, report["acceptance_by_tool"], members
-
-
-EXPECTED = (
-    {
-        key: round(value, 9) if isinstance(value, float) else value
-        for key, value in workload.EXPECTED_WITH_EVENTS.items()
-    },
-    workload.EXPECTED_BY_TOOL,
-    workload.EXPECTED_TEAM_WITH_EVENTS,
-)
+EXPECTED = otlp.EXPECTED_WORKLOAD
 
 
 def _eventually(read: Callable[[], Any], expected: Any) -> Any:
     """`read()` once it equals `expected` (the queue is drained within seconds), or its last value."""
-    deadline = time.monotonic() + DEADLINE_S
-    value = None
-    while time.monotonic() < deadline:
-        try:
-            value = read()
-        except httpx.HTTPError:
-            value = None
-        if value == expected:
-            return value
-        time.sleep(0.3)
-    return value
+    return eventually(read, expected, DEADLINE_S)
 
 
 def _counter(text: str, family: str, **labels: str) -> float:
@@ -190,7 +157,7 @@ def test_the_workload_through_two_receiver_processes_gives_exact_figures(
     collector: CollectorProcess, protocol: str, temporality: str
 ) -> None:
     workload.send(collector.otlp_grpc_url, collector.otlp_http_url, protocol, temporality)
-    assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
+    assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
     assert len(_workers(collector)) == 2
 
 
@@ -204,7 +171,7 @@ def test_retries_on_new_connections_are_counted_once_whichever_process_takes_the
         body = _body(protocol, signal_name, document)
         for _ in range(ATTEMPTS):
             _deliver(collector, protocol, signal_name, body)
-    assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
+    assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
     text = collector.metrics_text()
     sent = len(requests) * ATTEMPTS
     assert _counter(text, "cc_analytics_otlp_requests_total", status="ok") == len(requests)
@@ -238,7 +205,7 @@ def test_a_killed_worker_is_started_again_and_its_senders_retries_count_once(col
     for protocol, signal_name, body in sends:
         for _ in range(3):
             _deliver(collector, protocol, signal_name, body)
-    assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
+    assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
     assert len(_workers(collector)) == 2
 
 
@@ -251,7 +218,7 @@ def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exac
     collector.kill()
     _wait_for(lambda: not any(_alive(pid) for pid in worker_pids), "a worker outlived its collector")
     collector.start()  # the same ports: nothing holds them any more
-    assert _eventually(lambda: _figures(collector), EXPECTED) == EXPECTED
+    assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
     restarted = _workers(collector)
     assert collector.stop() == 0
     assert not any(_alive(pid) for pid in restarted)

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -40,3 +41,19 @@ def wait_until_ready(
         time.sleep(poll_s)
     give_up()
     raise RuntimeError(f"{name} not ready within {timeout_s}s:\n{log()}")
+
+
+def eventually(read: Callable[[], Any], expected: Any, deadline_s: float, every_s: float = 0.3) -> Any:
+    """`read()` once it equals `expected`, or its last value at the deadline (for the assertion to show); an
+    HTTP error while the service is busy or restarting reads as None."""
+    deadline = time.monotonic() + deadline_s
+    value = None
+    while time.monotonic() < deadline:
+        try:
+            value = read()
+        except httpx.HTTPError:
+            value = None
+        if value == expected:
+            return value
+        time.sleep(every_s)
+    return value

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from tests.support import workload
 from tests.support.collector import CollectorProcess
 
 DELTA = 1
@@ -268,3 +269,26 @@ def figures(collector: CollectorProcess, org: str) -> dict[str, Any]:
     start, end = day_range()
     totals = collector.analytics(start, end, org=org)["totals"]
     return {key: totals[key] for key in FIGURES}
+
+
+def workload_figures(collector: CollectorProcess) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """What the API says of everything stored, as the known workload's expected figures are spelt
+    (EXPECTED_WORKLOAD): the totals, acceptance by tool, and the team view's members."""
+    start, end = day_range()
+    report = collector.analytics(start, end)
+    totals = {key: report["totals"][key] for key in workload.EXPECTED_WITH_EVENTS}
+    members = {
+        row["member"]: (row["member_type"], row["spend_usd"], row["accepted_lines"], row["sessions"])
+        for row in collector.team(end[:7])["members"]
+    }
+    return totals, report["acceptance_by_tool"], members
+
+
+EXPECTED_WORKLOAD = (
+    {
+        key: round(value, 9) if isinstance(value, float) else value
+        for key, value in workload.EXPECTED_WITH_EVENTS.items()
+    },
+    workload.EXPECTED_BY_TOOL,
+    workload.EXPECTED_TEAM_WITH_EVENTS,
+)
