@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.connections import Connection, connection_for
-from loadgen.runner import Progress, RunResult, deliver_one
+from loadgen.runner import Progress, RunResult, deliver_one, report_progress
 from loadgen.templates import Template, schedule
 
 # Open files kept for everything but the developers' connections (the event loop, grpcio's pipes, logs).
@@ -129,12 +129,7 @@ async def run_direct(
             if await deliver_one(connections[template.developer].send, request, result, start, retry, max_attempts):
                 result.ack_after_due_s.append(time.perf_counter() - start - due)
 
-        async def report() -> None:
-            while True:
-                await asyncio.sleep(0.5)
-                bar.show(time.perf_counter() - start, result)
-
-        reporter = asyncio.create_task(report())
+        reporter = asyncio.create_task(report_progress(bar, start, result))
         try:
             for due, template in schedule(templates, duration_s, speed):
                 delay = start + due - time.perf_counter()

@@ -198,12 +198,7 @@ async def run(
             result.sent += 1
             await deliver(request)
 
-    async def report() -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            bar.show(time.perf_counter() - start, result)
-
-    reporter = asyncio.create_task(report())
+    reporter = asyncio.create_task(report_progress(bar, start, result))
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     finally:
@@ -212,3 +207,10 @@ async def run(
         bar.show(result.elapsed_s, result, final=True)
         await sender.close()
     return result
+
+
+async def report_progress(bar: Progress, start: float, result: RunResult) -> None:
+    """Redraw the progress bar twice a second until cancelled."""
+    while True:
+        await asyncio.sleep(0.5)
+        bar.show(time.perf_counter() - start, result)
