@@ -319,8 +319,9 @@ def test_long_label_values_are_truncated_on_metrics(collector, org: str) -> None
     ident = otlp.who(org, "models")
     names = [f"{index:04d}-{org}-" + "m" * 10_000 for index in range(500)]
     points = [otlp.point(0.5, {**ident, "model": name}, now) for name in names]
-    document = otlp.metrics_request([otlp.sum_metric(otlp.COST, points, unit="USD")])
-    assert _post_json(collector, document) == (0, "")
+    for half in (points[:250], points[250:]):  # each request within limits.max_request_bytes (4 MiB)
+        document = otlp.metrics_request([otlp.sum_metric(otlp.COST, half, unit="USD")])
+        assert _post_json(collector, document) == (0, "")
     text = collector.metrics_text()
     values = [value for value in _label_values(text, "claude_code_cost_usage_USD_total", "model") if org in value]
     assert len(values) == 500

@@ -56,7 +56,9 @@ def _counter(text: str, family: str, **labels: str) -> float:
     """The sum of `family`'s samples whose labels include `labels`."""
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(family + "{") and all(f'{key}="{value}"' in line for key, value in labels.items()):
+        if line.startswith((family + "{", family + " ")) and all(
+            f'{key}="{value}"' in line for key, value in labels.items()
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -212,8 +214,13 @@ def test_a_killed_worker_is_started_again_and_its_senders_retries_count_once(col
 def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exact(
     collector: CollectorProcess,
 ) -> None:
-    for signal_name, document in _requests():
+    requests = _requests()
+    for signal_name, document in requests:
         _deliver(collector, "http/protobuf", signal_name, _body("http/protobuf", signal_name, document))
+    # Killed once the queue is drained: a kill during an insert can leave raw rows without their rollup rows
+    # (collector/README.md, Known limits), which is not what this test is about.
+    drained = "cc_analytics_queue_drained_records_total"
+    assert _eventually(lambda: _counter(collector.metrics_text(), drained), float(len(requests))) == len(requests)
     worker_pids = _workers(collector)
     collector.kill()
     _wait_for(lambda: not any(_alive(pid) for pid in worker_pids), "a worker outlived its collector")
