@@ -53,7 +53,7 @@ class QueuedConsumer:
         self._config = config
         self._wal = WriteAheadLog(directory, durable=config.fsync != "never")
         self._appender = Appender(self._wal, config, lambda batch: prepare(batch, policy, privacy), stored)
-        self._drainer = Drainer(self._wal, pipeline, max_group_items)
+        self._drainer = Drainer(self._wal, pipeline, max_group_items, config.drain_interval_ms / 1000)
 
     def start(self) -> None:
         """Recover what an earlier run left (raises recovery.UnknownFormat for records it cannot read), then

@@ -35,10 +35,16 @@ _MAX_BACKOFF_S = 10.0
 
 
 class Drainer:
-    def __init__(self, wal: WriteAheadLog, pipeline: Consumer, max_group_items: int) -> None:
+    def __init__(
+        self, wal: WriteAheadLog, pipeline: Consumer, max_group_items: int, min_interval_s: float = 0.0
+    ) -> None:
         self._wal = wal
         self._pipeline = pipeline
         self._max_group_items = max_group_items
+        # Each drain is an insert per signal, whose fixed cost (the rollups' views) is paid per insert, not per
+        # row: draining at most this often, unless a backlog fills whole groups, keeps inserts few and large.
+        self._min_interval_s = min_interval_s
+        self._last_drain_at = 0.0
         self._thread = threading.Thread(target=self._run, name="queue-drainer", daemon=True)
         self._wake = threading.Event()
         self._stopping = False
@@ -65,11 +71,15 @@ class Drainer:
         while True:
             if self._stopping and time.monotonic() >= self._deadline:
                 break
+            self._pace()
             refs = self._wal.head(self._max_group_items, timeout_s=0.2)
             if not refs:
                 if self._stopping:
                     break
                 continue
+            self._last_drain_at = time.monotonic()
+            if sum(ref.items for ref in refs) >= self._max_group_items:
+                self._last_drain_at = 0.0  # a backlog: the next group is already full, take it at once
             if self._drain(refs):
                 if retrying:
                     log.info("queue.drain_resumed", extra={"fields": {"pending_records": self._wal.pending_records()}})
@@ -91,6 +101,11 @@ class Drainer:
                 break  # the store does not take them now: they stay queued for the next start
             self._wake.wait(backoff_s)
             backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
+
+    def _pace(self) -> None:
+        wait_s = self._last_drain_at + self._min_interval_s - time.monotonic()
+        if wait_s > 0 and not self._stopping:
+            self._wake.wait(wait_s)
 
     def _drain(self, refs: list[RecordRef]) -> bool:
         """Hand `refs` to the pipeline and checkpoint after those done; True when none has to be retried."""
