@@ -38,6 +38,7 @@ log = logging.getLogger("cc_analytics.workers")
 
 _PR_SET_PDEATHSIG = 1
 GONE = "the collector's writer process is gone"
+INLINE_ENCODE_ITEMS = 256
 
 
 class LinkConsumer:
@@ -62,8 +63,12 @@ class LinkConsumer:
 
     async def _send(self, batch: Batch, future: Future[ConsumeResult]) -> None:
         try:
-            # Screens `batch` itself (the receiver answers its partial success from it), off the event loop.
-            payload = await asyncio.to_thread(lambda: encode(prepare(batch, self._policy, self._privacy)))
+            # Screens `batch` itself (the receiver answers its partial success from it); a large one off the
+            # event loop, a small one (Claude Code's own exports) on it, where a thread hop would cost more.
+            if batch.size <= INLINE_ENCODE_ITEMS:
+                payload = self._encode(batch)
+            else:
+                payload = await asyncio.to_thread(self._encode, batch)
         except Exception as exc:  # a bug must not leave the sender waiting; it gets a retryable answer
             log.exception("worker.encode_failed")
             future.set_exception(Unavailable(f"internal error: {type(exc).__name__}"))
@@ -74,6 +79,9 @@ class LinkConsumer:
         request_id = next(self._ids)
         self._pending[request_id] = future
         self._writer.write(link.consume_frame(request_id, payload))
+
+    def _encode(self, batch: Batch) -> bytes:
+        return encode(prepare(batch, self._policy, self._privacy))
 
     def resolve(self, body: bytes) -> None:
         result = link.parse_result(body)

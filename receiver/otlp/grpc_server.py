@@ -6,7 +6,6 @@ reason (grpcio's own deserialisation failure would be an opaque INTERNAL).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -20,7 +19,7 @@ from receiver.otlp.admission import Admission
 from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_guard import CallGuard, authorization
-from receiver.otlp.ingest import RequestBounds, Signal, decode, deliver
+from receiver.otlp.ingest import RequestBounds, Signal, decode_request, deliver
 from receiver.otlp.observer import IngestObserver
 from receiver.otlp.refusals import REFUSED_ERRORS, grpc_trailers, refusal_for
 
@@ -122,7 +121,7 @@ def _export_handler(
             # Charged its parsed form, then its items' working memory, before any point is built: too many items
             # is refused for good, past the budget with a retry hint.
             bounds = RequestBounds(signal, "protobuf", max_items, ticket, len(request))
-            decoded = await asyncio.to_thread(decode, signal, request, "protobuf", binding.sender, bounds)
+            decoded = await decode_request(signal, request, "protobuf", binding.sender, bounds)
             batch = await deliver("grpc", signal, decoded, binding, consumer, ticket, observer, started)
             response = response_type()
             if batch is not None and batch.rejected:

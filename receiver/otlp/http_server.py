@@ -21,7 +21,7 @@ from receiver.otlp.admission import Admission, OverBudget, Ticket
 from receiver.otlp.auth import TokenAuth
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.decode import DecodeFailure, Encoding
-from receiver.otlp.ingest import RequestBounds, Signal, TooLarge, decode, deliver, inflate
+from receiver.otlp.ingest import RequestBounds, Signal, TooLarge, decode_request, deliver, inflate
 from receiver.otlp.observer import IngestObserver
 from receiver.otlp.refusals import REFUSED_ERRORS, Refusal, http_body, http_headers, refusal_for
 
@@ -65,7 +65,7 @@ def create_otlp_http_app(
             # The ticket grows to the body's parsed form before parsing, and to its items' working memory once
             # they are counted, before any point is built: too many items is 413, past the budget 429.
             bounds = RequestBounds(signal, encoding, config.max_request_items, ticket, len(body))
-            decoded = await asyncio.to_thread(decode, signal, body, encoding, binding.sender, bounds)
+            decoded = await decode_request(signal, body, encoding, binding.sender, bounds)
             del body
             batch = await deliver("http", signal, decoded, binding, consumer, ticket, observer, started)
             if batch is None:
