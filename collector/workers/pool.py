@@ -76,7 +76,7 @@ class WorkerPool:
         return WorkerObserver(self._metrics, index)
 
     async def start(self) -> None:
-        if self.count == 1:
+        if self.receives_here:
             return
         for index in self.child_indices:
             await self._spawn(index)
@@ -90,7 +90,7 @@ class WorkerPool:
         log.info("workers.started", extra={"fields": {"workers": self.count, "pids": self._pids()}})
 
     async def stop(self) -> None:
-        if self.count == 1:
+        if self.receives_here:
             return
         self._stopping = True
         for child in self._children.values():
@@ -156,15 +156,14 @@ class WorkerPool:
     async def _serve_link(self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._links.add(writer)
         loop = asyncio.get_running_loop()
+        observer = self.observer_for(index)  # the child's requests, counted as the child's
         try:
             while (message := await link.read_frame(reader)) is not None:
                 kind, body = message
                 if kind == link.CONSUME:
                     self._consume(body, writer, loop)
                 elif kind == link.OBSERVE:
-                    protocol, signal_name, status, reason, accepted, rejected, seconds = json.loads(body)
-                    self._metrics.request_done(protocol, signal_name, status, reason, accepted, rejected, seconds)
-                    self._metrics.worker_request_done(index)
+                    observer.request_done(*json.loads(body))
                 elif kind == link.HELLO:
                     hello = json.loads(body)
                     log.info("worker.ready", extra={"fields": {"worker": index, "pid": hello["pid"]}})
