@@ -202,6 +202,7 @@ ROLLUPS = {
     "tool_decisions_hourly": "hour",
     "model_usage_hourly": "hour",
     "tool_decisions_team_hourly": "hour",
+    "session_hourly": "hour",
     "org_daily": "day",
     "member_daily": "day",
     "tool_decisions_daily": "day",

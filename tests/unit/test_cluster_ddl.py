@@ -28,6 +28,7 @@ TABLES = {
     "member_monthly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
     "tool_decisions_monthly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "tool_decisions_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "session_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
 }
 VIEWS = {
     # view: (target, source)
@@ -45,9 +46,12 @@ VIEWS = {
     "member_monthly_from_daily": ("member_monthly", "member_daily"),
     "tool_decisions_monthly_from_daily": ("tool_decisions_monthly", "tool_decisions_daily"),
     "tool_decisions_team_hourly_from_hourly": ("tool_decisions_team_hourly", "tool_decisions_hourly"),
+    # no rollup keeps session ids, so the per-session one reads the raw tables
+    "session_hourly_from_points": ("session_hourly", "metric_points"),
+    "session_hourly_from_events": ("session_hourly", "events"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
-             "tool_decisions_monthly", "tool_decisions_team_hourly")  # fmt: skip
+             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly")  # fmt: skip
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),

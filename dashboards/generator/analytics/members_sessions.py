@@ -12,6 +12,29 @@ from generator.vocabulary import HOURS, SQL_MODEL, SQL_ORG, SQL_TEAM
 # --- Claude Code Analytics: per member, per session, per model (ClickHouse) -----------------------------------
 
 
+# Members drawn by the per-member panels: the ones with the most of the panel's figure over the whole range. A
+# bar per member and interval for every member of a large organization (10 000) is unreadable and costs
+# O(hours × members) rows to return; the top ones are what the panel is read for.
+MEMBER_SERIES = 10
+
+
+def top_members_series(figure: str, table: str, where: str) -> str:
+    """Per interval, `figure` summed for the MEMBER_SERIES members with the largest total of it over the range."""
+    return f"""
+SELECT $__timeInterval(hour) AS time, member, sum({figure}) AS {figure}
+FROM {table}
+WHERE {where}
+  AND member IN (
+    SELECT member
+    FROM {table}
+    WHERE {where}
+    GROUP BY member
+    ORDER BY sum({figure}) DESC, member
+    LIMIT {MEMBER_SERIES})
+GROUP BY time, member
+ORDER BY time"""
+
+
 def members_panels(layout: Layout) -> list[dict[str, Any]]:
     where = f"{HOURS}\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
     return [
@@ -19,16 +42,9 @@ def members_panels(layout: Layout) -> list[dict[str, Any]]:
         layout.place(
             bar_series(
                 "Spend per member",
-                [
-                    ch(f"""
-SELECT $__timeInterval(hour) AS time, member, sum(spend_usd) AS spend_usd
-FROM model_usage_hourly
-WHERE {where}
-  AND {SQL_MODEL}
-GROUP BY time, member
-ORDER BY time""")
-                ],
-                "USD per member and interval (models filtered by the model variable).",
+                [ch(top_members_series("spend_usd", "model_usage_hourly", f"{where}\n  AND {SQL_MODEL}"))],
+                f"USD per interval of the {MEMBER_SERIES} members who spent most over the time range (models "
+                "filtered by the model variable).",
                 unit=USD,
                 interval="1h",
             ),
@@ -38,15 +54,9 @@ ORDER BY time""")
         layout.place(
             bar_series(
                 "Accepted lines per member",
-                [
-                    ch(f"""
-SELECT $__timeInterval(hour) AS time, member, sum(accepted_lines) AS accepted_lines
-FROM member_hourly
-WHERE {where}
-GROUP BY time, member
-ORDER BY time""")
-                ],
-                "Accepted lines per member and interval.",
+                [ch(top_members_series("accepted_lines", "member_hourly", where))],
+                f"Accepted lines per interval of the {MEMBER_SERIES} members with the most accepted lines over the "
+                "time range.",
                 interval="1h",
             ),
             12,
@@ -55,37 +65,23 @@ ORDER BY time""")
     ]
 
 
-# One row per session of the raw points and events in the range; sessions without an id (session ids switched
-# off) cannot be told apart and are left out.
-SESSIONS_SQL = """
+# One row per session of the range, from the per-session hourly rollup (whole hours, as every rollup panel);
+# sessions without an id (session ids switched off) cannot be told apart and are left out.
+SESSIONS_SQL = f"""
 SELECT session_id AS "Session",
        any(member) AS "Member",
-       sum(cost) AS "Cost (USD)",
+       sum(spend_usd) AS "Cost (USD)",
        sum(tokens) AS "Tokens",
-       sum(lines) AS "Accepted lines",
+       sum(accepted_lines) AS "Accepted lines",
        sum(prompts) AS "Prompts",
-       min(seen) AS "First seen",
-       max(seen) AS "Last seen"
-FROM (
-    SELECT session_id, member, metric_points.time AS seen,
-           if(fact = 'cost_usd', value, 0) AS cost,
-           if(startsWith(fact, 'tokens_'), value, 0) AS tokens,
-           if(fact = 'lines_added', value, 0) AS lines,
-           0 AS prompts
-    FROM metric_points
-    WHERE $__timeFilter(metric_points.time)
-      AND session_id != ''
-      AND {filter}
-    UNION ALL
-    SELECT session_id, member, events.time AS seen, 0, 0, 0, event_name = 'user_prompt'
-    FROM events
-    WHERE $__timeFilter(events.time)
-      AND session_id != ''
-      AND {filter}
-)
+       min(first_seen) AS "First seen",
+       max(last_seen) AS "Last seen"
+FROM session_hourly
+WHERE {HOURS}
+  AND {{filter}}
 GROUP BY session_id
-ORDER BY {order}, "Session"
-LIMIT {rows}"""
+ORDER BY {{order}}, "Session"
+LIMIT {{rows}}"""
 SESSION_UNITS = {
     "Cost (USD)": USD,
     "Tokens": COUNT,
@@ -177,7 +173,7 @@ ORDER BY "Cost (USD)" DESC, model""",
 
 def sessions_and_models_panels(layout: Layout) -> list[dict[str, Any]]:
     return [
-        layout.row("Models and sessions (ClickHouse raw points and events)"),
+        layout.row("Models and sessions (ClickHouse)"),
         layout.place(model_comparison(), 24, 7),
         layout.place(
             sessions_table(
