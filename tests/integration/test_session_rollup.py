@@ -5,11 +5,13 @@ migration from the rows it already held. On the real engine (chDB), with the com
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import clickhouse_connect
 import pytest
 
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store, tablesettings
@@ -158,11 +160,16 @@ def test_a_range_from_mid_hour_keeps_that_hour_and_ends_with_the_hour_of_its_end
 def test_the_migration_backfills_what_the_store_held_and_ingest_then_adds_once(tmp_path: Path) -> None:
     """A store at migration 0005 holding the sessions is upgraded: 0006 fills the rollup from its raw rows, and
     what is written afterwards is counted once, by the materialized views."""
-    upgraded = ClickHouseStore(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
-    upgraded.connect()
+    dsn = f"chdb://{tmp_path / 'chdb'}"
+    raw = clickhouse_connect.get_client(dsn=dsn)
     try:
         before_0006 = SchemaDdl(migrations=[m for m in load_migrations() if m.version <= 5])
-        Migrator(upgraded._lend, before_0006, tablesettings.TablePolicy(400, False), {}).run()
+        Migrator(lambda: contextlib.nullcontext(raw), before_0006, tablesettings.TablePolicy(400, False), {}).run()
+    finally:
+        raw.close()
+    upgraded = ClickHouseStore(ClickHouseConfig(dsn=dsn))
+    upgraded.connect()
+    try:
         write_sessions(upgraded)
         assert upgraded.migrate() == ["0006_session_hourly.sql"]
         assert _rows(upgraded, "Priciest sessions", TWO_DAYS) == [S_B2, S_A1, S_B1, S_C1]
