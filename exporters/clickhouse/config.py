@@ -40,6 +40,9 @@ class ClickHouseConfig:
     cluster: str = ""
     retention_days: int = DEFAULT_RETENTION_DAYS
     pool_size: int = DEFAULT_POOL_SIZE
+    # Where the writer journals the insert in progress (insert_journal.py), the collector's data_dir; empty
+    # for a store that is only read (a report, a benchmark's own history).
+    journal_dir: str = ""
 
     @classmethod
     def from_options(cls, values: OptionValues) -> ClickHouseConfig:
@@ -50,6 +53,7 @@ class ClickHouseConfig:
             cluster=values["storage.cluster"],
             retention_days=values["storage.retention_days"],
             pool_size=values["storage.pool_size"],
+            journal_dir=str(Path(values["data_dir"]).resolve()),
         )
 
     @property

@@ -10,6 +10,7 @@ def create_store(config: ClickHouseConfig) -> ClickHouseStore:
     store.connect()
     try:
         store.migrate()
+        store.complete_interrupted_insert()
     except BaseException:
         store.close()
         raise

@@ -11,21 +11,24 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.transform import NativeTransform
 
 from exporters.clickhouse.cluster import on_cluster
 from exporters.clickhouse.config import ClickHouseConfig
+from exporters.clickhouse.insert_journal import InsertJournal, JournaledInsert
 from exporters.clickhouse.migrations import Migrator, SchemaDdl, SchemaLayoutError
 from exporters.clickhouse.pool import ClientPool
 from exporters.clickhouse.rows import EVENT_COLUMNS, POINT_COLUMNS, event_columns, point_columns
 from exporters.clickhouse.tablesettings import TablePolicy
 from exporters.clickhouse.write_errors import refused_write
 from pdata import EventFact, PointFact
-from pdata.store import QueryFailed, StoreUnavailable
+from pdata.store import QueryFailed, StoreRefused, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.store")
 
@@ -83,6 +86,21 @@ def _sql(folder: str, name: str) -> str:
     return expand_includes(text, package.joinpath("queries", "fragments"), f"{folder}/{name}")
 
 
+def _native_body(client: Any, table: str, column_names: list[str], columns: list[list]) -> bytes:
+    """The rows as the insert sends them (ClickHouse's Native format, uncompressed), serialized once: journaled,
+    then sent as they are."""
+    context = client.create_insert_context(table, column_names, column_oriented=True, data=columns)
+    context.compression = None
+    body = b"".join(NativeTransform.build_insert(context))
+    if context.insert_exception is not None:
+        raise context.insert_exception
+    # The first block starts with the statement an HTTP body carries; the insert names its table itself.
+    statement, _, rows = body.partition(b"\n")
+    if not statement.startswith(b"INSERT INTO "):
+        raise ValueError(f"unexpected Native insert body for {table}")
+    return rows
+
+
 def _identifier(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
@@ -96,6 +114,9 @@ class ClickHouseStore:
         # Server only: the health check's own client, so /readyz answers while every pooled client is busy.
         self._probe: Any = None
         self._probe_lock = threading.Lock()
+        self._journal = InsertJournal(
+            Path(config.journal_dir) if config.journal_dir else None, config.fsync_after_insert
+        )
 
     @property
     def embedded(self) -> bool:
@@ -202,16 +223,23 @@ class ClickHouseStore:
         except Exception:
             return False
 
-    def _insert_settings(self) -> dict[str, int]:
-        # The materialized views that fill the rollups cost more per insert than the table itself (~35 ms of
-        # a 1-row insert into metric_points on chDB, for its 3 views): run them side by side, not one by one.
-        # Same blocks, same rows; the insert stays one statement per table.
-        settings = {"parallel_view_processing": 1}
+    def _insert_settings(self, token: str) -> dict[str, int | str]:
+        settings: dict[str, int | str] = {
+            # The materialized views that fill the rollups cost more per insert than the table itself (~35 ms
+            # of a 1-row insert into metric_points on chDB, for its 3 views): run them side by side, not one by
+            # one. Same blocks, same rows; the insert stays one statement per table.
+            "parallel_view_processing": 1,
+            # Sent again with the same token (insert_journal.py), an insert skips every part already committed,
+            # the raw table's and each view's, and writes only the missing ones.
+            "insert_deduplication_token": token,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
         if self.embedded:
             return settings
         # Acknowledged means committed: a user profile with async_insert=1 and wait_for_async_insert=0 would
         # answer before the rows are written, so the writer says what it needs (see README.md).
         settings["async_insert"] = 0
+        settings["insert_deduplicate"] = 1
         if self.config.cluster:
             # Into the shards before the insert returns, not queued on this node for later.
             settings["distributed_foreground_insert"] = 1
@@ -220,33 +248,76 @@ class ClickHouseStore:
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
         """Insert one group of facts. Raises StoreRefused when the store refuses these rows (permanent) and
         StoreUnavailable otherwise (retryable); the caller acknowledges only on return."""
-        settings = self._insert_settings()
         try:
             # Rows are built before taking a client, so that the readers are not held up meanwhile.
             point_data = point_columns(points) if points else None
             event_data = event_columns(events) if events else None
             with self._lend() as client:
                 if point_data is not None:
-                    client.insert(
-                        "metric_points",
-                        point_data,
-                        column_names=POINT_COLUMNS,
-                        column_oriented=True,
-                        settings=settings,
-                    )
+                    self._insert(client, "metric_points", POINT_COLUMNS, point_data)
                 if event_data is not None:
-                    client.insert(
-                        "events",
-                        event_data,
-                        column_names=EVENT_COLUMNS,
-                        column_oriented=True,
-                        settings=settings,
-                    )
+                    self._insert(client, "events", EVENT_COLUMNS, event_data)
+        except StoreRefused:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"insert into {self.redacted_dsn} failed: {exc}") from exc
+
+    def insert_body(self, table: str, column_names: list[str], columns: list[list]) -> bytes:
+        """The Native-format body an insert of these rows sends (and journals); for tools and tests."""
+        with self._lend() as client:
+            return _native_body(client, table, column_names, columns)
+
+    def _insert(self, client: Any, table: str, column_names: list[str], columns: list[list]) -> None:
+        entry = self._journal.begin(table, column_names, _native_body(client, table, column_names, columns))
+        try:
+            self._send(client, entry)
         except Exception as exc:
             refused = refused_write(f"insert into {self.redacted_dsn} refused", exc)
-            if refused is not None:
-                raise refused from exc
-            raise StoreUnavailable(f"insert into {self.redacted_dsn} failed: {exc}") from exc
+            if refused is None:
+                # Maybe committed in part: the journal stays, so that a crash before the retry still leaves the
+                # next start to complete it (the retry itself, the same rows, has the same token).
+                raise
+            self._journal.end()  # refused: nothing of it was kept
+            raise refused from exc
+        self._journal.end()
+
+    def _send(self, client: Any, entry: JournaledInsert) -> None:
+        client.raw_insert(
+            entry.table, entry.column_names, entry.body, settings=self._insert_settings(entry.token), fmt="Native"
+        )
+
+    def complete_interrupted_insert(self) -> None:
+        """Send again the insert a crash interrupted, if the journal holds one: the parts it had not committed are
+        written, the others skipped. Runs at start-up, before the processors read their state from the store."""
+        entry = self._journal.interrupted()
+        if entry is None:
+            return
+        try:
+            with self._lend() as client:
+                self._send(client, entry)
+        except Exception as exc:
+            refused = refused_write(f"completing the interrupted insert into {self.redacted_dsn} refused", exc)
+            if refused is None:
+                raise StoreUnavailable(
+                    f"completing the interrupted insert into {self.redacted_dsn} failed: {exc}"
+                ) from exc
+            log.error(
+                "store.interrupted_insert_refused",
+                extra={"fields": {"table": entry.table, "bytes": len(entry.body), "error": str(refused)}},
+            )
+            self._journal.end()
+            return
+        self._journal.end()
+        log.warning(
+            "store.interrupted_insert_completed",
+            extra={
+                "fields": {
+                    "table": entry.table,
+                    "bytes": len(entry.body),
+                    "effect": "an insert cut short by a crash is whole now: the parts already committed were skipped",
+                }
+            },
+        )
 
     def query(self, name: str, parameters: dict[str, Any]) -> list[tuple]:
         """Run the named query from queries/ with server-side bound parameters."""

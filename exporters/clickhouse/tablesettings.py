@@ -10,6 +10,11 @@ is a MergeTree setting), so they are reconciled at start-up: the tables' current
   to the parts already written.
 - fsync: every table of the schema gets `fsync_after_insert = 1, fsync_part_directory = 1` with
   `storage.fsync` (the rollups are written by the same insert, so they need it too), and loses them without.
+- Deduplication window: every data table (raw and rollups, not the control tables) of a single server or the
+  embedded engine keeps the ids of its last `DEDUP_WINDOW` inserted blocks
+  (`non_replicated_deduplication_window`), so an insert sent again with its token (insert_journal.py) writes
+  only the parts that are missing. Replicated tables keep such a window by default
+  (`replicated_deduplication_window`).
 
 On a cluster the settings live on the `_local` tables and are altered ON CLUSTER.
 """
@@ -24,6 +29,12 @@ from exporters.clickhouse.cluster import local_table, on_cluster
 
 RAW_TABLES = ("metric_points", "events")
 FSYNC_SETTINGS = ("fsync_after_insert", "fsync_part_directory")
+CONTROL_TABLES = frozenset({"schema_migrations", "schema_migrations_lock"})
+# Blocks, per table: an interrupted insert is completed at the next start, after at most the inserts other
+# collectors sharing the server make meanwhile (ClickHouse's own default for replicated tables).
+DEDUP_WINDOW = 1000
+DEDUP_SETTING = "non_replicated_deduplication_window"
+_DEDUP = re.compile(rf"\b{DEDUP_SETTING} = (?P<blocks>\d+)\b")
 
 _TTL = re.compile(r"\bTTL\s+(?P<ttl>.*?)(?:\s+SETTINGS\s|$)", re.DOTALL)
 
@@ -47,6 +58,11 @@ def current_ttl(engine_full: str) -> str:
 
 def has_fsync(engine_full: str) -> bool:
     return all(re.search(rf"\b{name} = 1\b", engine_full) for name in FSYNC_SETTINGS)
+
+
+def dedup_window(engine_full: str) -> int:
+    match = _DEDUP.search(engine_full)
+    return int(match.group("blocks")) if match else 0
 
 
 def local_names(tables: Iterable[str], cluster: str) -> dict[str, str]:
@@ -74,6 +90,8 @@ def changes(engine_full: dict[str, str], policy: TablePolicy) -> list[str]:
                 statements.append(f"ALTER TABLE {name}{cluster} MODIFY SETTING {assignments}")
             else:
                 statements.append(f"ALTER TABLE {name}{cluster} RESET SETTING {', '.join(FSYNC_SETTINGS)}")
+        if not policy.cluster and table not in CONTROL_TABLES and dedup_window(engine) != DEDUP_WINDOW:
+            statements.append(f"ALTER TABLE {name} MODIFY SETTING {DEDUP_SETTING} = {DEDUP_WINDOW}")
     return statements
 
 

@@ -133,8 +133,8 @@ def test_a_statement_without_a_rule_is_refused_by_name() -> None:
         cluster.render(["CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a"], "a cluster; DROP")
 
 
-ENGINE_FULL = "MergeTree PARTITION BY toYYYYMM(time) ORDER BY (organization_id, metric, member, time) SETTINGS index_granularity = 8192"
-ROLLUP_FULL = "AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (organization_id, day, team) SETTINGS index_granularity = 8192"
+ENGINE_FULL = "MergeTree PARTITION BY toYYYYMM(time) ORDER BY (organization_id, metric, member, time) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"
+ROLLUP_FULL = "AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (organization_id, day, team) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"
 
 
 def test_retention_and_fsync_are_altered_only_where_they_differ() -> None:
@@ -162,6 +162,27 @@ def test_retention_and_fsync_are_altered_only_where_they_differ() -> None:
         "ALTER TABLE metric_points MODIFY TTL toDateTime(time) + INTERVAL 90 DAY",
         "ALTER TABLE metric_points MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
     ]
+
+
+def test_every_data_table_of_one_server_keeps_a_deduplication_window() -> None:
+    created = {
+        "metric_points": ENGINE_FULL.replace(", non_replicated_deduplication_window = 1000", ""),
+        "org_daily": ROLLUP_FULL.replace(
+            "non_replicated_deduplication_window = 1000", "non_replicated_deduplication_window = 10"
+        ),
+        "schema_migrations": "MergeTree ORDER BY version SETTINGS index_granularity = 8192",
+    }
+    assert tablesettings.changes(created, tablesettings.TablePolicy(0, False)) == [
+        "ALTER TABLE metric_points MODIFY SETTING non_replicated_deduplication_window = 1000",
+        "ALTER TABLE org_daily MODIFY SETTING non_replicated_deduplication_window = 1000",
+    ]
+    # Replicated tables keep their own window (replicated_deduplication_window): nothing to alter on a cluster.
+    assert (
+        tablesettings.changes(
+            {"org_daily_local": ROLLUP_FULL.split(" SETTINGS")[0]}, tablesettings.TablePolicy(0, False, CLUSTER)
+        )
+        == []
+    )
 
 
 def test_on_a_cluster_the_local_tables_are_altered_on_the_cluster() -> None:

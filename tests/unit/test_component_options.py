@@ -80,7 +80,7 @@ def test_the_defaults_make_every_components_config() -> None:
     receiver.validate()
     assert receiver == OtlpReceiverConfig()  # the receiver's own defaults are the options' defaults
     assert ProcessorsConfig.from_options(values) == ProcessorsConfig()
-    assert ClickHouseConfig.from_options(values) == ClickHouseConfig(dsn="chdb:///srv/cc/chdb")
+    assert ClickHouseConfig.from_options(values) == ClickHouseConfig(dsn="chdb:///srv/cc/chdb", journal_dir="/srv/cc")
     assert PrometheusExporterConfig.from_options(values) == PrometheusExporterConfig(
         series_journal="/srv/cc/prometheus-series.jsonl", self_metrics_carryover="/srv/cc/prometheus-self-metrics.json"
     )

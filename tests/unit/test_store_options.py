@@ -4,6 +4,7 @@ option's name and the reason before anything starts."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_options_reach_the_store() -> None:
     store = configuration.store_config(configuration.load(environ=environ, config_file=None))
     assert store == ClickHouseConfig(
         dsn="http://u:p@clickhouse:8123/analytics", fsync_after_insert=True, cluster="cc_analytics", retention_days=0,
-        pool_size=8,
+        pool_size=8, journal_dir=str(Path("data").resolve()),  # the default data_dir, ./data
     )  # fmt: skip
 
 
