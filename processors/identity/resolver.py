@@ -96,8 +96,17 @@ class IdentityResolver:
     @staticmethod
     def key(attributes: dict[str, str], resource: dict[str, str]) -> tuple[str, ...]:
         """What resolve() depends on besides the sender: equal keys (same sender) resolve to the same member."""
+        # Spelt out, one lookup pair per name of IDENTITY_ATTRIBUTES in its order: this runs for every point and
+        # event the writer stores, and a generator over the names costs it several times as much.
         get, resource_get = attributes.get, resource.get
-        return tuple(get(name) or resource_get(name) or "" for name in IDENTITY_ATTRIBUTES)
+        return (
+            get("user.email") or resource_get("user.email") or "",
+            get("user.account_id") or resource_get("user.account_id") or "",
+            get("user.account_uuid") or resource_get("user.account_uuid") or "",
+            get("user.id") or resource_get("user.id") or "",
+            get("organization.id") or resource_get("organization.id") or "",
+            get("team.id") or resource_get("team.id") or "",
+        )
 
     def resolve(self, attributes: dict[str, str], resource: dict[str, str], sender: Sender) -> Member:
         def attribute(key: str) -> str:

@@ -41,3 +41,11 @@ def test_the_resource_is_read_when_the_point_lacks_the_attribute() -> None:
     on_resource = resolver.key({}, {"user.email": "a@example.com"})
     assert on_point == on_resource
     assert resolver.resolve({}, {"user.email": "a@example.com"}, Sender()) == Member("a@example.com", "email", "", "")
+
+
+def test_the_key_reads_every_identity_attribute_in_order_from_the_point_then_the_resource() -> None:
+    named = {name: f"{name}!" for name in IDENTITY_ATTRIBUTES}
+    expected = tuple(f"{name}!" for name in IDENTITY_ATTRIBUTES)
+    assert IdentityResolver.key(named, {}) == expected
+    assert IdentityResolver.key({}, named) == expected
+    assert IdentityResolver.key({}, {}) == ("",) * len(IDENTITY_ATTRIBUTES)
