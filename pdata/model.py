@@ -74,6 +74,9 @@ class Batch:
     events: list[LogEvent] = field(default_factory=list)
     rejected: int = 0
     rejected_reason: str = ""
+    # The value policy has already removed what it refuses (a durable queue's record is screened before its
+    # append): the chain does not screen it again.
+    screened: bool = False
 
     @property
     def size(self) -> int:

@@ -73,7 +73,8 @@ class ProcessorChain:
             self._next_state_expiry_ns = latest_ns + _MINUTE_NS
         for batch in batches:
             # Before the duplicate check, so a retry is answered with the same partial success as the original.
-            self.policy.screen(batch)
+            if not batch.screened:
+                self.policy.screen(batch)
         # Replicas sharing a store: a request another replica committed is a duplicate here too (one query for
         # the group; nothing without a shared store).
         recalled = self.deduplicator.recall([batch.digest for batch in batches], latest_ns)

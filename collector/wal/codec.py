@@ -127,6 +127,7 @@ def decode(payload: bytes) -> Batch:
             ],
             rejected=int(document["rejected"]),
             rejected_reason=document["rejected_reason"],
+            screened=True,  # every record is screened before its append (prepare.py)
         )
     except (KeyError, IndexError, TypeError) as exc:
         raise ValueError(f"not a queued request: {type(exc).__name__}: {exc}") from None

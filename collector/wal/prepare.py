@@ -35,6 +35,7 @@ def prepare(batch: Batch, policy: ValuePolicy, privacy: PrivacyFilter) -> Batch:
         events=[_event(event, privacy) for event in batch.events],
         rejected=batch.rejected,
         rejected_reason=batch.rejected_reason,
+        screened=True,
     )
 
 

@@ -27,6 +27,7 @@ def _batch(index: int = 0) -> Batch:
         events=events,
         rejected=2,
         rejected_reason="metric 'x': value over the plausible maximum",
+        screened=True,  # as prepare() leaves it: a record reads back as screened, and is not screened again
     )
 
 

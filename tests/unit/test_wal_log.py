@@ -25,7 +25,7 @@ NOW_NS = 1_700_000_000_000_000_000
 
 def _batch(index: int, signal: str = "metrics") -> Batch:
     point = MetricPoint("claude_code.cost.usage", "USD", 1, True, 0, NOW_NS, 0.5, {"user.id": f"u{index}"}, {})
-    return Batch(signal, index.to_bytes(16, "big"), Sender(), NOW_NS + index, points=[point])  # type: ignore[arg-type]
+    return Batch(signal, index.to_bytes(16, "big"), Sender(), NOW_NS + index, points=[point], screened=True)  # type: ignore[arg-type]
 
 
 def _append(wal: WriteAheadLog, batch: Batch) -> None:
