@@ -98,6 +98,12 @@ class InsertJournal:
                 file.flush()
                 os.fsync(file.fileno())
         os.replace(aside, self._path)
+        if self._fsync:  # the rename itself, so that a power loss cannot undo it
+            directory = os.open(self._path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         return entry
 
     def end(self) -> None:
