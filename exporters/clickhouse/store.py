@@ -91,14 +91,16 @@ def _native_body(client: Any, table: str, column_names: list[str], columns: list
     then sent as they are."""
     context = client.create_insert_context(table, column_names, column_oriented=True, data=columns)
     context.compression = None
-    body = b"".join(NativeTransform.build_insert(context))
+    chunks = list(NativeTransform.build_insert(context))
     if context.insert_exception is not None:
         raise context.insert_exception
+    if not chunks:
+        return b""
     # The first block starts with the statement an HTTP body carries; the insert names its table itself.
-    statement, _, rows = body.partition(b"\n")
+    statement, _, first = chunks[0].partition(b"\n")
     if not statement.startswith(b"INSERT INTO "):
         raise ValueError(f"unexpected Native insert body for {table}")
-    return rows
+    return b"".join([first, *chunks[1:]])
 
 
 def _identifier(name: str) -> str:
@@ -269,22 +271,23 @@ class ClickHouseStore:
 
     def _insert(self, client: Any, table: str, column_names: list[str], columns: list[list]) -> None:
         entry = self._journal.begin(table, column_names, _native_body(client, table, column_names, columns))
+        self._send(client, entry, "insert into")
+
+    def _send(self, client: Any, entry: JournaledInsert, action: str) -> None:
+        """Send a journaled insert. Its journal ends once the store has it whole, or refused it (raised as
+        StoreRefused: nothing of it was kept); any other failure may have committed part of it, so the journal
+        stays for the retry (the same rows, the same token) or the next start to complete."""
         try:
-            self._send(client, entry)
+            client.raw_insert(
+                entry.table, entry.column_names, entry.body, settings=self._insert_settings(entry.token), fmt="Native"
+            )
         except Exception as exc:
-            refused = refused_write(f"insert into {self.redacted_dsn} refused", exc)
+            refused = refused_write(f"{action} {self.redacted_dsn} refused", exc)
             if refused is None:
-                # Maybe committed in part: the journal stays, so that a crash before the retry still leaves the
-                # next start to complete it (the retry itself, the same rows, has the same token).
                 raise
-            self._journal.end()  # refused: nothing of it was kept
+            self._journal.end()
             raise refused from exc
         self._journal.end()
-
-    def _send(self, client: Any, entry: JournaledInsert) -> None:
-        client.raw_insert(
-            entry.table, entry.column_names, entry.body, settings=self._insert_settings(entry.token), fmt="Native"
-        )
 
     def complete_interrupted_insert(self) -> None:
         """Send again the insert a crash interrupted, if the journal holds one: the parts it had not committed are
@@ -292,32 +295,17 @@ class ClickHouseStore:
         entry = self._journal.interrupted()
         if entry is None:
             return
+        fields: dict[str, Any] = {"table": entry.table, "bytes": len(entry.body)}
         try:
             with self._lend() as client:
-                self._send(client, entry)
-        except Exception as exc:
-            refused = refused_write(f"completing the interrupted insert into {self.redacted_dsn} refused", exc)
-            if refused is None:
-                raise StoreUnavailable(
-                    f"completing the interrupted insert into {self.redacted_dsn} failed: {exc}"
-                ) from exc
-            log.error(
-                "store.interrupted_insert_refused",
-                extra={"fields": {"table": entry.table, "bytes": len(entry.body), "error": str(refused)}},
-            )
-            self._journal.end()
+                self._send(client, entry, "completing the interrupted insert into")
+        except StoreRefused as refused:
+            log.error("store.interrupted_insert_refused", extra={"fields": {**fields, "error": str(refused)}})
             return
-        self._journal.end()
-        log.warning(
-            "store.interrupted_insert_completed",
-            extra={
-                "fields": {
-                    "table": entry.table,
-                    "bytes": len(entry.body),
-                    "effect": "an insert cut short by a crash is whole now: the parts already committed were skipped",
-                }
-            },
-        )
+        except Exception as exc:
+            raise StoreUnavailable(f"completing the interrupted insert into {self.redacted_dsn} failed: {exc}") from exc
+        effect = "an insert cut short by a crash is whole now: the parts already committed were skipped"
+        log.warning("store.interrupted_insert_completed", extra={"fields": {**fields, "effect": effect}})
 
     def query(self, name: str, parameters: dict[str, Any]) -> list[tuple]:
         """Run the named query from queries/ with server-side bound parameters."""
