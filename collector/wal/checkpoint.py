@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.wal.segments import fsync_directory
+from pdata.files import replace_file
 
 log = logging.getLogger("cc_analytics.queue")
 
@@ -46,13 +45,5 @@ def read_checkpoint(directory: Path) -> Position | None:
 
 def write_checkpoint(directory: Path, position: Position) -> None:
     path = directory / CHECKPOINT_FILE
-    temporary = directory / (CHECKPOINT_FILE + ".tmp")
     document = {"version": _VERSION, "segment": position.segment, "offset": position.offset}
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(descriptor, json.dumps(document).encode())
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, path)
-    fsync_directory(directory)
+    replace_file(path, [json.dumps(document).encode()], fsync=True)

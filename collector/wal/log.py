@@ -20,10 +20,10 @@ from collector.wal.segments import (
     SEGMENT_BYTES,
     SegmentReader,
     SegmentWriter,
-    fsync_directory,
     list_segments,
     segment_path,
 )
+from pdata.files import fsync_directory
 
 log = logging.getLogger("cc_analytics.queue")
 

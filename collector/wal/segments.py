@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pdata.files import fsync_directory
+
 SEGMENT_SUFFIX = ".seg"
 # Small enough that drained records leave the disk soon after, large enough that rotation is rare.
 SEGMENT_BYTES = 64 * 1024 * 1024
@@ -27,15 +29,6 @@ def list_segments(directory: Path) -> list[int]:
         if stem.isdigit() and len(stem) == 20:
             found.append(int(stem))
     return sorted(found)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a created, renamed or deleted entry of `directory` survive a power failure."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class SegmentWriter:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from pdata.files import replace_file
 
 log = logging.getLogger("cc_analytics.store")
 
@@ -81,29 +82,12 @@ class InsertJournal:
         # crash (the page cache survives it) is what it is for.
         self._fsync = fsync
 
-    @property
-    def path(self) -> Path | None:
-        return self._path
-
     def begin(self, table: str, column_names: list[str], body: bytes) -> JournaledInsert:
         """Journal the insert about to be sent, and return it with its token."""
         entry, header = encode(table, column_names, body)
         if self._path is None:
             return entry
-        aside = self._path.with_name(FILE_NAME + ".tmp")
-        with open(aside, "wb") as file:
-            file.write(header)
-            file.write(body)
-            if self._fsync:
-                file.flush()
-                os.fsync(file.fileno())
-        os.replace(aside, self._path)
-        if self._fsync:  # the rename itself, so that a power loss cannot undo it
-            directory = os.open(self._path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+        replace_file(self._path, (header, body), self._fsync)
         return entry
 
     def end(self) -> None:
