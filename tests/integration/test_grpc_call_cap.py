@@ -8,6 +8,7 @@ as a store that is slow to commit would (a fault the real store cannot be made t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 import grpc
@@ -41,6 +42,19 @@ class HeldConsumer:
                 future.set_result(ConsumeResult())
 
 
+async def _wait_until_held(consumer: HeldConsumer, count: int, calls: Sequence[asyncio.Future[grpc.aio.Call]]) -> None:
+    # A loaded machine can take seconds to connect and start each call; a call that ends before its batch is
+    # held has failed, and its own error says why.
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(consumer.held) < count and asyncio.get_running_loop().time() < deadline:
+        for call in calls:
+            if call.done():
+                call.result()
+                raise AssertionError("a call was answered before the consumer let its batch go")
+        await asyncio.sleep(0.05)
+    assert len(consumer.held) == count
+
+
 async def _export(target: str, body: bytes) -> grpc.aio.Call:
     # A channel of its own per call, as separate clients would.
     async with grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
@@ -61,11 +75,7 @@ def test_calls_past_the_cap_are_refused_with_a_retry_hint_and_the_held_ones_comp
         try:
             bodies = [otlp.to_protobuf(otlp.edit_request("org-cap", lines=n + 1, session=f"s{n}")) for n in range(5)]
             held = [asyncio.ensure_future(_export(target, body)) for body in bodies[:MAX_CALLS]]
-            for _ in range(200):
-                if len(consumer.held) == MAX_CALLS:
-                    break
-                await asyncio.sleep(0.05)
-            assert len(consumer.held) == MAX_CALLS
+            await _wait_until_held(consumer, MAX_CALLS, held)
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await _export(target, bodies[MAX_CALLS])
             error = refused.value
@@ -81,10 +91,7 @@ def test_calls_past_the_cap_are_refused_with_a_retry_hint_and_the_held_ones_comp
             assert len(answers) == MAX_CALLS  # every held call is answered once its batch is kept
             # With the slots free again, the refused export goes through on its retry.
             retry = asyncio.ensure_future(_export(target, bodies[MAX_CALLS]))
-            for _ in range(200):
-                if len(consumer.held) == MAX_CALLS + 1:
-                    break
-                await asyncio.sleep(0.05)
+            await _wait_until_held(consumer, MAX_CALLS + 1, [retry])
             consumer.release()
             await retry
         finally:
