@@ -203,6 +203,7 @@ ROLLUPS = {
     "model_usage_hourly": "hour",
     "tool_decisions_team_hourly": "hour",
     "session_hourly": "hour",
+    "model_team_hourly": "hour",
     "org_daily": "day",
     "member_daily": "day",
     "tool_decisions_daily": "day",

@@ -171,7 +171,7 @@ def test_the_migration_backfills_what_the_store_held_and_ingest_then_adds_once(t
     upgraded.connect()
     try:
         write_sessions(upgraded)
-        assert upgraded.migrate() == ["0006_session_hourly.sql"]
+        assert upgraded.migrate() == [m.name for m in load_migrations() if m.version >= 6]  # 0006 and later ones
         assert _rows(upgraded, "Priciest sessions", TWO_DAYS) == [S_B2, S_A1, S_B1, S_C1]
         write(upgraded, metric(COST, 1.5, _ns(at(11, 9)), ALICE, model="claude-opus-4-6"))
         alice = (*S_A1[:2], 2.25, *S_A1[3:7], at(11, 9))

@@ -29,6 +29,7 @@ TABLES = {
     "tool_decisions_monthly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "tool_decisions_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "session_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
+    "model_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 VIEWS = {
     # view: (target, source)
@@ -49,9 +50,12 @@ VIEWS = {
     # no rollup keeps session ids, so the per-session one reads the raw tables
     "session_hourly_from_points": ("session_hourly", "metric_points"),
     "session_hourly_from_events": ("session_hourly", "events"),
+    # nor by model and team with the lines and API calls: the per-model one reads them too
+    "model_team_hourly_from_points": ("model_team_hourly", "metric_points"),
+    "model_team_hourly_from_events": ("model_team_hourly", "events"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
-             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly")  # fmt: skip
+             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly")  # fmt: skip
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),
