@@ -105,7 +105,8 @@ def sessions_table(title: str, order: str, description: str) -> dict[str, Any]:
 
 
 def model_comparison() -> dict[str, Any]:
-    """Per model: spend and tokens from the rollups, API calls from the events, lines from the points."""
+    """Per model, from the per-model rollup (model_team_hourly): spend, tokens, API calls, lines, and the latency
+    percentiles of quantileExact over every request's duration, which the rollup keeps whole."""
     return panel(
         "table",
         "Model comparison",
@@ -113,49 +114,39 @@ def model_comparison() -> dict[str, Any]:
             ch(
                 f"""
 SELECT model AS "Model",
-       sum(spend) AS "Cost (USD)",
-       sum(tokens) AS "Tokens",
-       if(sum(tokens) = 0, NULL, sum(spend) / sum(tokens) * 1000) AS "USD per 1K tokens",
-       if(sum(prompt_tokens) = 0, NULL, sum(cache_read) / sum(prompt_tokens)) AS "Cache hit ratio",
-       sum(requests) AS "API requests",
-       if(sum(requests) + sum(errors) = 0, NULL, sum(errors) / (sum(requests) + sum(errors))) AS "API error ratio",
-       if(sum(requests) = 0, NULL, quantileExactIf(0.5)(duration_ms, requests = 1)) AS "Latency p50",
-       if(sum(requests) = 0, NULL, quantileExactIf(0.95)(duration_ms, requests = 1)) AS "Latency p95",
-       sum(lines) AS "Accepted lines"
+       spend AS "Cost (USD)",
+       tokens AS "Tokens",
+       if(tokens = 0, NULL, spend / tokens * 1000) AS "USD per 1K tokens",
+       if(prompt_tokens = 0, NULL, cache_read / prompt_tokens) AS "Cache hit ratio",
+       requests AS "API requests",
+       if(requests + errors = 0, NULL, errors / (requests + errors)) AS "API error ratio",
+       if(requests = 0, NULL, latency[1]) AS "Latency p50",
+       if(requests = 0, NULL, latency[2]) AS "Latency p95",
+       lines AS "Accepted lines"
 FROM (
-    SELECT model, spend_usd AS spend,
-           input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens AS tokens,
-           input_tokens + cache_read_tokens + cache_creation_tokens AS prompt_tokens,
-           cache_read_tokens AS cache_read, 0 AS requests, 0 AS errors, 0. AS duration_ms, 0. AS lines
-    FROM model_usage_hourly
+    SELECT model,
+           sum(spend_usd) AS spend,
+           sum(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) AS tokens,
+           sum(input_tokens + cache_read_tokens + cache_creation_tokens) AS prompt_tokens,
+           sum(cache_read_tokens) AS cache_read,
+           sum(api_requests) AS requests,
+           sum(api_errors) AS errors,
+           quantilesExactArray(0.5, 0.95)(api_request_durations) AS latency,
+           sum(accepted_lines) AS lines
+    FROM model_team_hourly
     WHERE {HOURS}
       AND {CH_FILTER}
       AND {SQL_MODEL}
-    UNION ALL
-    SELECT model, 0, 0, 0, 0, event_name = 'api_request', event_name = 'api_error', duration_ms, 0
-    FROM events
-    WHERE $__timeFilter(events.time)
-      AND event_name IN ('api_request', 'api_error')
-      AND {CH_FILTER}
-      AND {SQL_MODEL}
-    UNION ALL
-    SELECT model, 0, 0, 0, 0, 0, 0, 0, value
-    FROM metric_points
-    WHERE $__timeFilter(metric_points.time)
-      AND fact = 'lines_added'
-      AND {CH_FILTER}
-      AND {SQL_MODEL}
+    GROUP BY model
 )
-WHERE model != ''
-GROUP BY model
 ORDER BY "Cost (USD)" DESC, model""",
                 table=True,
             )
         ],
-        "Per model over the time range: Σ cost.usage, tokens of all four types, USD per 1 000 tokens, the share of "
-        "prompt tokens read from the cache, api_request events, api_error / (api_request + api_error), the median "
-        "and 95th percentile of api_request duration_ms, and accepted lines (lines_of_code.count carries the model "
-        "from Claude Code 2.1.172).",
+        "Per model over the time range, in whole hours like every rollup panel: Σ cost.usage, tokens of all four "
+        "types, USD per 1 000 tokens, the share of prompt tokens read from the cache, api_request events, "
+        "api_error / (api_request + api_error), the exact median and 95th percentile of api_request duration_ms, "
+        "and accepted lines (lines_of_code.count carries the model from Claude Code 2.1.172).",
         defaults={"custom": {"align": "auto"}},
         units={
             "Cost (USD)": USD,
