@@ -6,6 +6,11 @@ when the receiver acknowledges. A failed write commits no processor state, so a 
 once. When a group's write fails and the store still answers, its batches are written again one by one, so
 only a bad batch is refused; when the store does not answer, every batch of the group gets Unavailable.
 
+Inserts run on a thread of their own, one at a time, in order: while one is in the store, the writer takes
+and processes the next group on top of the state the insert in progress will commit, so the store and the
+processors work side by side. That group is sent once the insert before it ended well; if it failed, the
+group is processed again from the committed state (see ProcessorChain.process).
+
 A batch the store refuses while it answers (a value it cannot take, a constraint, the schema) gets Refused:
 a permanent answer, so its sender does not retry it forever; its facts are set aside in the dead-letter file
 for the operator, and the batches after it go through.
@@ -18,25 +23,40 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from collector.deadletter import DeadLetterFile
 from collector.grouping import STOP, take_group
 from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Refused, Unavailable
-from pdata.store import FactWriter, StoreRefused, StoreUnavailable
-from processors.chain import ProcessorChain
+from pdata.store import FactWriter, PreparedFacts, StoreRefused, StoreUnavailable
+from processors.chain import ProcessedGroup, ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")
 
 
-def _queued_size(item: tuple[Batch, Future, int]) -> int:
-    return item[2]
+# A batch taken for the writer: the batch, the future its receiver waits on, its size in points + events.
+Item = tuple[Batch, Future, int]
+
+
+def _queued_size(item: Item | _Write) -> int:
+    return item[2] if isinstance(item, tuple) else 0
 
 
 # Called with each group's facts once they are committed (e.g. the Prometheus exporter's counters).
 CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
+
+
+@dataclass(slots=True, eq=False)
+class _Write:
+    """One signal's part of a group, processed and handed to the inserter. It is also put on the writer's queue
+    once its insert ended, to wake a writer waiting for more batches."""
+
+    items: list[Item]
+    processed: ProcessedGroup
+    size: int
+    insert: Future[float] = field(default_factory=Future)  # the insert's duration in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +85,7 @@ class Pipeline:
         self._queued_items = 0
         self._queued_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="pipeline-writer", daemon=True)
+        self._inserter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-insert")
         self._closed = False
         self.written_groups = 0
         self._last_write_s = 0.0
@@ -97,43 +118,148 @@ class Pipeline:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        written: _Write | None = None  # the part whose insert is in progress
         stopping = False
         while not stopping:
-            # An insert has a fixed cost (a part per table and per materialized view, ~50 ms on chDB), so
-            # when inserts are slow, wait about as long as the last one took: groups grow with the load
-            # and the fixed cost is shared, instead of one small insert per request.
-            linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
-            group, stopping = take_group(self._queue, linger, _queued_size, self._config.max_group_items)
-            if not group:
-                break
-            size = sum(item[2] for item in group)
-            began = time.monotonic()
-            self._write(group)
-            self._last_write_s = time.monotonic() - began
-            with self._queued_lock:
-                self._queued_items -= size
+            if written is None:
+                # An insert has a fixed cost (a part per table and per materialized view, ~50 ms on chDB), so
+                # when inserts are slow, wait about as long as the last one took: groups grow with the load
+                # and the fixed cost is shared, instead of one small insert per request.
+                linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
+                taken, stopping = take_group(self._queue, linger, _queued_size, self._config.max_group_items)
+                # Less the wake-ups of inserts answered already.
+                group = [item for item in taken if isinstance(item, tuple)]
+            else:
+                group, stopping = self._take_while_inserting(written)
+            for part in self._parts(group):
+                written = self._advance(written, part)
+            if written is not None and (not group or stopping):
+                # The insert ended with nothing new to process meanwhile (or the writer stops): answer it.
+                self._finish(written)
+                written = None
+        self._inserter.shutdown(wait=True)
 
-    def _write(self, group: list[tuple[Batch, Future, int]]) -> None:
+    def _take_while_inserting(self, written: _Write) -> tuple[list[Item], bool]:
+        """The next group, taken while `written`'s insert goes on: the batches that arrive until none came for
+        linger_s or the insert ended (then what is queued already), up to a group's size; and whether STOP was
+        taken. Empty: the insert ended and nothing arrived."""
+        group: list[Item] = []
+        total = 0
+        ended = False
+        while total < self._config.max_group_items:
+            try:
+                if ended:
+                    item = self._queue.get_nowait()
+                elif group:
+                    item = self._queue.get(timeout=self._config.linger_s)
+                else:
+                    item = self._queue.get()
+            except queue.Empty:
+                break
+            if item is STOP:
+                return group, True
+            if isinstance(item, _Write):  # an insert ended (of an earlier part, already answered: ignored)
+                ended = ended or item is written
+                continue
+            group.append(item)
+            total += item[2]
+        return group, False
+
+    def _parts(self, group: list[Item]) -> list[list[Item]]:
+        """Points and events go to different tables, i.e. separate inserts: each signal is written and
+        acknowledged on its own, so that one table failing never makes a sender retry what the other kept."""
         # From here on a future can no longer be cancelled (a receiver whose client went away cancels it):
         # what is written is answered. A batch cancelled before was never acknowledged: it is not written.
-        group = [item for item in group if item[1].set_running_or_notify_cancel()]
-        # Points and events go to different tables, i.e. separate inserts: write and acknowledge each
-        # signal on its own, so that one table failing never makes a sender retry what the other kept.
+        kept: list[Item] = []
+        cancelled = 0
+        for item in group:
+            if item[1].set_running_or_notify_cancel():
+                kept.append(item)
+            else:
+                cancelled += item[2]
+        if cancelled:
+            with self._queued_lock:
+                self._queued_items -= cancelled
+        parts = []
         for signal in ("metrics", "logs"):
-            part = [item for item in group if item[0].signal == signal]
+            part = [item for item in kept if item[0].signal == signal]
             if part:
-                self._write_signal(part)
+                parts.append(part)
+        return parts
 
-    def _write_signal(self, group: list[tuple[Batch, Future, int]]) -> None:
-        failure = self._try_write(group)
+    def _advance(self, written: _Write | None, part: list[Item]) -> _Write | None:
+        """Process `part` while `written`'s insert goes on, answer `written`, then start `part`'s insert;
+        returns the part now being inserted (None: `part` was answered already)."""
+        processed: ProcessedGroup | None = None
+        if written is not None:
+            try:
+                processed = self._chain.process([item[0] for item in part], after=written.processed)
+            except Exception:
+                processed = None  # processed again below, where a fault is answered
+            if not self._finish(written):
+                processed = None  # processed on top of a write that did not commit: void
+        if processed is None:
+            batches = [item[0] for item in part]
+            try:
+                processed = self._chain.process(batches)
+            except StoreUnavailable as exc:  # a look-up in a shared store: nothing may be counted without it
+                failure: Unavailable | Refused = self._unavailable(batches, exc)
+            except Exception as exc:  # a bug must not kill the writer
+                log.exception("pipeline.failed", extra={"fields": {"batches": len(part)}})
+                failure = Unavailable(f"internal error: {type(exc).__name__}")
+            if processed is None:
+                self._recover(part, failure)
+                self._release(sum(item[2] for item in part))
+                return None
+        write = _Write(part, processed, sum(item[2] for item in part))
+        try:
+            # Serialized here, while the inserter may still be sending the part before.
+            prepared = self._store.prepare(processed.points, processed.events)
+        except Exception as exc:
+            write.insert.set_exception(exc)  # answered as the insert's own failure would be
+        else:
+            write.insert = self._inserter.submit(self._timed_insert, prepared)
+        # Wakes the writer waiting for batches, so the write is answered when it ends, whatever else arrives.
+        write.insert.add_done_callback(lambda _: self._queue.put(write))
+        return write
+
+    def _timed_insert(self, prepared: PreparedFacts) -> float:
+        began = time.monotonic()
+        self._store.write_prepared(prepared)
+        return time.monotonic() - began
+
+    def _finish(self, write: _Write) -> bool:
+        """Wait for `write`'s insert and answer its batches; True when it committed."""
+        batches = [item[0] for item in write.items]
+        failure: Unavailable | Refused | None = None
+        try:
+            self._last_write_s = write.insert.result()
+        except StoreRefused as exc:
+            failure = self._refused(batches, write.processed, exc)
+        except StoreUnavailable as exc:
+            failure = self._unavailable(batches, exc)
+        except Exception as exc:
+            log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
+            failure = Unavailable(f"internal error: {type(exc).__name__}")
         if failure is None:
-            return
+            self._resolve(write.items, write.processed)
+        else:
+            self._recover(write.items, failure)
+        self._release(write.size)
+        return failure is None
+
+    def _release(self, size: int) -> None:
+        with self._queued_lock:
+            self._queued_items -= size
+
+    def _recover(self, group: list[Item], failure: Unavailable | Refused) -> None:
+        """Answer the batches of a group whose write failed with `failure` (nothing of it was committed)."""
         if len(group) == 1 and isinstance(failure, Refused):
             group[0][1].set_exception(failure)
             return
         if len(group) > 1 and self._store_reachable():
-            # Nothing of the group was committed: write each batch on its own (processed again from scratch,
-            # in order), so that only the batch the store or the chain cannot take is refused.
+            # Write each batch on its own (processed again from scratch, in order), so that only the batch the
+            # store or the chain cannot take is refused.
             log.warning("pipeline.group_split", extra={"fields": {"batches": len(group), "error": str(failure)}})
             for position, item in enumerate(group):
                 single = self._try_write([item])
@@ -148,7 +274,7 @@ class Pipeline:
         self._fail(group, failure)
 
     @staticmethod
-    def _fail(group: list[tuple[Batch, Future, int]], failure: Unavailable | Refused) -> None:
+    def _fail(group: list[Item], failure: Unavailable | Refused) -> None:
         if isinstance(failure, Refused):  # of a group, by a store that no longer answers: which batch is unknown
             failure = Unavailable("store unavailable, nothing was kept: retry later")
         for _, future, _ in group:
@@ -160,25 +286,36 @@ class Pipeline:
         except Exception:
             return False
 
-    def _try_write(self, group: list[tuple[Batch, Future, int]]) -> Unavailable | Refused | None:
-        """Process, write, commit and resolve `group`; on failure commit nothing and return the answer."""
+    def _try_write(self, group: list[Item]) -> Unavailable | Refused | None:
+        """Process, write, commit and resolve `group` at once; on failure commit nothing and return the answer."""
         batches = [batch for batch, _, _ in group]
         try:
             processed = self._chain.process(batches)
-            self._store.write(processed.points, processed.events)
+            self._store.write_prepared(self._store.prepare(processed.points, processed.events))
         except StoreRefused as exc:
-            self.last_write_error = str(exc)
-            log.error("store.write_refused", extra={"fields": {"batches": len(batches), "error": str(exc)}})
-            if len(batches) == 1 and self._dead_letters is not None:
-                self._dead_letters.set_aside(batches[0], exc.reason, processed.points, processed.events)
-            return Refused(f"refused by the store, nothing was kept (do not retry as is): {exc.reason}")
+            return self._refused(batches, processed, exc)
         except StoreUnavailable as exc:
-            self.last_write_error = str(exc)
-            log.error("store.write_failed", extra={"fields": {"batches": len(batches), "error": str(exc)}})
-            return Unavailable("store unavailable, nothing was kept: retry later")
+            return self._unavailable(batches, exc)
         except Exception as exc:  # a bug must not kill the writer; the senders get a retryable answer
             log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
             return Unavailable(f"internal error: {type(exc).__name__}")
+        self._resolve(group, processed)
+        return None
+
+    def _refused(self, batches: list[Batch], processed: ProcessedGroup, exc: StoreRefused) -> Refused:
+        self.last_write_error = str(exc)
+        log.error("store.write_refused", extra={"fields": {"batches": len(batches), "error": str(exc)}})
+        if len(batches) == 1 and self._dead_letters is not None:
+            self._dead_letters.set_aside(batches[0], exc.reason, processed.points, processed.events)
+        return Refused(f"refused by the store, nothing was kept (do not retry as is): {exc.reason}")
+
+    def _unavailable(self, batches: list[Batch], exc: StoreUnavailable) -> Unavailable:
+        self.last_write_error = str(exc)
+        log.error("store.write_failed", extra={"fields": {"batches": len(batches), "error": str(exc)}})
+        return Unavailable("store unavailable, nothing was kept: retry later")
+
+    def _resolve(self, group: list[Item], processed: ProcessedGroup) -> None:
+        """`group` is durable: commit its processor state, answer its batches, tell the listeners."""
         self._chain.commit(processed)
         self.written_groups += 1
         self.last_write_error = ""
@@ -189,4 +326,3 @@ class Pipeline:
                 listener(processed.points, processed.events)
             except Exception:
                 log.exception("pipeline.listener_failed")
-        return None

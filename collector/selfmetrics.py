@@ -34,6 +34,7 @@ from collector.wal import QueueStats
 from pdata import Batch, EventFact, PointFact
 from pdata import vocabulary as names
 from pdata.consumer import Consumer, ConsumeResult
+from pdata.store import PreparedFacts
 from processors.chain import ProcessorChain
 from processors.temporality import DropReason
 from receiver.otlp.observer import LoggingObserver
@@ -264,18 +265,28 @@ class InstrumentedStore:
         self._metrics = metrics
 
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
+        self.write_prepared(self.prepare(points, events))
+
+    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
+        try:
+            return self._store.prepare(points, events)
+        except Exception:
+            self._metrics.store_write_errors.inc()
+            raise
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
         started = time.perf_counter()
         try:
-            self._store.write(points, events)
+            self._store.write_prepared(prepared)
         except Exception:
             self._metrics.store_write_errors.inc()
             raise
         finally:
             self._metrics.store_write_latency.observe(time.perf_counter() - started)
-        if points:
-            self._metrics.store_written_items.labels("points").inc(len(points))
-        if events:
-            self._metrics.store_written_items.labels("events").inc(len(events))
+        if prepared.points:
+            self._metrics.store_written_items.labels("points").inc(len(prepared.points))
+        if prepared.events:
+            self._metrics.store_written_items.labels("events").inc(len(prepared.events))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pdata import EventFact, PointFact
-from pdata.store import StoreUnavailable
+from pdata.store import PreparedFacts, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.store")
 
@@ -85,8 +85,14 @@ class HealthGatedStore:
         self._health = health
 
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
+        self.write_prepared(self.prepare(points, events))
+
+    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
+        return self._store.prepare(points, events)
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
         self._refuse_if_unhealthy()
-        self._store.write(points, events)
+        self._store.write_prepared(prepared)
         self._refuse_if_unhealthy()  # vanished during the write: what it wrote will not survive
 
     def ping(self) -> bool:

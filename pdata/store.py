@@ -9,6 +9,7 @@ reason: a caller catches them without importing the store.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pdata.model import EventFact, PointFact
@@ -37,11 +38,25 @@ class QueryFailed(RuntimeError):
     """The store answered, but refused the query (a bug or a parameter it cannot take): not an outage."""
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedFacts:
+    """One group's facts, and the store's own serialized form of them (`payload`), ready to be sent."""
+
+    points: Sequence[PointFact]
+    events: Sequence[EventFact]
+    payload: Any = None
+
+
 class FactWriter(Protocol):
     """Where the pipeline writes each committed group: the store itself, or a wrapper that times or gates it."""
 
-    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
-        """Insert one group of facts; raises StoreUnavailable (retryable) or StoreRefused (these rows never will
+    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
+        """Serialize one group of facts for `write_prepared`, without sending anything (CPU work the writer does
+        while the store is busy with the insert before). Raises as `write_prepared` does."""
+        ...
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
+        """Insert what `prepare` made; raises StoreUnavailable (retryable) or StoreRefused (these rows never will
         be taken), and the caller acknowledges only on return."""
         ...
 

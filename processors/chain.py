@@ -59,8 +59,16 @@ class ProcessorChain:
         self._next_state_expiry_ns = 0
         self.dropped_points_listeners: list[DroppedPointsListener] = []
 
-    def process(self, batches: list[Batch]) -> ProcessedGroup:
+    def process(self, batches: list[Batch], after: ProcessedGroup | None = None) -> ProcessedGroup:
+        """The facts of `batches`, and the state to `commit` once they are durable. `after`: the group processed
+        just before, whose write has not ended yet; this one is processed as if it were committed (its requests
+        are duplicates here, its series' last points the base of these deltas), so the next group is ready when
+        that write ends. If that write fails, this group is void: process it again without `after`."""
         group = ProcessedGroup()
+        if after is None:
+            self.converter.begin(group.series)
+        else:
+            self.converter.carry(after.series, group.series)
         if not batches:
             return group
         # Forget requests older than the dedup window (bounded memory; same window as after a restart).
@@ -80,9 +88,10 @@ class ProcessorChain:
         recalled = self.deduplicator.recall([batch.digest for batch in batches], latest_ns)
         if recalled:
             log.info("dedup.shared_duplicates", extra={"fields": {"requests": recalled, "effect": _RECALLED_EFFECT}})
+        written = after.digests if after is not None else {}
         fresh: list[Batch] = []
         for index, batch in enumerate(batches):
-            if self.deduplicator.seen(batch.digest) or batch.digest in group.digests:
+            if self.deduplicator.seen(batch.digest) or batch.digest in group.digests or batch.digest in written:
                 group.duplicates.add(index)
                 continue
             group.digests[batch.digest] = batch.received_ns

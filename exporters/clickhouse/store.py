@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 
 from exporters.clickhouse.cluster import on_cluster
@@ -28,7 +29,7 @@ from exporters.clickhouse.rows import EVENT_COLUMNS, POINT_COLUMNS, event_column
 from exporters.clickhouse.tablesettings import TablePolicy
 from exporters.clickhouse.write_errors import refused_write
 from pdata import EventFact, PointFact
-from pdata.store import QueryFailed, StoreRefused, StoreUnavailable
+from pdata.store import PreparedFacts, QueryFailed, StoreRefused, StoreUnavailable
 
 log = logging.getLogger("cc_analytics.store")
 
@@ -86,10 +87,9 @@ def _sql(folder: str, name: str) -> str:
     return expand_includes(text, package.joinpath("queries", "fragments"), f"{folder}/{name}")
 
 
-def _native_body(client: Any, table: str, column_names: list[str], columns: list[list]) -> bytes:
+def _native_body(context: InsertContext) -> bytes:
     """The rows as the insert sends them (ClickHouse's Native format, uncompressed), serialized once: journaled,
     then sent as they are."""
-    context = client.create_insert_context(table, column_names, column_oriented=True, data=columns)
     context.compression = None
     chunks = list(NativeTransform.build_insert(context))
     if context.insert_exception is not None:
@@ -99,8 +99,15 @@ def _native_body(client: Any, table: str, column_names: list[str], columns: list
     # The first block starts with the statement an HTTP body carries; the insert names its table itself.
     statement, _, first = chunks[0].partition(b"\n")
     if not statement.startswith(b"INSERT INTO "):
-        raise ValueError(f"unexpected Native insert body for {table}")
+        raise ValueError(f"unexpected Native insert body for {context.table}")
     return b"".join([first, *chunks[1:]])
+
+
+@dataclass(frozen=True, slots=True)
+class _NativeInsert:
+    table: str
+    column_names: list[str]
+    body: bytes
 
 
 def _identifier(name: str) -> str:
@@ -119,6 +126,9 @@ class ClickHouseStore:
         self._journal = InsertJournal(
             Path(config.journal_dir) if config.journal_dir else None, config.fsync_after_insert
         )
+        # Per table: the inserted columns' types and the server's time zone, asked once (DESCRIBE TABLE), so
+        # that rows are serialized without a client and without a query per insert.
+        self._insert_types: dict[str, tuple[list[Any], Any]] = {}
 
     @property
     def embedded(self) -> bool:
@@ -250,15 +260,30 @@ class ClickHouseStore:
     def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
         """Insert one group of facts. Raises StoreRefused when the store refuses these rows (permanent) and
         StoreUnavailable otherwise (retryable); the caller acknowledges only on return."""
+        self.write_prepared(self.prepare(points, events))
+
+    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
+        """The group's inserts, serialized (Native format), one per table; no client is held meanwhile, so the
+        insert before this one and the readers go on."""
         try:
-            # Rows are built before taking a client, so that the readers are not held up meanwhile.
-            point_data = point_columns(points) if points else None
-            event_data = event_columns(events) if events else None
+            inserts = []
+            if points:
+                inserts.append(self._native_insert("metric_points", POINT_COLUMNS, point_columns(points)))
+            if events:
+                inserts.append(self._native_insert("events", EVENT_COLUMNS, event_columns(events)))
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"insert into {self.redacted_dsn} failed: {exc}") from exc
+        return PreparedFacts(points, events, tuple(inserts))
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
+        """Send what `prepare` made, each table's insert journaled first (insert_journal.py)."""
+        try:
             with self._lend() as client:
-                if point_data is not None:
-                    self._insert(client, "metric_points", POINT_COLUMNS, point_data)
-                if event_data is not None:
-                    self._insert(client, "events", EVENT_COLUMNS, event_data)
+                for insert in prepared.payload:
+                    entry = self._journal.begin(insert.table, insert.column_names, insert.body)
+                    self._send(client, entry, "insert into")
         except StoreRefused:
             raise
         except Exception as exc:
@@ -266,12 +291,19 @@ class ClickHouseStore:
 
     def insert_body(self, table: str, column_names: list[str], columns: list[list]) -> bytes:
         """The Native-format body an insert of these rows sends (and journals); for tools and tests."""
-        with self._lend() as client:
-            return _native_body(client, table, column_names, columns)
+        return self._native_insert(table, column_names, columns).body
 
-    def _insert(self, client: Any, table: str, column_names: list[str], columns: list[list]) -> None:
-        entry = self._journal.begin(table, column_names, _native_body(client, table, column_names, columns))
-        self._send(client, entry, "insert into")
+    def _native_insert(self, table: str, column_names: list[str], columns: list[list]) -> _NativeInsert:
+        known = self._insert_types.get(table)
+        if known is None:
+            with self._lend() as client:
+                described = client.create_insert_context(table, column_names, column_oriented=True)
+            known = self._insert_types[table] = (list(described.column_types), described.server_tz)
+        column_types, server_tz = known
+        context = InsertContext(
+            table, column_names, column_types, data=columns, column_oriented=True, server_tz=server_tz
+        )
+        return _NativeInsert(table, column_names, _native_body(context))
 
     def _send(self, client: Any, entry: JournaledInsert, action: str) -> None:
         """Send a journaled insert. Its journal ends once the store has it whole, or refused it (raised as

@@ -105,6 +105,10 @@ class CumulativeToDelta:
         self._clock = clock
         self._staging: dict[int, SeriesState] | None = None  # the pending dict new series are counted for
         self._staged_new = 0
+        # The group converted before the staging one, whose write has not ended yet (see `carry`): its new series
+        # count towards max_series until it commits.
+        self._carried: dict[int, SeriesState] | None = None
+        self._carried_new = 0
 
     def __len__(self) -> int:
         return len(self._state)
@@ -138,6 +142,20 @@ class CumulativeToDelta:
             taken += self.restore(key, stored.state, stored.arrived_ns)
         return taken
 
+    def begin(self, pending: dict[int, SeriesState]) -> None:
+        """Convert a new group into `pending`, on top of the committed state alone."""
+        self._staging, self._staged_new = pending, 0
+        self._carried, self._carried_new = None, 0
+
+    def carry(self, written: dict[int, SeriesState], pending: dict[int, SeriesState]) -> None:
+        """Convert a new group into `pending` on top of `written`, the group converted just before whose write
+        has not ended: its series as it left them, its new series still counted against max_series. If that
+        write fails, `pending` is void and the group is converted again (`begin`)."""
+        carried_new = self._staged_new if written is self._staging else 0
+        pending.update(written)
+        self._carried, self._carried_new = written, carried_new
+        self._staging, self._staged_new = pending, 0
+
     def delta(self, key: int, point: MetricPoint, pending: dict[int, SeriesState]) -> float | DropReason:
         """The delta this point contributes, or why it contributes nothing."""
         if point.temporality != CUMULATIVE:
@@ -162,8 +180,8 @@ class CumulativeToDelta:
 
     def _stage_new_series(self, pending: dict[int, SeriesState]) -> None:
         if pending is not self._staging:  # a new group: count its new series from 0
-            self._staging, self._staged_new = pending, 0
-        if len(self._state) + self._staged_new >= self.max_series:
+            self.begin(pending)
+        if len(self._state) + self._carried_new + self._staged_new >= self.max_series:
             raise SeriesLimitReached(
                 f"the collector already tracks {self.max_series} cumulative series (temporality.max_series): "
                 "points of new cumulative series are refused until idle ones expire"
@@ -179,6 +197,8 @@ class CumulativeToDelta:
             arrived[key] = arrived_ns
         if pending is self._staging:
             self._staging, self._staged_new = None, 0
+        if pending is self._carried:
+            self._carried, self._carried_new = None, 0
 
     def expire(self, horizon_ns: int) -> int:
         """Forget series whose last point arrived before `horizon_ns` (as a restart would); returns how many.

@@ -16,6 +16,7 @@ from collector.pipeline import Pipeline, PipelineConfig
 from exporters.clickhouse import StoreUnavailable
 from pdata import Batch, EventFact, LogEvent, MetricPoint, PointFact, Sender
 from pdata.consumer import ConsumeResult, Unavailable
+from pdata.store import PreparedFacts
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver
@@ -33,7 +34,11 @@ class FlakyStore:
         self.attempts: list[set[bytes]] = []  # the requests of every insert tried
         self.committed: list[tuple[list[PointFact], list[EventFact]]] = []
 
-    def write(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
+    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
+        return PreparedFacts(points, events)
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
+        points, events = prepared.points, prepared.events
         digests = {fact.digest for fact in points} | {fact.digest for fact in events}
         self.attempts.append(digests)
         if BAD in digests or not self.reachable:

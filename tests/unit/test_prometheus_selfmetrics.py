@@ -16,6 +16,7 @@ from exporters.clickhouse import StoreUnavailable
 from exporters.prometheus import PrometheusExporterConfig, create_exporter
 from pdata import Batch, Sender
 from pdata.consumer import ConsumeResult
+from pdata.store import PreparedFacts
 
 
 def scrape(registry: CollectorRegistry) -> dict[tuple[str, frozenset], float]:
@@ -121,7 +122,10 @@ class FlakyStore:
         self.fail = False
         self.embedded = True
 
-    def write(self, points, events) -> None:
+    def prepare(self, points, events) -> PreparedFacts:
+        return PreparedFacts(points, events)
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
         if self.fail:
             raise StoreUnavailable("down")
 
