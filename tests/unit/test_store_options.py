@@ -3,7 +3,10 @@ option's name and the reason before anything starts."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,36 @@ def test_settings_that_cannot_work_are_refused_with_the_reason(environ: dict[str
 def test_the_retention_floor_follows_the_state_the_collector_reads_back() -> None:
     environ = {"CC_ANALYTICS_STORAGE_RETENTION_DAYS": "70"}
     assert configuration.load(environ=environ, config_file=None).storage_retention_days == 70
+
+
+_ENGINE_ALLOCATOR = """
+import os, sys, tempfile
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore
+store = ClickHouseStore(ClickHouseConfig(dsn="chdb://" + tempfile.mkdtemp(), return_freed_memory=sys.argv[1] == "on"))
+store.connect()
+store.close()
+print(os.environ.get("JE_MALLOC_CONF", "<unset>"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("option", "operator", "engine_reads"),
+    [
+        ("on", None, "dirty_decay_ms:0,muzzy_decay_ms:0"),
+        ("off", None, "<unset>"),
+        ("on", "narenas:2", "narenas:2"),  # the operator's own allocator options win
+    ],
+)
+def test_the_embedded_engine_returns_freed_memory_unless_told_otherwise(
+    option: str, operator: str | None, engine_reads: str
+) -> None:
+    # A process of its own: the engine reads its allocator's options once, when it loads.
+    environ = {key: value for key, value in os.environ.items() if key != "JE_MALLOC_CONF"}
+    if operator is not None:
+        environ["JE_MALLOC_CONF"] = operator
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _ENGINE_ALLOCATOR, option], cwd=root, env=environ, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == engine_reads
