@@ -2,9 +2,8 @@
 
 It reads the oldest pending records, hands them to the pipeline all at once (which groups them into large
 inserts and runs the processor chain on them in this order: dedup and cumulative→delta see the records in the
-order they were appended, against the state the pipeline restored from the store at start-up), and while the
-pipeline writes them reads and hands over the group after them; then it waits for each outcome of the first
-group and checkpoints after the longest run of its records that are done:
+order they were appended, against the state the pipeline restored from the store at start-up), waits for each
+outcome, then checkpoints after the longest run of records that are done:
 
 - stored, or recognised as already stored (a replay after a crash: the pipeline's dedup window, restored from
   the store's rows, knows its digest) → done;
@@ -12,9 +11,6 @@ group and checkpoints after the longest run of its records that are done:
 - the store could not take it (Unavailable) → retried, the same records in the same order, after a backoff;
   never skipped;
 - damaged on disk since it was written → logged as queue.corrupt_record, counted, skipped.
-
-When a group has a record to retry, the outcomes of the group handed after it are only remembered (done records
-are not handed again), and the drain starts again from the oldest pending record.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 
 from collector.wal.codec import decode
 from collector.wal.frame import FORMAT_VERSION, Record
@@ -37,20 +32,6 @@ log = logging.getLogger("cc_analytics.queue")
 
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 10.0
-
-
-Submitted = list[tuple[RecordRef, Future[ConsumeResult]]]
-
-
-@dataclass(slots=True)
-class _Handed:
-    """A group of records handed to the pipeline, in log order; `done`: those with their outcome already known."""
-
-    refs: list[RecordRef]
-    submitted: Submitted = field(default_factory=list)
-    done: set[tuple[int, int]] = field(default_factory=set)
-    failed: bool = False  # the pipeline took only part of it
-    full: bool = False  # as large as a group may be: more is waiting behind it
 
 
 class Drainer:
@@ -87,42 +68,23 @@ class Drainer:
     def _run(self) -> None:
         backoff_s = _FIRST_BACKOFF_S
         retrying = False
-        ahead: _Handed | None = None  # handed to the pipeline, outcomes not yet awaited
         while True:
             if self._stopping and time.monotonic() >= self._deadline:
-                break  # what is not checkpointed is drained again at the next start, recognised as stored
-            if ahead is None:
-                self._pace()
-                refs = self._wal.head(self._max_group_items, timeout_s=0.2)
-            elif ahead.full:  # a backlog: what follows it is read while it is written
-                refs = self._wal.head(self._max_group_items, timeout_s=0.0, skip=len(ahead.refs))
-            else:  # what arrives meanwhile waits for the next drain, to make one large insert
-                refs = []
-            handed = None
-            if refs:
-                self._last_drain_at = time.monotonic()
-                handed = self._hand(refs, len(ahead.refs) if ahead is not None else 0)
-                if handed.full:
-                    self._last_drain_at = 0.0  # a backlog: the next group is already full, take it at once
-            if ahead is None:
-                if handed is None:
-                    if self._stopping:
-                        break
-                    continue
-                ahead, handed = handed, None
-                if not ahead.failed:
-                    continue  # the next group is read and handed over while the pipeline writes this one
-            if self._settle_group(ahead):
+                break
+            self._pace()
+            refs = self._wal.head(self._max_group_items, timeout_s=0.2)
+            if not refs:
+                if self._stopping:
+                    break
+                continue
+            self._last_drain_at = time.monotonic()
+            if sum(ref.items for ref in refs) >= self._max_group_items:
+                self._last_drain_at = 0.0  # a backlog: the next group is already full, take it at once
+            if self._drain(refs):
                 if retrying:
                     log.info("queue.drain_resumed", extra={"fields": {"pending_records": self._wal.pending_records()}})
                 backoff_s, retrying = _FIRST_BACKOFF_S, False
-                ahead = handed
                 continue
-            if handed is not None:
-                # Handed after a record to retry: the outcomes are kept, the drain starts again from the oldest.
-                self._settle(handed.submitted, handed.done)
-                self._done |= handed.done
-            ahead = None
             if not retrying:
                 log.warning(
                     "queue.drain_waiting",
@@ -145,32 +107,28 @@ class Drainer:
         if wait_s > 0 and not self._stopping:
             self._wake.wait(wait_s)
 
-    def _hand(self, refs: list[RecordRef], skip: int) -> _Handed:
-        """Read `refs` and hand them to the pipeline, without waiting for their outcomes."""
-        # Full: head() stopped at max_group_items with more records pending behind the group (a backlog).
-        handed = _Handed(refs, full=self._wal.pending_records() > skip + len(refs))
+    def _drain(self, refs: list[RecordRef]) -> bool:
+        """Hand `refs` to the pipeline and checkpoint after those done; True when none has to be retried."""
+        submitted: list[tuple[RecordRef, Future[ConsumeResult]]] = []
+        done: set[tuple[int, int]] = set()
+        failed = False
         for ref in refs:
             key = (ref.segment, ref.offset)
             if key in self._done:
-                handed.done.add(key)
+                done.add(key)
                 continue
             batch = self._read(ref)
             if batch is None:
-                handed.done.add(key)
+                done.add(key)
                 continue
-            future = self._submit(batch, handed.submitted, handed.done)
+            future = self._submit(batch, submitted, done)
             if future is None:
-                handed.failed = True
+                failed = True
                 break
             future.add_done_callback(functools.partial(_log_late_refusals, batch, batch.rejected))
-            handed.submitted.append((ref, future))
-        return handed
-
-    def _settle_group(self, handed: _Handed) -> bool:
-        """Wait for the outcomes of `handed` (the oldest pending records) and checkpoint after those done; True
-        when none has to be retried."""
-        failed = not self._settle(handed.submitted, handed.done) or handed.failed
-        self._checkpoint(handed.refs, handed.done)
+            submitted.append((ref, future))
+        failed = not self._settle(submitted, done) or failed
+        self._checkpoint(refs, done)
         return not failed
 
     def _read(self, ref: RecordRef) -> Batch | None:
@@ -187,7 +145,9 @@ class Drainer:
             self._wal.corrupt_records += 1
             return None
 
-    def _submit(self, batch: Batch, submitted: Submitted, done: set[tuple[int, int]]) -> Future[ConsumeResult] | None:
+    def _submit(
+        self, batch: Batch, submitted: list[tuple[RecordRef, Future[ConsumeResult]]], done: set[tuple[int, int]]
+    ) -> Future[ConsumeResult] | None:
         """The pipeline's future for `batch`; when its own queue is full, wait for what was handed to it first.
         None: the pipeline takes nothing now (closing, or what was handed to it failed)."""
         while True:
@@ -205,7 +165,7 @@ class Drainer:
                 self._last_error = str(exc)
                 return None
 
-    def _settle(self, submitted: Submitted, done: set[tuple[int, int]]) -> bool:
+    def _settle(self, submitted: list[tuple[RecordRef, Future[ConsumeResult]]], done: set[tuple[int, int]]) -> bool:
         """Wait for each handed record's outcome; True when every one is done."""
         every_one = True
         for ref, future in submitted:
