@@ -5,20 +5,19 @@ real engine (chDB), with the committed dashboards' SQL."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import clickhouse_connect
 import pytest
 
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store, tablesettings
-from exporters.clickhouse.migrations import Migrator, SchemaDdl, load_migrations
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from exporters.clickhouse.migrations import load_migrations
 from pdata import LogEvent
 from tests.dashboards.grafana import ALL, TimeRange, Variables
 from tests.integration.test_session_rollup import _rows
 from tests.integration.test_views_semantics import LINES, metric, write
+from tests.support.schema import store_at_migration
 
 COST = "claude_code.cost.usage"
 TOKENS = "claude_code.token.usage"
@@ -199,14 +198,7 @@ def test_the_migration_backfills_what_the_store_held_and_ingest_then_adds_once(t
     """A store at migration 0006 holding the models' rows is upgraded: 0007 fills the rollup from its raw rows, and
     what is written afterwards is counted once, by the materialized views."""
     dsn = f"chdb://{tmp_path / 'chdb'}"
-    raw = clickhouse_connect.get_client(dsn=dsn)
-    try:
-        before_0007 = SchemaDdl(migrations=[m for m in load_migrations() if m.version <= 6])
-        Migrator(lambda: contextlib.nullcontext(raw), before_0007, tablesettings.TablePolicy(400, False), {}).run()
-    finally:
-        raw.close()
-    upgraded = ClickHouseStore(ClickHouseConfig(dsn=dsn))
-    upgraded.connect()
+    upgraded = store_at_migration(dsn, 6)
     try:
         write_models(upgraded)
         assert upgraded.migrate() == [m.name for m in load_migrations() if m.version >= 7]  # 0007 and later ones

@@ -5,21 +5,20 @@ migration from the rows it already held. On the real engine (chDB), with the com
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import clickhouse_connect
 import pytest
 
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store, tablesettings
-from exporters.clickhouse.migrations import Migrator, SchemaDdl, load_migrations
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from exporters.clickhouse.migrations import load_migrations
 from pdata import LogEvent
 from tests.dashboards import common
 from tests.dashboards.grafana import ALL, TimeRange, Variables, clickhouse_sql, duration_seconds
 from tests.integration.test_views_semantics import LINES, metric, write
+from tests.support.schema import store_at_migration
 
 COST = "claude_code.cost.usage"
 TOKENS = "claude_code.token.usage"
@@ -161,14 +160,7 @@ def test_the_migration_backfills_what_the_store_held_and_ingest_then_adds_once(t
     """A store at migration 0005 holding the sessions is upgraded: 0006 fills the rollup from its raw rows, and
     what is written afterwards is counted once, by the materialized views."""
     dsn = f"chdb://{tmp_path / 'chdb'}"
-    raw = clickhouse_connect.get_client(dsn=dsn)
-    try:
-        before_0006 = SchemaDdl(migrations=[m for m in load_migrations() if m.version <= 5])
-        Migrator(lambda: contextlib.nullcontext(raw), before_0006, tablesettings.TablePolicy(400, False), {}).run()
-    finally:
-        raw.close()
-    upgraded = ClickHouseStore(ClickHouseConfig(dsn=dsn))
-    upgraded.connect()
+    upgraded = store_at_migration(dsn, 5)
     try:
         write_sessions(upgraded)
         assert upgraded.migrate() == [m.name for m in load_migrations() if m.version >= 6]  # 0006 and later ones
