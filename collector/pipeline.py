@@ -190,16 +190,17 @@ class Pipeline:
     def _advance(self, written: _Write | None, part: list[Item]) -> _Write | None:
         """Process `part` while `written`'s insert goes on, answer `written`, then start `part`'s insert;
         returns the part now being inserted (None: `part` was answered already)."""
+        batches = [item[0] for item in part]
+        size = sum(item[2] for item in part)
         processed: ProcessedGroup | None = None
         if written is not None:
             try:
-                processed = self._chain.process([item[0] for item in part], after=written.processed)
+                processed = self._chain.process(batches, after=written.processed)
             except Exception:
                 processed = None  # processed again below, where a fault is answered
             if not self._finish(written):
                 processed = None  # processed on top of a write that did not commit: void
         if processed is None:
-            batches = [item[0] for item in part]
             try:
                 processed = self._chain.process(batches)
             except StoreUnavailable as exc:  # a look-up in a shared store: nothing may be counted without it
@@ -209,9 +210,9 @@ class Pipeline:
                 failure = Unavailable(f"internal error: {type(exc).__name__}")
             if processed is None:
                 self._recover(part, failure)
-                self._release(sum(item[2] for item in part))
+                self._release(size)
                 return None
-        write = _Write(part, processed, sum(item[2] for item in part))
+        write = _Write(part, processed, size)
         try:
             # Serialized here, while the inserter may still be sending the part before.
             prepared = self._store.prepare(processed.points, processed.events)
