@@ -69,7 +69,7 @@ print(os.environ.get("JE_MALLOC_CONF", "<unset>"))
 @pytest.mark.parametrize(
     ("option", "operator", "engine_reads"),
     [
-        ("on", None, "dirty_decay_ms:0,muzzy_decay_ms:0"),
+        ("on", None, "dirty_decay_ms:500,muzzy_decay_ms:0"),
         ("off", None, "<unset>"),
         ("on", "narenas:2", "narenas:2"),  # the operator's own allocator options win
     ],
