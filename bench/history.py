@@ -205,6 +205,7 @@ ROLLUPS = {
     "session_hourly": "hour",
     "model_team_hourly": "hour",
     "org_daily": "day",
+    "org_daily_all_teams": "day",
     "member_daily": "day",
     "tool_decisions_daily": "day",
 }

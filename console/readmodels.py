@@ -54,9 +54,13 @@ _IDLE = {
 
 def analytics(store: NamedQueries, start: date, end: date, organization_id: str = "", team: str = "") -> dict[str, Any]:
     parameters = _filters(start, end, organization_id, team)
-    totals_rows = store.query_named("analytics_totals", parameters)
-    totals = _shape(totals_rows[0]) if totals_rows else dict(_IDLE)
-    by_day = {row["day"]: _shape(row) for row in store.query_named("analytics_days", parameters)}
+    totals = dict(_IDLE)
+    by_day: dict[date, dict[str, Any]] = {}
+    for row in store.query_named("analytics_days_and_totals", parameters):
+        if row["whole_range"]:
+            totals = _shape(row)
+        else:
+            by_day[row["day"]] = _shape(row)
     days = []
     day = start
     while day <= end:

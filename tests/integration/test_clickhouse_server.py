@@ -161,11 +161,12 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     assert not failures, failures
     assert sorted(applied) == [
         [], [], ["0003_daily_rollups.sql", "0004_shared_state_indexes.sql", "0005_monthly_and_team_rollups.sql",
-                 "0006_session_hourly.sql", "0007_model_team_hourly.sql"]
+                 "0006_session_hourly.sql", "0007_model_team_hourly.sql",
+                 "0008_org_daily_all_teams.sql"]
     ]  # fmt: skip
 
     versions = [row[0] for row in raw.query("SELECT version FROM schema_migrations ORDER BY version").result_rows]
-    assert versions == [1, 2, 3, 4, 5, 6, 7]
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8]
     claims = raw.query("SELECT attempt, countIf(kind = 'claim'), countIf(kind = 'released') "
                        "FROM schema_migrations_lock GROUP BY attempt ORDER BY attempt").result_rows  # fmt: skip
     assert claims == [(1, 1, 1)]  # one claim kept of however many were made, then released

@@ -58,6 +58,9 @@ FACTS = [
     Fact(at(Y, 3, 1, 0, 0), "bob@example.com", "s-b2", "blue", "lines", 11),
     Fact(at(Y, 3, 10, 23, 59), "carol@example.com", "s-c2", "red", "cost", 1.25),
     Fact(at(Y, 3, 11, 0, 0), "alice@example.com", "s-a3", "red", "lines", 13),
+    # one member and session in two teams the same day: one member, one session that day, in each team's view too
+    Fact(at(Y, 4, 20, 9, 0), "erin@example.com", "s-e2", "red", "lines", 2),
+    Fact(at(Y, 4, 20, 10, 0), "erin@example.com", "s-e2", "blue", "lines", 1),
     Fact(at(Y, 6, 15, 9, 0), "dave@example.com", "", "blue", "session_starts", 2),  # session ids off
     Fact(at(Y, 12, 20, 12, 0), "alice@example.com", "s-a9", "red", "cost", 2),
     Fact(at(Y, 12, 31, 23, 59), "bob@example.com", "s-b9", "blue", "reject", 3, "Write"),
@@ -75,7 +78,7 @@ def _ns(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
 
 
-def _store_fact(store: ClickHouseStore, fact: Fact) -> None:
+def store_fact(store: ClickHouseStore, fact: Fact) -> None:
     who = {"user.email": fact.member, "user.id": fact.member, "team.id": fact.team}
     if fact.session:
         who["session.id"] = fact.session
@@ -99,7 +102,7 @@ def _store_fact(store: ClickHouseStore, fact: Fact) -> None:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseStore]:
     opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path_factory.mktemp('months') / 'chdb'}"))
     for fact in FACTS:
-        _store_fact(opened, fact)
+        store_fact(opened, fact)
     yield opened
     opened.close()
 
@@ -183,9 +186,9 @@ def test_exact_figures_of_a_range_from_mid_month_to_mid_month(store: ClickHouseS
 def test_exact_figures_of_a_year_across_new_years_day(store: ClickHouseStore) -> None:
     totals = readmodels.analytics(store, *A_YEAR_ACROSS_NEW_YEARS)["totals"]
     # Everything but Bob's reject of Dec 31 and his 8 USD of the next New Year's Day: five members; s-a1 (two years) once,
-    # plus Dave's two starts without a session id.
-    assert (totals["accepted_lines"], totals["spend_usd"], totals["rejects"]) == (39, 4.0, 1)
-    assert (totals["active_users"], totals["sessions"]) == (5, 9 + 2)
+    # s-e2 (two teams) once, plus Dave's two starts without a session id.
+    assert (totals["accepted_lines"], totals["spend_usd"], totals["rejects"]) == (42, 4.0, 1)
+    assert (totals["active_users"], totals["sessions"]) == (5, 10 + 2)
 
 
 def test_a_team_filter_keeps_a_members_days_in_that_team(store: ClickHouseStore) -> None:
@@ -254,3 +257,25 @@ def test_the_monthly_rollups_keep_their_history_past_the_raw_retention(store: Cl
     assert "TTL toDateTime(time) + toIntervalDay(400)" in store.select("SHOW CREATE TABLE metric_points")[0][0]
     for rollup in ("org_monthly", "member_monthly", "tool_decisions_monthly"):
         assert "TTL" not in store.select(f"SHOW CREATE TABLE {rollup}")[0][0], rollup
+
+
+def assert_analytics_equal_the_facts(store: ClickHouseStore, first: date, last: date, team: str) -> None:
+    report = readmodels.analytics(store, first, last, team=team)
+    assert report["totals"] == pytest.approx(_figures(_within(first, last, team))), (first, last, team)
+    for day in report["days"]:
+        when = date.fromisoformat(day["date"])
+        figures = {k: v for k, v in day.items() if k != "date"}
+        assert figures == pytest.approx(_figures(_within(when, when, team))), (when, team)
+
+
+@pytest.mark.parametrize("team", ["", "red", "blue"])
+def test_every_team_and_all_of_them_per_day_and_over_each_range(store: ClickHouseStore, team: str) -> None:
+    # Without a team filter the days come from the whole-organization daily rollup, with one from the per-team one.
+    for first, last in RANGES:
+        assert_analytics_equal_the_facts(store, first, last, team)
+    april = readmodels.analytics(store, date(Y, 4, 20), date(Y, 4, 20), team=team)["totals"]
+    assert (april["accepted_lines"], april["active_users"], april["sessions"]) == (
+        {"": 3, "red": 2, "blue": 1}[team],
+        1,
+        1,
+    )

@@ -36,6 +36,8 @@ def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHou
         ("model_usage_hourly", "AggregatingMergeTree"),
         ("model_usage_hourly_from_points", "MaterializedView"),
         ("org_daily", "AggregatingMergeTree"),
+        ("org_daily_all_teams", "AggregatingMergeTree"),
+        ("org_daily_all_teams_from_daily", "MaterializedView"),
         ("org_daily_from_events", "MaterializedView"),
         ("org_daily_from_points", "MaterializedView"),
         ("org_monthly", "AggregatingMergeTree"),

@@ -30,6 +30,7 @@ TABLES = {
     "tool_decisions_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "session_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
     "model_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "org_daily_all_teams": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 VIEWS = {
     # view: (target, source)
@@ -53,9 +54,11 @@ VIEWS = {
     # nor by model and team with the lines and API calls: the per-model one reads them too
     "model_team_hourly_from_points": ("model_team_hourly", "metric_points"),
     "model_team_hourly_from_events": ("model_team_hourly", "events"),
+    # the whole organization's days from the per-team ones, shard by shard (an organization is on one shard)
+    "org_daily_all_teams_from_daily": ("org_daily_all_teams", "org_daily"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
-             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly")  # fmt: skip
+             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams")  # fmt: skip
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),

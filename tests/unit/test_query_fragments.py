@@ -63,7 +63,7 @@ def test_the_month_split_queries_read_the_shared_range_and_filter_once_each() ->
     # Months from the monthly rollup and the days around them from the daily one, both filtered alike.
     bounds = "toStartOfMonth(end_day) AS end_month"
     filter_line = "AND ({team:String} = '' OR team = {team:String})"
-    for name in ("analytics_totals.sql", "acceptance_by_tool.sql", "team_members.sql"):
+    for name in ("acceptance_by_tool.sql", "team_members.sql"):
         sql = _sql("queries", name)
         assert sql.count(bounds) == 1
         assert sql.count("WHERE month >= first_month") == 1

@@ -1,4 +1,4 @@
--- The last columns of the console's totals over org_daily/org_monthly rows: decisions, members and sessions
+-- The last columns of the console's figures over daily rollup rows: decisions, members and sessions
 -- distinct over all the rows merged (uniqExact states, not summed), sessions without an id added, spend.
 sum(accepts) AS accepts,
 sum(rejects) AS rejects,
