@@ -2,7 +2,7 @@
 --   org_daily_all_teams  per organization and day: the columns of org_daily, summed over its teams, the
 --                        uniqExact states of members and session ids merged (not finalized: still exact when
 --                        merged again).
--- The console's per-day series without a team filter (`analytics_days`) reads one row per day here instead of
+-- The console's per-day series without a team filter (`analytics_days_and_totals`) reads one row per day here instead of
 -- one per team and day in org_daily, and so deserializes one state per day instead of one per team and day: a
 -- member or session id is read once per day either way, but the per-state cost went with the teams. Measured on
 -- the bench's year (bench/README.md), the 30-day series took ~10 ms here and ~25 ms from org_daily.
