@@ -258,7 +258,7 @@ def test_every_rendered_cluster_statement_parses_with_the_engines_parser(
     alters = tablesettings.changes(
         {f"{t}_local": "MergeTree ORDER BY tuple()" for t in tablesettings.RAW_TABLES}, policy
     )
-    assert len(alters) == 4
+    assert len(alters) == 6
     engines: list[str] = []
     with clickhouse_server.client() as client:
         for statement in statements + alters:
@@ -315,6 +315,30 @@ def test_raw_rows_past_retention_are_dropped_while_the_views_keep_their_history(
         report = readmodels.analytics(store, old, today)
         assert report["totals"]["accepted_lines"] == 12
         assert report["days"][0] == {**report["days"][0], "date": old.isoformat(), "accepted_lines": 5}
+    finally:
+        store.close()
+
+
+def test_the_raw_tables_merge_column_by_column_and_keep_every_row(dsn: str, raw) -> None:
+    """tablesettings.py: a merge of the raw tables is Vertical from the first row, where ClickHouse would read
+    every column of every part at once below 131 072 rows; the rollups keep ClickHouse's choice."""
+    store = create_store(ClickHouseConfig(dsn))
+    try:
+        engines = dict(
+            raw.query("SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()").result_rows
+        )
+        assert [tablesettings.vertical_merge_rows(engines[t]) for t in tablesettings.RAW_TABLES] == [1, 1]
+        assert [tablesettings.vertical_merge_rows(engines[t]) for t in ("member_hourly", "org_daily")] == [None, None]
+        today = datetime.now(UTC).date()
+        for lines in (10, 5, 1):  # an insert each: three parts
+            write(store, metric(LINES, lines, ns(today, 0), ALICE, type="added"))
+        raw.command("OPTIMIZE TABLE metric_points FINAL")
+        parts = (
+            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'metric_points' AND active"
+        )
+        assert raw.command(parts) == 1
+        assert raw.command("SELECT sum(value) FROM metric_points") == 16.0
+        assert readmodels.analytics(store, today, today)["totals"]["accepted_lines"] == 16
     finally:
         store.close()
 

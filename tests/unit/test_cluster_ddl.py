@@ -140,7 +140,7 @@ def test_a_statement_without_a_rule_is_refused_by_name() -> None:
         cluster.render(["CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a"], "a cluster; DROP")
 
 
-ENGINE_FULL = "MergeTree PARTITION BY toYYYYMM(time) ORDER BY (organization_id, metric, member, time) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"
+ENGINE_FULL = "MergeTree PARTITION BY toYYYYMM(time) ORDER BY (organization_id, metric, member, time) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000, vertical_merge_algorithm_min_rows_to_activate = 1"
 ROLLUP_FULL = "AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (organization_id, day, team) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"
 
 
@@ -190,6 +190,34 @@ def test_every_data_table_of_one_server_keeps_a_deduplication_window() -> None:
         )
         == []
     )
+
+
+def test_the_raw_tables_and_only_they_merge_column_by_column_from_the_first_row() -> None:
+    created = {
+        "metric_points": ENGINE_FULL.replace(", vertical_merge_algorithm_min_rows_to_activate = 1", ""),
+        "events": ENGINE_FULL.replace("metric,", "event_name,").replace(
+            "vertical_merge_algorithm_min_rows_to_activate = 1", "vertical_merge_algorithm_min_rows_to_activate = 5000"
+        ),
+        "org_daily": ROLLUP_FULL,
+    }
+    policy = tablesettings.TablePolicy(0, False)
+    assert [tablesettings.vertical_merge_rows(created[t]) for t in ("metric_points", "events", "org_daily")] == [
+        None,
+        5000,
+        None,
+    ]
+    assert tablesettings.changes(created, policy) == [
+        "ALTER TABLE events MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1",
+        "ALTER TABLE metric_points MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1",
+    ]
+    assert tablesettings.changes({"metric_points": ENGINE_FULL, "org_daily": ROLLUP_FULL}, policy) == []
+    # On a cluster too (a MergeTree setting of the replicated local tables).
+    assert tablesettings.changes(
+        {"events_local": ENGINE_FULL.split(" SETTINGS")[0], "org_daily_local": ROLLUP_FULL.split(" SETTINGS")[0]},
+        tablesettings.TablePolicy(0, False, CLUSTER),
+    ) == [
+        f"ALTER TABLE events_local ON CLUSTER `{CLUSTER}` MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1"
+    ]
 
 
 def test_on_a_cluster_the_local_tables_are_altered_on_the_cluster() -> None:
