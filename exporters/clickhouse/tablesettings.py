@@ -41,11 +41,9 @@ CONTROL_TABLES = frozenset({"schema_migrations", "schema_migrations_lock"})
 # collectors sharing the server make meanwhile (ClickHouse's own default for replicated tables).
 DEDUP_WINDOW = 1000
 DEDUP_SETTING = "non_replicated_deduplication_window"
-_DEDUP = re.compile(rf"\b{DEDUP_SETTING} = (?P<blocks>\d+)\b")
 
 VERTICAL_MERGE_SETTING = "vertical_merge_algorithm_min_rows_to_activate"
 VERTICAL_MERGE_ROWS = 1
-_VERTICAL_MERGE = re.compile(rf"\b{VERTICAL_MERGE_SETTING} = (?P<rows>\d+)\b")
 
 _TTL = re.compile(r"\bTTL\s+(?P<ttl>.*?)(?:\s+SETTINGS\s|$)", re.DOTALL)
 
@@ -71,15 +69,10 @@ def has_fsync(engine_full: str) -> bool:
     return all(re.search(rf"\b{name} = 1\b", engine_full) for name in FSYNC_SETTINGS)
 
 
-def dedup_window(engine_full: str) -> int:
-    match = _DEDUP.search(engine_full)
-    return int(match.group("blocks")) if match else 0
-
-
-def vertical_merge_rows(engine_full: str) -> int | None:
-    """The table's own threshold for column-by-column merges; None: ClickHouse's default."""
-    match = _VERTICAL_MERGE.search(engine_full)
-    return int(match.group("rows")) if match else None
+def setting_value(engine_full: str, name: str) -> int | None:
+    """A numeric setting of the table, read from its `engine_full`; None: not set (ClickHouse's default)."""
+    match = re.search(rf"\b{name} = (?P<value>\d+)\b", engine_full)
+    return int(match.group("value")) if match else None
 
 
 def local_names(tables: Iterable[str], cluster: str) -> dict[str, str]:
@@ -101,7 +94,7 @@ def changes(engine_full: dict[str, str], policy: TablePolicy) -> list[str]:
                 )
             else:
                 statements.append(f"ALTER TABLE {name}{cluster} REMOVE TTL")
-        if table in RAW_TABLES and vertical_merge_rows(engine) != VERTICAL_MERGE_ROWS:
+        if table in RAW_TABLES and setting_value(engine, VERTICAL_MERGE_SETTING) != VERTICAL_MERGE_ROWS:
             statements.append(
                 f"ALTER TABLE {name}{cluster} MODIFY SETTING {VERTICAL_MERGE_SETTING} = {VERTICAL_MERGE_ROWS}"
             )
@@ -111,7 +104,7 @@ def changes(engine_full: dict[str, str], policy: TablePolicy) -> list[str]:
                 statements.append(f"ALTER TABLE {name}{cluster} MODIFY SETTING {assignments}")
             else:
                 statements.append(f"ALTER TABLE {name}{cluster} RESET SETTING {', '.join(FSYNC_SETTINGS)}")
-        if not policy.cluster and table not in CONTROL_TABLES and dedup_window(engine) != DEDUP_WINDOW:
+        if not policy.cluster and table not in CONTROL_TABLES and setting_value(engine, DEDUP_SETTING) != DEDUP_WINDOW:
             statements.append(f"ALTER TABLE {name} MODIFY SETTING {DEDUP_SETTING} = {DEDUP_WINDOW}")
     return statements
 

@@ -327,8 +327,11 @@ def test_the_raw_tables_merge_column_by_column_and_keep_every_row(dsn: str, raw)
         engines = dict(
             raw.query("SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()").result_rows
         )
-        assert [tablesettings.vertical_merge_rows(engines[t]) for t in tablesettings.RAW_TABLES] == [1, 1]
-        assert [tablesettings.vertical_merge_rows(engines[t]) for t in ("member_hourly", "org_daily")] == [None, None]
+        merge_rows = {
+            table: tablesettings.setting_value(engines[table], tablesettings.VERTICAL_MERGE_SETTING)
+            for table in ("metric_points", "events", "member_hourly", "org_daily")
+        }
+        assert merge_rows == {"metric_points": 1, "events": 1, "member_hourly": None, "org_daily": None}
         today = datetime.now(UTC).date()
         for lines in (10, 5, 1):  # an insert each: three parts
             write(store, metric(LINES, lines, ns(today, 0), ALICE, type="added"))

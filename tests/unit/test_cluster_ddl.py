@@ -201,11 +201,8 @@ def test_the_raw_tables_and_only_they_merge_column_by_column_from_the_first_row(
         "org_daily": ROLLUP_FULL,
     }
     policy = tablesettings.TablePolicy(0, False)
-    assert [tablesettings.vertical_merge_rows(created[t]) for t in ("metric_points", "events", "org_daily")] == [
-        None,
-        5000,
-        None,
-    ]
+    merge_rows = {t: tablesettings.setting_value(e, tablesettings.VERTICAL_MERGE_SETTING) for t, e in created.items()}
+    assert merge_rows == {"metric_points": None, "events": 5000, "org_daily": None}
     assert tablesettings.changes(created, policy) == [
         "ALTER TABLE events MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1",
         "ALTER TABLE metric_points MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1",
