@@ -19,9 +19,9 @@ is a MergeTree setting), so they are reconciled at start-up: the tables' current
 - Merges of the raw tables: column by column from the first row (`vertical_merge_algorithm_min_rows_to_activate
   = 1`). Below ClickHouse's default of 131 072 rows a merge reads every column of every part at once
   (Horizontal): on the embedded engine under load, merging 6–7 fresh parts of ~20 000–80 000 rows of these
-  two tables (24–25 columns beside the key, attribute maps among them) took 50–250 MB for a moment each, most
+  two tables (24–25 columns beside the key, attribute maps among them) took 48–253 MB for a moment each, most
   of the collector's peak above idle (bench/README.md, memory at 2× overload). Column by column, the same
-  merges took 10–55 MB. The rollups are narrow and keep ClickHouse's choice.
+  merges took 9–55 MB. The rollups are narrow and keep ClickHouse's choice.
 
 On a cluster the settings live on the `_local` tables and are altered ON CLUSTER.
 """
