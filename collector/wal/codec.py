@@ -20,9 +20,12 @@ pending), then a JSON object:
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from pdata import Batch, LogEvent, MetricPoint, Sender
 
@@ -75,10 +78,31 @@ def encode(batch: Batch) -> bytes:
         ],
         "resources": resources,
     }
-    # Non-finite values are screened out of Claude Code's counters, not of every metric: JSON's NaN and
-    # Infinity extension keeps them as the direct path would.
     prefix = _PREFIX.pack(batch.received_ns, batch.size, len(batch.digest)) + batch.digest
-    return prefix + json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return prefix + _json(document, batch.points)
+
+
+def _json(document: dict[str, Any], points: list[MetricPoint]) -> bytes:
+    """The document as compact UTF-8 JSON. orjson writes the same bytes as the standard library's compact form
+    ten times as fast (each record is encoded by a receiver and decoded by the writer), but it writes NaN and
+    Infinity as null and refuses what JSON cannot hold (integers past 64 bits). Non-finite values are screened
+    out of Claude Code's counters, not of every metric: the standard library's NaN and Infinity extension keeps
+    them as the direct path would."""
+    if all(math.isfinite(point.value) for point in points):
+        try:
+            return orjson.dumps(document)
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _loads(text: bytes) -> Any:
+    """orjson reads what _json wrote with it; a record with NaN or Infinity (or any JSON orjson refuses) is read
+    by the standard library, whose ValueError says what is wrong with one that is no JSON at all."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def summary(payload: bytes) -> Summary:
@@ -96,7 +120,7 @@ def decode(payload: bytes) -> Batch:
     """Raises ValueError (json's, or a KeyError/IndexError/TypeError wrapped) for a payload that is no Batch."""
     head = summary(payload)
     try:
-        document: dict[str, Any] = json.loads(payload[_PREFIX.size + len(head.digest) :])
+        document: dict[str, Any] = _loads(payload[_PREFIX.size + len(head.digest) :])
         resources: list[dict[str, str]] = document["resources"]
         token_name, api_key_id, organization_id = document["sender"]
         return Batch(

@@ -3,11 +3,15 @@ and damage (a torn tail, a flipped bit) is found by length and checksum and cost
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from collector.wal import codec
 from collector.wal.frame import FORMAT_VERSION, HEADER_BYTES, Damage, Record, frame, read_record, scan
 from pdata import Batch, LogEvent, MetricPoint, Sender
+from receiver.otlp.ingest import decode
+from tests.support.otlp_fuzz import PROTOBUF_FIXTURES
 
 
 def _batch(index: int = 0) -> Batch:
@@ -44,10 +48,46 @@ def test_a_batch_reads_back_equal_with_its_points_sharing_one_resource() -> None
 def test_non_finite_values_and_non_ascii_text_survive() -> None:
     batch = _batch()
     batch.points[0].value = float("inf")
+    batch.points[1].value = float("-inf")
+    batch.points[2].value = float("nan")
     batch.points[1].attributes["team"] = "équipe ✓"
     decoded = codec.decode(codec.encode(batch))
     assert decoded.points[0].value == float("inf")
+    assert decoded.points[1].value == float("-inf")
+    assert decoded.points[2].value != decoded.points[2].value  # NaN
     assert decoded.points[1].attributes["team"] == "équipe ✓"
+
+
+def _standard_library_record(batch: Batch) -> bytes:
+    """A record as format version 1 was first written: the prefix, then the standard library's compact JSON."""
+    payload = codec.encode(batch)
+    prefix = payload[: codec._PREFIX.size + len(batch.digest)]
+    document = json.loads(payload[len(prefix) :])
+    return prefix + json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("index", range(len(PROTOBUF_FIXTURES)))
+def test_records_of_real_requests_are_the_bytes_the_standard_library_writes(index: int) -> None:
+    """A queue written by an earlier collector drains unchanged, and one written now reads back the same: every
+    captured Claude Code request is encoded to the very bytes of the standard library's compact JSON."""
+    signal, body, encoding = PROTOBUF_FIXTURES[index]
+    batch = decode(signal, body, encoding, Sender("token-a", "apikey_01", "org-1")).batch
+    assert batch is not None and batch.size > 0
+    batch.screened = True
+    payload = codec.encode(batch)
+    assert payload == _standard_library_record(batch)
+    assert codec.decode(payload) == batch
+
+
+def test_text_json_escapes_and_large_integers_read_back_from_either_encoder() -> None:
+    batch = _batch(3)
+    batch.points[0].attributes["path"] = 'a"b\\c\n\t\x01\x7f\u2028 ✓'
+    batch.events[0].body = "line one\nline two \U0001f600"
+    batch.points[1].start_ns = 2**64 - 1
+    batch.points[2].value = 1e300
+    payload = codec.encode(batch)
+    assert payload == _standard_library_record(batch)
+    assert codec.decode(payload) == batch == codec.decode(_standard_library_record(batch))
 
 
 def test_records_scan_back_in_order_with_their_offsets() -> None:
