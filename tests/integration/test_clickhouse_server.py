@@ -237,7 +237,10 @@ def test_the_lock_of_a_migrator_that_died_expires(dsn: str, raw) -> None:
     assert [row[0] for row in raw.query("SELECT version FROM schema_migrations ORDER BY version").result_rows] == [
         migration.version for migration in load_migrations()
     ]
-    assert [(attempt, kind) for attempt, _, kind in _lock_rows(raw)] == [(1, "claim"), (2, "claim"), (2, "released")]
+    # Attempt 2 took the expired lock and released it; a migration that ran past the heartbeat interval (a busy
+    # machine) beat in between.
+    kinds = [(attempt, kind) for attempt, _, kind in _lock_rows(raw) if kind != "heartbeat" or attempt != 2]
+    assert kinds == [(1, "claim"), (2, "claim"), (2, "released")]
 
 
 def test_a_database_of_one_layout_is_not_taken_for_the_other(dsn: str) -> None:

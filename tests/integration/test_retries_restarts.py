@@ -97,7 +97,8 @@ def test_grpc_retry_with_message_compression_counts_once(shared: CollectorProces
 
 def test_a_retry_after_the_dedup_window_counts_again_before_and_after_a_restart(started, data_dir: Path) -> None:
     """dedup.window_seconds bounds what is remembered, in a running process as after a restart."""
-    window_s = 2
+    # Long enough that two sends in a row on a busy machine (a collector just restarted) fall inside it.
+    window_s = 5
     collector = start_on(started, data_dir, CC_ANALYTICS_DEDUP_WINDOW_SECONDS=str(window_s))
     request = otlp.edit_request(ORG, lines=2)
 
