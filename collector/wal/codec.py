@@ -84,7 +84,7 @@ def encode(batch: Batch) -> bytes:
 
 def _json(document: dict[str, Any], points: list[MetricPoint]) -> bytes:
     """The document as compact UTF-8 JSON. orjson writes the same bytes as the standard library's compact form
-    ten times as fast (each record is encoded by a receiver and decoded by the writer), but it writes NaN and
+    several times as fast (each record is encoded by a receiver and decoded by the writer), but it writes NaN and
     Infinity as null and refuses what JSON cannot hold (integers past 64 bits). Non-finite values are screened
     out of Claude Code's counters, not of every metric: the standard library's NaN and Infinity extension keeps
     them as the direct path would."""
