@@ -17,23 +17,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/cc-analytics run
 
-# The suite runs in PYTEST_WORKERS processes (pytest-xdist; a test file stays in one process, so its module and
-# package fixtures are built once). The tests that run the real Claude Code CLI (marked e2e) run after, alone:
-# the CLI sends its last export as it exits, and gives up on it on a machine busy with other tests.
-PYTEST_WORKERS ?= 4
-PYTEST = $(BIN)/python -m pytest
-PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile -m 'not e2e'
-
 test: lint
-	$(PYTEST) $(PARALLEL)
-	$(PYTEST) -m e2e
+	$(BIN)/python -m pytest
 	$(MAKE) test-server
 
 # The figures suite again with every store on the ClickHouse server path (storage.dsn=http://… on the test
 # server of tests/support/clickhouse_http.py); tests/conftest.py names the suite.
 test-server: $(STAMP)
-	CC_ANALYTICS_TEST_STORE=server $(PYTEST) $(PARALLEL)
-	CC_ANALYTICS_TEST_STORE=server $(PYTEST) -m e2e
+	CC_ANALYTICS_TEST_STORE=server $(BIN)/python -m pytest
 
 # Style and types: the same checks as .pre-commit-config.yaml, and `make test` (hence CI) runs them first.
 lint: $(STAMP)
