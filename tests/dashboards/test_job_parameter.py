@@ -28,7 +28,11 @@ def test_rules_and_dashboards_for_another_scrape_job(tmp_path: Path) -> None:
     assert f'"value": "{JOB}"' in health  # the job variable's default
     tests = sorted((out / "prometheus" / "tests").glob("*.yml"))
     assert len(tests) == len(common.RULE_TESTS)
-    for result in run_rule_tests(tests, tmp_path / "promtool"):
+    # The test groups whose input series carry the job. The others give the same result whatever the job (a
+    # series without the label matches the rules' job selector under neither name), and test_promtool runs them.
+    results = run_rule_tests(tests, tmp_path / "promtool", keep=lambda group: f'job="{JOB}"' in str(group))
+    assert len(results) >= len(tests)
+    for result in results:
         assert result.returncode == 0 and result.stdout.count("SUCCESS") == 1, result.stdout + result.stderr
     # The committed files keep the default job: --out leaves them alone.
     unchanged = subprocess.run([sys.executable, str(common.DASHBOARDS_DIR / "generate.py"), "--check"], timeout=300)
