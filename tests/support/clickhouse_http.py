@@ -221,6 +221,13 @@ class SqlResult:
     summary: dict[str, str]
 
 
+def _written(result: Any, what: str, otherwise: int) -> int:
+    """Rows or bytes a statement wrote, as chDB's result counts them; `otherwise` where the build's result has no
+    such count (chdb-core-lite 26.5 counts what was read only)."""
+    count = getattr(result, f"{what}_written", None)
+    return int(count()) if count is not None else otherwise
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -301,8 +308,8 @@ class Engine:
         summary = {
             "read_rows": str(result.rows_read()),
             "read_bytes": str(result.bytes_read()),
-            "written_rows": str(result.rows_written()),
-            "written_bytes": str(result.bytes_written()),
+            "written_rows": str(_written(result, "rows", 0)),
+            "written_bytes": str(_written(result, "bytes", 0)),
             "result_rows": "0",
             "result_bytes": str(len(body)),
             "elapsed_ns": str(time.perf_counter_ns() - started),
@@ -316,7 +323,9 @@ class Engine:
             data.flush()
             statement = f"{request.statement} FROM INFILE {_quote(data.name)} FORMAT {request.data_format}"
             result = self._run(connection, statement)
-        rows, size = (result.rows_written(), result.bytes_written()) if result is not None else (0, 0)
+        # What an INSERT … FROM INFILE reads is what it writes, where the engine's result does not tell.
+        rows = _written(result, "rows", result.rows_read()) if result is not None else 0
+        size = _written(result, "bytes", result.bytes_read()) if result is not None else 0
         summary = {
             "read_rows": str(rows),
             "read_bytes": str(size),
