@@ -17,14 +17,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/cc-analytics run
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist; a test file stays in one process, so its module
+# fixtures are built once), then the tests that need the machine to themselves (marked solo: tests/conftest.py
+# SOLO) run alone.
+PYTEST_WORKERS ?= 3
+PYTEST = $(BIN)/python -m pytest
 test: lint
-	$(BIN)/python -m pytest
+	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile -m 'not solo'
+	$(PYTEST) -m solo
 	$(MAKE) test-server
 
 # The figures suite again with every store on the ClickHouse server path (storage.dsn=http://… on the test
 # server of tests/support/clickhouse_http.py); tests/conftest.py names the suite.
 test-server: $(STAMP)
-	CC_ANALYTICS_TEST_STORE=server $(BIN)/python -m pytest
+	CC_ANALYTICS_TEST_STORE=server $(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile -m 'not solo'
+	CC_ANALYTICS_TEST_STORE=server $(PYTEST) -m solo
 
 # Style and types: the same checks as .pre-commit-config.yaml, and `make test` (hence CI) runs them first.
 lint: $(STAMP)

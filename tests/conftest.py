@@ -51,6 +51,26 @@ NOT_ON_THE_SERVER: dict[str, str] = {
 }
 
 
+# Tests that need the machine to themselves, marked `solo`: `make test` runs the others in several processes
+# (pytest-xdist), then these alone. Each offers load and requires nothing refused, kills and restarts collectors
+# under deadlines, or waits on the real Claude Code CLI's last export at its exit, which it gives up on a
+# machine busy with other tests.
+SOLO = (
+    "tests/bench/",
+    "tests/e2e/",
+    "tests/integration/test_overload.py",
+    "tests/integration/test_stalled_clients.py",
+    "tests/integration/test_grpc_call_cap.py",
+    "tests/integration/test_request_bounds.py",
+    "tests/integration/test_durable_queue.py",
+    "tests/integration/test_insert_journal.py",
+    "tests/integration/test_retries_restarts.py",
+    "tests/integration/test_prometheus_sparse.py",
+    "tests/integration/test_workers.py",
+    "tests/integration/test_fail_closed.py",
+)
+
+
 def store_of_the_run() -> str:
     store = os.environ.get(TEST_STORE_ENV, "").strip() or "embedded"
     if store not in TEST_STORES:
@@ -70,6 +90,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_suite = item.nodeid.startswith(FIGURES_SUITE)
         if in_suite:
             item.add_marker(pytest.mark.figures)
+        if item.nodeid.startswith(SOLO):
+            item.add_marker(pytest.mark.solo)
         # Deselected, not skipped: they ran in the main run, and a server run shows nothing skipped.
         left_out = any(item.nodeid.startswith(prefix) for prefix in NOT_ON_THE_SERVER)
         if on_the_server and (left_out or not in_suite):
