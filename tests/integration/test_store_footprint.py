@@ -31,7 +31,7 @@ store = create_store(ClickHouseConfig(f"chdb://{sys.argv[1]}", journal_dir=sys.a
 store.write(facts, [])
 lines = store.select("SELECT sum(accepted_lines) FROM member_daily")[0][0]
 store.close()
-print(json.dumps({"lines": float(lines), "loaded": sorted(name for name in ("pandas",) if name in sys.modules)}))
+print(json.dumps({"lines": float(lines), "pandas_loaded": "pandas" in sys.modules}))
 """
 
 
@@ -45,4 +45,4 @@ def test_writing_and_reading_the_store_does_not_load_pandas(tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert answer == {"lines": 16.0, "loaded": []}
+    assert answer == {"lines": 16.0, "pandas_loaded": False}
