@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 import subprocess
 import time
@@ -10,11 +12,48 @@ from typing import Any
 
 import httpx
 
+# Ports handed to children come from a range below the kernel's ephemeral range (32768-60999 on Linux), split
+# into one slice per test process. A port the kernel picked (bind to 0, then release) can be picked again at once
+# by another test process or by any outgoing connection, so a collector restarted on its ports would find one
+# taken; a slice of its own is reused only by the process that owns it.
+PORT_RANGE = (16000, 32000)
+PORT_SLICE = 1600
+
+
+def _slice_index() -> int:
+    """0 for a run in one process; 1 + the pytest-xdist worker number (gw0, gw1, ...) otherwise."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        return 1 + int(worker[2:]) % (((PORT_RANGE[1] - PORT_RANGE[0]) // PORT_SLICE) - 1)
+    return 0
+
+
+def _slice_ports() -> itertools.cycle[int]:
+    start = PORT_RANGE[0] + _slice_index() * PORT_SLICE
+    return itertools.cycle(range(start, start + PORT_SLICE))
+
+
+_ports = _slice_ports()
+
+
+def _can_listen(port: int) -> bool:
+    with socket.socket() as sock:
+        # The children's servers set SO_REUSEADDR too, so a port whose last connection is in TIME_WAIT counts free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, from this test process's own slice (the next one not in use)."""
+    for _ in range(PORT_SLICE):
+        port = next(_ports)
+        if _can_listen(port):
+            return port
+    raise RuntimeError(f"no free port in this test process's slice of {PORT_RANGE} (slice {_slice_index()})")
 
 
 def wait_until_ready(
