@@ -19,9 +19,9 @@ run: $(STAMP)
 
 # The suite runs in PYTEST_WORKERS processes (pytest-xdist; a test file stays in one process, so its module
 # fixtures are built once), then the tests that need the machine to themselves (marked solo: tests/conftest.py
-# SOLO) run alone.
+# SOLO) run alone. Each run ends with its 15 slowest steps (setup, call or teardown of a test).
 PYTEST_WORKERS ?= 3
-PYTEST = $(BIN)/python -m pytest
+PYTEST = $(BIN)/python -m pytest --durations=15
 test: lint
 	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadfile -m 'not solo'
 	$(PYTEST) -m solo
