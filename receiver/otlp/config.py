@@ -9,6 +9,7 @@ from pdata.options import Option, OptionValues, check_port, require_at_least, re
 OPTIONS: tuple[Option, ...] = (
     Option("otlp.grpc_port", int, 4317, "OTLP/gRPC port"),
     Option("otlp.http_port", int, 4318, "OTLP/HTTP port"),
+    Option("otlp.grpc_bdp_probe", bool, False, "let gRPC grow each connection's HTTP/2 receive windows to the measured bandwidth-delay product (BDP probing): faster for a distant gateway sending large batches on a few connections, but what those windows let in is taken into memory before the call caps can refuse a call (at 2× overload ~35 MB more in the worker holding a gateway's connection, receiver/otlp/README.md, gRPC windows); off: each call's window stays at gRPC's 64 KiB"),
     Option("limits.max_request_bytes", int, 4 * 1024 * 1024, "largest request body, as sent and once inflated (4 MiB: gRPC's and the OpenTelemetry Collector's default; a request's parse costs up to 30× its body, see receiver/otlp/README.md, Memory of one request)"),
     Option("limits.max_request_items", int, 20_000, "most data points, log records or spans one request may hold; a request with more is refused as a whole with 413 / RESOURCE_EXHAUSTED (no retry hint: send smaller batches, e.g. an OpenTelemetry Collector's batch processor send_batch_max_size), counted once parsed and before any point is built"),
     Option("limits.max_inflight_bytes", int, 64 * 1024 * 1024, "working memory of the requests taken in and not yet answered, over gRPC and HTTP: each counts its (inflated) body as it arrives, its body and parsed form while it is parsed (7× a protobuf body, 11× a JSON one), then its body plus 2 KiB per data point and 3.5 KiB per log record until answered; past it requests are refused at once with 429 / RESOURCE_EXHAUSTED and a retry hint (one request larger than this is still taken when nothing else is in flight). 64 MiB holds as many Claude Code exports (about 27 KB each so counted) as 8 MiB of bodies did, and one request of limits.max_request_items beside them"),
@@ -26,6 +27,8 @@ class OtlpReceiverConfig:
     bind: str = "127.0.0.1"
     grpc_port: int = 4317
     http_port: int = 4318
+    # gRPC's HTTP/2 window autotuning: off keeps what a stalled or refused call can have sent small.
+    grpc_bdp_probe: bool = False
     # Applies to the body as sent and, again, to the body once inflated (a gzip bomb stops there).
     max_request_bytes: int = 4 * 1024 * 1024
     # Data points, log records or spans one request may hold (counted once parsed, before anything is built);
@@ -59,6 +62,7 @@ class OtlpReceiverConfig:
             bind=values["bind"],
             grpc_port=values["otlp.grpc_port"],
             http_port=values["otlp.http_port"],
+            grpc_bdp_probe=values["otlp.grpc_bdp_probe"],
             max_request_bytes=values["limits.max_request_bytes"],
             max_request_items=values["limits.max_request_items"],
             max_inflight_bytes=values["limits.max_inflight_bytes"],

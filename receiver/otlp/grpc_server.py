@@ -74,6 +74,9 @@ def create_otlp_grpc_server(
             ("grpc.server_handshake_timeout_ms", int(config.header_timeout_s * 1000)),
             ("grpc.max_connection_idle_ms", _IDLE_CONNECTION_MS),
             ("grpc.so_reuseport", int(reuse_port)),
+            # With probing, grpc-core widens the windows to what the link carries, and takes in that much of
+            # every call's message, including calls the guard is about to refuse (otlp.grpc_bdp_probe).
+            ("grpc.http2.bdp_probe", int(config.grpc_bdp_probe)),
         ],
     )
     handlers = []

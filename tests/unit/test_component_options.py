@@ -36,7 +36,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 58
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 59
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -52,7 +52,7 @@ def test_each_option_belongs_to_the_component_that_reads_it() -> None:
         for option in rows
     }  # fmt: skip
     assert {path for path, owner in owners.items() if owner == "receiver/otlp"} == {
-        "otlp.grpc_port", "otlp.http_port", "limits.max_request_bytes", "limits.max_request_items",
+        "otlp.grpc_port", "otlp.http_port", "otlp.grpc_bdp_probe", "limits.max_request_bytes", "limits.max_request_items",
         "limits.max_inflight_bytes",
         "limits.max_concurrent_rpcs", "limits.max_calls_per_peer", "limits.body_timeout_seconds",
         "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
@@ -97,6 +97,7 @@ def test_a_value_from_the_environment_reaches_its_component() -> None:
         "CC_ANALYTICS_VALIDATION_MAX_AGE_DAYS": "50",
         "CC_ANALYTICS_STORAGE_POOL_SIZE": "6",
         "CC_ANALYTICS_LIMITS_KEEP_ALIVE_SECONDS": "9",
+        "CC_ANALYTICS_OTLP_GRPC_BDP_PROBE": "true",
     }
     config = configuration.load(environ=environ, config_file=None)
     assert (config.receiver.body_timeout_s, config.receiver.require_token) == (7.0, "true")
@@ -106,6 +107,7 @@ def test_a_value_from_the_environment_reaches_its_component() -> None:
     assert (config.processors.validation_max_age_days, config.processors.max_age_days) == (50, 35)
     assert config.store.pool_size == 6
     assert config.service.keep_alive_seconds == 9
+    assert config.receiver.grpc_bdp_probe is True
 
 
 @pytest.mark.parametrize(
