@@ -30,7 +30,11 @@ def _slice_index() -> int:
 
 def _slice_ports() -> itertools.cycle[int]:
     start = PORT_RANGE[0] + _slice_index() * PORT_SLICE
-    return itertools.cycle(range(start, start + PORT_SLICE))
+    ports = range(start, start + PORT_SLICE)
+    # A process a test starts (a bench script running collectors of its own) inherits the slice: starting at a
+    # place of its own in it keeps it off the ports its parent handed out first.
+    offset = os.getpid() % PORT_SLICE
+    return itertools.cycle([*ports[offset:], *ports[:offset]])
 
 
 _ports = _slice_ports()
