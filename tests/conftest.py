@@ -33,6 +33,7 @@ FIGURES_SUITE = (
     "tests/integration/test_views_semantics.py",
     "tests/integration/test_month_boundaries.py",
     "tests/integration/test_retries_restarts.py",
+    "tests/integration/test_cumulative_restarts.py",
     "tests/integration/test_fixture_replay.py",
     "tests/integration/test_prometheus_exporter.py",
     "tests/integration/test_tenancy.py",

@@ -1,9 +1,9 @@
-"""Retries and restarts (issue 2): a retried request counts once, a kill -9 after acknowledgement loses and
-adds nothing, and cumulative series resume across restarts. All against the real collector process."""
+"""Retries and restarts (issue 2): a retried request counts once, and a kill -9 after acknowledgement or with
+requests in flight loses and adds nothing. All against the real collector process. Cumulative series across
+restarts: test_cumulative_restarts.py."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
-from tests.support.running import running, start_on
+from tests.support.running import restart, running, start_on
 
 ORG = "org-retry"
 
@@ -22,16 +22,6 @@ ORG = "org-retry"
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     """One collector for the tests that need no restart; each of them uses its own organization."""
     yield from running(CollectorProcess(data_dir=tmp_path_factory.mktemp("retries") / "data"))
-
-
-def _restart(started: list[CollectorProcess], data_dir: Path, how: str) -> CollectorProcess:
-    current = started[-1]
-    if how == "sigkill":
-        current.kill()
-        assert current.process.returncode == -9
-    else:
-        assert current.stop() == 0, current.log()
-    return start_on(started, data_dir)
 
 
 # --- the same request twice -----------------------------------------------------------------------------------
@@ -95,7 +85,7 @@ def test_grpc_retry_with_message_compression_counts_once(shared: CollectorProces
     assert otlp.figures(collector, org) == otlp.edit_figures(6, 0.25)
 
 
-def test_a_retry_after_the_dedup_window_counts_again_before_and_after_a_restart(started, data_dir: Path) -> None:
+def test_a_retry_after_the_dedup_window_counts_again_before_and_after_arestart(started, data_dir: Path) -> None:
     """dedup.window_seconds bounds what is remembered, in a running process as after a restart."""
     # Long enough that two sends in a row on a busy machine (a collector just restarted) fall inside it.
     window_s = 5
@@ -165,7 +155,7 @@ def test_kill9_after_acknowledgement_loses_nothing_and_adds_nothing(started, dat
     assert before == _WORKLOAD_FIGURES
     team_before = collector.team(otlp.day_range()[1][:7], org=ORG)
 
-    collector = _restart(started, data_dir, "sigkill")
+    collector = restart(started, data_dir, "sigkill")
     assert otlp.figures(collector, ORG) == before
     assert collector.team(otlp.day_range()[1][:7], org=ORG) == team_before
 
@@ -175,7 +165,7 @@ def test_kill9_after_acknowledgement_loses_nothing_and_adds_nothing(started, dat
     assert otlp.figures(collector, ORG) == before
 
     # A second kill -9, and the retries once more.
-    collector = _restart(started, data_dir, "sigkill")
+    collector = restart(started, data_dir, "sigkill")
     for protocol, signal, document in reversed(workload):
         otlp.send(collector, protocol, document, signal)
     assert otlp.figures(collector, ORG) == before
@@ -227,92 +217,3 @@ def test_kill9_while_requests_are_in_flight_then_client_retries_count_each_once(
     for protocol, document in requests:  # every client retries what it has no answer for, or everything
         otlp.send(collector, protocol, document)
     assert otlp.figures(collector, ORG) == otlp.edit_figures(80, accepts=80, users=4, sessions=4)
-
-
-# --- cumulative series across restarts --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("protocol", "how"), [("http/json", "sigterm"), ("grpc", "sigkill"),
-                                               ("http/protobuf", "sigkill")])  # fmt: skip
-def test_cumulative_series_continues_across_restart(started, data_dir: Path, how: str, protocol: str) -> None:
-    collector = start_on(started, data_dir)
-    start = otlp.now_ns() - 60_000_000_000
-    t1 = otlp.now_ns()
-    otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 10, t1, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 10
-
-    collector = _restart(started, data_dir, how)
-    otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 25, t1 + 1_000_000, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 25  # not 35 (state lost) nor 15 (first point lost)
-
-    # Another restart, another increment.
-    collector = _restart(started, data_dir, how)
-    otlp.send(collector, protocol, otlp.cumulative_lines_request(ORG, 26, t1 + 2_000_000, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 26
-
-
-@pytest.mark.parametrize("reset", ["value_drop", "new_start_time"])
-def test_reset_after_restart_counts_the_new_value_in_full(started, data_dir: Path, reset: str) -> None:
-    collector = start_on(started, data_dir)
-    start = otlp.now_ns() - 60_000_000_000
-    t1 = otlp.now_ns()
-    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 10, t1, start))
-
-    collector = _restart(started, data_dir, "sigkill")
-    if reset == "value_drop":  # the sender restarted (same start time reported): 4 is all new
-        otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 4, t1 + 1_000_000, start))
-        expected = 14
-    else:  # a new start time: 12 is all new (not 12 - 10)
-        otlp.send(collector, "http/json",
-                  otlp.cumulative_lines_request(ORG, 12, t1 + 1_000_000, start + 30_000_000_000))  # fmt: skip
-        expected = 22
-    assert otlp.figures(collector, ORG)["accepted_lines"] == expected
-
-    # The new series then continues from the reset value, across one more restart.
-    collector = _restart(started, data_dir, "sigterm")
-    last = 4 if reset == "value_drop" else 12
-    new_start = start if reset == "value_drop" else start + 30_000_000_000
-    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, last + 3, t1 + 2_000_000, new_start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == expected + 3
-
-
-def test_out_of_order_cumulative_point_adds_nothing(started, data_dir: Path) -> None:
-    collector = start_on(started, data_dir)
-    start = otlp.now_ns() - 60_000_000_000
-    t1 = otlp.now_ns()
-    t2, t3 = t1 + 1_000_000, t1 + 2_000_000
-    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 10, t1, start))
-    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 25, t3, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 25
-
-    # An older point arriving late (lower, as it would be, or equal time): nothing, before and after a restart.
-    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 18, t2, start))
-    otlp.send(collector, "http/protobuf", otlp.cumulative_lines_request(ORG, 24, t3, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 25
-    collector = _restart(started, data_dir, "sigkill")
-    otlp.send(collector, "grpc", otlp.cumulative_lines_request(ORG, 19, t2 + 1, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 25
-
-    otlp.send(collector, "http/json", otlp.cumulative_lines_request(ORG, 30, t3 + 1_000_000, start))
-    assert otlp.figures(collector, ORG)["accepted_lines"] == 30
-
-
-# --- clean shutdown ------------------------------------------------------------------------------------------------
-
-
-def test_sigterm_exits_zero_logs_stopped_and_keeps_everything(started, data_dir: Path) -> None:
-    collector = start_on(started, data_dir)
-    otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=8, cost=0.25))
-    otlp.send(collector, "http/json", otlp.logs_request(ORG, ["user_prompt"], name="eve", session="e1"), "logs")
-    expected = otlp.edit_figures(8, 0.25, users=2, sessions=2)
-    assert otlp.figures(collector, ORG) == expected
-
-    assert collector.stop() == 0
-    lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
-    stopped = [line for line in lines if line.get("event") == "collector.stopped"]
-    assert len(stopped) == 1, collector.log()
-    assert stopped[0]["level"] == "info"
-    assert [line["event"] for line in lines].index("collector.stopping") < lines.index(stopped[0])
-
-    collector = start_on(started, data_dir)
-    assert otlp.figures(collector, ORG) == expected

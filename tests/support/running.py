@@ -22,6 +22,18 @@ def start_on(started: list[CollectorProcess], data_dir: Path, **env: str) -> Col
     return process
 
 
+def restart(started: list[CollectorProcess], data_dir: Path, how: str) -> CollectorProcess:
+    """Ends the last collector of `started` (`how`: sigkill, or sigterm and a clean exit), then starts one on
+    `data_dir` again."""
+    current = started[-1]
+    if how == "sigkill":
+        current.kill()
+        assert current.process is not None and current.process.returncode == -9
+    else:
+        assert current.stop() == 0, current.log()
+    return start_on(started, data_dir)
+
+
 def running_with_token(folder: Path, token: str, **options: Any) -> Iterator[CollectorProcess]:
     """`running`, for a collector on `folder`/data whose only ingest token is `token`; `options` are the rest of
     CollectorProcess's arguments."""
