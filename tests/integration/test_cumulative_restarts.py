@@ -20,7 +20,7 @@ ORG = "org-restarts"
 
 @pytest.mark.parametrize(("protocol", "how"), [("http/json", "sigterm"), ("grpc", "sigkill"),
                                                ("http/protobuf", "sigkill")])  # fmt: skip
-def test_cumulative_series_continues_acrossrestart(started, data_dir: Path, how: str, protocol: str) -> None:
+def test_cumulative_series_continues_across_restart(started, data_dir: Path, how: str, protocol: str) -> None:
     collector = start_on(started, data_dir)
     start = otlp.now_ns() - 60_000_000_000
     t1 = otlp.now_ns()

@@ -85,7 +85,7 @@ def test_grpc_retry_with_message_compression_counts_once(shared: CollectorProces
     assert otlp.figures(collector, org) == otlp.edit_figures(6, 0.25)
 
 
-def test_a_retry_after_the_dedup_window_counts_again_before_and_after_arestart(started, data_dir: Path) -> None:
+def test_a_retry_after_the_dedup_window_counts_again_before_and_after_a_restart(started, data_dir: Path) -> None:
     """dedup.window_seconds bounds what is remembered, in a running process as after a restart."""
     # Long enough that two sends in a row on a busy machine (a collector just restarted) fall inside it.
     window_s = 5
