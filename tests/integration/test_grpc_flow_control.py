@@ -16,6 +16,7 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from tests.support.collector import CollectorProcess
+from tests.support.running import running
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, SETTINGS, PING, GOAWAY = 0, 1, 4, 6, 7
@@ -95,10 +96,7 @@ def a_large_export() -> bytes:
 @pytest.fixture(scope="module", params=["default", "probing"])
 def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     env = {"CC_ANALYTICS_OTLP_GRPC_BDP_PROBE": "true"} if request.param == "probing" else {}
-    process = CollectorProcess(data_dir=Path(tmp_path_factory.mktemp(request.param)) / "data", extra_env=env)
-    process.start()
-    yield process
-    process.stop()
+    yield from running(CollectorProcess(data_dir=Path(tmp_path_factory.mktemp(request.param)) / "data", extra_env=env))
 
 
 def test_the_grpc_listener_probes_its_windows_only_when_asked(collector: CollectorProcess) -> None:
