@@ -272,8 +272,16 @@ class PrometheusServer:
 
     def wait_for_scrape(self, timeout_s: float = 30.0, settle: float = METRICS_HOLD_SECONDS + 0.1) -> None:
         """Wait until every target was scraped successfully by a scrape that began after this call + settle
-        (by default past the collectors' hold, so the scrape shows every series committed before the call)."""
-        after = time.time() + settle
+        (by default past the collectors' hold, so the scrape shows every series committed before the call).
+
+        `settle` is measured on the monotonic clock, as the collectors measure their hold, and only then turned
+        into the wall time Prometheus stamps its scrapes with: when the machine is paused (a suspended VM) the
+        wall clock jumps past the pause on resume and the monotonic clock does not, so a wall-clock settle would
+        accept a scrape that began before the collectors' hold had ended."""
+        settled = time.monotonic() + settle
+        while (left := settled - time.monotonic()) > 0:
+            time.sleep(min(left, 0.5))
+        after = time.time()
         deadline = time.monotonic() + timeout_s
         last: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
