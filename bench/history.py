@@ -217,6 +217,64 @@ MONTHLY_ROLLUPS = {
     "tool_decisions_monthly": "month",
 }
 BLOCK_DAYS = 28
+RAW_TABLES = ("metric_points", "events")
+# A copied block's raw rows next to the real ones while its session rollups are built from them.
+_STAGING = "{table}_block"
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """How each rollup of the store gets the copied blocks' rows, from its materialized views.
+
+    - `from_block`: (target, SELECT) of every view reading a raw table that groups by or counts session ids.
+      A copy gives each session id a block of its own (a real year holds ~13 times the sessions of 28 days),
+      so these rollups are built from each copied block's raw rows, through the views' own SELECTs.
+    - `rebuilt`: rollups read from other rollups (monthly, every team merged): emptied and filled again at the
+      end by the migrations' backfills, from rollups then complete.
+    - `copied`: every other rollup (no session ids), copied and shifted like the raw rows.
+    """
+
+    from_block: list[tuple[str, str]]
+    rebuilt: list[str]
+    copied: list[str]
+
+
+def _copy_plan(store) -> _CopyPlan:
+    from_block: list[tuple[str, str]] = []
+    rebuilt: set[str] = set()
+    for select, create in store.select(
+        "SELECT as_select, create_table_query FROM system.tables "
+        "WHERE database = currentDatabase() AND engine = 'MaterializedView' ORDER BY name"
+    ):
+        target = str(create).split(" TO ", 1)[1].split(" ", 1)[0].split(".")[-1]
+        sources = {name.split(".")[-1] for name in re.findall(r"\bFROM (\S+)", str(select))}
+        if not sources <= set(RAW_TABLES):
+            rebuilt.add(target)
+        elif "session_id" in str(select):
+            staged = re.sub(rf"\bFROM ((?:\S+\.)?)({'|'.join(RAW_TABLES)})\b", r"FROM \1\2_block", str(select))
+            from_block.append((target, staged))
+    block_targets = {target for target, _ in from_block}
+    copied = [table for table in ROLLUPS if table not in block_targets and table not in rebuilt]
+    return _CopyPlan(from_block, sorted(rebuilt), copied)
+
+
+def _stage_block(store, table: str, since: str, days: int, block: int) -> None:
+    """The raw rows of `table` at or after `since`, `days` days earlier and with session ids of this block's
+    own, into its staging table."""
+    staging = _STAGING.format(table=table)
+    store.execute(f"TRUNCATE TABLE {staging}")
+    names = [row[0] for row in store.select(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
+        {"t": table})]  # fmt: skip
+    renamed = {
+        "time": f"time - toIntervalDay({days})",
+        "session_id": f"if(session_id = '', '', lower(hex(cityHash64(session_id, {block}))))",
+    }
+    select = ", ".join(renamed.get(name, f"`{name}`") for name in names)
+    store.execute(
+        f"INSERT INTO {staging} SELECT {select} FROM {table} WHERE time >= toDateTime('{since} 00:00:00', 'UTC')",
+        settings={"max_insert_threads": 2},
+    )
 
 
 def _copy_back(store, table: str, column: str, since: str, days: int) -> None:
@@ -233,13 +291,20 @@ def _copy_back(store, table: str, column: str, since: str, days: int) -> None:
 
 
 MARKER = "bench-history.json"
+# Written into MARKER; a history of another generator is not reused (before 2, copied blocks repeated the base
+# block's session ids, so a year held the sessions of 28 days).
+GENERATOR = 2
 
 
 def generated(directory: Path) -> dict[str, Any] | None:
     """What a finished generate() left in `directory` (members, days, end, generate_s), or None."""
     marker = directory / MARKER
     if marker.exists():
-        return dict(json.loads(marker.read_text()))
+        made = dict(json.loads(marker.read_text()))
+        if made.get("generator") != GENERATOR:
+            raise SystemExit(f"{directory} holds a history of an older generator (sessions repeat across its 28-day "
+                             "blocks): remove it to generate it again")  # fmt: skip
+        return made
     if directory.exists() and any(directory.iterdir()):
         raise SystemExit(f"{directory} holds no finished history ({MARKER} is missing): remove it or pick another")
     return None
@@ -253,9 +318,11 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     """A fresh store in `directory` holding `days` days (ending at `end`) of `members` members.
 
     The last 28 days are generated as raw rows through the materialized views (as live ingest fills them);
-    earlier 28-day blocks are copies of those raw rows and rollups shifted back in time, written with the
-    views detached (same rows, a fraction of the time). Rollups are merged at the end (OPTIMIZE FINAL),
-    the state background merges reach shortly after ingest.
+    earlier 28-day blocks are copies of those raw rows shifted back in time, written with the views detached
+    (a fraction of the time). Each copy gives its sessions ids of their own, as a real year has ~13 times the
+    sessions of 28 days: the rollups of session ids are built from each copy's raw rows through their views'
+    SELECTs, the others are copied too (`_CopyPlan`). Rollups are merged at the end (OPTIMIZE FINAL), the
+    state background merges reach shortly after ingest.
     """
     directory.mkdir(parents=True, exist_ok=True)
     store = open_store(directory)
@@ -274,6 +341,9 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     tick(1, "raw events through the materialized views")
     store.execute(_events_sql(first, base_days, members), settings={"max_insert_threads": 2})
     if blocks > 1:
+        plan = _copy_plan(store)
+        for table in RAW_TABLES:
+            store.execute(f"CREATE TABLE IF NOT EXISTS {_STAGING.format(table=table)} AS {table}")
         # Detached while the copies are written: copied raw rows must not fill the rollups a second time.
         views = [table.name for table in store.tables() if table.engine == "MaterializedView"]
         for view in views:
@@ -282,34 +352,48 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
             for block in range(1, blocks):
                 tick(1 + block, f"block {block + 1}/{blocks} (copy)")
                 shift = block * BLOCK_DAYS
-                for table, column in (("metric_points", "time"), ("events", "time"), *ROLLUPS.items()):
-                    _copy_back(store, table, column, first.isoformat(), shift)
+                for table in RAW_TABLES:
+                    _stage_block(store, table, first.isoformat(), shift, block)
+                for target, select in plan.from_block:
+                    store.execute(f"INSERT INTO {target} {select}", settings={"max_insert_threads": 2})
+                for table in RAW_TABLES:
+                    store.execute(f"INSERT INTO {table} SELECT * FROM {_STAGING.format(table=table)}")
+                for table in plan.copied:
+                    _copy_back(store, table, ROLLUPS[table], first.isoformat(), shift)
         finally:
             for view in views:
                 store.execute(f"ATTACH TABLE {view}")
-        for table in MONTHLY_ROLLUPS:
+            for table in RAW_TABLES:
+                store.execute(f"DROP TABLE IF EXISTS {_STAGING.format(table=table)}")
+        for table in plan.rebuilt:
             store.execute(f"TRUNCATE TABLE {table}")
-        for backfill in monthly_backfills():
+        for backfill in backfills(plan.rebuilt):
             store.execute(backfill, settings={"max_insert_threads": 2})
     tick(steps - 1, "merging rollups")
     for table in (*ROLLUPS, *MONTHLY_ROLLUPS):
         store.execute(f"OPTIMIZE TABLE {table} FINAL")
     tick(steps, "done")
     seconds = time.perf_counter() - began
-    made = {"members": members, "days": days, "end": end.isoformat(), "generate_s": round(seconds, 1)}
+    made = {"members": members, "days": days, "end": end.isoformat(), "generate_s": round(seconds, 1),
+            "generator": GENERATOR}  # fmt: skip
     (directory / MARKER).write_text(json.dumps(made))
     return store, seconds
 
 
-def monthly_backfills() -> list[str]:
-    """The migrations' INSERT … SELECTs that fill the monthly rollups from the daily ones."""
+def backfills(tables: list[str]) -> list[str]:
+    """The migrations' INSERT … SELECTs that fill `tables` from the rollups they are read from."""
     folder = resources.files("exporters.clickhouse").joinpath("migrations")
-    found = []
+    found: list[str] = []
+    filled: set[str] = set()
     for entry in sorted(folder.iterdir(), key=lambda item: item.name):
         if entry.name.endswith(".sql"):
             for match in re.finditer(r"^INSERT INTO (\w+)\s[^;]+", entry.read_text(), re.MULTILINE):
-                if match.group(1) in MONTHLY_ROLLUPS:
+                if match.group(1) in tables:
                     found.append(match.group(0))
+                    filled.add(match.group(1))
+    missing = set(tables) - filled
+    if missing:
+        raise RuntimeError(f"no backfill in the migrations for {sorted(missing)}")
     return found
 
 

@@ -1,0 +1,77 @@
+"""The bench's generated history (bench/history.py) holds what its rollups say: the read API over it gives the
+figures of a scan of its raw rows, and each copied 28-day block has sessions of its own, as a real year does."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from bench import history
+from console import readmodels
+
+MEMBERS = 30
+DAYS = 3 * history.BLOCK_DAYS  # the base block and two copies
+END = date(2026, 11, 30)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    made, _ = history.generate(tmp_path_factory.mktemp("history") / "store", MEMBERS, DAYS, END, progress=False)
+    yield made
+    made.close()
+
+
+def _raw(store, sql: str, first: date, last: date) -> list[tuple]:
+    lower, upper = readmodels.day_bounds(first, last)
+    return store.select(sql, {"start": lower, "end": upper, "organization_id": "", "team": ""})
+
+
+def _block_sessions(store, first: date) -> int:
+    return _raw(store, history.RAW_ANALYTICS_TOTALS, first, first + timedelta(days=history.BLOCK_DAYS - 1))[0][6]
+
+
+def test_every_block_has_sessions_of_its_own(store) -> None:
+    first = END - timedelta(days=DAYS - 1)
+    blocks = [_block_sessions(store, first + timedelta(days=index * history.BLOCK_DAYS)) for index in range(3)]
+    whole = _raw(store, history.RAW_ANALYTICS_TOTALS, first, END)[0][6]
+    # One session per active member-day: no id is shared between blocks.
+    assert blocks[0] == blocks[1] == blocks[2] > MEMBERS
+    assert whole == sum(blocks)
+
+
+def test_the_read_api_over_the_whole_history_equals_a_scan_of_its_raw_rows(store) -> None:
+    first = END - timedelta(days=DAYS - 1)
+    report = readmodels.analytics(store, first, END)
+    lines, removed, accepts, rejects, spend, active_users, sessions = _raw(
+        store, history.RAW_ANALYTICS_TOTALS, first, END
+    )[0]
+    totals = report["totals"]
+    assert (totals["accepted_lines"], totals["removed_lines"], totals["accepts"], totals["rejects"]) == (
+        lines,
+        removed,
+        accepts,
+        rejects,
+    )
+    assert totals["spend_usd"] == pytest.approx(spend, abs=1e-6)
+    assert (totals["active_users"], totals["sessions"]) == (active_users, sessions) == (MEMBERS, sessions)
+    raw_days = {row[0]: (row[6], row[7]) for row in _raw(store, history.RAW_ANALYTICS_DAYS, first, END)}
+    shown_days = {
+        date.fromisoformat(day["date"]): (day["active_users"], day["sessions"])
+        for day in report["days"]
+        if day["active_users"]
+    }
+    assert len(shown_days) == DAYS and shown_days == raw_days
+
+
+def test_a_month_of_the_team_view_equals_a_scan_of_its_raw_rows(store) -> None:
+    month_first, month_last = readmodels.month_bounds(2026, 10)
+    members = readmodels.team(store, 2026, 10)["members"]
+    raw = {row[0]: (row[2], row[3], row[4]) for row in _raw(store, history.RAW_TEAM, month_first, month_last)}
+    shown = {
+        member["member"]: (member["spend_usd"], member["accepted_lines"], member["sessions"]) for member in members
+    }
+    assert shown.keys() == raw.keys() and len(shown) == MEMBERS
+    for member, (spend, lines, sessions) in raw.items():
+        assert shown[member][1:] == (lines, sessions), member
+        assert shown[member][0] == pytest.approx(spend, abs=1e-6), member
