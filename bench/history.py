@@ -258,14 +258,18 @@ def _copy_plan(store) -> _CopyPlan:
     return _CopyPlan(from_block, sorted(rebuilt), copied)
 
 
+def _columns(store, table: str) -> list[str]:
+    return [row[0] for row in store.select(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
+        {"t": table})]  # fmt: skip
+
+
 def _stage_block(store, table: str, since: str, days: int, block: int) -> None:
     """The raw rows of `table` at or after `since`, `days` days earlier and with session ids of this block's
     own, into its staging table."""
     staging = _STAGING.format(table=table)
     store.execute(f"TRUNCATE TABLE {staging}")
-    names = [row[0] for row in store.select(
-        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
-        {"t": table})]  # fmt: skip
+    names = _columns(store, table)
     renamed = {
         "time": f"time - toIntervalDay({days})",
         "session_id": f"if(session_id = '', '', lower(hex(cityHash64(session_id, {block}))))",
@@ -279,9 +283,7 @@ def _stage_block(store, table: str, since: str, days: int, block: int) -> None:
 
 def _copy_back(store, table: str, column: str, since: str, days: int) -> None:
     """Copy the rows of `table` at or after `since` to `days` days earlier (materialized views detached)."""
-    names = [row[0] for row in store.select(
-        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
-        {"t": table})]  # fmt: skip
+    names = _columns(store, table)
     select = ", ".join(f"{column} - toIntervalDay({days})" if name == column else f"`{name}`" for name in names)
     store.execute(
         f"INSERT INTO {table} ({', '.join(f'`{name}`' for name in names)}) SELECT {select} FROM {table} "
