@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import history
+from bench import history, views
 from bench.common import CollectorFlags, log, pregenerate, start_collector
 from bench.durable import DIRECT_PROTOCOLS, direct_sections, queue_sections
 from bench.ingest import end_to_end
@@ -172,7 +172,7 @@ def query_at_scale(root: Path, members: int, days: int, repeat: int, keep: Path 
     try:
         counts = history.counts(store)
         # time_views covers the read API and every ClickHouse dashboard panel (macros expanded).
-        timings = history.time_views(store, end, repeat=repeat)
+        timings = views.time_views(store, end, repeat=repeat)
     finally:
         store.close()
     return {"members": members, "days": days, "generate_s": round(seconds, 1), "counts": counts,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bench import history
+from bench import history, views
 from console import readmodels
 
 MEMBERS = 30
@@ -28,13 +28,13 @@ def _raw(store, sql: str, first: date, last: date) -> list[tuple]:
 
 
 def _block_sessions(store, first: date) -> int:
-    return _raw(store, history.RAW_ANALYTICS_TOTALS, first, first + timedelta(days=history.BLOCK_DAYS - 1))[0][6]
+    return _raw(store, views.RAW_ANALYTICS_TOTALS, first, first + timedelta(days=history.BLOCK_DAYS - 1))[0][6]
 
 
 def test_every_block_has_sessions_of_its_own(store) -> None:
     first = END - timedelta(days=DAYS - 1)
     blocks = [_block_sessions(store, first + timedelta(days=index * history.BLOCK_DAYS)) for index in range(3)]
-    whole = _raw(store, history.RAW_ANALYTICS_TOTALS, first, END)[0][6]
+    whole = _raw(store, views.RAW_ANALYTICS_TOTALS, first, END)[0][6]
     # One session per active member-day: no id is shared between blocks.
     assert blocks[0] == blocks[1] == blocks[2] > MEMBERS
     assert whole == sum(blocks)
@@ -44,7 +44,7 @@ def test_the_read_api_over_the_whole_history_equals_a_scan_of_its_raw_rows(store
     first = END - timedelta(days=DAYS - 1)
     report = readmodels.analytics(store, first, END)
     lines, removed, accepts, rejects, spend, active_users, sessions = _raw(
-        store, history.RAW_ANALYTICS_TOTALS, first, END
+        store, views.RAW_ANALYTICS_TOTALS, first, END
     )[0]
     totals = report["totals"]
     assert (totals["accepted_lines"], totals["removed_lines"], totals["accepts"], totals["rejects"]) == (
@@ -55,7 +55,7 @@ def test_the_read_api_over_the_whole_history_equals_a_scan_of_its_raw_rows(store
     )
     assert totals["spend_usd"] == pytest.approx(spend, abs=1e-6)
     assert (totals["active_users"], totals["sessions"]) == (active_users, sessions) == (MEMBERS, sessions)
-    raw_days = {row[0]: (row[6], row[7]) for row in _raw(store, history.RAW_ANALYTICS_DAYS, first, END)}
+    raw_days = {row[0]: (row[6], row[7]) for row in _raw(store, views.RAW_ANALYTICS_DAYS, first, END)}
     shown_days = {
         date.fromisoformat(day["date"]): (day["active_users"], day["sessions"])
         for day in report["days"]
@@ -67,7 +67,7 @@ def test_the_read_api_over_the_whole_history_equals_a_scan_of_its_raw_rows(store
 def test_a_month_of_the_team_view_equals_a_scan_of_its_raw_rows(store) -> None:
     month_first, month_last = readmodels.month_bounds(2026, 10)
     members = readmodels.team(store, 2026, 10)["members"]
-    raw = {row[0]: (row[2], row[3], row[4]) for row in _raw(store, history.RAW_TEAM, month_first, month_last)}
+    raw = {row[0]: (row[2], row[3], row[4]) for row in _raw(store, views.RAW_TEAM, month_first, month_last)}
     shown = {
         member["member"]: (member["spend_usd"], member["accepted_lines"], member["sessions"]) for member in members
     }

@@ -1,0 +1,198 @@
+"""Query speed at scale: every read-API view (console/readmodels.py) and every ClickHouse query of the dashboards
+(macros expanded as Grafana's plugin does), timed on the generated history (bench/history.py) next to the same
+figures computed by scanning its raw tables.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from console import readmodels
+
+# ------------------------------------------------------------------------------------------- raw-table scans
+
+_RAW_FILTER = """time >= {start:DateTime('UTC')} AND time < {end:DateTime('UTC')}
+  AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
+  AND ({team:String} = '' OR team = {team:String})"""
+
+RAW_ANALYTICS_TOTALS = f"""
+SELECT sumIf(value, fact = 'lines_added') AS accepted_lines, sumIf(value, fact = 'lines_removed') AS removed_lines,
+    sumIf(value, fact = 'edit_accept') AS accepts, sumIf(value, fact = 'edit_reject') AS rejects,
+    sumIf(value, fact = 'cost_usd') AS spend_usd,
+    (SELECT uniqExact(member_type, member) FROM (SELECT member_type, member FROM metric_points WHERE {_RAW_FILTER}
+        UNION ALL SELECT member_type, member FROM events WHERE {_RAW_FILTER})) AS active_users,
+    (SELECT uniqExact(session_id) FROM (SELECT session_id FROM metric_points WHERE {_RAW_FILTER} AND session_id != ''
+        UNION ALL SELECT session_id FROM events WHERE {_RAW_FILTER} AND session_id != '')) AS sessions
+FROM metric_points WHERE {_RAW_FILTER}
+"""
+
+RAW_ANALYTICS_DAYS = f"""
+SELECT day, sum(lines) AS accepted_lines, sum(removed) AS removed_lines, sum(acc) AS accepts, sum(rej) AS rejects,
+    sum(spend) AS spend_usd, uniqExact(member_type, member) AS active_users,
+    uniqExactIf(session_id, session_id != '') AS sessions
+FROM (
+    SELECT toDate(time) AS day, member_type, member, session_id, if(fact = 'lines_added', value, 0) AS lines,
+        if(fact = 'lines_removed', value, 0) AS removed, if(fact = 'edit_accept', value, 0) AS acc,
+        if(fact = 'edit_reject', value, 0) AS rej, if(fact = 'cost_usd', value, 0) AS spend
+    FROM metric_points WHERE {_RAW_FILTER}
+    UNION ALL
+    SELECT toDate(time), member_type, member, session_id, 0, 0, 0, 0, 0 FROM events WHERE {_RAW_FILTER}
+)
+GROUP BY day ORDER BY day
+"""
+
+RAW_ACCEPTANCE_BY_TOOL = f"""
+SELECT tool_name, sumIf(value, fact = 'edit_accept') AS accepts, sumIf(value, fact = 'edit_reject') AS rejects
+FROM metric_points WHERE {_RAW_FILTER} AND fact IN ('edit_accept', 'edit_reject')
+GROUP BY tool_name ORDER BY tool_name
+"""
+
+RAW_TEAM = f"""
+SELECT member, member_type, sum(spend) AS spend_usd, sum(lines) AS accepted_lines,
+    uniqExactIf(session_id, session_id != '') AS sessions, max(time) AS last_active
+FROM (
+    SELECT member, member_type, session_id, time, if(fact = 'cost_usd', value, 0) AS spend,
+        if(fact = 'lines_added', value, 0) AS lines
+    FROM metric_points WHERE {_RAW_FILTER}
+    UNION ALL
+    SELECT member, member_type, session_id, time, 0, 0 FROM events WHERE {_RAW_FILTER}
+)
+GROUP BY member, member_type ORDER BY spend_usd DESC, member ASC
+"""
+
+
+@dataclass
+class Timing:
+    name: str
+    view_p50_ms: float
+    raw_p50_ms: float
+    rows: int
+
+    @property
+    def ratio(self) -> float:
+        return self.raw_p50_ms / self.view_p50_ms if self.view_p50_ms else float("nan")
+
+
+def _p50(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    action()  # warm-up (first touch of the parts, query parsing)
+    samples = []
+    value = None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        value = action()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples), value
+
+
+def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] | None = None) -> list[Timing]:
+    """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days, 365 days and the last
+    month; then every ClickHouse dashboard query (time_dashboards)."""
+    month_first = date(end.year, end.month, 1) if end.day > 20 else date(end.year, end.month, 1) - timedelta(days=1)
+    month_first = date(month_first.year, month_first.month, 1)
+    month_last = readmodels.month_bounds(month_first.year, month_first.month)[1]
+    start30 = end - timedelta(days=29)
+    start365 = end - timedelta(days=364)
+
+    def raw(sql: str, first: date, last: date, team: str = "") -> Callable[[], Any]:
+        lower, upper = readmodels.day_bounds(first, last)
+        parameters = {"start": lower, "end": upper, "organization_id": "", "team": team}
+        return lambda: store.select(sql, parameters)
+
+    def raw_analytics(first: date, last: date, team: str = "") -> Callable[[], Any]:
+        parts = [
+            raw(sql, first, last, team) for sql in (RAW_ANALYTICS_TOTALS, RAW_ANALYTICS_DAYS, RAW_ACCEPTANCE_BY_TOOL)
+        ]
+        return lambda: [part() for part in parts]
+
+    cases = [
+        ("analytics, last 30 days (API /analytics)", lambda: readmodels.analytics(store, start30, end),
+         raw_analytics(start30, end)),
+        ("analytics, last 30 days, one team", lambda: readmodels.analytics(store, start30, end, team="team-7"),
+         raw_analytics(start30, end, "team-7")),
+        ("analytics, last 365 days", lambda: readmodels.analytics(store, start365, end), raw_analytics(start365, end)),
+        ("team insights, one month (API /team)", lambda: readmodels.team(store, month_first.year, month_first.month),
+         raw(RAW_TEAM, month_first, month_last)),
+    ]  # fmt: skip
+    timings = []
+    for name, view, scan in cases:
+        view_ms, value = _p50(view, repeat)
+        raw_ms, _ = _p50(scan, max(3, repeat // 2))
+        rows = len(value["days"]) if isinstance(value, dict) and "days" in value else len(value.get("members", []))
+        timings.append(Timing(name, view_ms, raw_ms, rows))
+    for name, sql in (extra_queries or {}).items():
+        view_ms, value = _p50(lambda sql=sql: store.select(sql), repeat)
+        timings.append(Timing(name, view_ms, float("nan"), len(value)))
+    # Grafana's "now": the end of the history's last day, or the current time when that day is today.
+    now = min(datetime.now(UTC), datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1))
+    timings.extend(time_dashboards(store, now, repeat))
+    return timings
+
+
+# ------------------------------------------------------------------------------------ dashboard queries
+
+
+def _materialized_selects() -> dict[str, list[str]]:
+    """rollup table → the SELECTs of the materialized views that fill it from the raw tables (migrations/)."""
+    folder = resources.files("exporters.clickhouse").joinpath("migrations")
+    selects: dict[str, list[str]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".sql"):
+            text = "\n".join(line for line in entry.read_text().splitlines() if not line.strip().startswith("--"))
+            for match in re.finditer(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO (\w+) AS\s*(SELECT[^;]+);", text):
+                selects.setdefault(match.group(1), []).append(match.group(2).strip())
+    return selects
+
+
+def raw_equivalent(sql: str) -> str:
+    """The same query with every rollup replaced by its definition over the raw tables: the raw-scan figure."""
+    selects = _materialized_selects()
+    # later rollups read earlier ones (monthly from daily): expand them first, then what they read
+    for table, parts in reversed(selects.items()):
+        # a view's -If state converts to the table's column type on insert; in a subquery it must be cast
+        parts = [
+            part.replace(
+                "uniqExactIfState(session_id, session_id != '') AS sessions",
+                "CAST(uniqExactIfState(session_id, session_id != '') AS AggregateFunction(uniqExact, "
+                "String)) AS sessions",
+            )
+            for part in parts
+        ]
+        sql = re.sub(rf"\bFROM {table}\b", f"FROM ({' UNION ALL '.join(parts)}) AS {table}", sql)
+    return sql
+
+
+def dashboard_queries(now: datetime, days: int = 7) -> dict[str, str]:
+    """Every ClickHouse query of the committed dashboards (panels and variables), with the macros expanded and
+    the variables set to All as Grafana's ClickHouse plugin does, over the dashboards' default range (last 7 days)."""
+    from tests.dashboards import common
+    from tests.dashboards.grafana import ALL, TimeRange, Variables, clickhouse_sql, duration_seconds
+
+    variables = Variables({"organization": ALL, "team": ALL, "model": ALL})
+    start = now - timedelta(days=days)
+    found: dict[str, str] = {}
+    for _, panel, target in common.targets("grafana-clickhouse-datasource"):
+        interval = duration_seconds(panel["interval"]) if "interval" in panel else 60.0
+        found[f"panel {panel['title']}"] = clickhouse_sql(target["rawSql"], variables, TimeRange(start, now, interval))
+    for _, variable in common.variables("grafana-clickhouse-datasource"):
+        found[f"variable {variable['name']}"] = clickhouse_sql(variable["query"], variables, TimeRange(start, now))
+    return found
+
+
+def time_dashboards(store, now: datetime, repeat: int = 7) -> list[Timing]:
+    """p50 of every dashboard query next to the same query over the raw tables (rollups computed on the fly)."""
+    timings = []
+    for name, sql in dashboard_queries(now).items():
+        view_ms, value = _p50(lambda sql=sql: store.select(sql), repeat)
+        raw_sql = raw_equivalent(sql)
+        raw_ms = float("nan")
+        if raw_sql != sql:
+            raw_ms, _ = _p50(lambda raw_sql=raw_sql: store.select(raw_sql), max(3, repeat // 2))
+        timings.append(Timing(f"dashboard {name}", view_ms, raw_ms, len(value)))
+    return timings
