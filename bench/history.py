@@ -172,7 +172,11 @@ def _copy_plan(store) -> _CopyPlan:
         if not sources <= set(RAW_TABLES):
             rebuilt.add(target)
         elif "session_id" in str(select):
-            staged = re.sub(rf"\bFROM ((?:\S+\.)?)({'|'.join(RAW_TABLES)})\b", r"FROM \1\2_block", str(select))
+            staged = re.sub(
+                rf"\bFROM ((?:\S+\.)?)({'|'.join(RAW_TABLES)})\b",
+                lambda found: f"FROM {found.group(1)}{_STAGING.format(table=found.group(2))}",
+                str(select),
+            )
             from_block.append((target, staged))
     block_targets = {target for target, _ in from_block}
     copied = [table for table in ROLLUPS if table not in block_targets and table not in rebuilt]
@@ -190,24 +194,20 @@ def _stage_block(store, table: str, since: str, days: int, block: int) -> None:
     own, into its staging table."""
     staging = _STAGING.format(table=table)
     store.execute(f"TRUNCATE TABLE {staging}")
-    names = _columns(store, table)
-    renamed = {
-        "time": f"time - toIntervalDay({days})",
-        "session_id": f"if(session_id = '', '', lower(hex(cityHash64(session_id, {block}))))",
-    }
-    select = ", ".join(renamed.get(name, f"`{name}`") for name in names)
-    store.execute(
-        f"INSERT INTO {staging} SELECT {select} FROM {table} WHERE time >= toDateTime('{since} 00:00:00', 'UTC')",
-        settings={"max_insert_threads": 2},
-    )
+    session = f"if(session_id = '', '', lower(hex(cityHash64(session_id, {block}))))"
+    _copy_back(store, table, "time", since, days, into=staging, rewritten={"session_id": session})
 
 
-def _copy_back(store, table: str, column: str, since: str, days: int) -> None:
-    """Copy the rows of `table` at or after `since` to `days` days earlier (materialized views detached)."""
+def _copy_back(
+    store, table: str, column: str, since: str, days: int, into: str = "", rewritten: dict[str, str] | None = None
+) -> None:
+    """Copy the rows of `table` whose `column` is at or after `since` to `days` days earlier, into `into` (default:
+    `table` itself, with the materialized views detached), the columns of `rewritten` by its expressions."""
     names = _columns(store, table)
-    select = ", ".join(f"{column} - toIntervalDay({days})" if name == column else f"`{name}`" for name in names)
+    expressions = {**(rewritten or {}), column: f"{column} - toIntervalDay({days})"}
+    select = ", ".join(expressions.get(name, f"`{name}`") for name in names)
     store.execute(
-        f"INSERT INTO {table} ({', '.join(f'`{name}`' for name in names)}) SELECT {select} FROM {table} "
+        f"INSERT INTO {into or table} ({', '.join(f'`{name}`' for name in names)}) SELECT {select} FROM {table} "
         f"WHERE {column} >= toDateTime('{since} 00:00:00', 'UTC')",
         settings={"max_insert_threads": 2},
     )
