@@ -160,24 +160,20 @@ class _CopyPlan:
     copied: list[str]
 
 
-def _copy_plan(store) -> _CopyPlan:
+def _copy_plan() -> _CopyPlan:
     from_block: list[tuple[str, str]] = []
     rebuilt: set[str] = set()
-    for select, create in store.select(
-        "SELECT as_select, create_table_query FROM system.tables "
-        "WHERE database = currentDatabase() AND engine = 'MaterializedView' ORDER BY name"
-    ):
-        target = str(create).split(" TO ", 1)[1].split(" ", 1)[0].split(".")[-1]
-        sources = {name.split(".")[-1] for name in re.findall(r"\bFROM (\S+)", str(select))}
-        if not sources <= set(RAW_TABLES):
-            rebuilt.add(target)
-        elif "session_id" in str(select):
-            staged = re.sub(
-                rf"\bFROM ((?:\S+\.)?)({'|'.join(RAW_TABLES)})\b",
-                lambda found: f"FROM {found.group(1)}{_STAGING.format(table=found.group(2))}",
-                str(select),
-            )
-            from_block.append((target, staged))
+    for target, selects in materialized_selects().items():
+        for select in selects:
+            if not set(re.findall(r"\bFROM (\w+)", select)) <= set(RAW_TABLES):
+                rebuilt.add(target)
+            elif "session_id" in select:
+                staged = re.sub(
+                    rf"\bFROM ({'|'.join(RAW_TABLES)})\b",
+                    lambda found: f"FROM {_STAGING.format(table=found.group(1))}",
+                    select,
+                )
+                from_block.append((target, staged))
     block_targets = {target for target, _ in from_block}
     copied = [table for table in ROLLUPS if table not in block_targets and table not in rebuilt]
     return _CopyPlan(from_block, sorted(rebuilt), copied)
@@ -264,7 +260,7 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     tick(1, "raw events through the materialized views")
     store.execute(_events_sql(first, base_days, members), settings={"max_insert_threads": 2})
     if blocks > 1:
-        plan = _copy_plan(store)
+        plan = _copy_plan()
         for table in RAW_TABLES:
             store.execute(f"CREATE TABLE IF NOT EXISTS {_STAGING.format(table=table)} AS {table}")
         # Detached while the copies are written: copied raw rows must not fill the rollups a second time.
@@ -303,17 +299,34 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     return store, seconds
 
 
+def _migrations() -> list[str]:
+    """The text of every migration (exporters/clickhouse/migrations/), in order, without its comment lines."""
+    folder = resources.files("exporters.clickhouse").joinpath("migrations")
+    return [
+        "\n".join(line for line in entry.read_text().splitlines() if not line.strip().startswith("--"))
+        for entry in sorted(folder.iterdir(), key=lambda item: item.name)
+        if entry.name.endswith(".sql")
+    ]
+
+
+def materialized_selects() -> dict[str, list[str]]:
+    """rollup table → the SELECTs of the materialized views that fill it (from the raw tables or a rollup)."""
+    selects: dict[str, list[str]] = {}
+    for text in _migrations():
+        for match in re.finditer(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO (\w+) AS\s*(SELECT[^;]+);", text):
+            selects.setdefault(match.group(1), []).append(match.group(2).strip())
+    return selects
+
+
 def backfills(tables: list[str]) -> list[str]:
     """The migrations' INSERT … SELECTs that fill `tables` from the rollups they are read from."""
-    folder = resources.files("exporters.clickhouse").joinpath("migrations")
     found: list[str] = []
     filled: set[str] = set()
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".sql"):
-            for match in re.finditer(r"^INSERT INTO (\w+)\s[^;]+", entry.read_text(), re.MULTILINE):
-                if match.group(1) in tables:
-                    found.append(match.group(0))
-                    filled.add(match.group(1))
+    for text in _migrations():
+        for match in re.finditer(r"^INSERT INTO (\w+)\s[^;]+", text, re.MULTILINE):
+            if match.group(1) in tables:
+                found.append(match.group(0))
+                filled.add(match.group(1))
     missing = set(tables) - filled
     if missing:
         raise RuntimeError(f"no backfill in the migrations for {sorted(missing)}")

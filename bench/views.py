@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from typing import Any
 
+from bench import history
 from console import readmodels
 
 # ------------------------------------------------------------------------------------------- raw-table scans
@@ -138,21 +138,9 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
 # ------------------------------------------------------------------------------------ dashboard queries
 
 
-def _materialized_selects() -> dict[str, list[str]]:
-    """rollup table → the SELECTs of the materialized views that fill it from the raw tables (migrations/)."""
-    folder = resources.files("exporters.clickhouse").joinpath("migrations")
-    selects: dict[str, list[str]] = {}
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.name.endswith(".sql"):
-            text = "\n".join(line for line in entry.read_text().splitlines() if not line.strip().startswith("--"))
-            for match in re.finditer(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO (\w+) AS\s*(SELECT[^;]+);", text):
-                selects.setdefault(match.group(1), []).append(match.group(2).strip())
-    return selects
-
-
 def raw_equivalent(sql: str) -> str:
     """The same query with every rollup replaced by its definition over the raw tables: the raw-scan figure."""
-    selects = _materialized_selects()
+    selects = history.materialized_selects()
     # later rollups read earlier ones (monthly from daily): expand them first, then what they read
     for table, parts in reversed(selects.items()):
         # a view's -If state converts to the table's column type on insert; in a subquery it must be cast
