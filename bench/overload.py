@@ -14,8 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import pregenerate, process_tree, rss_of, start_collector, tree_rss, url_of, visible
+from bench.common import pregenerate, process_tree, rss_of, start_collector, url_of, visible
 from loadgen import run
+
+
+def _rss(pid: int) -> int:
+    """Current RSS of `pid` in bytes, 0 once it is gone."""
+    try:
+        return rss_of(pid)[0]
+    except (OSError, KeyError):
+        return 0
 
 
 def overload(
@@ -35,13 +43,20 @@ def overload(
     pid = collector.process.pid
     time.sleep(1.0)  # receiver processes (--workers) report ready with the collector; let them settle
     processes = process_tree(pid)
-    baseline = tree_rss(processes)
+    idle = {process: _rss(process) for process in processes}
+    baseline = sum(idle.values())
     samples: list[int] = []
+    peaks: dict[int, int] = {}  # per process: where the tree's growth is (the writer, or the receivers)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            samples.append(tree_rss(process_tree(pid) if len(processes) > 1 else processes))
+            total = 0
+            for process in process_tree(pid) if len(processes) > 1 else processes:
+                rss = _rss(process)
+                total += rss
+                peaks[process] = max(peaks.get(process, 0), rss)
+            samples.append(total)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -76,6 +91,15 @@ def overload(
         "accepted_items_per_s": summary["items_per_s"],
         "baseline_rss_mb": round(baseline / 2**20),
         "peak_rss_mb": round(max([peak_one, *samples]) / 2**20),
+        # The writer (the collector's own process) first, then each receiver process: idle and peak RSS.
+        "per_process_rss_mb": [
+            {
+                "process": "writer" if process == pid else "receiver",
+                "idle": round(idle.get(process, 0) / 2**20),
+                "peak": round(peaks.get(process, 0) / 2**20),
+            }
+            for process in sorted(peaks, key=lambda process: (process != pid, process))
+        ],  # fmt: skip
         "refused": refused,
         "refused_with_retry_after": summary["refusals_with_retry_after"],
         "latency_p99_ms": summary["latency_p99_ms"],

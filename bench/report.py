@@ -102,19 +102,25 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     ceilings = results.get("decode", {})
     for run_ in results.get("e2e_wal", []):
-        ceiling = ceilings.get(f"{ENCODING[run_['protocol']]} gateway")
+        around = run_.get("ceilings")  # measured just before and just after this run (durable.py)
+        ceiling = sum(around) / len(around) if around else ceilings.get(f"{ENCODING[run_['protocol']]} gateway")
+        basis = f"the ceiling around it ({' / '.join(f'{c:,.0f}' for c in around)}/s)" if around else "ceiling"
         stored = run_["items_per_s_stored"]
         ratio = stored / ceiling if ceiling else math.nan
         _row(lines, f"end-to-end ingest, {run_['protocol']} {run_['shape']}, {run_['collector']}",
              f"acknowledged {run_['items_per_s_committed']:,.0f}/s (p99 {run_['latency_p99_ms']:.0f} ms), stored "
              f"{stored:,.0f}/s (all in the API {run_['visible_after_last_ack_s']:.1f} s after the last "
-             f"acknowledgement) = {ratio:.2f}× ceiling; API totals {'match' if run_['api_totals_match'] else 'DIFFER'}",
+             f"acknowledgement) = {ratio:.2f}× {basis}; API totals "
+             f"{'match' if run_['api_totals_match'] else 'DIFFER'}",
              "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])  # fmt: skip
     for over in results.get("overload_wal", []):
         refused = sum(over["refused"].values())
         carried = sum(over["refused_with_retry_after"].values())
         growth = over["peak_rss_mb"] - over["baseline_rss_mb"]
         processes = f"RSS summed over {over['processes']} processes" if over["processes"] > 1 else "RSS"
+        if over.get("per_process_rss_mb") and over["processes"] > 1:
+            each = ", ".join(f"{p['process']} {p['idle']} → {p['peak']} MB" for p in over["per_process_rss_mb"])
+            processes += f"; each at its own peak: {each}"
         _row(lines, f"peak memory at 2× overload, {over['protocol']}, {over['collector']}",
              f"{over['peak_rss_mb']} MB = idle {over['baseline_rss_mb']} MB + {growth} MB ({processes}); offered "
              f"{over['offered_items_per_s']:,}/s (2× the acknowledged rate above), accepted "

@@ -25,29 +25,12 @@ from typing import Any
 from bench import history, views
 from bench.common import CollectorFlags, log, pregenerate, start_collector
 from bench.durable import DIRECT_PROTOCOLS, direct_sections, queue_sections
-from bench.ingest import end_to_end
+from bench.ingest import decode_ceiling, end_to_end
 from bench.overload import overload
 from bench.report import ENCODING, durable_rows, history_rows, table
 from loadgen import PROTOCOLS, Workload, run
-from pdata import Sender
-from receiver.otlp.ingest import decode
 
 # ------------------------------------------------------------------------------------------------ decode
-
-
-def decode_ceiling(protocol: str, shape: str, items: int) -> float:
-    """Points+records/s of parse + flatten (receiver.otlp.ingest.decode) in this one process, no I/O."""
-    requests = pregenerate(protocol, shape, items, 2000, seed=7)
-    encoding = ENCODING[protocol]
-    sender = Sender()
-    best = 0.0
-    for _ in range(2):
-        began = time.perf_counter()
-        count = 0
-        for request in requests:
-            count += decode(request.signal, request.body, encoding, sender).batch.size
-        best = max(best, count / (time.perf_counter() - began))
-    return best
 
 
 # ------------------------------------------------------------------------------------------------ collector
@@ -192,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="flags after `run` for the collectors of the queue.mode=wal rows, e.g. '--workers 2'")  # fmt: skip
     parser.add_argument("--direct", action="store_true",
                         help="also the direct-client capacity search and the store outage (full: ~25 min more)")  # fmt: skip
+    parser.add_argument("--only-queue", action="store_true",
+                        help="the queue.mode=wal sections only: gateway ingest against the decode ceiling, 2× overload")  # fmt: skip
     parser.add_argument("--only-direct", action="store_true",
                         help="the direct-client capacity search and the store outage only")  # fmt: skip
     parser.add_argument("--direct-protocols", default=",".join(DIRECT_PROTOCOLS),
@@ -222,14 +207,20 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(["| measurement | figure | goal | met |", "|---|---|---|---|",
                          *history_rows(results["history"])]))  # fmt: skip
         return 0
-    if arguments.only_direct:
+    if arguments.only_direct or arguments.only_queue:
         with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
-            direct_sections(Path(temporary), results, quick, flags, protocols, arguments.direct_start,
-                            arguments.outage_developers)  # fmt: skip
+            if arguments.only_queue:
+                log("decode ceiling")
+                results["decode"] = {"protobuf gateway": decode_ceiling("grpc", "gateway", int(60_000 * scale))}
+                queue_sections(Path(temporary), results, quick, flags)
+            else:
+                direct_sections(Path(temporary), results, quick, flags, protocols, arguments.direct_start,
+                                arguments.outage_developers)  # fmt: skip
         results["took_s"] = time.perf_counter() - began
         if arguments.json:
             arguments.json.write_text(json.dumps(results, indent=2, default=str))
-        print("\n".join([f"claude-code-analytics bench, direct clients — {results['mode']} mode, {results['cores']} "
+        sections = "queue sections" if arguments.only_queue else "direct clients"
+        print("\n".join([f"claude-code-analytics bench, {sections} — {results['mode']} mode, {results['cores']} "
                          f"cores, {cpu}, {results['started']}, took {results['took_s']:.0f} s", "",
                          "| measurement | figure | goal | met |", "|---|---|---|---|", *durable_rows(results)]))  # fmt: skip
         return 0
