@@ -93,18 +93,25 @@ def a_large_export() -> bytes:
     return request.SerializeToString()
 
 
-@pytest.fixture(scope="module", params=["default", "probing"])
-def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    env = {"CC_ANALYTICS_OTLP_GRPC_BDP_PROBE": "true"} if request.param == "probing" else {}
-    yield from running(CollectorProcess(data_dir=Path(tmp_path_factory.mktemp(request.param)) / "data", extra_env=env))
+@pytest.fixture(scope="module", params=[False, True], ids=["default", "probing"])
+def probing(request: pytest.FixtureRequest) -> bool:
+    """Whether the collector runs with otlp.grpc_bdp_probe=true."""
+    return bool(request.param)
 
 
-def test_the_grpc_listener_probes_its_windows_only_when_asked(collector: CollectorProcess) -> None:
+@pytest.fixture(scope="module")
+def collector(probing: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    env = {"CC_ANALYTICS_OTLP_GRPC_BDP_PROBE": "true"} if probing else {}
+    data_dir = Path(tmp_path_factory.mktemp("probing" if probing else "default")) / "data"
+    yield from running(CollectorProcess(data_dir=data_dir, extra_env=env))
+
+
+def test_the_grpc_listener_probes_its_windows_only_when_asked(collector: CollectorProcess, probing: bool) -> None:
     frames = export_call(collector.grpc_port, a_large_export())
     trailers = [payload for kind, flags, stream, payload in frames if kind == HEADERS and flags & END_STREAM]
     assert trailers, f"the call ended without trailers: {[kind for kind, *_ in frames]}"
     pings = [payload for kind, flags, _, payload in frames if kind == PING and not flags & ACK]
-    if collector.extra_env.get("CC_ANALYTICS_OTLP_GRPC_BDP_PROBE") == "true":
+    if probing:
         assert pings, "otlp.grpc_bdp_probe=true: the server probes the link while data arrives"
     else:
         assert pings == [], f"by default the windows are not tuned, so no probe: {len(pings)} PING(s)"
