@@ -166,15 +166,12 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def tree_rss(pids: list[int]) -> int:
-    """RSS summed over `pids`, in bytes (pages shared between them count once per process: an upper bound)."""
-    total = 0
-    for pid in pids:
-        try:
-            total += rss_of(pid)[0]
-        except (OSError, KeyError):
-            continue
-    return total
+def current_rss(pid: int) -> int:
+    """RSS of `pid` now, in bytes; 0 once it is gone."""
+    try:
+        return rss_of(pid)[0]
+    except (OSError, KeyError):
+        return 0
 
 
 def tree_cpu_s(pids: list[int]) -> float:

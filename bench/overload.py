@@ -14,16 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import pregenerate, process_tree, rss_of, start_collector, url_of, visible
+from bench.common import current_rss, pregenerate, process_tree, rss_of, start_collector, url_of, visible
 from loadgen import run
-
-
-def _rss(pid: int) -> int:
-    """Current RSS of `pid` in bytes, 0 once it is gone."""
-    try:
-        return rss_of(pid)[0]
-    except (OSError, KeyError):
-        return 0
 
 
 def overload(
@@ -43,7 +35,7 @@ def overload(
     pid = collector.process.pid
     time.sleep(1.0)  # receiver processes (--workers) report ready with the collector; let them settle
     processes = process_tree(pid)
-    idle = {process: _rss(process) for process in processes}
+    idle = {process: current_rss(process) for process in processes}
     baseline = sum(idle.values())
     samples: list[int] = []
     peaks: dict[int, int] = {}  # per process: where the tree's growth is (the writer, or the receivers)
@@ -53,7 +45,7 @@ def overload(
         while not stop.is_set():
             total = 0
             for process in process_tree(pid) if len(processes) > 1 else processes:
-                rss = _rss(process)
+                rss = current_rss(process)
                 total += rss
                 peaks[process] = max(peaks.get(process, 0), rss)
             samples.append(total)
@@ -99,7 +91,7 @@ def overload(
                 "peak": round(peaks.get(process, 0) / 2**20),
             }
             for process in sorted(peaks, key=lambda process: (process != pid, process))
-        ],  # fmt: skip
+        ],
         "refused": refused,
         "refused_with_retry_after": summary["refusals_with_retry_after"],
         "latency_p99_ms": summary["latency_p99_ms"],

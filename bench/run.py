@@ -30,9 +30,6 @@ from bench.overload import overload
 from bench.report import ENCODING, durable_rows, history_rows, table
 from loadgen import PROTOCOLS, Workload, run
 
-# ------------------------------------------------------------------------------------------------ decode
-
-
 # ------------------------------------------------------------------------------------------------ collector
 
 
