@@ -9,7 +9,12 @@ connections here therefore obey:
   body has been arriving longest (answered 503 with a retry hint: connections that stall their bodies cannot
   hold every place until their deadline), or, when there is neither, is itself closed at once;
 - a header deadline: a connection must deliver a complete request's headers within `header_timeout_s` of
-  connecting or of its last answer, else it is closed (trickled headers included);
+  connecting, or of the first byte of its next request once answered, else it is closed (trickled headers
+  included);
+- an idle deadline: a kept-alive connection that sends nothing after its answer is closed after
+  `limits.keep_alive_seconds` (uvicorn's keep-alive timer). The header deadline does not run while it is idle:
+  a client that reuses its connection after a pause (an OTLP exporter every 5 or 60 s) must find it open, since
+  a connection the server closes just as the client sends on it loses that request (a reset, not an answer);
 - a body deadline and size: a request's body must arrive within `body_timeout_s` and `max_body_bytes`, else
   it is answered 408 / 413 (when nothing was answered yet) and the connection closed.
 
@@ -159,7 +164,10 @@ class GuardedH11Protocol(H11Protocol):
             self._disarm()  # the body is complete: what follows is the application's to answer
             self.listener.receiving.pop(self, None)
         if self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete):
-            self._await_headers()
+            if received:
+                self._await_headers()  # the first bytes of the next request: its headers are now due
+            else:
+                self._await_request()  # answered: idle until the next request, within the keep-alive time
 
     def _request_started(self) -> None:
         self.listener.waiting.pop(self, None)
@@ -170,10 +178,17 @@ class GuardedH11Protocol(H11Protocol):
             self.listener.receiving[self] = None
 
     def _await_headers(self) -> None:
-        if self in self.listener.waiting:
-            return
+        """Headers are due within the header deadline, counted from the first call (connecting, or the first
+        bytes of a request on an idle kept-alive connection), not moved by later bytes."""
         self.listener.waiting[self] = None
-        self._arm("header", self.listener.limits.header_timeout_s, self._headers_late)
+        if not self._deadline_is("header"):
+            self._arm("header", self.listener.limits.header_timeout_s, self._headers_late)
+
+    def _await_request(self) -> None:
+        """Answered and kept alive: evictable while it waits (the oldest first), and closed by uvicorn's
+        keep-alive timer if nothing comes; no header deadline until the next request starts."""
+        self.listener.waiting[self] = None
+        self._disarm()
 
     def _headers_late(self) -> None:
         self._close("header_timeout", logging.INFO)

@@ -17,8 +17,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "./data", "where the embedded store keeps its files"),
     Option("limits.max_queued_items", int, 20_000, "points + records waiting to be written before senders get 429 / RESOURCE_EXHAUSTED"),
     Option("limits.max_connections", int, 1000, "open connections per listener (OTLP/gRPC, OTLP/HTTP, API, /metrics); past it an HTTP listener closes its oldest connection still waiting for a request, else the one whose request body has been arriving longest (503 with a retry hint), else the new one; gRPC closes the new one; lowered at start-up so all listeners fit the open-file limit"),
-    Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting or of its last answer, else it is closed"),
-    Option("limits.keep_alive_seconds", int, 5, "an HTTP connection idle this long after an answer is closed"),
+    Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting, or of the first byte of its next request once answered, else it is closed"),
+    Option("limits.keep_alive_seconds", int, 120, "an HTTP connection idle this long after an answer is closed; keep it above the senders' export interval (Claude Code: 60 s for metrics) and their own idle timeout (an OpenTelemetry Collector's: 90 s), so that they close idle connections first: a request sent just as the server closes its connection is lost to a reset"),
     Option("workers", str, "auto", "OTLP receiver processes sharing the OTLP ports (SO_REUSEPORT), each decoding and handing requests to the durable queue of the collector process, the one writer (which then takes no OTLP connection itself); more than 1 needs queue.mode=wal; auto: the machine's cores with queue.mode=wal, else 1 (see collector/README.md, Receiver workers)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
     Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
@@ -35,7 +35,7 @@ class ServiceConfig:
     # Every listener's connection limits (collector/connections.py; the gRPC receiver's own too).
     max_connections: int = 1000
     header_timeout_seconds: int = 10
-    keep_alive_seconds: int = 5
+    keep_alive_seconds: int = 120
     # "auto" or a count of receiver processes (collector/workers); resolved with the queue mode by the collector.
     workers: str = "auto"
     log_level: str = "info"

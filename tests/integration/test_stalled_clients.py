@@ -1,7 +1,7 @@
 """Stalled and greedy clients cannot shut other senders out. Against the real collector, on loopback.
 
 One collector serves the module: ingest tokens required, the open-file limit systemd gives services by
-default (1024), short header and body deadlines, and a small cumulative-series bound. Each test uses its
+default (1024), short header, keep-alive and body deadlines, and a small cumulative-series bound. Each test uses its
 own organization, so its exact figures are its own. Every loop is bounded in count and time.
 """
 
@@ -31,6 +31,7 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 GRPC_AUTH = (("authorization", f"Bearer {TOKEN}"),)
 FILE_LIMIT = 1024
 HEADER_TIMEOUT_S = 3
+KEEP_ALIVE_S = 6  # longer than the header deadline: a kept-alive connection waits past it for its next request
 BODY_TIMEOUT_S = 6
 MAX_SERIES = 50
 CALLS_PER_PEER = 32  # limits.max_calls_per_peer's default
@@ -45,6 +46,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
         file_limit=FILE_LIMIT,
         extra_env={
             "CC_ANALYTICS_LIMITS_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT_S),
+            "CC_ANALYTICS_LIMITS_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE_S),
             "CC_ANALYTICS_LIMITS_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
             "CC_ANALYTICS_TEMPORALITY_MAX_SERIES": str(MAX_SERIES),
             # Below the largest body: a body declared that large would take the whole budget if its declared
@@ -392,20 +394,51 @@ def test_trickled_headers_are_cut_off_at_the_header_deadline(collector: Collecto
         assert time.monotonic() - began < HEADER_TIMEOUT_S + 10
 
 
-def test_an_idle_keep_alive_connection_is_closed_after_its_answer(collector: CollectorProcess) -> None:
+def test_a_kept_alive_connection_waits_past_the_header_deadline_then_is_closed_when_idle(
+    collector: CollectorProcess,
+) -> None:
     org = "org-keep-alive"
-    body = otlp.to_protobuf(otlp.edit_request(org, lines=2))
-    with socket.create_connection(("127.0.0.1", collector.http_port)) as idle:
-        idle.sendall(
-            b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        # Answered and kept alive (no Connection: close), then closed by the collector once idle.
-        answer = read_until_closed(idle, HEADER_TIMEOUT_S + 10)
-    head = answer.partition(b"\r\n\r\n")[0].lower()
-    assert head.startswith(b"http/1.1 200 ") and b"connection: close" not in head, answer[:300]
-    assert otlp.figures(collector, org)["accepted_lines"] == 2
+    with socket.create_connection(("127.0.0.1", collector.http_port)) as kept:
+        first = otlp.exchange(kept, otlp.to_protobuf(otlp.edit_request(org, lines=2, session="k1")), AUTH)
+        # Idle past the header deadline: an exporter's next export on the same connection is still answered.
+        time.sleep(HEADER_TIMEOUT_S + 1)
+        second = otlp.exchange(kept, otlp.to_protobuf(otlp.edit_request(org, lines=3, session="k2")), AUTH)
+        answered = time.monotonic()
+        # Then idle for good: closed after the keep-alive time, not before.
+        assert read_until_closed(kept, KEEP_ALIVE_S + 10) == b""
+        idle_s = time.monotonic() - answered
+    for answer in (first, second):
+        head = answer.partition(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 200 ") and b"connection: close" not in head, answer[:300]
+    assert KEEP_ALIVE_S - 1 <= idle_s < KEEP_ALIVE_S + 5, idle_s
+    assert otlp.figures(collector, org)["accepted_lines"] == 5
+
+
+def test_trickled_headers_on_a_kept_alive_connection_are_cut_off_at_the_header_deadline(
+    collector: CollectorProcess,
+) -> None:
+    org = "org-keep-alive-trickle"
+    with socket.create_connection(("127.0.0.1", collector.http_port)) as kept:
+        answer = otlp.exchange(kept, otlp.to_protobuf(otlp.edit_request(org, lines=1)), AUTH)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+        kept.setblocking(False)
+        began = time.monotonic()
+        closed = False
+        for byte in b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 200:
+            try:
+                kept.send(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            if _closed_by_peer(kept):
+                closed = True
+                break
+            time.sleep(0.1)
+        trickled_s = time.monotonic() - began
+    # The header deadline counts from the next request's first byte (not from the answer before it), and the
+    # keep-alive time no longer applies once bytes arrive.
+    assert closed, "headers trickled on a kept-alive connection were never cut off"
+    assert HEADER_TIMEOUT_S - 1 <= trickled_s < KEEP_ALIVE_S, trickled_s
 
 
 # --- many cumulative series -----------------------------------------------------------------------------------

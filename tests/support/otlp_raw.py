@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -219,6 +220,36 @@ def post(
         headers={"content-type": content_type, **(headers or {})},
         timeout=30,
     )
+
+
+def exchange(sock: socket.socket, body: bytes, headers: dict[str, str] | None = None, timeout_s: float = 30) -> bytes:
+    """POST `body` to /v1/metrics (protobuf) on an open keep-alive connection and read its whole answer (head and
+    Content-Length body), leaving the connection as the collector left it. Raises ConnectionError when the
+    connection was closed under the request."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    sock.settimeout(timeout_s)
+    sock.sendall(
+        b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+        + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed before a whole answer; received {answer[:200]!r}")
+        answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed in the middle of an answer")
+        rest += chunk
+    return head + b"\r\n\r\n" + rest
 
 
 def grpc_export(
