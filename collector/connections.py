@@ -164,8 +164,10 @@ class GuardedH11Protocol(H11Protocol):
             self._disarm()  # the body is complete: what follows is the application's to answer
             self.listener.receiving.pop(self, None)
         if self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete):
-            if received:
-                self._await_headers()  # the first bytes of the next request: its headers are now due
+            if received or self.conn.trailing_data[0]:
+                # The first bytes of the next request (sent now, or pipelined behind the last one): its
+                # headers are now due.
+                self._await_headers()
             else:
                 self._await_request()  # answered: idle until the next request, within the keep-alive time
 

@@ -441,6 +441,27 @@ def test_trickled_headers_on_a_kept_alive_connection_are_cut_off_at_the_header_d
     assert HEADER_TIMEOUT_S - 1 <= trickled_s < KEEP_ALIVE_S, trickled_s
 
 
+def test_headers_pipelined_behind_an_answered_request_and_stalled_are_cut_off_at_the_header_deadline(
+    collector: CollectorProcess,
+) -> None:
+    org = "org-keep-alive-pipelined"
+    body = otlp.to_protobuf(otlp.edit_request(org, lines=4))
+    with socket.create_connection(("127.0.0.1", collector.http_port)) as kept:
+        began = time.monotonic()
+        kept.sendall(
+            b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+            + b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the next request's start, then nothing
+        )
+        answer = read_until_closed(kept, KEEP_ALIVE_S + 10)
+        closed_s = time.monotonic() - began
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    # Its headers were due from the answer on, within the header deadline, not the longer keep-alive time.
+    assert closed_s < KEEP_ALIVE_S - 1, closed_s
+    assert otlp.figures(collector, org)["accepted_lines"] == 4
+
+
 # --- many cumulative series -----------------------------------------------------------------------------------
 
 
