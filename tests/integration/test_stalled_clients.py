@@ -338,6 +338,21 @@ def _closed_by_peer(sock: socket.socket) -> bool:
         return True
 
 
+def _trickle(sock: socket.socket, data: bytes) -> tuple[bool, float]:
+    """Send `data` one byte every 0.1 s until the collector closes `sock`: (closed, seconds it took)."""
+    sock.setblocking(False)
+    began = time.monotonic()
+    for byte in data:
+        try:
+            sock.send(bytes([byte]))
+        except OSError:
+            return True, time.monotonic() - began
+        if _closed_by_peer(sock):
+            return True, time.monotonic() - began
+        time.sleep(0.1)
+    return False, time.monotonic() - began
+
+
 def test_1100_idle_connections_under_a_1024_file_limit_leave_other_senders_at_200(
     collector: CollectorProcess,
 ) -> None:
@@ -377,21 +392,9 @@ def test_trickled_headers_are_cut_off_at_the_header_deadline(collector: Collecto
         + b"a" * 200
     )
     with socket.create_connection(("127.0.0.1", collector.http_port)) as trickler:
-        trickler.setblocking(False)
-        began = time.monotonic()
-        closed = False
-        for byte in headers:  # one byte every 0.1 s: at most ~27 s, far past the 3 s deadline
-            try:
-                trickler.send(bytes([byte]))
-            except OSError:
-                closed = True
-                break
-            if _closed_by_peer(trickler):
-                closed = True
-                break
-            time.sleep(0.1)
-        assert closed, "a connection trickling its headers was never closed"
-        assert time.monotonic() - began < HEADER_TIMEOUT_S + 10
+        closed, trickled_s = _trickle(trickler, headers)  # at most ~27 s, far past the 3 s deadline
+    assert closed, "a connection trickling its headers was never closed"
+    assert trickled_s < HEADER_TIMEOUT_S + 10
 
 
 def test_a_kept_alive_connection_waits_past_the_header_deadline_then_is_closed_when_idle(
@@ -421,20 +424,7 @@ def test_trickled_headers_on_a_kept_alive_connection_are_cut_off_at_the_header_d
     with socket.create_connection(("127.0.0.1", collector.http_port)) as kept:
         answer = otlp.exchange(kept, otlp.to_protobuf(otlp.edit_request(org, lines=1)), AUTH)
         assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
-        kept.setblocking(False)
-        began = time.monotonic()
-        closed = False
-        for byte in b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 200:
-            try:
-                kept.send(bytes([byte]))
-            except OSError:
-                closed = True
-                break
-            if _closed_by_peer(kept):
-                closed = True
-                break
-            time.sleep(0.1)
-        trickled_s = time.monotonic() - began
+        closed, trickled_s = _trickle(kept, b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 200)
     # The header deadline counts from the next request's first byte (not from the answer before it), and the
     # keep-alive time no longer applies once bytes arrive.
     assert closed, "headers trickled on a kept-alive connection were never cut off"
