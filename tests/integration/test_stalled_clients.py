@@ -438,12 +438,8 @@ def test_headers_pipelined_behind_an_answered_request_and_stalled_are_cut_off_at
     body = otlp.to_protobuf(otlp.edit_request(org, lines=4))
     with socket.create_connection(("127.0.0.1", collector.http_port)) as kept:
         began = time.monotonic()
-        kept.sendall(
-            b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
-            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-            + b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the next request's start, then nothing
-        )
+        # A whole request, then the start of the next one behind it, then nothing.
+        kept.sendall(otlp.http_request(body, AUTH) + b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         answer = read_until_closed(kept, KEEP_ALIVE_S + 10)
         closed_s = time.monotonic() - began
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]

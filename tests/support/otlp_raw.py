@@ -222,17 +222,22 @@ def post(
     )
 
 
-def exchange(sock: socket.socket, body: bytes, headers: dict[str, str] | None = None, timeout_s: float = 30) -> bytes:
-    """POST `body` to /v1/metrics (protobuf) on an open keep-alive connection and read its whole answer (head and
-    Content-Length body), leaving the connection as the collector left it. Raises ConnectionError when the
-    connection was closed under the request."""
+def http_request(body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    """The bytes of an HTTP/1.1 POST of `body` to /v1/metrics (protobuf), for a raw socket."""
     extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    sock.settimeout(timeout_s)
-    sock.sendall(
+    return (
         b"POST /v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
         + f"{extra}Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
+
+
+def exchange(sock: socket.socket, body: bytes, headers: dict[str, str] | None = None, timeout_s: float = 30) -> bytes:
+    """POST `body` to /v1/metrics (protobuf) on an open keep-alive connection and read its whole answer (head and
+    Content-Length body), leaving the connection as the collector left it. Raises ConnectionError when the
+    connection was closed under the request."""
+    sock.settimeout(timeout_s)
+    sock.sendall(http_request(body, headers))
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = sock.recv(65536)
