@@ -257,6 +257,12 @@ def exchange(sock: socket.socket, body: bytes, headers: dict[str, str] | None = 
     return head + b"\r\n\r\n" + rest
 
 
+def kept_alive_ok(answer: bytes) -> bool:
+    """An answer from `exchange` is 200 and leaves its connection open (no Connection: close)."""
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    return head.startswith(b"http/1.1 200 ") and b"connection: close" not in head
+
+
 def grpc_export(
     collector: CollectorProcess,
     signal: str,
