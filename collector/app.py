@@ -30,7 +30,14 @@ from collector.workers.pool import WorkerPool
 from console.access import AccessError, AccessStore, read_initial_owner
 from console.api import create_api_app
 from console.config import ConsoleConfig
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, StoreUnavailable, create_store
+from exporters.clickhouse import (
+    ClickHouseConfig,
+    ClickHouseStore,
+    QueryFailed,
+    StoreUnavailable,
+    create_day_summaries,
+    create_store,
+)
 from exporters.prometheus import PrometheusConfigError, create_exporter
 from exporters.prometheus.factory import read_scrape_token
 from pdata.consumer import Consumer
@@ -254,11 +261,22 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     exporter = create_exporter(metrics_config, store, registry)
     # Closing writes the counters' series journal, once nothing more can be committed.
     await lifecycle.start(Component("prometheus_exporter", shutdown=inline(exporter.close)))
+    # The day summaries the console's long ranges read are brought up to date after commits, in a thread.
+    summaries = create_day_summaries(store, config.store)
+    if summaries is not None:
+        await lifecycle.start(
+            Component(
+                "day_summaries", start=inline(summaries.start), shutdown=lambda: asyncio.to_thread(summaries.close)
+            )
+        )
+    commit_listeners = [exporter.on_commit] if metrics_config.port else []
+    if summaries is not None:
+        commit_listeners.append(summaries.on_commit)
     pipeline = Pipeline(
         chain,
         InstrumentedStore(HealthGatedStore(store, health), observer),
         PipelineConfig(max_queued_items=service.max_queued_items),
-        listeners=[exporter.on_commit] if metrics_config.port else [],
+        listeners=commit_listeners,
         dead_letters=DeadLetterFile(
             service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done
         ),

@@ -53,7 +53,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "metrics.series_ttl_seconds", "metrics.new_series_hold_seconds", "metrics.bind", "metrics.scrape_token_file",
     "metrics.openmetrics", "metrics.max_label_value_length", "metrics.gauge_cache_seconds",
     "data_dir", "storage.dsn", "storage.fsync", "storage.cluster", "storage.retention_days", "storage.pool_size",
-    "storage.return_freed_memory",
+    "storage.summaries_refresh_seconds", "storage.return_freed_memory",
     "limits.max_request_bytes", "limits.max_request_items", "limits.max_queued_items", "limits.max_inflight_bytes",
     "limits.max_concurrent_rpcs", "limits.max_calls_per_peer", "limits.max_connections",
     "limits.header_timeout_seconds", "limits.body_timeout_seconds", "limits.keep_alive_seconds",
@@ -118,6 +118,7 @@ class Config:
     storage_cluster: str
     storage_retention_days: int
     storage_pool_size: int
+    storage_summaries_refresh_seconds: int
     storage_return_freed_memory: bool
     limits_max_request_bytes: int
     limits_max_request_items: int

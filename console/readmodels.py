@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from console import daysummaries
 from pdata.store import NamedQueries
 
 _COUNTS = ("accepted_lines", "removed_lines", "accepts", "rejects")
@@ -56,7 +57,11 @@ def analytics(store: NamedQueries, start: date, end: date, organization_id: str 
     parameters = _filters(start, end, organization_id, team)
     totals = dict(_IDLE)
     by_day: dict[date, dict[str, Any]] = {}
-    for row in store.query_named("analytics_days_and_totals", parameters):
+    # Without a team filter the distinct members and sessions come from the day summaries when they can answer.
+    rows = None if team else daysummaries.analytics_rows(store, start, end, organization_id)
+    if rows is None:
+        rows = store.query_named("analytics_days_and_totals", parameters)
+    for row in rows:
         if row["whole_range"]:
             totals = _shape(row)
         else:

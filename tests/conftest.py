@@ -32,6 +32,7 @@ FIGURES_SUITE = (
     "tests/integration/test_workload_smoke.py",
     "tests/integration/test_views_semantics.py",
     "tests/integration/test_month_boundaries.py",
+    "tests/integration/test_day_summaries.py",
     "tests/integration/test_retries_restarts.py",
     "tests/integration/test_cumulative_restarts.py",
     "tests/integration/test_fixture_replay.py",

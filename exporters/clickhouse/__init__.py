@@ -5,7 +5,15 @@ Callers are typed against `pdata.store`'s protocols; only the composition root c
 """
 
 from exporters.clickhouse.config import ClickHouseConfig
-from exporters.clickhouse.factory import create_store
+from exporters.clickhouse.factory import create_day_summaries, create_store
 from exporters.clickhouse.store import ClickHouseStore, QueryFailed, SchemaObject, StoreUnavailable
 
-__all__ = ["ClickHouseConfig", "ClickHouseStore", "QueryFailed", "SchemaObject", "StoreUnavailable", "create_store"]
+__all__ = [
+    "ClickHouseConfig",
+    "ClickHouseStore",
+    "QueryFailed",
+    "SchemaObject",
+    "StoreUnavailable",
+    "create_day_summaries",
+    "create_store",
+]

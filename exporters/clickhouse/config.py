@@ -21,6 +21,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("storage.cluster", str, "", "ClickHouse cluster name (server only): migrations run ON CLUSTER with Replicated*MergeTree tables and Distributed tables for reads (see exporters/clickhouse/README.md); empty means one server"),
     Option("storage.retention_days", int, DEFAULT_RETENTION_DAYS, "raw points and events older than this many days are dropped (a TTL); the rollups every view reads keep their history (0: keep raw rows forever; else at least temporality.state_days + validation.max_age_days)"),
     Option("storage.pool_size", int, DEFAULT_POOL_SIZE, "connections to a ClickHouse server used at once (the writer, the API, the gauges); the embedded store has one"),
+    Option("storage.summaries_refresh_seconds", int, 5, "after groups are committed, at most this often, the collector brings the day summaries up to date (each day's distinct members and sessions, which the console's analytics over long ranges add up instead of merging every id; see exporters/clickhouse/README.md, Day summaries); the console computes days whose summary is not current itself (0: never written)"),
     Option("storage.return_freed_memory", bool, True, "embedded store: the engine's allocator gives memory it freed back to the system after 0.5 s unused instead of its default seconds (see exporters/clickhouse/README.md, Memory); an operator's own JE_MALLOC_CONF wins"),
 )  # fmt: skip
 
@@ -41,6 +42,8 @@ class ClickHouseConfig:
     cluster: str = ""
     retention_days: int = DEFAULT_RETENTION_DAYS
     pool_size: int = DEFAULT_POOL_SIZE
+    # How often at most the day summaries are refreshed after commits (summaries.py); 0: not at all.
+    summaries_refresh_seconds: int = 5
     # Embedded engine: set the allocator's decay to 0 before the engine loads (see store.py).
     return_freed_memory: bool = True
     # Where the writer journals the insert in progress (insert_journal.py), the collector's data_dir; empty
@@ -56,6 +59,7 @@ class ClickHouseConfig:
             cluster=values["storage.cluster"],
             retention_days=values["storage.retention_days"],
             pool_size=values["storage.pool_size"],
+            summaries_refresh_seconds=values["storage.summaries_refresh_seconds"],
             return_freed_memory=values["storage.return_freed_memory"],
             journal_dir=str(Path(values["data_dir"]).resolve()),
         )
@@ -76,6 +80,8 @@ class ClickHouseConfig:
                 check_cluster_name(self.cluster)
             except ClusterDdlError as exc:
                 raise ClickHouseConfigError(f"storage.cluster: {exc}") from None
+        if self.summaries_refresh_seconds < 0:
+            raise ClickHouseConfigError("storage.summaries_refresh_seconds must be 0 (no day summaries) or more")
         if self.retention_days < 0:
             raise ClickHouseConfigError("storage.retention_days must be 0 (keep raw rows forever) or more")
         if not 1 <= self.pool_size <= MAX_POOL_SIZE:

@@ -380,6 +380,21 @@ class ClickHouseStore:
         except Exception as exc:
             raise _query_error(name, exc) from exc
 
+    def insert_rows(self, table: str, column_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows the store derives from what it holds (day_summaries: summaries.py), not facts: no journal, since
+        a lost insert is computed again."""
+        try:
+            with self._lend() as client:
+                client.insert(
+                    table,
+                    [list(row) for row in rows],
+                    column_names=list(column_names),
+                    # on a cluster, written to the shard before the next refresh reads it
+                    settings={"distributed_foreground_insert": 1} if self.config.cluster else None,
+                )
+        except Exception as exc:
+            raise StoreUnavailable(f"insert into {table} of {self.redacted_dsn} failed: {exc}") from exc
+
     def tables(self) -> list[SchemaObject]:
         """The tables and views of the store's database (the control tables, raw tables, rollups and the
         materialized views that fill them; on a cluster the `_local` and Distributed tables), by name."""

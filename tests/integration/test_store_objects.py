@@ -20,6 +20,10 @@ def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
 
 def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHouseStore) -> None:
     assert [(table.name, table.engine) for table in store.tables()] == [
+        ("day_rows", "AggregatingMergeTree"),
+        ("day_rows_from_member_daily", "MaterializedView"),
+        ("day_rows_from_session_days", "MaterializedView"),
+        ("day_summaries", "ReplacingMergeTree"),
         ("events", "MergeTree"),
         ("member_daily", "AggregatingMergeTree"),
         ("member_daily_from_events", "MaterializedView"),
@@ -44,6 +48,8 @@ def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHou
         ("org_monthly_from_daily", "MaterializedView"),
         ("schema_migrations", "MergeTree"),
         ("schema_migrations_lock", "MergeTree"),
+        ("session_days", "AggregatingMergeTree"),
+        ("session_days_from_hourly", "MaterializedView"),
         ("session_hourly", "AggregatingMergeTree"),
         ("session_hourly_from_events", "MaterializedView"),
         ("session_hourly_from_points", "MaterializedView"),

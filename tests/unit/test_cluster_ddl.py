@@ -31,7 +31,12 @@ TABLES = {
     "session_hourly": ("AggregatingMergeTree", "cityHash64(organization_id, member)"),
     "model_team_hourly": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "org_daily_all_teams": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "session_days": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "day_rows": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "day_summaries": ("ReplacingMergeTree", "cityHash64(organization_id)"),
 }
+# Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
+ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
 VIEWS = {
     # view: (target, source)
     "member_hourly_from_points": ("member_hourly", "metric_points"),
@@ -56,9 +61,13 @@ VIEWS = {
     "model_team_hourly_from_events": ("model_team_hourly", "events"),
     # the whole organization's days from the per-team ones, shard by shard (an organization is on one shard)
     "org_daily_all_teams_from_daily": ("org_daily_all_teams", "org_daily"),
+    # the sessions of each day from the per-session hours, and their fingerprint after them (0009)
+    "session_days_from_hourly": ("session_days", "session_hourly"),
+    "day_rows_from_session_days": ("day_rows", "session_days"),
+    "day_rows_from_member_daily": ("day_rows", "member_daily"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
-             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams")  # fmt: skip
+             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows")  # fmt: skip
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),
@@ -87,8 +96,8 @@ def test_every_table_is_a_replicated_local_table_behind_a_distributed_one(render
         ]
         assert len(local) == 1, table
         assert (
-            f"ENGINE = Replicated{engine}('/clickhouse/tables/{{shard}}/{{database}}/{{table}}', '{{replica}}')"
-            in local[0]
+            f"ENGINE = Replicated{engine}('/clickhouse/tables/{{shard}}/{{database}}/{{table}}', '{{replica}}'"
+            f"{ENGINE_ARGUMENTS.get(table, '')})" in local[0]
         )
         front = f"CREATE TABLE IF NOT EXISTS {table} ON CLUSTER `{CLUSTER}` AS {table}_local\n" \
                 f"ENGINE = Distributed('{CLUSTER}', currentDatabase(), '{table}_local', {key})"  # fmt: skip

@@ -36,7 +36,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 59
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 60
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -122,6 +122,7 @@ def test_a_value_from_the_environment_reaches_its_component() -> None:
         (ProcessorsConfig, {"validation__max_ahead_seconds": -1}, "validation.max_ahead_seconds must be 0 or more"),
         (ClickHouseConfig, {"storage__pool_size": 33}, "storage.pool_size must be between 1 and 32"),
         (ClickHouseConfig, {"storage__dsn": "mysql://db"}, "storage.dsn must start with chdb://, http:// or https://"),
+        (ClickHouseConfig, {"storage__summaries_refresh_seconds": -1}, "storage.summaries_refresh_seconds must be 0 (no day summaries) or more"),
         (PrometheusExporterConfig, {"metrics__max_series_per_metric": 1}, "metrics.max_series_per_metric must be at least 2"),
         (PrometheusExporterConfig, {"metrics__labels": "model,session_id"}, "metrics.labels: session_id is never exposed"),
         (PrometheusExporterConfig, {"metrics__port": -1}, "metrics_port must be a port number, got -1"),

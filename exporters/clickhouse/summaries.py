@@ -1,0 +1,228 @@
+"""Day summaries (pdata/day_summaries.py), written by the collector: after groups are committed, at most every
+`storage.summaries_refresh_seconds`, every UTC day whose summary is missing or no longer current is computed
+again, for each organization and for all of them together.
+
+Each part of a summary is computed from one read of its rollup, with its fingerprints read *before*
+(`day_fingerprints`): members from member_daily (`member_day_gaps`) and sessions from session_days
+(`session_day_gaps`), each counted in day_rows. day_rows is filled after the
+rollups they count, in the same insert, so whatever the fingerprints count is already in the rollup when it is
+read: a summary holds at least what its fingerprints say. If it holds more (an insert landed in between), the
+fingerprints have grown by the time it is read, and it is computed again. A summary that is not current is
+never used: the console computes such days from the rollups itself. So the summaries only make the console
+faster, and a refresh that fails (store unreachable) is tried again later.
+
+Several collectors on one server each refresh; their summaries of a day agree, and the latest is read
+(`computed_at`, a ReplacingMergeTree version).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from pdata import EventFact, PointFact
+from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints
+
+log = logging.getLogger("cc_analytics.store")
+
+ALL_ORGANIZATIONS = ""
+COLUMNS = (
+    "organization_id", "day", "computed_at",
+    "member_rows", "member_prior_rows", "members", "member_returning_gaps", "member_returning_counts",
+    "session_rows", "session_prior_rows", "sessions", "session_returning_gaps", "session_returning_counts",
+)  # fmt: skip
+# Days computed by one query: each reads the ids of the WINDOW_DAYS before its first day too; and rows per insert.
+DAYS_PER_QUERY = 200
+# Up to this many days of members are computed one day at a time (member_day_returns), more in one sort.
+FEW_DAYS = 3
+# A refresh that writes more days than this (start-up, late data for an old day) is logged at info level; the
+# usual one (today's, after commits) at debug.
+ROUTINE_DAYS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """One kind of id of a summary, with the named queries that count a day's ids and find their returns."""
+
+    name: str  # the DaySummary field: members or sessions
+    counts: str  # distinct ids of some days
+    gaps: str  # ids and returns of any number of days (sorts the window's id-days)
+    one_day: str  # the same for one day, where that is cheaper ('' when it is not)
+
+
+KINDS = (
+    _Kind("members", "day_member_counts", "member_day_gaps", "member_day_returns"),
+    _Kind("sessions", "day_sessions", "session_day_gaps", ""),
+)
+
+
+class SummaryStore(Protocol):
+    def query(self, name: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]: ...
+
+    def insert_rows(self, table: str, column_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    scopes: int  # organizations, and all of them together
+    days: int  # summaries written
+    seconds: float
+
+
+def _chunks(days: list[date]) -> Iterator[list[date]]:
+    for start in range(0, len(days), DAYS_PER_QUERY):
+        yield days[start : start + DAYS_PER_QUERY]
+
+
+class DaySummaries:
+    """Keeps the store's day summaries current: `refresh` once, or `start` a thread that refreshes after
+    commits (`on_commit`, a pipeline listener), at most every `interval_s` seconds."""
+
+    def __init__(self, store: SummaryStore, interval_s: float) -> None:
+        self._store = store
+        self._interval_s = interval_s
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def refresh(self) -> RefreshReport:
+        began = time.perf_counter()
+        scopes: dict[str, dict[date, tuple[int, int]]] = {ALL_ORGANIZATIONS: {}}
+        for organization_id, day, member_rows, session_rows in self._store.query("day_fingerprints", {}):
+            every = scopes[ALL_ORGANIZATIONS].get(day, (0, 0))
+            scopes[ALL_ORGANIZATIONS][day] = (every[0] + int(member_rows), every[1] + int(session_rows))
+            if organization_id != ALL_ORGANIZATIONS:  # '' names all organizations, so it is no filter of its own
+                scopes.setdefault(organization_id, {})[day] = (int(member_rows), int(session_rows))
+        written = 0
+        for organization_id, days in scopes.items():
+            written += self._refresh_scope(organization_id, days)
+        return RefreshReport(len(scopes), written, time.perf_counter() - began)
+
+    def _refresh_scope(self, organization_id: str, days: dict[date, tuple[int, int]]) -> int:
+        """Summaries for the scope's days not current; returns how many days were written."""
+        if not days:
+            return 0
+        fingerprints = {
+            "members": Fingerprints({day: rows for day, (rows, _) in days.items()}),
+            "sessions": Fingerprints({day: rows for day, (_, rows) in days.items()}),
+        }
+        window = {"organization_id": organization_id, "first": min(days), "last": max(days)}
+        stored = {day: DaySummary.from_row(day, summary) for day, summary in self._store.query("day_summaries", window)}
+        parts: dict[str, dict[date, Distinct]] = {}
+        written: set[date] = set()
+        for kind in KINDS:
+            parts[kind.name], stale = self._parts(kind, organization_id, days, stored, fingerprints[kind.name])
+            written |= stale
+        computed_at = datetime.now(UTC)
+        rows = []
+        for day in sorted(written):
+            row: list[Any] = [organization_id, day, computed_at]
+            for kind in KINDS:
+                part = parts[kind.name][day]
+                row += [part.rows, part.prior_rows, part.count, list(part.gaps), list(part.counts)]
+            rows.append(row)
+        for start in range(0, len(rows), DAYS_PER_QUERY):
+            self._store.insert_rows("day_summaries", COLUMNS, rows[start : start + DAYS_PER_QUERY])
+        return len(rows)
+
+    def _parts(
+        self,
+        kind: _Kind,
+        organization_id: str,
+        days: dict[date, tuple[int, int]],
+        stored: dict[date, DaySummary],
+        fingerprints: Fingerprints,
+    ) -> tuple[dict[date, Distinct], set[date]]:
+        """Every day's part of this kind, and the days whose part was not current."""
+        current: dict[date, Distinct] = {}
+        for day in days:
+            part = getattr(stored[day], kind.name) if day in stored else None
+            if part is not None and part.current(fingerprints):
+                current[day] = part
+        stale = sorted(day for day in days if day not in current)
+        # More rows of the same ids, the days before unchanged: the same count is the same set (it only grows),
+        # so the returns still hold, at the new fingerprint.
+        grown = [
+            day
+            for day in stale
+            if day in stored and getattr(stored[day], kind.name).prior_rows == fingerprints.prior(day)
+        ]
+        if grown:
+            counted = dict(self._store.query(kind.counts, {"organization_id": organization_id, "days": grown}))
+            for day in grown:
+                part = getattr(stored[day], kind.name)
+                if counted.get(day) == part.count:
+                    current[day] = replace(part, rows=fingerprints.day(day))
+        recompute = [day for day in stale if day not in current]
+        for day, (count, gaps, counts) in self._returns(kind, organization_id, recompute).items():
+            current[day] = Distinct(day, count, gaps, counts, fingerprints.day(day), fingerprints.prior(day))
+        for day in recompute:  # no id of this kind that day
+            current.setdefault(day, Distinct(day, 0, (), (), fingerprints.day(day), fingerprints.prior(day)))
+        return current, set(stale)
+
+    def _returns(
+        self, kind: _Kind, organization_id: str, days: list[date]
+    ) -> dict[date, tuple[int, list[int], list[int]]]:
+        found: dict[date, tuple[int, list[int], list[int]]] = {}
+        span = timedelta(days=WINDOW_DAYS)
+        asked: list[tuple[str, dict[str, Any]]]
+        if kind.one_day and len(days) <= FEW_DAYS:
+            asked = [(kind.one_day, {"day": day, "since": day - span}) for day in days]
+        else:
+            asked = [(kind.gaps, {"days": chunk, "since": chunk[0] - span}) for chunk in _chunks(days)]
+        for query, parameters in asked:
+            for day, count, (gaps, counts) in self._store.query(
+                query, {"organization_id": organization_id, "max_gap": WINDOW_DAYS, **parameters}
+            ):
+                found[day] = (int(count), list(gaps), list(counts))
+        return found
+
+    # --- the collector's thread ---------------------------------------------------------------------------------
+
+    def on_commit(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
+        self._changed.set()
+
+    def start(self) -> None:
+        """Refreshes now (what the store held before this start), then after commits."""
+        self._changed.set()
+        self._thread = threading.Thread(target=self._run, name="day-summaries", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._changed.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            self._changed.wait()
+            if self._stopping.is_set():
+                return
+            self._changed.clear()
+            self._refresh_logged()
+            if self._stopping.wait(self._interval_s):
+                return
+
+    def _refresh_logged(self) -> None:
+        try:
+            report = self.refresh()
+        except Exception as exc:
+            # The console computes what is not current itself: a failed refresh costs it time, not figures.
+            if not self._failing:
+                log.warning("day_summaries.refresh_failed", extra={"fields": {"error": str(exc)[:300]}})
+            self._failing = True
+            self._changed.set()  # try again after the interval
+            return
+        if self._failing:
+            log.info("day_summaries.refresh_recovered", extra={"fields": {}})
+        self._failing = False
+        fields = {"scopes": report.scopes, "days": report.days, "ms": round(report.seconds * 1000, 1)}
+        log.log(logging.INFO if report.days > ROUTINE_DAYS else logging.DEBUG, "day_summaries.refreshed",
+                extra={"fields": fields})  # fmt: skip

@@ -1,0 +1,99 @@
+"""Day summaries: each UTC day's distinct members and sessions, kept so that a long range's exact distinct
+counts need no pass over every id of the range.
+
+A range's distinct sessions are the sum over its days of the sessions not already seen earlier in the range:
+for a range starting on day `a`, a session of day `d` counts unless it was last seen before `d` on a day at or
+after `a`. A day's summary keeps, for its sessions, how many days before each was last seen (up to
+`WINDOW_DAYS`), so any range of up to `WINDOW_DAYS + 1` days ending anywhere adds them up from its days'
+summaries (`Distinct.new_since`). Members the same way.
+
+Each part of a summary (members, sessions) depends on the ids of its day and of the `WINDOW_DAYS` days before
+it. It records the fingerprints of those (rows counted per day, which only grow, and grow with every insert
+touching the day: `day_fingerprints.sql`), and it is used only while they are unchanged (`Distinct.current`).
+The collector writes summaries (exporters/clickhouse/summaries.py); the console reads them and computes what is
+not current from the rollups (console/daysummaries.py). Shared here so that both mean the same by "current".
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+# The longest gap a summary counts an id's return over: ranges of up to this many days + 1 are summed from
+# summaries (a year, a leap year, and some).
+WINDOW_DAYS = 400
+
+
+class Fingerprints:
+    """The fingerprints of one kind of id (members or sessions) of a scope's days (day → rows), with their
+    sums over the window before a day."""
+
+    def __init__(self, rows: Mapping[date, int]) -> None:
+        self._rows = dict(rows)
+        self._days = sorted(self._rows)
+        self._prefix = [0]
+        for day in self._days:
+            self._prefix.append(self._prefix[-1] + self._rows[day])
+
+    def day(self, day: date) -> int:
+        return self._rows.get(day, 0)
+
+    def prior(self, day: date) -> int:
+        """The fingerprint of the WINDOW_DAYS days before `day`: the sum of their rows."""
+        upper = bisect_left(self._days, day)
+        lower = bisect_left(self._days, day - timedelta(days=WINDOW_DAYS))
+        return self._prefix[upper] - self._prefix[lower]
+
+
+@dataclass(frozen=True, slots=True)
+class Distinct:
+    """One kind of id of one day: how many, and how many of them were last seen `gaps[i]` days before
+    (`counts[i]`; 1 ≤ gap ≤ WINDOW_DAYS, ascending; ids not seen in the window are in `count` only), with the
+    fingerprints of the day (`rows`) and of the window before it (`prior_rows`) they were computed at (0 when
+    computed for one read)."""
+
+    day: date
+    count: int
+    gaps: Sequence[int] = ()
+    counts: Sequence[int] = ()
+    rows: int = 0
+    prior_rows: int = 0
+
+    def new_since(self, first: date) -> int:
+        """Its ids not seen on an earlier day at or after `first` (`first` at most WINDOW_DAYS before)."""
+        return self.count - sum(self.counts[: bisect_right(self.gaps, (self.day - first).days)])
+
+    def day_current(self, fingerprints: Fingerprints) -> bool:
+        """Whether `count` still holds: the day's ids are those it was computed from."""
+        return self.rows == fingerprints.day(self.day)
+
+    def current(self, fingerprints: Fingerprints) -> bool:
+        """Whether every figure still holds: the ids of the day and of the window before it are unchanged."""
+        return self.day_current(fingerprints) and self.prior_rows == fingerprints.prior(self.day)
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    day: date
+    members: Distinct
+    sessions: Distinct
+
+    @classmethod
+    def from_row(cls, day: date, summary: Sequence[Any]) -> DaySummary:
+        """From a row of the named query `day_summaries`: the day and its `summary` tuple (gaps ascending, as
+        sumMap gives them)."""
+        member_rows, member_prior, members, member_gaps, member_counts = summary[:5]
+        session_rows, session_prior, sessions, session_gaps, session_counts = summary[5:]
+        return cls(
+            day,
+            Distinct(day, members, member_gaps, member_counts, member_rows, member_prior),
+            Distinct(day, sessions, session_gaps, session_counts, session_rows, session_prior),
+        )
+
+
+def range_count(first: date, days: Mapping[date, Distinct]) -> int:
+    """Distinct ids over a range starting at `first`, from each of its days: the ids each adds."""
+    return sum(part.new_since(first) for part in days.values())
