@@ -129,6 +129,8 @@ ROLLUPS = {
     "org_daily_all_teams": "day",
     "member_daily": "day",
     "tool_decisions_daily": "day",
+    "session_days": "day",
+    "day_rows": "day",
 }
 # monthly rollup table → the column its rows are keyed by; filled from the daily rollups, so rebuilt after the
 # copies (a block shifted by 28 days lands in another calendar month)

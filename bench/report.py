@@ -189,6 +189,10 @@ def history_rows(scale: dict[str, Any] | None) -> list[str]:
         row(f"synthetic history ({scale['members']:,} members × {scale['days']} days)",
             f"{c['metric_points']:,} points + {c['events']:,} events raw, {c['member_hourly']:,} member-hour rollup rows; "
             f"generated in {scale['generate_s']} s")  # fmt: skip
+        if "summaries" in scale:
+            summaries = scale["summaries"]
+            row("day summaries brought up to date before the queries (the collector does so after commits)",
+                f"{summaries['days']:,} days written in {summaries['seconds']} s")  # fmt: skip
         for timing in scale["timings"]:
             ratio = timing["ratio"]
             figure = f"p50 {timing['view_p50_ms']:.0f} ms" + (

@@ -9,6 +9,7 @@ import pytest
 
 from bench import history, views
 from console import readmodels
+from exporters.clickhouse.summaries import DaySummaries
 
 MEMBERS = 30
 DAYS = 3 * history.BLOCK_DAYS  # the base block and two copies
@@ -63,6 +64,17 @@ def test_the_read_api_over_the_whole_history_equals_a_scan_of_its_raw_rows(store
         if day["active_users"]
     }
     assert len(shown_days) == DAYS and shown_days == raw_days
+
+
+def test_the_day_summaries_of_the_history_give_the_figures_of_its_raw_rows(store) -> None:
+    # The session and member days are rebuilt from the copied blocks' rollups: summed up from the summaries,
+    # every range's members and sessions are those of the raw rows.
+    assert DaySummaries(store, 0).refresh().days == 2 * DAYS  # the organization, and all of them
+    first = END - timedelta(days=DAYS - 1)
+    for start in (first, first + timedelta(days=20), END - timedelta(days=29), END):
+        totals = readmodels.analytics(store, start, END)["totals"]
+        raw = _raw(store, views.RAW_ANALYTICS_TOTALS, start, END)[0]
+        assert (totals["active_users"], totals["sessions"]) == (raw[5], raw[6]), start
 
 
 def test_a_month_of_the_team_view_equals_a_scan_of_its_raw_rows(store) -> None:
