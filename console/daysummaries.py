@@ -4,13 +4,15 @@ each day adds (ids not seen earlier in the range), instead of merging every memb
 day of the range (exporters/clickhouse/README.md, Day summaries).
 
 Only the figures whose fingerprints still match are used; the rest is computed from the rollups here:
+- a day whose rows grew with no new member or session (the same count, `day_member_counts`, `day_sessions`: the
+  set only grows) and whose window is unchanged keeps its summary's members or sessions;
 - members: a day whose members changed (today's, while members arrive) is read from its uniqExact states
-  (`day_members`); if any day's members, or those of the window before it, changed, the range's members are
-  merged from the monthly and daily states (`analytics_range_members`, ~10 ms over a year of 10 000 members);
-- sessions: a day whose session rows grew with no new session (the same count: the set only grows) and whose
-  window is unchanged keeps its summary; other days' sessions are looked up in the days of the range before
-  them (`session_day_gaps`). That reads the range's session keys, so with more than MAX_STALE_SESSION_DAYS
-  such days the whole range is read from the rollups' query (`analytics_days_and_totals`) instead.
+  (`day_members`), and then the range's members are merged from the monthly and daily states
+  (`analytics_range_members`, ~12 ms over a year of 10 000 members);
+- sessions: a day whose sessions changed has them looked up in the days of the range before it
+  (`session_day_gaps`). That reads the range's session keys (~45 ms over a year of 2.5 M sessions), so with
+  more than MAX_STALE_SESSION_DAYS such days the whole range is read from the rollups' query
+  (`analytics_days_and_totals`) instead.
 """
 
 from __future__ import annotations
@@ -77,15 +79,13 @@ def _members(
     fingerprints: Fingerprints,
 ) -> tuple[dict[date, int], int | None]:
     """Each day's members, and the range's when every day's summary still holds for it (else None)."""
-    current = {
-        day: stored[day].members for day in days if day in stored and stored[day].members.day_current(fingerprints)
-    }
+    parts = {day: stored[day].members for day in days if day in stored}
+    current = _still_current(store, "day_member_counts", scope, parts, fingerprints)
     counts = {day: part.count for day, part in current.items()}
     changed = [day for day in days if day not in current]
     if changed:
         counts.update({day: int(count) for day, count in store.query("day_members", {**scope, "days": changed})})
-    whole = not changed and all(part.current(fingerprints) for part in current.values())
-    return {day: counts.get(day, 0) for day in days}, range_count(start, current) if whole else None
+    return {day: counts.get(day, 0) for day in days}, None if changed else range_count(start, current)
 
 
 def _sessions(
@@ -96,20 +96,10 @@ def _sessions(
     stored: dict[date, DaySummary],
     fingerprints: Fingerprints,
 ) -> dict[date, Distinct] | None:
-    """Each day's sessions and returns: stored if current, else computed for the range; None when more than
-    MAX_STALE_SESSION_DAYS days would have to be looked up."""
-    current = {
-        day: stored[day].sessions for day in days if day in stored and stored[day].sessions.current(fingerprints)
-    }
-    grown = [
-        day
-        for day in days
-        if day not in current and day in stored and stored[day].sessions.prior_rows == fingerprints.prior(day)
-    ]
-    if grown:
-        # More rows of the same sessions? The set only grows, so the same count is the same set.
-        counted = dict(store.query("day_sessions", {**scope, "days": grown}))
-        current.update({day: stored[day].sessions for day in grown if counted.get(day) == stored[day].sessions.count})
+    """Each day's sessions and returns: stored if they still hold, else computed for the range; None when more
+    than MAX_STALE_SESSION_DAYS days would have to be looked up."""
+    parts = {day: stored[day].sessions for day in days if day in stored}
+    current = _still_current(store, "day_sessions", scope, parts, fingerprints)
     stale = [day for day in days if day not in current]
     if len(stale) > MAX_STALE_SESSION_DAYS:
         return None
@@ -121,3 +111,16 @@ def _sessions(
         }
         current.update({day: found.get(day, Distinct(day, 0)) for day in stale})
     return {day: current[day] for day in days}
+
+
+def _still_current(
+    store: NamedQueries, counts: str, scope: dict[str, Any], parts: dict[date, Distinct], fingerprints: Fingerprints
+) -> dict[date, Distinct]:
+    """The stored parts that still hold: their fingerprints match, or the day's rows grew with no new id (the
+    same count, by `counts`: the set only grows, so it is the same set) while the days before it are unchanged."""
+    current = {day: part for day, part in parts.items() if part.current(fingerprints)}
+    grown = [day for day, part in parts.items() if day not in current and part.prior_rows == fingerprints.prior(day)]
+    if grown:
+        counted = dict(store.query(counts, {**scope, "days": grown}))
+        current.update({day: parts[day] for day in grown if counted.get(day) == parts[day].count})
+    return current

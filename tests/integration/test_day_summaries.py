@@ -101,6 +101,10 @@ def test_a_member_active_on_several_days_counts_once_in_every_range(store: Click
     assert members_of(recorded, day(3), day(4)) == (2, [2, 1])
     assert members_of(recorded, day(4), day(4)) == (1, [1])
     assert MEMBERS_MERGED not in recorded.asked
+    # carol again on day 4: more rows, the same members, so day 4's summary still holds.
+    lines(store, day(4), "s-carol-4", member="carol")
+    assert members_of(recorded, day(2), day(4)) == (3, [1, 2, 1])
+    assert "day_member_counts" in recorded.asked and MEMBERS_MERGED not in recorded.asked
     # bob back on day 4, and dave new on it: day 4's members changed, so the range's are merged from the states.
     lines(store, day(4), "s-bob-4", member="bob")
     lines(store, day(4), "s-dave-4", member="dave")
@@ -148,6 +152,7 @@ def test_rows_sessions_and_late_data_after_a_refresh(store: ClickHouseStore) -> 
     lines(store, day(6), "s3", 4)
     assert sessions_of(recorded, day(1), day(6)) == (3, [1, 2, 0, 0, 0, 1])
     assert "day_sessions" in recorded.asked and LOOKED_UP not in recorded.asked
+    assert "day_member_counts" in recorded.asked and MEMBERS_MERGED not in recorded.asked
     assert readmodels.analytics(recorded, day(1), day(6))["totals"]["accepted_lines"] == 8
 
     # A new session on day 6, and s1 back on it: day 6 is looked up, the range still counts s1 once.
