@@ -139,14 +139,16 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
 
 def time_with_today_changed(store, start: date, end: date, repeat: int = 7) -> list[Timing]:
     """The 365-day analytics while the last day's summary is behind what arrived since the collector last
-    refreshed the summaries (storage.summaries_refresh_seconds), as under live ingest: its members changed (a
-    member's first export of the day), then its members and sessions (a new session too). Made so by marking
-    the day's stored summary as computed at other fingerprints; a refresh then writes it again."""
+    refreshed the summaries (storage.summaries_refresh_seconds), as under live ingest: more rows of the same
+    members and sessions (the usual case), then a new member and a new session too. Made so by marking the
+    day's stored summary as computed at other fingerprints (and, for the second, other counts); a refresh then
+    writes it again."""
     changes = [
-        ("analytics, last 365 days, the last day's members changed since the last refresh",
-         "member_rows = member_rows + 1"),
-        ("analytics, last 365 days, the last day's members and sessions changed since the last refresh",
-         "member_rows = member_rows + 1, session_rows = session_rows + 1, sessions = sessions + 1"),
+        ("analytics, last 365 days, the last day's rows grew since the last refresh (no new member or session)",
+         "member_rows = member_rows + 1, session_rows = session_rows + 1"),
+        ("analytics, last 365 days, a new member and a new session on the last day since the last refresh",
+         "member_rows = member_rows + 1, members = members + 1, session_rows = session_rows + 1, "
+         "sessions = sessions + 1"),
     ]  # fmt: skip
     timings = []
     try:
