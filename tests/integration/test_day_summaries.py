@@ -6,6 +6,7 @@ store that passes every call to the real one (chDB), so each test also shows whi
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -19,6 +20,8 @@ from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.clickhouse.summaries import DaySummaries
 from tests.integration.test_month_boundaries import FACTS, RANGES, assert_analytics_equal_the_facts, store_fact
 from tests.integration.test_views_semantics import LINES, metric, ns, write
+from tests.support import otlp_raw as otlp
+from tests.support.collector import CollectorProcess
 
 D1 = date(2026, 3, 2)
 READ_FROM_THE_ROLLUPS = "analytics_days_and_totals"
@@ -255,3 +258,30 @@ def test_the_collectors_thread_refreshes_after_commits(store: ClickHouseStore) -
         assert written == 1
     finally:
         summaries.close()
+
+
+def test_the_collector_keeps_the_summaries_of_what_it_commits(tmp_path: Path) -> None:
+    # The real collector: its summaries thread writes the day of an export for the organization and for all of
+    # them, and logs it; the console's figures are the export's.
+    org = "org-summaries"
+    running = CollectorProcess(
+        data_dir=tmp_path / "data",
+        extra_env={"CC_ANALYTICS_LOG_LEVEL": "debug", "CC_ANALYTICS_STORAGE_SUMMARIES_REFRESH_SECONDS": "1"},
+    ).start()
+    try:
+        otlp.send(running, "http/protobuf", otlp.edit_request(org, lines=10, session="s1"))
+        otlp.send(running, "http/protobuf", otlp.edit_request(org, lines=5, session="s2", name="dev2"))
+        written: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while sum(line["days"] for line in written) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            written = [
+                record
+                for record in map(json.loads, running.log().splitlines())
+                if record.get("event") == "day_summaries.refreshed"
+            ]
+        assert sum(line["days"] for line in written) >= 2, running.log()[-2000:]
+        totals = otlp.figures(running, org)
+        assert (totals["accepted_lines"], totals["sessions"]) == (15, 2)
+    finally:
+        running.kill()
