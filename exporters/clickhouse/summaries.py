@@ -36,9 +36,9 @@ COLUMNS = (
     "member_rows", "member_prior_rows", "members", "member_returning_gaps", "member_returning_counts",
     "session_rows", "session_prior_rows", "sessions", "session_returning_gaps", "session_returning_counts",
 )  # fmt: skip
-# Days computed by one query: each reads the ids of the WINDOW_DAYS before its first day too; and rows per insert.
-DAYS_PER_QUERY = 200
-# Up to this many days of members are computed one day at a time (member_day_returns), more in one sort.
+# Summary rows per insert.
+ROWS_PER_INSERT = 200
+# Up to this many days of members are computed one day at a time (member_day_returns), more together.
 FEW_DAYS = 3
 # A refresh that writes more days than this (start-up, late data for an old day) is logged at info level; the
 # usual one (today's, after commits) at debug.
@@ -51,13 +51,17 @@ class _Kind:
 
     name: str  # the DaySummary field: members or sessions
     counts: str  # distinct ids of some days
-    gaps: str  # ids and returns of any number of days (sorts the window's id-days)
+    gaps: str  # ids and returns of any number of days
+    # Days asked of `gaps` at once: its memory grows with the ids it holds. A member's days of the window are
+    # one array (10 000 members, a year: + ~55 MB for any number of days); a session's days are sorted with
+    # those of the other sessions of the days asked (~7 000 a day).
+    days_per_query: int
     one_day: str  # the same for one day, where that is cheaper ('' when it is not)
 
 
 KINDS = (
-    _Kind("members", "day_member_counts", "member_day_gaps", "member_day_returns"),
-    _Kind("sessions", "day_sessions", "session_day_gaps", ""),
+    _Kind("members", "day_member_counts", "member_day_gaps", 400, "member_day_returns"),
+    _Kind("sessions", "day_sessions", "session_day_gaps", 30, ""),
 )
 
 
@@ -74,9 +78,9 @@ class RefreshReport:
     seconds: float
 
 
-def _chunks(days: list[date]) -> Iterator[list[date]]:
-    for start in range(0, len(days), DAYS_PER_QUERY):
-        yield days[start : start + DAYS_PER_QUERY]
+def _chunks(days: list[date], size: int) -> Iterator[list[date]]:
+    for start in range(0, len(days), size):
+        yield days[start : start + size]
 
 
 class DaySummaries:
@@ -127,8 +131,8 @@ class DaySummaries:
                 part = parts[kind.name][day]
                 row += [part.rows, part.prior_rows, part.count, list(part.gaps), list(part.counts)]
             rows.append(row)
-        for start in range(0, len(rows), DAYS_PER_QUERY):
-            self._store.insert_rows("day_summaries", COLUMNS, rows[start : start + DAYS_PER_QUERY])
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            self._store.insert_rows("day_summaries", COLUMNS, rows[start : start + ROWS_PER_INSERT])
         return len(rows)
 
     def _parts(
@@ -175,7 +179,9 @@ class DaySummaries:
         if kind.one_day and len(days) <= FEW_DAYS:
             asked = [(kind.one_day, {"day": day, "since": day - span}) for day in days]
         else:
-            asked = [(kind.gaps, {"days": chunk, "since": chunk[0] - span}) for chunk in _chunks(days)]
+            asked = [
+                (kind.gaps, {"days": chunk, "since": chunk[0] - span}) for chunk in _chunks(days, kind.days_per_query)
+            ]
         for query, parameters in asked:
             for day, count, (gaps, counts) in self._store.query(
                 query, {"organization_id": organization_id, "max_gap": WINDOW_DAYS, **parameters}

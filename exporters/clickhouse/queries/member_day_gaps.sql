@@ -1,36 +1,25 @@
 -- For some UTC days of a scope (one organization, or '' for all): each day's distinct members, and those of
--- them seen on an earlier day at or after `since`, counted by how many days before (at most `max_gap`). Only
--- the members of those days are looked for in the days before them (GLOBAL: on a cluster the set is built
--- once and sent to every shard).
+-- them seen on an earlier day at or after `since`, counted by how many days before (at most `max_gap`). Each
+-- member's days of the window are gathered into one sorted array (a few bytes a day: members are few and
+-- active most days), each day paired with the one before it, so nothing sorts or holds every member-day row.
 SELECT
-    day,
+    pair.1 AS day,
     toUInt64(count()) AS members,
-    sumMapIf([toUInt16(day - previous)], [toUInt64(1)], previous >= {since:Date} AND day - previous <= {max_gap:UInt16})
+    sumMapIf([toUInt16(pair.1 - pair.2)], [toUInt64(1)], pair.2 >= {since:Date} AND pair.1 - pair.2 <= {max_gap:UInt16})
         AS returning
 FROM
 (
-    SELECT
-        day,
-        lagInFrame(day, 1, toDate('1970-01-01'))
-            OVER (PARTITION BY member_type, member ORDER BY day ASC ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
-            AS previous
+    SELECT arrayJoin(arrayZip(days, arrayPushFront(arrayPopBack(days), toDate('1970-01-01')))) AS pair
     FROM
     (
-        SELECT member_type, member, day
+        SELECT arraySort(arrayDistinct(groupArray(day))) AS days
         FROM member_daily
         WHERE day >= {since:Date}
           AND day <= arrayMax({days:Array(Date)})
           AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-          AND (member_type, member) GLOBAL IN
-          (
-              SELECT member_type, member
-              FROM member_daily
-              WHERE day IN {days:Array(Date)}
-                AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-          )
-        GROUP BY member_type, member, day
+        GROUP BY member_type, member
     )
 )
-WHERE day IN {days:Array(Date)}
+WHERE pair.1 IN {days:Array(Date)}
 GROUP BY day
 ORDER BY day

@@ -1,6 +1,6 @@
 -- member_day_gaps for one UTC day: each member's last day before it (at or after `since`), from one GROUP BY
--- over the members of the scope (O(members × days) rows read, no sort), where member_day_gaps sorts every
--- member-day of the window: ~20× faster for one day, slower for many.
+-- over the members of the scope keeping only that day, where member_day_gaps gathers every day of each
+-- member: ~2× faster for one day (64 against 129 ms on a year of 10 000 members), slower for several.
 SELECT
     {day:Date} AS day,
     toUInt64(count()) AS members,
