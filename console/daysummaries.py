@@ -17,6 +17,7 @@ Only the figures whose fingerprints still match are used; the rest is computed f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -44,16 +45,21 @@ def analytics_rows(store: NamedQueries, start: date, end: date, organization_id:
     if not days:
         return []
     rows = store.query("day_rows", {**scope, "first": start - timedelta(days=WINDOW_DAYS), "last": end})
-    member_rows = Fingerprints({day: int(members) for day, members, _ in rows})
-    session_rows = Fingerprints({day: int(sessions) for day, _, sessions in rows})
     stored = {
         day: DaySummary.from_row(day, summary)
         for day, summary in store.query("day_summaries", {**scope, "first": start, "last": end})
     }
-    sessions = _sessions(store, scope, start, days, stored, session_rows)
+    read = _RangeRead(store, scope, start, list(days))
+    sessions = read.sessions(
+        {day: summary.sessions for day, summary in stored.items()},
+        Fingerprints({day: int(sessions) for day, _, sessions in rows}),
+    )
     if sessions is None:
         return None
-    members, range_members = _members(store, scope, start, days, stored, member_rows)
+    members, range_members = read.members(
+        {day: summary.members for day, summary in stored.items()},
+        Fingerprints({day: int(members) for day, members, _ in rows}),
+    )
     if range_members is None:
         found = store.query("analytics_range_members", {**scope, "start": lower, "end": upper, "team": ""})
         range_members = int(found[0][0])
@@ -70,57 +76,51 @@ def _row(sums: dict[str, Any], active_users: int, sessions: int) -> dict[str, An
     return {**{name: sums[name] for name in _SUMS}, "active_users": active_users, "sessions": sessions}
 
 
-def _members(
-    store: NamedQueries,
-    scope: dict[str, Any],
-    start: date,
-    days: dict[date, dict[str, Any]],
-    stored: dict[date, DaySummary],
-    fingerprints: Fingerprints,
-) -> tuple[dict[date, int], int | None]:
-    """Each day's members, and the range's when every day's summary still holds for it (else None)."""
-    parts = {day: stored[day].members for day in days if day in stored}
-    current = _still_current(store, "day_member_counts", scope, parts, fingerprints)
-    counts = {day: part.count for day, part in current.items()}
-    changed = [day for day in days if day not in current]
-    if changed:
-        counts.update({day: int(count) for day, count in store.query("day_members", {**scope, "days": changed})})
-    return {day: counts.get(day, 0) for day in days}, None if changed else range_count(start, current)
+@dataclass(frozen=True, slots=True)
+class _RangeRead:
+    """The reads of one range's members and sessions beyond the summaries: `days` are its days with activity."""
 
+    store: NamedQueries
+    scope: dict[str, Any]
+    start: date
+    days: list[date]
 
-def _sessions(
-    store: NamedQueries,
-    scope: dict[str, Any],
-    start: date,
-    days: dict[date, dict[str, Any]],
-    stored: dict[date, DaySummary],
-    fingerprints: Fingerprints,
-) -> dict[date, Distinct] | None:
-    """Each day's sessions and returns: stored if they still hold, else computed for the range; None when more
-    than MAX_STALE_SESSION_DAYS days would have to be looked up."""
-    parts = {day: stored[day].sessions for day in days if day in stored}
-    current = _still_current(store, "day_sessions", scope, parts, fingerprints)
-    stale = [day for day in days if day not in current]
-    if len(stale) > MAX_STALE_SESSION_DAYS:
-        return None
-    if stale:
-        window = {**scope, "days": stale, "since": start, "max_gap": WINDOW_DAYS}
-        found = {
-            day: Distinct(day, count, gaps, counts)
-            for day, count, (gaps, counts) in store.query("session_day_gaps", window)
-        }
-        current.update({day: found.get(day, Distinct(day, 0)) for day in stale})
-    return {day: current[day] for day in days}
+    def members(self, parts: dict[date, Distinct], fingerprints: Fingerprints) -> tuple[dict[date, int], int | None]:
+        """Each day's members, and the range's when every day's summary still holds for it (else None)."""
+        current = self._still_current("day_member_counts", parts, fingerprints)
+        counts = {day: part.count for day, part in current.items()}
+        changed = [day for day in self.days if day not in current]
+        if changed:
+            found = self.store.query("day_members", {**self.scope, "days": changed})
+            counts.update({day: int(count) for day, count in found})
+        return {day: counts.get(day, 0) for day in self.days}, None if changed else range_count(self.start, current)
 
+    def sessions(self, parts: dict[date, Distinct], fingerprints: Fingerprints) -> dict[date, Distinct] | None:
+        """Each day's sessions and returns: stored if they still hold, else computed for the range; None when
+        more than MAX_STALE_SESSION_DAYS days would have to be looked up."""
+        current = self._still_current("day_sessions", parts, fingerprints)
+        stale = [day for day in self.days if day not in current]
+        if len(stale) > MAX_STALE_SESSION_DAYS:
+            return None
+        if stale:
+            window = {**self.scope, "days": stale, "since": self.start, "max_gap": WINDOW_DAYS}
+            found = {
+                day: Distinct(day, count, gaps, counts)
+                for day, count, (gaps, counts) in self.store.query("session_day_gaps", window)
+            }
+            current.update({day: found.get(day, Distinct(day, 0)) for day in stale})
+        return {day: current[day] for day in self.days}
 
-def _still_current(
-    store: NamedQueries, counts: str, scope: dict[str, Any], parts: dict[date, Distinct], fingerprints: Fingerprints
-) -> dict[date, Distinct]:
-    """The stored parts that still hold: their fingerprints match, or the day's rows grew with no new id (the
-    same count, by `counts`: the set only grows, so it is the same set) while the days before it are unchanged."""
-    current = {day: part for day, part in parts.items() if part.current(fingerprints)}
-    grown = [day for day, part in parts.items() if day not in current and part.prior_rows == fingerprints.prior(day)]
-    if grown:
-        counted = dict(store.query(counts, {**scope, "days": grown}))
-        current.update({day: parts[day] for day in grown if counted.get(day) == parts[day].count})
-    return current
+    def _still_current(
+        self, counts: str, parts: dict[date, Distinct], fingerprints: Fingerprints
+    ) -> dict[date, Distinct]:
+        """The stored parts of the range's days that still hold: their fingerprints match, or the day's rows grew
+        with no new id (the same count, by `counts`: the set only grows, so it is the same set) while the days
+        before it are unchanged."""
+        mine = {day: parts[day] for day in self.days if day in parts}
+        current = {day: part for day, part in mine.items() if part.current(fingerprints)}
+        grown = [day for day, part in mine.items() if day not in current and part.prior_rows == fingerprints.prior(day)]
+        if grown:
+            counted = dict(self.store.query(counts, {**self.scope, "days": grown}))
+            current.update({day: mine[day] for day in grown if counted.get(day) == mine[day].count})
+        return current
