@@ -18,7 +18,7 @@ Only the figures whose fingerprints still match are used; the rest is computed f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints, range_count
@@ -28,19 +28,17 @@ MAX_STALE_SESSION_DAYS = 3
 _SUMS = ("day", "whole_range", "accepted_lines", "removed_lines", "accepts", "rejects", "spend_usd")
 
 
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return datetime(start.year, start.month, start.day), datetime(end.year, end.month, end.day) + timedelta(days=1)
-
-
-def analytics_rows(store: NamedQueries, start: date, end: date, organization_id: str) -> list[dict[str, Any]] | None:
-    """The rows `analytics_days_and_totals` would answer for the range and organization ('' for all): one per
-    day with activity (`whole_range` 0), then one for the range; None when the summaries cannot answer (a range
-    longer than WINDOW_DAYS + 1 days, or too many days whose sessions changed)."""
+def analytics_rows(
+    store: NamedQueries, start: date, end: date, parameters: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The rows `analytics_days_and_totals` would answer for the days `start` to `end` and its `parameters`
+    (the range's bounds and the organization, '' for all, without a team): one per day with activity
+    (`whole_range` 0), then one for the range; None when the summaries cannot answer (a range longer than
+    WINDOW_DAYS + 1 days, or too many days whose sessions changed)."""
     if (end - start).days > WINDOW_DAYS:
         return None
-    lower, upper = _bounds(start, end)
-    scope = {"organization_id": organization_id}
-    sums = store.query_named("analytics_day_sums", {**scope, "start": lower, "end": upper, "team": ""})
+    scope = {"organization_id": parameters["organization_id"]}
+    sums = store.query_named("analytics_day_sums", parameters)
     days = {row["day"]: row for row in sums if not row["whole_range"]}
     if not days:
         return []
@@ -61,7 +59,7 @@ def analytics_rows(store: NamedQueries, start: date, end: date, organization_id:
         Fingerprints({day: int(members) for day, members, _ in rows}),
     )
     if range_members is None:
-        found = store.query("analytics_range_members", {**scope, "start": lower, "end": upper, "team": ""})
+        found = store.query("analytics_range_members", parameters)
         range_members = int(found[0][0])
     shaped = [
         _row(row, members[day], sessions[day].count + int(row["unidentified_session_starts"]))

@@ -58,7 +58,7 @@ def analytics(store: NamedQueries, start: date, end: date, organization_id: str 
     totals = dict(_IDLE)
     by_day: dict[date, dict[str, Any]] = {}
     # Without a team filter the distinct members and sessions come from the day summaries when they can answer.
-    rows = None if team else daysummaries.analytics_rows(store, start, end, organization_id)
+    rows = None if team else daysummaries.analytics_rows(store, start, end, parameters)
     if rows is None:
         rows = store.query_named("analytics_days_and_totals", parameters)
     for row in rows:
