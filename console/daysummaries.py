@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints, range_count
+from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints, range_count, still_current
 from pdata.store import NamedQueries
 
 MAX_STALE_SESSION_DAYS = 3
@@ -112,13 +112,9 @@ class _RangeRead:
     def _still_current(
         self, counts: str, parts: dict[date, Distinct], fingerprints: Fingerprints
     ) -> dict[date, Distinct]:
-        """The stored parts of the range's days that still hold: their fingerprints match, or the day's rows grew
-        with no new id (the same count, by `counts`: the set only grows, so it is the same set) while the days
-        before it are unchanged."""
-        mine = {day: parts[day] for day in self.days if day in parts}
-        current = {day: part for day, part in mine.items() if part.current(fingerprints)}
-        grown = [day for day, part in mine.items() if day not in current and part.prior_rows == fingerprints.prior(day)]
-        if grown:
-            counted = dict(self.store.query(counts, {**self.scope, "days": grown}))
-            current.update({day: mine[day] for day in grown if counted.get(day) == mine[day].count})
-        return current
+        """The stored parts of the range's days that still hold (`still_current`), the ids counted by `counts`."""
+        return still_current(
+            {day: parts[day] for day in self.days if day in parts},
+            fingerprints,
+            lambda grown: dict(self.store.query(counts, {**self.scope, "days": grown})),
+        )

@@ -17,8 +17,8 @@ not current from the rollups (console/daysummaries.py). Shared here so that both
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,6 +92,22 @@ class DaySummary:
             Distinct(day, members, member_gaps, member_counts, member_rows, member_prior),
             Distinct(day, sessions, session_gaps, session_counts, session_rows, session_prior),
         )
+
+
+def still_current(
+    parts: Mapping[date, Distinct], fingerprints: Fingerprints, count_ids: Callable[[list[date]], Mapping[date, int]]
+) -> dict[date, Distinct]:
+    """The parts that still hold, each at its day's current fingerprint: those whose fingerprints match, and those
+    whose day's rows grew with no new id (the same count, by `count_ids`: the set only grows, so it is the same
+    set) while the days before it are unchanged."""
+    current = {day: part for day, part in parts.items() if part.current(fingerprints)}
+    grown = [day for day, part in parts.items() if day not in current and part.prior_rows == fingerprints.prior(day)]
+    if grown:
+        counted = count_ids(grown)
+        for day in grown:
+            if counted.get(day) == parts[day].count:
+                current[day] = replace(parts[day], rows=fingerprints.day(day))
+    return current
 
 
 def range_count(first: date, days: Mapping[date, Distinct]) -> int:

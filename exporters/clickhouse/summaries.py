@@ -21,12 +21,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from pdata import EventFact, PointFact
-from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints
+from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints, still_current
 
 log = logging.getLogger("cc_analytics.store")
 
@@ -144,25 +144,13 @@ class DaySummaries:
         fingerprints: Fingerprints,
     ) -> tuple[dict[date, Distinct], set[date]]:
         """Every day's part of this kind, and the days whose part was not current."""
-        current: dict[date, Distinct] = {}
-        for day in days:
-            part = getattr(stored[day], kind.name) if day in stored else None
-            if part is not None and part.current(fingerprints):
-                current[day] = part
-        stale = sorted(day for day in days if day not in current)
-        # More rows of the same ids, the days before unchanged: the same count is the same set (it only grows),
-        # so the returns still hold, at the new fingerprint.
-        grown = [
-            day
-            for day in stale
-            if day in stored and getattr(stored[day], kind.name).prior_rows == fingerprints.prior(day)
-        ]
-        if grown:
-            counted = dict(self._store.query(kind.counts, {"organization_id": organization_id, "days": grown}))
-            for day in grown:
-                part = getattr(stored[day], kind.name)
-                if counted.get(day) == part.count:
-                    current[day] = replace(part, rows=fingerprints.day(day))
+        parts = {day: getattr(stored[day], kind.name) for day in days if day in stored}
+        stale = sorted(day for day in days if day not in parts or not parts[day].current(fingerprints))
+        current = still_current(
+            parts,
+            fingerprints,
+            lambda grown: dict(self._store.query(kind.counts, {"organization_id": organization_id, "days": grown})),
+        )
         recompute = [day for day in stale if day not in current]
         for day, (count, gaps, counts) in self._returns(kind, organization_id, recompute).items():
             current[day] = Distinct(day, count, gaps, counts, fingerprints.day(day), fingerprints.prior(day))
