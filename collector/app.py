@@ -205,6 +205,13 @@ def plan_listeners(service: ServiceConfig, metrics_port: int) -> ConnectionPlan:
     return plan
 
 
+def _pipeline_config(config: Config) -> PipelineConfig:
+    """In queue.mode=wal the drainer hands the pipeline whole groups (paced by queue.drain_interval_ms): lingering
+    for more, as it does for receivers' single requests, would only idle between a group and its insert."""
+    pipeline = PipelineConfig(max_queued_items=config.service.max_queued_items)
+    return replace(pipeline, max_linger_s=pipeline.linger_s) if config.queue.durable else pipeline
+
+
 def open_store(config: ClickHouseConfig) -> ClickHouseStore:
     """Connect and migrate; a store that cannot be opened stops the collector with one line saying why (the
     DSN's password is never in it), exit code 1, so a supervisor restarts it once the store is back."""
@@ -275,7 +282,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     pipeline = Pipeline(
         chain,
         InstrumentedStore(HealthGatedStore(store, health), observer),
-        PipelineConfig(max_queued_items=service.max_queued_items),
+        _pipeline_config(config),
         listeners=commit_listeners,
         dead_letters=DeadLetterFile(
             service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done

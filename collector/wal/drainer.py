@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 from collector.wal.codec import decode
 from collector.wal.frame import FORMAT_VERSION, Record
@@ -32,6 +33,17 @@ log = logging.getLogger("cc_analytics.queue")
 
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 10.0
+
+
+@dataclass(slots=True, eq=False)
+class _Group:
+    """Records handed to the pipeline together: their futures, and those done already (read as damaged,
+    remembered as done, or settled early when the pipeline was full)."""
+
+    refs: list[RecordRef]
+    submitted: list[tuple[RecordRef, Future[ConsumeResult]]] = field(default_factory=list)
+    done: set[tuple[int, int]] = field(default_factory=set)
+    failed: bool = False
 
 
 class Drainer:
@@ -68,68 +80,89 @@ class Drainer:
     def _run(self) -> None:
         backoff_s = _FIRST_BACKOFF_S
         retrying = False
+        in_flight: _Group | None = None  # handed to the pipeline, outcome not yet taken
         while True:
-            if self._stopping and time.monotonic() >= self._deadline:
+            if self._stopping and time.monotonic() >= self._deadline and in_flight is None:
                 break
-            self._pace()
-            refs = self._wal.head(self._max_group_items, timeout_s=0.2)
-            if not refs:
-                if self._stopping:
-                    break
-                continue
-            self._last_drain_at = time.monotonic()
-            if sum(ref.items for ref in refs) >= self._max_group_items:
-                self._last_drain_at = 0.0  # a backlog: the next group is already full, take it at once
-            if self._drain(refs):
+            if in_flight is None:
+                self._pace()
+            # While a backlog lasts the next group is read, decoded and handed over while the one before is
+            # processed and inserted: the store and this thread's Python work go on side by side.
+            skip = len(in_flight.refs) if in_flight else 0
+            refs = self._wal.head(self._max_group_items, timeout_s=0.0 if in_flight else 0.2, skip=skip)
+            group = None
+            if refs and (in_flight is None or not self._stopping):
+                self._last_drain_at = time.monotonic()
+                if self._wal.pending_records() > skip + len(refs):
+                    self._last_drain_at = 0.0  # a backlog: more is pending than this group took, take it at once
+                group = self._hand_over(refs)
+            if in_flight is not None:
+                ok = self._settle_group(in_flight, later=group)
+                in_flight = None
+                if not ok:
+                    group = None  # settled with the one before: both are retried from the oldest pending record
+                    self._last_drain_at = 0.0  # the back-off below paces the retry, not the drain interval
+                    if not retrying:
+                        log.warning(
+                            "queue.drain_waiting",
+                            extra={
+                                "fields": {
+                                    "error": self._last_error,
+                                    "effect": "records stay queued and are retried in order; senders keep getting "
+                                    "200 while the queue has room",
+                                }
+                            },
+                        )
+                        retrying = True
+                    if self._stopping:
+                        break  # the store does not take them now: they stay queued for the next start
+                    self._wake.wait(backoff_s)
+                    backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
+                    continue
                 if retrying:
                     log.info("queue.drain_resumed", extra={"fields": {"pending_records": self._wal.pending_records()}})
                 backoff_s, retrying = _FIRST_BACKOFF_S, False
-                continue
-            if not retrying:
-                log.warning(
-                    "queue.drain_waiting",
-                    extra={
-                        "fields": {
-                            "error": self._last_error,
-                            "effect": "records stay queued and are retried in order; senders keep getting 200 "
-                            "while the queue has room",
-                        }
-                    },
-                )
-                retrying = True
-            if self._stopping:
-                break  # the store does not take them now: they stay queued for the next start
-            self._wake.wait(backoff_s)
-            backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
+            in_flight = group
+            if group is None and not refs and self._stopping:
+                break
 
     def _pace(self) -> None:
         wait_s = self._last_drain_at + self._min_interval_s - time.monotonic()
         if wait_s > 0 and not self._stopping:
             self._wake.wait(wait_s)
 
-    def _drain(self, refs: list[RecordRef]) -> bool:
-        """Hand `refs` to the pipeline and checkpoint after those done; True when none has to be retried."""
-        submitted: list[tuple[RecordRef, Future[ConsumeResult]]] = []
-        done: set[tuple[int, int]] = set()
-        failed = False
+    def _hand_over(self, refs: list[RecordRef]) -> _Group:
+        """Read `refs` and hand them to the pipeline. Every record is read first, then handed over at once: the
+        pipeline takes them as one group (one insert per signal), not as the records it got before the next was
+        decoded."""
+        group = _Group(refs)
+        batches: list[tuple[RecordRef, Batch]] = []
         for ref in refs:
             key = (ref.segment, ref.offset)
-            if key in self._done:
-                done.add(key)
-                continue
-            batch = self._read(ref)
+            batch = None if key in self._done else self._read(ref)
             if batch is None:
-                done.add(key)
-                continue
-            future = self._submit(batch, submitted, done)
+                group.done.add(key)
+            else:
+                batches.append((ref, batch))
+        for ref, batch in batches:
+            future = self._submit(batch, group)
             if future is None:
-                failed = True
+                group.failed = True
                 break
             future.add_done_callback(functools.partial(_log_late_refusals, batch, batch.rejected))
-            submitted.append((ref, future))
-        failed = not self._settle(submitted, done) or failed
-        self._checkpoint(refs, done)
-        return not failed
+            group.submitted.append((ref, future))
+        return group
+
+    def _settle_group(self, group: _Group, later: _Group | None) -> bool:
+        """Take `group`'s outcomes and checkpoint after those done; True when none has to be retried. When one
+        must be, the `later` group handed over meanwhile is settled too: what of it is done is remembered, not
+        handed over again, and the rest is retried after the records before it."""
+        ok = self._settle(group.submitted, group.done) and not group.failed
+        if not ok and later is not None:
+            self._settle(later.submitted, later.done)
+            group.done |= later.done
+        self._checkpoint(group.refs, group.done)
+        return ok
 
     def _read(self, ref: RecordRef) -> Batch | None:
         found = self._wal.read(ref)
@@ -145,20 +178,19 @@ class Drainer:
             self._wal.corrupt_records += 1
             return None
 
-    def _submit(
-        self, batch: Batch, submitted: list[tuple[RecordRef, Future[ConsumeResult]]], done: set[tuple[int, int]]
-    ) -> Future[ConsumeResult] | None:
-        """The pipeline's future for `batch`; when its own queue is full, wait for what was handed to it first.
-        None: the pipeline takes nothing now (closing, or what was handed to it failed)."""
+    def _submit(self, batch: Batch, group: _Group) -> Future[ConsumeResult] | None:
+        """The pipeline's future for `batch`; when its own queue is full, wait for what of `group` was handed to
+        it first (or, with none, for the group before it). None: the pipeline takes nothing now (closing, or
+        what was handed to it failed)."""
         while True:
             try:
                 return self._pipeline.consume(batch)
             except Overloaded:
-                if not submitted:
+                if not group.submitted:
                     time.sleep(0.05)
                     continue
-                settled = self._settle(submitted, done)
-                submitted.clear()
+                settled = self._settle(group.submitted, group.done)
+                group.submitted.clear()
                 if not settled:
                     return None
             except Unavailable as exc:  # the pipeline is closing

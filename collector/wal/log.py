@@ -6,6 +6,7 @@ ask whether a digest is pending and how full the queue is. A lock guards what th
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -115,15 +116,15 @@ class WriteAheadLog:
 
     # --- the drainer's --------------------------------------------------------------------------------------
 
-    def head(self, max_items: int, timeout_s: float) -> list[RecordRef]:
-        """The oldest pending records, up to `max_items` points + events (at least one record), waiting up to
-        `timeout_s` for one to be appended."""
+    def head(self, max_items: int, timeout_s: float, skip: int = 0) -> list[RecordRef]:
+        """The oldest pending records after the first `skip` (handed to the store already, not yet drained), up to
+        `max_items` points + events (at least one record), waiting up to `timeout_s` for one to be appended."""
         with self._lock:
-            if not self._pending:
+            if len(self._pending) <= skip and timeout_s > 0:
                 self._appended.wait(timeout_s)
             taken: list[RecordRef] = []
             items = 0
-            for ref in self._pending:
+            for ref in itertools.islice(self._pending, skip, None):
                 if taken and items + ref.items > max_items:
                     break
                 taken.append(ref)

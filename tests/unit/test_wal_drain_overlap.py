@@ -1,0 +1,134 @@
+"""While a backlog lasts, the drainer reads and hands over the next group while the one before is in the store
+(collector/wal/drainer.py), and a group that fails meanwhile is retried after it without anything counted twice
+or lost; the queue's files end with nothing pending.
+
+The store is the test double of test_pipeline_overlap.py, which holds each insert until the test ends it (a
+store that fails one chosen insert and takes the next: a fault the real engine cannot be made to show at a
+chosen moment). The queue's files, the drainer, the pipeline and the processor chain are real.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from collector.pipeline import Pipeline, PipelineConfig
+from collector.wal import codec
+from collector.wal.drainer import Drainer
+from collector.wal.frame import frame
+from collector.wal.log import WriteAheadLog
+from processors.temporality import CumulativeToDelta
+from tests.unit.test_pipeline_overlap import WAIT_S, HeldStore, WatchedChain, request, total
+
+# Far longer than the test: a drain that waited for it (as for a queue that had caught up) would never end.
+PACE_S = 600.0
+SESSIONS = {"a": 1.0, "b": 2.0, "c": 4.0, "d": 8.0}
+
+
+class OutageStore(HeldStore):
+    """HeldStore whose reachability the test sets: a failed insert while unreachable fails its whole group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reachable = True
+
+    def ping(self) -> bool:
+        return self.reachable
+
+
+class Drain:
+    """Four queued requests, one point each of its own session (lines 1, 2, 4 and 8), drained two at a time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.wal = WriteAheadLog(directory, durable=False)
+        self.wal.open()
+        for index, (session, lines) in enumerate(SESSIONS.items()):
+            batch = replace(request(f"r{index}".encode(), total(lines, 1_000 + index, session=session)), screened=True)
+            payload = codec.encode(batch)
+            self.wal.append(frame(payload), codec.summary(payload))
+        self.store = OutageStore()
+        self.chain = WatchedChain(CumulativeToDelta())
+        self.pipeline = Pipeline(self.chain, self.store, PipelineConfig(max_group_items=2, linger_s=0.0, max_linger_s=0.0))
+        self.pipeline.start()
+        self.drainer = Drainer(self.wal, self.pipeline, max_group_items=2, min_interval_s=PACE_S)
+        self.drainer.start()
+
+    def wait_drained(self) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while self.wal.pending_records():
+            assert time.monotonic() < deadline, f"{self.wal.pending_records()} records still pending"
+            time.sleep(0.01)
+
+    def sessions_committed(self) -> list[str]:
+        return sorted(fact.point.attributes["session.id"] for fact in self.store.committed)
+
+    def lines(self) -> float:
+        return sum(fact.delta for fact in self.store.committed)
+
+    def close(self) -> None:
+        self.drainer.stop(timeout_s=5)
+        self.pipeline.close(timeout_s=10)
+        self.wal.close()
+
+
+@pytest.fixture
+def drain(tmp_path: Path) -> Iterator[Drain]:
+    drain = Drain(tmp_path)
+    yield drain
+    drain.close()
+
+
+def _pending_after_restart(directory: Path) -> int:
+    wal = WriteAheadLog(directory, durable=False)
+    try:
+        return wal.open()
+    finally:
+        wal.close()
+
+
+def test_with_a_backlog_the_next_group_is_handed_over_while_the_one_before_is_in_the_store(drain: Drain) -> None:
+    first = drain.store.next_insert()
+    assert sorted(fact.point.attributes["session.id"] for fact in first.points) == ["a", "b"]
+    # The second group reached the chain while the first insert is held: read, decoded and processed on top of
+    # it, without waiting the drain interval a queue that has caught up waits.
+    drain.chain.wait_on_top(1)
+    first.end("ok")
+    second = drain.store.next_insert()
+    assert sorted(fact.point.attributes["session.id"] for fact in second.points) == ["c", "d"]
+    second.end("ok")
+
+    drain.wait_drained()
+    assert drain.sessions_committed() == ["a", "b", "c", "d"]
+    assert drain.lines() == 15
+    drain.close()
+    assert _pending_after_restart(drain.directory) == 0
+
+
+def test_a_group_that_fails_while_the_next_is_handed_over_is_retried_and_each_request_counts_once(
+    drain: Drain,
+) -> None:
+    first = drain.store.next_insert()
+    drain.chain.wait_on_top(1)
+    drain.store.reachable = False
+    first.end("fail")  # a, b: not kept, the store away
+    # c, d: processed again from what was committed, and kept.
+    second = drain.store.next_insert()
+    assert sorted(fact.point.attributes["session.id"] for fact in second.points) == ["c", "d"]
+    drain.store.reachable = True
+    second.end("ok")
+    # a, b again, after the drainer's back-off; c and d are not handed over again.
+    retried = drain.store.next_insert()
+    assert sorted(fact.point.attributes["session.id"] for fact in retried.points) == ["a", "b"]
+    retried.end("ok")
+
+    drain.wait_drained()
+    assert drain.sessions_committed() == ["a", "b", "c", "d"]
+    assert drain.lines() == 15
+    assert drain.drainer.drained_records == 4
+    drain.close()
+    assert _pending_after_restart(drain.directory) == 0
