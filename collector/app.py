@@ -205,11 +205,20 @@ def plan_listeners(service: ServiceConfig, metrics_port: int) -> ConnectionPlan:
     return plan
 
 
+# queue.mode=wal: how long the pipeline waits for the rest of a group the drainer is handing over (in one tight
+# loop, every record decoded first). Ample for that, so a retried group is taken whole, as the same insert (its
+# token makes a half-committed insert whole: exporters/clickhouse/insert_journal.py).
+WAL_GROUP_LINGER_S = 0.05
+
+
 def _pipeline_config(config: Config) -> PipelineConfig:
     """In queue.mode=wal the drainer hands the pipeline whole groups (paced by queue.drain_interval_ms): lingering
-    for more, as it does for receivers' single requests, would only idle between a group and its insert."""
+    for more, as it does for receivers' single requests (up to as long as the last insert took), would only idle
+    between a group and its insert."""
     pipeline = PipelineConfig(max_queued_items=config.service.max_queued_items)
-    return replace(pipeline, max_linger_s=pipeline.linger_s) if config.queue.durable else pipeline
+    if not config.queue.durable:
+        return pipeline
+    return replace(pipeline, linger_s=WAL_GROUP_LINGER_S, max_linger_s=WAL_GROUP_LINGER_S)
 
 
 def open_store(config: ClickHouseConfig) -> ClickHouseStore:

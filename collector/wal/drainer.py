@@ -32,6 +32,8 @@ from pdata.consumer import Consumer, ConsumeResult, Overloaded, Refused, Unavail
 log = logging.getLogger("cc_analytics.queue")
 
 _FIRST_BACKOFF_S = 0.5
+# No append for this long: no sender is waiting for an acknowledgement, the drain may take every core.
+SENDERS_QUIET_S = 1.0
 _MAX_BACKOFF_S = 10.0
 
 
@@ -48,7 +50,12 @@ class _Group:
 
 class Drainer:
     def __init__(
-        self, wal: WriteAheadLog, pipeline: Consumer, max_group_items: int, min_interval_s: float = 0.0
+        self,
+        wal: WriteAheadLog,
+        pipeline: Consumer,
+        max_group_items: int,
+        min_interval_s: float = 0.0,
+        senders_quiet_s: float = SENDERS_QUIET_S,
     ) -> None:
         self._wal = wal
         self._pipeline = pipeline
@@ -57,6 +64,7 @@ class Drainer:
         # row: draining at most this often, unless a backlog fills whole groups, keeps inserts few and large.
         self._min_interval_s = min_interval_s
         self._last_drain_at = 0.0
+        self._senders_quiet_s = senders_quiet_s
         self._thread = threading.Thread(target=self._run, name="queue-drainer", daemon=True)
         self._wake = threading.Event()
         self._stopping = False
@@ -86,10 +94,15 @@ class Drainer:
                 break
             if in_flight is None:
                 self._pace()
-            # While a backlog lasts the next group is read, decoded and handed over while the one before is
-            # processed and inserted: the store and this thread's Python work go on side by side.
+            # While a backlog lasts and no sender is being answered, the next group is read, decoded and handed
+            # over while the one before is processed and inserted: the store and this thread's Python work go
+            # on side by side. While senders are answered, each group is settled first: on a few cores, draining
+            # back to back would take the CPU their acknowledgements need (the queue keeps the backlog safe).
             skip = len(in_flight.refs) if in_flight else 0
-            refs = self._wal.head(self._max_group_items, timeout_s=0.0 if in_flight else 0.2, skip=skip)
+            if in_flight is not None and time.monotonic() - self._wal.last_append_at < self._senders_quiet_s:
+                refs: list[RecordRef] = []
+            else:
+                refs = self._wal.head(self._max_group_items, timeout_s=0.0 if in_flight else 0.2, skip=skip)
             group = None
             if refs and (in_flight is None or not self._stopping):
                 self._last_drain_at = time.monotonic()

@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class WriteAheadLog:
         self._next_segment = 1
         self._reader = SegmentReader(directory)
         self.corrupt_records = 0  # found at start-up and while draining
+        self.last_append_at = 0.0  # time.monotonic() of the last append
 
     def open(self) -> int:
         """Recover what an earlier run left undrained; returns how many records are pending."""
@@ -107,6 +109,7 @@ class WriteAheadLog:
         ref = RecordRef(writer.segment, offset, len(record), summary.digest, summary.received_ns, summary.items)
         with self._lock:
             self._add(ref)
+            self.last_append_at = time.monotonic()
             self._appended.notify_all()
         return ref
 

@@ -1,6 +1,7 @@
-"""While a backlog lasts, the drainer reads and hands over the next group while the one before is in the store
-(collector/wal/drainer.py), and a group that fails meanwhile is retried after it without anything counted twice
-or lost; the queue's files end with nothing pending.
+"""While a backlog lasts and no sender is being answered, the drainer reads and hands over the next group while
+the one before is in the store (collector/wal/drainer.py), and a group that fails meanwhile is retried after it
+without anything counted twice or lost; while senders are answered, it settles each group first. The queue's
+files end with nothing pending.
 
 The store is the test double of test_pipeline_overlap.py, which holds each insert until the test ends it (a
 store that fails one chosen insert and takes the next: a fault the real engine cannot be made to show at a
@@ -43,7 +44,7 @@ class OutageStore(HeldStore):
 class Drain:
     """Four queued requests, one point each of its own session (lines 1, 2, 4 and 8), drained two at a time."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, senders_quiet_s: float = 0.0) -> None:
         self.directory = directory
         self.wal = WriteAheadLog(directory, durable=False)
         self.wal.open()
@@ -53,9 +54,13 @@ class Drain:
             self.wal.append(frame(payload), codec.summary(payload))
         self.store = OutageStore()
         self.chain = WatchedChain(CumulativeToDelta())
-        self.pipeline = Pipeline(self.chain, self.store, PipelineConfig(max_group_items=2, linger_s=0.0, max_linger_s=0.0))
+        self.pipeline = Pipeline(
+            self.chain, self.store, PipelineConfig(max_group_items=2, linger_s=0.0, max_linger_s=0.0)
+        )
         self.pipeline.start()
-        self.drainer = Drainer(self.wal, self.pipeline, max_group_items=2, min_interval_s=PACE_S)
+        self.drainer = Drainer(
+            self.wal, self.pipeline, max_group_items=2, min_interval_s=PACE_S, senders_quiet_s=senders_quiet_s
+        )
         self.drainer.start()
 
     def wait_drained(self) -> None:
@@ -132,3 +137,20 @@ def test_a_group_that_fails_while_the_next_is_handed_over_is_retried_and_each_re
     assert drain.drainer.drained_records == 4
     drain.close()
     assert _pending_after_restart(drain.directory) == 0
+
+
+def test_while_senders_are_answered_each_group_is_settled_before_the_next_is_handed_over(tmp_path: Path) -> None:
+    drain = Drain(tmp_path, senders_quiet_s=PACE_S)  # the appends just made: senders are being answered
+    try:
+        first = drain.store.next_insert()
+        time.sleep(0.3)
+        assert drain.chain.on_top == 0  # c, d not handed over while a, b are in the store
+        first.end("ok")
+        second = drain.store.next_insert()
+        assert sorted(fact.point.attributes["session.id"] for fact in second.points) == ["c", "d"]
+        second.end("ok")
+        drain.wait_drained()
+        assert drain.sessions_committed() == ["a", "b", "c", "d"]
+        assert drain.lines() == 15
+    finally:
+        drain.close()
