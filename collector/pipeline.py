@@ -11,6 +11,11 @@ and processes the next group on top of the state the insert in progress will com
 processors work side by side. That group is sent once the insert before it ended well; if it failed, the
 group is processed again from the committed state (see ProcessorChain.process).
 
+When the store goes away during an insert (it no longer answers after the failure), the insert may have been
+kept in part (the raw table's part and some views', not others): its batches get Unavailable, and before anything
+else is written the same insert is sent again, the same rows under the same token, until the store takes it
+whole; its processor state is then committed, so the retries of its batches are duplicates.
+
 A batch the store refuses while it answers (a value it cannot take, a constraint, the schema) gets Refused:
 a permanent answer, so its sender does not retry it forever; its facts are set aside in the dead-letter file
 for the operator, and the batches after it go through.
@@ -57,6 +62,7 @@ class _Write:
     processed: ProcessedGroup
     size: int
     insert: Future[float] = field(default_factory=Future)  # the insert's duration in seconds
+    prepared: PreparedFacts | None = None  # what was sent (None: serializing it failed, nothing was sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,8 @@ class Pipeline:
         self.written_groups = 0
         self._last_write_s = 0.0
         self.last_write_error = ""
+        # An insert the store went away in the middle of: sent again, whole, before anything else is written.
+        self._unfinished: _Write | None = None
 
     @property
     def queued_items(self) -> int:
@@ -201,15 +209,17 @@ class Pipeline:
             if not self._finish(written):
                 processed = None  # processed on top of a write that did not commit: void
         if processed is None:
-            try:
-                processed = self._chain.process(batches)
-            except StoreUnavailable as exc:  # a look-up in a shared store: nothing may be counted without it
-                failure: Unavailable | Refused = self._unavailable(batches, exc)
-            except Exception as exc:  # a bug must not kill the writer
-                log.exception("pipeline.failed", extra={"fields": {"batches": len(part)}})
-                failure = Unavailable(f"internal error: {type(exc).__name__}")
+            failure: Unavailable | Refused | None = self._complete_unfinished()
+            if failure is None:
+                try:
+                    processed = self._chain.process(batches)
+                except StoreUnavailable as exc:  # a look-up in a shared store: nothing may be counted without it
+                    failure = self._unavailable(batches, exc)
+                except Exception as exc:  # a bug must not kill the writer
+                    log.exception("pipeline.failed", extra={"fields": {"batches": len(part)}})
+                    failure = Unavailable(f"internal error: {type(exc).__name__}")
             if processed is None:
-                self._recover(part, failure)
+                self._recover(part, failure or Unavailable("internal error: nothing processed"))
                 self._release(size)
                 return None
         write = _Write(part, processed, size)
@@ -219,6 +229,7 @@ class Pipeline:
         except Exception as exc:
             write.insert.set_exception(exc)  # answered as the insert's own failure would be
         else:
+            write.prepared = prepared
             write.insert = self._inserter.submit(self._timed_insert, prepared)
         # Wakes the writer waiting for batches, so the write is answered when it ends, whatever else arrives.
         write.insert.add_done_callback(lambda _: self._queue.put(write))
@@ -239,6 +250,7 @@ class Pipeline:
             failure = self._refused(batches, write.processed, exc)
         except StoreUnavailable as exc:
             failure = self._unavailable(batches, exc)
+            self._keep_if_cut_short(write)
         except Exception as exc:
             log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
             failure = Unavailable(f"internal error: {type(exc).__name__}")
@@ -258,7 +270,7 @@ class Pipeline:
         if len(group) == 1 and isinstance(failure, Refused):
             group[0][1].set_exception(failure)
             return
-        if len(group) > 1 and self._store_reachable():
+        if len(group) > 1 and self._unfinished is None and self._store_reachable():
             # Write each batch on its own (processed again from scratch, in order), so that only the batch the
             # store or the chain cannot take is refused.
             log.warning("pipeline.group_split", extra={"fields": {"batches": len(group), "error": str(failure)}})
@@ -290,17 +302,67 @@ class Pipeline:
     def _try_write(self, group: list[Item]) -> Unavailable | Refused | None:
         """Process, write, commit and resolve `group` at once; on failure commit nothing and return the answer."""
         batches = [batch for batch, _, _ in group]
+        prepared: PreparedFacts | None = None
         try:
             processed = self._chain.process(batches)
-            self._store.write_prepared(self._store.prepare(processed.points, processed.events))
+            prepared = self._store.prepare(processed.points, processed.events)
+            self._store.write_prepared(prepared)
         except StoreRefused as exc:
             return self._refused(batches, processed, exc)
         except StoreUnavailable as exc:
+            if prepared is not None:
+                self._keep_if_cut_short(_Write(group, processed, 0, prepared=prepared))
             return self._unavailable(batches, exc)
         except Exception as exc:  # a bug must not kill the writer; the senders get a retryable answer
             log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
             return Unavailable(f"internal error: {type(exc).__name__}")
         self._resolve(group, processed)
+        return None
+
+    def _keep_if_cut_short(self, write: _Write) -> None:
+        """`write`'s insert failed and the store no longer answers: it went away during the insert, which may
+        have kept some of its parts (the raw table's, some views') and not others. Its requests are answered
+        Unavailable; before anything else is written it is sent again, the same rows under the same token
+        (exporters/clickhouse/insert_journal.py), so it ends up whole, once. Retrying its requests instead
+        would find them stored (dedup.shared) or write them under another token, and leave some rollups short
+        or count others twice."""
+        if write.prepared is not None and not self._store_reachable():
+            self._unfinished = write
+
+    def _complete_unfinished(self) -> Unavailable | None:
+        """Send the unfinished insert again; once it is whole, commit its state (the retries of its requests are
+        then duplicates) and tell the listeners. An answer when the store still cannot take it: nothing else is
+        written meanwhile."""
+        write = self._unfinished
+        if write is None or write.prepared is None:
+            return None
+        batches = [item[0] for item in write.items]
+        try:
+            self._store.write_prepared(write.prepared)
+        except StoreRefused as exc:
+            # The store answers and keeps none of these rows: there is nothing to complete.
+            self._unfinished = None
+            self._refused(batches, write.processed, exc)
+            return None
+        except StoreUnavailable as exc:
+            return self._unavailable(batches, exc)
+        except Exception as exc:
+            log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
+            return Unavailable(f"internal error: {type(exc).__name__}")
+        self._unfinished = None
+        self._chain.commit(write.processed)
+        self.last_write_error = ""
+        log.warning(
+            "store.unfinished_insert_completed",
+            extra={
+                "fields": {
+                    "batches": len(batches),
+                    "effect": "an insert the store went away during is whole now; its requests' retries are "
+                    "answered as duplicates",
+                }
+            },
+        )
+        self._notify(write.processed)
         return None
 
     def _refused(self, batches: list[Batch], processed: ProcessedGroup, exc: StoreRefused) -> Refused:
@@ -322,6 +384,9 @@ class Pipeline:
         self.last_write_error = ""
         for index, (_, future, _) in enumerate(group):
             future.set_result(ConsumeResult(duplicate=index in processed.duplicates))
+        self._notify(processed)
+
+    def _notify(self, processed: ProcessedGroup) -> None:
         for listener in self._listeners:
             try:
                 listener(processed.points, processed.events)
