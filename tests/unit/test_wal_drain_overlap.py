@@ -23,7 +23,7 @@ from collector.wal.drainer import Drainer
 from collector.wal.frame import frame
 from collector.wal.log import WriteAheadLog
 from processors.temporality import CumulativeToDelta
-from tests.unit.test_pipeline_overlap import WAIT_S, HeldStore, WatchedChain, request, total
+from tests.unit.test_pipeline_overlap import WAIT_S, HeldInsert, HeldStore, WatchedChain, request, total
 
 # Far longer than the test: a drain that waited for it (as for a queue that had caught up) would never end.
 PACE_S = 600.0
@@ -63,17 +63,26 @@ class Drain:
         )
         self.drainer.start()
 
-    def wait_drained(self) -> None:
+    def next_insert(self) -> tuple[HeldInsert, list[str]]:
+        """The next insert the store holds, and the sessions of its points."""
+        insert = self.store.next_insert()
+        return insert, sorted(fact.point.attributes["session.id"] for fact in insert.points)
+
+    def assert_each_request_counted_once(self) -> None:
         deadline = time.monotonic() + WAIT_S
         while self.wal.pending_records():
             assert time.monotonic() < deadline, f"{self.wal.pending_records()} records still pending"
             time.sleep(0.01)
+        assert sorted(fact.point.attributes["session.id"] for fact in self.store.committed) == ["a", "b", "c", "d"]
+        assert sum(fact.delta for fact in self.store.committed) == 15
 
-    def sessions_committed(self) -> list[str]:
-        return sorted(fact.point.attributes["session.id"] for fact in self.store.committed)
-
-    def lines(self) -> float:
-        return sum(fact.delta for fact in self.store.committed)
+    def assert_nothing_pending_after_restart(self) -> None:
+        self.close()
+        wal = WriteAheadLog(self.directory, durable=False)
+        try:
+            assert wal.open() == 0
+        finally:
+            wal.close()
 
     def close(self) -> None:
         self.drainer.stop(timeout_s=5)
@@ -88,70 +97,54 @@ def drain(tmp_path: Path) -> Iterator[Drain]:
     drain.close()
 
 
-def _pending_after_restart(directory: Path) -> int:
-    wal = WriteAheadLog(directory, durable=False)
-    try:
-        return wal.open()
-    finally:
-        wal.close()
-
-
 def test_with_a_backlog_the_next_group_is_handed_over_while_the_one_before_is_in_the_store(drain: Drain) -> None:
-    first = drain.store.next_insert()
-    assert sorted(fact.point.attributes["session.id"] for fact in first.points) == ["a", "b"]
+    first, sessions = drain.next_insert()
+    assert sessions == ["a", "b"]
     # The second group reached the chain while the first insert is held: read, decoded and processed on top of
     # it, without waiting the drain interval a queue that has caught up waits.
     drain.chain.wait_on_top(1)
     first.end("ok")
-    second = drain.store.next_insert()
-    assert sorted(fact.point.attributes["session.id"] for fact in second.points) == ["c", "d"]
+    second, sessions = drain.next_insert()
+    assert sessions == ["c", "d"]
     second.end("ok")
 
-    drain.wait_drained()
-    assert drain.sessions_committed() == ["a", "b", "c", "d"]
-    assert drain.lines() == 15
-    drain.close()
-    assert _pending_after_restart(drain.directory) == 0
+    drain.assert_each_request_counted_once()
+    drain.assert_nothing_pending_after_restart()
 
 
 def test_a_group_that_fails_while_the_next_is_handed_over_is_retried_and_each_request_counts_once(
     drain: Drain,
 ) -> None:
-    first = drain.store.next_insert()
+    first, _ = drain.next_insert()
     drain.chain.wait_on_top(1)
     drain.store.reachable = False
     first.end("fail")  # a, b: the store went away during their insert
     # Before anything else, the same insert again (it may have been kept in part), once the store is back.
-    again = drain.store.next_insert()
-    assert sorted(fact.point.attributes["session.id"] for fact in again.points) == ["a", "b"]
+    again, sessions = drain.next_insert()
+    assert sessions == ["a", "b"]
     drain.store.reachable = True
     again.end("ok")
     # c, d: processed again from what was committed, and kept.
-    second = drain.store.next_insert()
-    assert sorted(fact.point.attributes["session.id"] for fact in second.points) == ["c", "d"]
+    second, sessions = drain.next_insert()
+    assert sessions == ["c", "d"]
     second.end("ok")
 
     # The drainer's retry of a, b (after its back-off) finds them committed: duplicates, nothing inserted.
-    drain.wait_drained()
-    assert drain.sessions_committed() == ["a", "b", "c", "d"]
-    assert drain.lines() == 15
+    drain.assert_each_request_counted_once()
     assert drain.drainer.drained_records == 4
-    drain.close()
-    assert _pending_after_restart(drain.directory) == 0
+    drain.assert_nothing_pending_after_restart()
 
 
 def test_while_senders_are_answered_each_group_is_settled_before_the_next_is_handed_over(tmp_path: Path) -> None:
     drain = Drain(tmp_path, senders_quiet_s=PACE_S)  # the appends just made: senders are being answered
     try:
-        first = drain.store.next_insert()
+        first, _ = drain.next_insert()
         time.sleep(0.3)
         assert drain.chain.on_top == 0  # c, d not handed over while a, b are in the store
         first.end("ok")
-        second = drain.store.next_insert()
-        assert sorted(fact.point.attributes["session.id"] for fact in second.points) == ["c", "d"]
+        second, sessions = drain.next_insert()
+        assert sessions == ["c", "d"]
         second.end("ok")
-        drain.wait_drained()
-        assert drain.sessions_committed() == ["a", "b", "c", "d"]
-        assert drain.lines() == 15
+        drain.assert_each_request_counted_once()
     finally:
         drain.close()
