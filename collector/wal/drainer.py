@@ -3,7 +3,8 @@
 It reads the oldest pending records, hands them to the pipeline all at once (which groups them into large
 inserts and runs the processor chain on them in this order: dedup and cumulative→delta see the records in the
 order they were appended, against the state the pipeline restored from the store at start-up), waits for each
-outcome, then checkpoints after the longest run of records that are done:
+outcome, then checkpoints after the longest run of records that are done (once no sender was answered for a
+second, it hands the next group over before taking the outcomes of the one before, so both cores drain):
 
 - stored, or recognised as already stored (a replay after a crash: the pipeline's dedup window, restored from
   the store's rows, knows its digest) → done;
@@ -32,9 +33,9 @@ from pdata.consumer import Consumer, ConsumeResult, Overloaded, Refused, Unavail
 log = logging.getLogger("cc_analytics.queue")
 
 _FIRST_BACKOFF_S = 0.5
+_MAX_BACKOFF_S = 10.0
 # No append for this long: no sender is waiting for an acknowledgement, the drain may take every core.
 SENDERS_QUIET_S = 1.0
-_MAX_BACKOFF_S = 10.0
 
 
 @dataclass(slots=True, eq=False)
@@ -116,16 +117,7 @@ class Drainer:
                     group = None  # settled with the one before: both are retried from the oldest pending record
                     self._last_drain_at = 0.0  # the back-off below paces the retry, not the drain interval
                     if not retrying:
-                        log.warning(
-                            "queue.drain_waiting",
-                            extra={
-                                "fields": {
-                                    "error": self._last_error,
-                                    "effect": "records stay queued and are retried in order; senders keep getting "
-                                    "200 while the queue has room",
-                                }
-                            },
-                        )
+                        self._log_waiting()
                         retrying = True
                     if self._stopping:
                         break  # the store does not take them now: they stay queued for the next start
@@ -138,6 +130,18 @@ class Drainer:
             in_flight = group
             if group is None and not refs and self._stopping:
                 break
+
+    def _log_waiting(self) -> None:
+        log.warning(
+            "queue.drain_waiting",
+            extra={
+                "fields": {
+                    "error": self._last_error,
+                    "effect": "records stay queued and are retried in order; senders keep getting 200 while the "
+                    "queue has room",
+                }
+            },
+        )
 
     def _pace(self) -> None:
         wait_s = self._last_drain_at + self._min_interval_s - time.monotonic()
