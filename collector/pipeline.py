@@ -350,8 +350,7 @@ class Pipeline:
             log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
             return Unavailable(f"internal error: {type(exc).__name__}")
         self._unfinished = None
-        self._chain.commit(write.processed)
-        self.last_write_error = ""
+        self._commit(write.processed)
         log.warning(
             "store.unfinished_insert_completed",
             extra={
@@ -379,12 +378,16 @@ class Pipeline:
 
     def _resolve(self, group: list[Item], processed: ProcessedGroup) -> None:
         """`group` is durable: commit its processor state, answer its batches, tell the listeners."""
-        self._chain.commit(processed)
-        self.written_groups += 1
-        self.last_write_error = ""
+        self._commit(processed)
         for index, (_, future, _) in enumerate(group):
             future.set_result(ConsumeResult(duplicate=index in processed.duplicates))
         self._notify(processed)
+
+    def _commit(self, processed: ProcessedGroup) -> None:
+        """A group's insert is durable: its processor state becomes the committed one."""
+        self._chain.commit(processed)
+        self.written_groups += 1
+        self.last_write_error = ""
 
     def _notify(self, processed: ProcessedGroup) -> None:
         for listener in self._listeners:
