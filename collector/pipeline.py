@@ -3,18 +3,20 @@
 Receivers `consume` batches; one thread takes them in arrival order, groups what is queued, runs the
 processor chain, writes the group to ClickHouse and only then resolves each batch's future, which is
 when the receiver acknowledges. A failed write commits no processor state, so a retry is counted exactly
-once. When a group's write fails and the store still answers, its batches are written again one by one, so
-only a bad batch is refused; when the store does not answer, every batch of the group gets Unavailable.
+once. When a group's write fails, nothing of it is stored and the store still answers, its batches are written
+again one by one, so only a bad batch is refused; when the store does not answer, every batch of the group gets
+Unavailable.
 
 Inserts run on a thread of their own, one at a time, in order: while one is in the store, the writer takes
 and processes the next group on top of the state the insert in progress will commit, so the store and the
 processors work side by side. That group is sent once the insert before it ended well; if it failed, the
 group is processed again from the committed state (see ProcessorChain.process).
 
-When the store goes away during an insert (it no longer answers after the failure), the insert may have been
-kept in part (the raw table's part and some views', not others): its batches get Unavailable, and before anything
-else is written the same insert is sent again, the same rows under the same token, until the store takes it
-whole; its processor state is then committed, so the retries of its batches are duplicates.
+A failed insert may have been kept in part (the raw table's part and some views', not others: a store that went
+away during it, a view that failed) or whole (an answer lost). While any of it may be stored it is never written
+again under another token: it is sent again as is, at once while the store answers, and otherwise held (its
+batches get Unavailable) and sent again before anything else is written, until the store takes it whole; its
+processor state is then committed, so the retries of its batches are duplicates (`_after_failed_insert`).
 
 A batch the store refuses while it answers (a value it cannot take, a constraint, the schema) gets Refused:
 a permanent answer, so its sender does not retry it forever; its facts are set aside in the dead-letter file
@@ -35,7 +37,7 @@ from collector.deadletter import DeadLetterFile
 from collector.grouping import STOP, take_group
 from pdata import Batch, EventFact, PointFact
 from pdata.consumer import ConsumeResult, Overloaded, Refused, Unavailable
-from pdata.store import FactWriter, PreparedFacts, StoreRefused, StoreUnavailable
+from pdata.store import FactWriter, PreparedFacts, QueryFailed, StoreRefused, StoreUnavailable
 from processors.chain import ProcessedGroup, ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")
@@ -242,17 +244,13 @@ class Pipeline:
 
     def _finish(self, write: _Write) -> bool:
         """Wait for `write`'s insert and answer its batches; True when it committed."""
-        batches = [item[0] for item in write.items]
         failure: Unavailable | Refused | None = None
         try:
             self._last_write_s = write.insert.result()
-        except StoreRefused as exc:
-            failure = self._refused(batches, write.processed, exc)
-        except StoreUnavailable as exc:
-            failure = self._unavailable(batches, exc)
-            self._keep_if_cut_short(write)
+        except (StoreRefused, StoreUnavailable) as exc:
+            failure = self._after_failed_insert(write, exc)
         except Exception as exc:
-            log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
+            log.exception("pipeline.failed", extra={"fields": {"batches": len(write.items)}})
             failure = Unavailable(f"internal error: {type(exc).__name__}")
         if failure is None:
             self._resolve(write.items, write.processed)
@@ -266,7 +264,8 @@ class Pipeline:
             self._queued_items -= size
 
     def _recover(self, group: list[Item], failure: Unavailable | Refused) -> None:
-        """Answer the batches of a group whose write failed with `failure` (nothing of it was committed)."""
+        """Answer the batches of a group whose write failed with `failure` (none of it is in the store, or it is
+        held to be sent again whole: `_after_failed_insert`)."""
         if len(group) == 1 and isinstance(failure, Refused):
             group[0][1].set_exception(failure)
             return
@@ -279,8 +278,9 @@ class Pipeline:
                 if single is None:
                     continue
                 item[1].set_exception(single)
-                # A refusal is the store answering; otherwise it may have gone away meanwhile: stop trying.
-                if not isinstance(single, Refused) and not self._store_reachable():
+                # Held, or maybe gone: a refusal is the store answering, anything else may not be. Stop trying.
+                held = self._unfinished is not None
+                if held or (not isinstance(single, Refused) and not self._store_reachable()):
                     self._fail(group[position + 1 :], single)
                     return
             return
@@ -302,36 +302,89 @@ class Pipeline:
     def _try_write(self, group: list[Item]) -> Unavailable | Refused | None:
         """Process, write, commit and resolve `group` at once; on failure commit nothing and return the answer."""
         batches = [batch for batch, _, _ in group]
+        processed: ProcessedGroup | None = None
         prepared: PreparedFacts | None = None
         try:
             processed = self._chain.process(batches)
             prepared = self._store.prepare(processed.points, processed.events)
             self._store.write_prepared(prepared)
-        except StoreRefused as exc:
-            return self._refused(batches, processed, exc)
-        except StoreUnavailable as exc:
-            if prepared is not None:
-                self._keep_if_cut_short(_Write(group, processed, 0, prepared=prepared))
-            return self._unavailable(batches, exc)
+        except (StoreRefused, StoreUnavailable) as exc:
+            if processed is None:  # a look-up of the chain's in a shared store: nothing was sent
+                return self._answer(batches, ProcessedGroup(), exc)
+            failure = self._after_failed_insert(_Write(group, processed, 0, prepared=prepared), exc)
+            if failure is not None:
+                return failure
         except Exception as exc:  # a bug must not kill the writer; the senders get a retryable answer
             log.exception("pipeline.failed", extra={"fields": {"batches": len(batches)}})
             return Unavailable(f"internal error: {type(exc).__name__}")
+        assert processed is not None  # for the type checker: set before anything that may fail
         self._resolve(group, processed)
         return None
 
-    def _keep_if_cut_short(self, write: _Write) -> None:
-        """`write`'s insert failed and the store no longer answers: it went away during the insert, which may
-        have kept some of its parts (the raw table's, some views') and not others. Its requests are answered
-        Unavailable; before anything else is written it is sent again, the same rows under the same token
-        (exporters/clickhouse/insert_journal.py), so it ends up whole, once. Retrying its requests instead
-        would find them stored (dedup.shared) or write them under another token, and leave some rollups short
-        or count others twice."""
-        if write.prepared is not None and not self._store_reachable():
+    def _after_failed_insert(self, write: _Write, exc: StoreRefused | StoreUnavailable) -> Unavailable | Refused | None:
+        """`write`'s insert failed with `exc`: the answer for its batches, or None when it is whole after all.
+
+        A failed insert may have been kept in part: the raw table's part and some views', not others (an insert
+        into a table and its materialized views is not atomic: a view that failed, a store that went away during
+        it), or all of it (an answer lost after the store committed). Its batches written again
+        under other tokens would then count twice where it was kept, or, found stored (dedup.shared), never reach
+        the rollups that missed it. So while the store answers, an insert that failed for a reason of the moment
+        (StoreUnavailable), or was refused with some of its rows stored, is sent again at once, the same rows
+        under the same token: what was kept is skipped and the rest written (exporters/clickhouse/insert_journal.py).
+        When that fails too and its rows are in the store, or the store does not answer, it is held: its batches
+        get Unavailable, and before anything else is written it is sent again until the store takes it whole
+        (`_complete_unfinished`). Otherwise its batches get the failure (a group is then written batch by batch,
+        `_recover`, so that only a bad batch is refused)."""
+        batches = [item[0] for item in write.items]
+        if write.prepared is None:  # serializing it failed: nothing was sent
+            return self._answer(batches, write.processed, exc)
+        if not self._store_reachable():
             self._unfinished = write
+            return self._unavailable(batches, exc)
+        if isinstance(exc, StoreRefused) and not self._kept_any(write.prepared):
+            return self._refused(batches, write.processed, exc)  # none of it was taken: nothing to complete
+        try:
+            self._store.write_prepared(write.prepared)
+        except (StoreRefused, StoreUnavailable) as again:
+            if self._kept_any(write.prepared):
+                self._hold(write, again)
+                return self._unavailable(batches, again)
+            return self._answer(batches, write.processed, again)
+        log.warning(
+            "store.insert_sent_again",
+            extra={"fields": {"batches": len(batches), "error": str(exc), "effect": "whole at the second try"}},
+        )
+        return None
+
+    def _kept_any(self, prepared: PreparedFacts) -> bool:
+        """Whether the store holds any of `prepared`'s rows; when it cannot say, as if it did (sending an insert
+        again whole is right either way)."""
+        try:
+            return self._store.kept_any(prepared)
+        except (StoreUnavailable, QueryFailed):
+            return True
+        except Exception:  # a bug must not kill the writer
+            log.exception("pipeline.failed", extra={"fields": {"facts": len(prepared.points) + len(prepared.events)}})
+            return True
+
+    def _hold(self, write: _Write, exc: StoreRefused | StoreUnavailable) -> None:
+        """Send `write`'s insert again whole before anything else is written (it is kept in part)."""
+        self._unfinished = write
+        log.error(
+            "store.kept_insert_held",
+            extra={
+                "fields": {
+                    "batches": len(write.items),
+                    "error": str(exc),
+                    "effect": "part of this insert is stored: nothing else is written until the store takes all "
+                    "of it, sent again as is",
+                }
+            },
+        )
 
     def _complete_unfinished(self) -> Unavailable | None:
-        """Send the unfinished insert again; once it is whole, commit its state (the retries of its requests are
-        then duplicates) and tell the listeners. An answer when the store still cannot take it: nothing else is
+        """Send the held insert again; once it is whole, commit its state (the retries of its requests are then
+        duplicates) and tell the listeners. An answer when the store still does not take it: nothing else is
         written meanwhile."""
         write = self._unfinished
         if write is None or write.prepared is None:
@@ -340,6 +393,11 @@ class Pipeline:
         try:
             self._store.write_prepared(write.prepared)
         except StoreRefused as exc:
+            if self._kept_any(write.prepared):
+                # Part of it is stored (a view refuses what its table took): dropping it would leave the
+                # rollups apart, so it stays held until the store takes it.
+                self._hold(write, exc)
+                return self._unavailable(batches, exc)
             # The store answers and keeps none of these rows: there is nothing to complete.
             self._unfinished = None
             self._refused(batches, write.processed, exc)
@@ -356,13 +414,19 @@ class Pipeline:
             extra={
                 "fields": {
                     "batches": len(batches),
-                    "effect": "an insert the store went away during is whole now; its requests' retries are "
-                    "answered as duplicates",
+                    "effect": "an insert kept in part is whole now; its requests' retries are answered as duplicates",
                 }
             },
         )
         self._notify(write.processed)
         return None
+
+    def _answer(
+        self, batches: list[Batch], processed: ProcessedGroup, exc: StoreRefused | StoreUnavailable
+    ) -> Unavailable | Refused:
+        if isinstance(exc, StoreRefused):
+            return self._refused(batches, processed, exc)
+        return self._unavailable(batches, exc)
 
     def _refused(self, batches: list[Batch], processed: ProcessedGroup, exc: StoreRefused) -> Refused:
         self.last_write_error = str(exc)
@@ -371,7 +435,7 @@ class Pipeline:
             self._dead_letters.set_aside(batches[0], exc.reason, processed.points, processed.events)
         return Refused(f"refused by the store, nothing was kept (do not retry as is): {exc.reason}")
 
-    def _unavailable(self, batches: list[Batch], exc: StoreUnavailable) -> Unavailable:
+    def _unavailable(self, batches: list[Batch], exc: StoreUnavailable | StoreRefused) -> Unavailable:
         self.last_write_error = str(exc)
         log.error("store.write_failed", extra={"fields": {"batches": len(batches), "error": str(exc)}})
         return Unavailable("store unavailable, nothing was kept: retry later")

@@ -64,6 +64,11 @@ class FactWriter(Protocol):
         """Whether the store answers now (a failed group is written again batch by batch only if it does)."""
         ...
 
+    def kept_any(self, prepared: PreparedFacts) -> bool:
+        """Whether the store holds any of `prepared`'s rows: an insert that failed may have been kept in part.
+        Raises StoreUnavailable or QueryFailed when it cannot say."""
+        ...
+
 
 class NamedQueries(Protocol):
     """The read side: a query is asked by the name of its SQL, which the store owns, with bound parameters.

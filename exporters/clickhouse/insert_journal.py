@@ -11,9 +11,10 @@ insert carries a deduplication token derived from those bytes (`insert_deduplica
 and the tables' deduplication window, tablesettings.py). The file is removed once the insert returns. A
 journal found at start-up is an insert that may be half done: it is sent again, the same rows with the same
 token, before anything else reads or writes. ClickHouse skips every part already committed (the raw table's,
-a view's) and writes those that are missing, so the insert ends up whole, once. An insert the store went
-away during is sent again by the pipeline, the same body with the same token, before anything else
-(collector/pipeline.py), so it is completed the same way without a restart.
+a view's) and writes those that are missing, so the insert ends up whole, once. An insert that failed while
+the collector runs and may be kept in part (the store went away during it, a view failed, the answer was lost)
+is sent again by the pipeline, the same body with the same token, before anything else (collector/pipeline.py),
+so it is completed the same way without a restart.
 """
 
 from __future__ import annotations

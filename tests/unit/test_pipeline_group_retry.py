@@ -1,5 +1,6 @@
 """The writer's answer when a group's insert fails: with the store still reachable, the group's batches are
-written again one by one so only the bad one is refused; with the store gone, all get Unavailable.
+written again one by one (after the group is tried once more as is) so only the bad one is refused; with the
+store gone, all get Unavailable.
 
 The store here is a test double: it refuses any insert holding a point or event of a marked request, a fault
 the real engine cannot be made to show on demand. Everything else (processor chain, pipeline) is real.
@@ -47,6 +48,10 @@ class FlakyStore:
 
     def ping(self) -> bool:
         return self.reachable
+
+    def kept_any(self, prepared: PreparedFacts) -> bool:
+        stored = {fact.digest for points, events in self.committed for fact in (*points, *events)}
+        return any(fact.digest in stored for fact in (*prepared.points, *prepared.events))
 
 
 def lines(total: float, time_ns: int) -> MetricPoint:
@@ -108,8 +113,9 @@ def test_only_the_bad_batch_is_refused_when_the_store_is_reachable(reachable: Ru
     assert isinstance(answers[1], Unavailable)
     assert futures[0].result() == ConsumeResult(duplicate=False)
 
-    # Metrics: the whole group was tried once, then each batch on its own; logs were written apart.
-    assert run.store.attempts == [{b"r1", BAD, b"r3"}, {b"r1"}, {BAD}, {b"r3"}, {b"l1"}]
+    # Metrics: the whole group was tried twice (a failure of the moment is tried again at once, as is), then
+    # each batch on its own, the bad one twice too; logs were written apart.
+    assert run.store.attempts == [{b"r1", BAD, b"r3"}, {b"r1", BAD, b"r3"}, {b"r1"}, {BAD}, {BAD}, {b"r3"}, {b"l1"}]
     # Each batch was processed again from scratch: the refused point committed no converter state, so the
     # next cumulative total counts from the last committed one (20 - 10), and nothing is counted twice.
     deltas = [fact.delta for points, _ in run.store.committed for fact in points]
@@ -143,11 +149,11 @@ def test_every_batch_gets_unavailable_when_the_store_is_unreachable() -> None:
         run.close()
 
 
-def test_a_single_bad_batch_is_refused_without_a_second_try(reachable: Run) -> None:
+def test_a_single_bad_batch_is_tried_again_once_as_is_and_not_split(reachable: Run) -> None:
     run = reachable
     (future,) = run.group(metrics_batch(BAD, 5, 1_000))
     assert isinstance(future.exception(), Unavailable)
-    assert run.store.attempts == [{BAD}]
+    assert run.store.attempts == [{BAD}, {BAD}]
 
 
 def test_a_batch_whose_sender_went_away_before_the_write_is_not_written(reachable: Run) -> None:
