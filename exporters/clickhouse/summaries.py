@@ -1,6 +1,7 @@
 """Day summaries (pdata/day_summaries.py), written by the collector: after groups are committed, at most every
 `storage.summaries_refresh_seconds`, every UTC day whose summary is missing or no longer current is computed
-again, for each organization and for all of them together.
+again, for each organization and for all of them together (computed once when one organization holds every row:
+the same ids).
 
 Each part of a summary is computed from one read of its rollup, with its fingerprints read *before*
 (`day_fingerprints`): members from member_daily (`member_day_gaps`) and sessions from session_days
@@ -103,37 +104,59 @@ class DaySummaries:
             scopes[ALL_ORGANIZATIONS][day] = (every[0] + int(member_rows), every[1] + int(session_rows))
             if organization_id != ALL_ORGANIZATIONS:  # '' names all organizations, so it is no filter of its own
                 scopes.setdefault(organization_id, {})[day] = (int(member_rows), int(session_rows))
+        # One organization holding every row (the usual installation): all of them is the same sets of ids, so
+        # its summaries are computed once and written for both scopes.
+        alone = [organization_id for organization_id, days in scopes.items() if organization_id and days == scopes[""]]
+        if alone:
+            del scopes[ALL_ORGANIZATIONS]
         written = 0
         for organization_id, days in scopes.items():
-            written += self._refresh_scope(organization_id, days)
-        return RefreshReport(len(scopes), written, time.perf_counter() - began)
+            also = [ALL_ORGANIZATIONS] if organization_id in alone else []
+            written += self._refresh_scope(organization_id, days, also)
+        return RefreshReport(len(scopes) + len(alone), written, time.perf_counter() - began)
 
-    def _refresh_scope(self, organization_id: str, days: dict[date, tuple[int, int]]) -> int:
-        """Summaries for the scope's days not current; returns how many days were written."""
+    def _refresh_scope(self, organization_id: str, days: dict[date, tuple[int, int]], also: list[str]) -> int:
+        """Summaries for the scope's days not current, and for the days of the scopes `also` (the same ids) whose
+        summaries are not; returns how many summaries were written."""
         if not days:
             return 0
         fingerprints = {
             "members": Fingerprints({day: rows for day, (rows, _) in days.items()}),
             "sessions": Fingerprints({day: rows for day, (_, rows) in days.items()}),
         }
-        window = {"organization_id": organization_id, "first": min(days), "last": max(days)}
-        stored = {day: DaySummary.from_row(day, summary) for day, summary in self._store.query("day_summaries", window)}
+        stored = self._stored(organization_id, days)
         parts: dict[str, dict[date, Distinct]] = {}
         written: set[date] = set()
         for kind in KINDS:
             parts[kind.name], stale = self._parts(kind, organization_id, days, stored, fingerprints[kind.name])
             written |= stale
         computed_at = datetime.now(UTC)
-        rows = []
-        for day in sorted(written):
-            row: list[Any] = [organization_id, day, computed_at]
-            for kind in KINDS:
-                part = parts[kind.name][day]
-                row += [part.rows, part.prior_rows, part.count, list(part.gaps), list(part.counts)]
-            rows.append(row)
+        rows = [self._row(organization_id, day, computed_at, parts) for day in sorted(written)]
+        for scope in also:
+            held = self._stored(scope, days)
+            rows += [
+                self._row(scope, day, computed_at, parts)
+                for day in sorted(days)
+                if day not in held
+                or not all(getattr(held[day], kind.name).current(fingerprints[kind.name]) for kind in KINDS)
+            ]
         for start in range(0, len(rows), ROWS_PER_INSERT):
             self._store.insert_rows("day_summaries", COLUMNS, rows[start : start + ROWS_PER_INSERT])
         return len(rows)
+
+    def _stored(self, organization_id: str, days: dict[date, tuple[int, int]]) -> dict[date, DaySummary]:
+        window = {"organization_id": organization_id, "first": min(days), "last": max(days)}
+        return {day: DaySummary.from_row(day, summary) for day, summary in self._store.query("day_summaries", window)}
+
+    @staticmethod
+    def _row(
+        organization_id: str, day: date, computed_at: datetime, parts: dict[str, dict[date, Distinct]]
+    ) -> list[Any]:
+        row: list[Any] = [organization_id, day, computed_at]
+        for kind in KINDS:
+            part = parts[kind.name][day]
+            row += [part.rows, part.prior_rows, part.count, list(part.gaps), list(part.counts)]
+        return row
 
     def _parts(
         self,

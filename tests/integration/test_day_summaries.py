@@ -218,6 +218,38 @@ def test_organizations_have_summaries_of_their_own_and_all_of_them_one(store: Cl
     assert READ_FROM_THE_ROLLUPS not in recorded.asked and LOOKED_UP not in recorded.asked
 
 
+def test_one_organization_holding_every_row_is_computed_once_for_both_scopes(store: ClickHouseStore) -> None:
+    lines(store, day(1), "s1", org="org-a")
+    lines(store, day(2), "s1", org="org-a")
+    lines(store, day(2), "s2", member="bob", org="org-a")
+    recorded = RecordingStore(store)
+    summaries = DaySummaries(recorded, 0)
+    report = summaries.refresh()
+    assert (report.scopes, report.days) == (2, 2 + 2)
+    assert recorded.asked.count(LOOKED_UP) == 1  # the organization's days; all of them written from the same
+    recorded.asked.clear()
+    for scope in ("", "org-a"):
+        assert sessions_of(recorded, day(1), day(2), scope) == (2, [1, 2])
+        every = readmodels.analytics(recorded, day(1), day(2), scope)
+        assert [each["active_users"] for each in every["days"]] == [1, 2] and every["totals"]["active_users"] == 2
+    assert not {READ_FROM_THE_ROLLUPS, LOOKED_UP, MEMBERS_MERGED, "day_sessions", "day_members"} & set(recorded.asked)
+
+    # A new session on day 2: one look-up, day 2 written for both scopes.
+    lines(store, day(2), "s3", org="org-a")
+    recorded.asked.clear()
+    assert summaries.refresh().days == 2
+    assert recorded.asked.count(LOOKED_UP) == 1
+    assert sessions_of(store, day(1), day(2)) == sessions_of(store, day(1), day(2), "org-a") == (3, [1, 3])
+    # A second organization: each scope has sets of its own again.
+    lines(store, day(2), "s9", member="carol", org="org-b")
+    recorded.asked.clear()
+    assert summaries.refresh().days == 2  # all of them and org-b's day 2; org-a's days are current
+    assert sessions_of(store, day(1), day(2)) == (4, [1, 4])
+    assert sessions_of(store, day(1), day(2), "org-a") == (3, [1, 3])
+    assert sessions_of(store, day(1), day(2), "org-b") == (1, [0, 1])
+    assert store.select("SELECT count() FROM day_summaries FINAL")[0][0] == 2 + 2 + 1
+
+
 def test_a_refresh_writes_only_what_is_not_current(store: ClickHouseStore) -> None:
     lines(store, day(1), "s1")
     lines(store, day(2), "s2")
