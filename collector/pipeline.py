@@ -342,14 +342,18 @@ class Pipeline:
             self._unfinished = write
             return self._unavailable(batches, exc)
         if isinstance(exc, StoreRefused) and not self._kept_any(write.prepared):
-            return self._refused(batches, write.processed, exc)  # none of it was taken: nothing to complete
+            return self._refused_whole(batches, write.processed, exc)
         try:
             self._store.write_prepared(write.prepared)
-        except (StoreRefused, StoreUnavailable) as again:
+        except StoreRefused as again:
             if self._kept_any(write.prepared):
                 self._hold(write, again)
                 return self._unavailable(batches, again)
-            return self._answer(batches, write.processed, again)
+            return self._refused_whole(batches, write.processed, again)
+        except StoreUnavailable as again:
+            if self._kept_any(write.prepared):
+                self._hold(write, again)
+            return self._unavailable(batches, again)
         log.warning(
             "store.insert_sent_again",
             extra={"fields": {"batches": len(batches), "error": str(exc), "effect": "whole at the second try"}},
@@ -400,7 +404,7 @@ class Pipeline:
                 return self._unavailable(batches, exc)
             # The store answers and keeps none of these rows: there is nothing to complete.
             self._unfinished = None
-            self._refused(batches, write.processed, exc)
+            self._refused_whole(batches, write.processed, exc)
             return None
         except StoreUnavailable as exc:
             return self._unavailable(batches, exc)
@@ -427,6 +431,12 @@ class Pipeline:
         if isinstance(exc, StoreRefused):
             return self._refused(batches, processed, exc)
         return self._unavailable(batches, exc)
+
+    def _refused_whole(self, batches: list[Batch], processed: ProcessedGroup, exc: StoreRefused) -> Refused:
+        """An insert refused with none of its rows stored: its batches are refused, and it is not completed later
+        (the store's insert journal forgets it)."""
+        self._store.forget_failed_insert()
+        return self._refused(batches, processed, exc)
 
     def _refused(self, batches: list[Batch], processed: ProcessedGroup, exc: StoreRefused) -> Refused:
         self.last_write_error = str(exc)

@@ -69,6 +69,11 @@ class FactWriter(Protocol):
         Raises StoreUnavailable or QueryFailed when it cannot say."""
         ...
 
+    def forget_failed_insert(self) -> None:
+        """The insert that just failed is answered as failed with none of its rows stored: nothing of it is to be
+        completed later (e.g. at the next start, from the store's insert journal)."""
+        ...
+
 
 class NamedQueries(Protocol):
     """The read side: a query is asked by the name of its SQL, which the store owns, with bound parameters.

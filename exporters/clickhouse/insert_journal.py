@@ -8,8 +8,9 @@ not written again, and every figure read from the rollups would stay short.
 So each insert is journaled first: its table, columns and rows (the Native-format body the insert sends) go to
 `<data_dir>/store-insert.journal` (written aside and renamed into place, so the file is always whole), and the
 insert carries a deduplication token derived from those bytes (`insert_deduplication_token`, with `deduplicate_blocks_in_dependent_materialized_views`,
-and the tables' deduplication window, tablesettings.py). The file is removed once the insert returns. A
-journal found at start-up is an insert that may be half done: it is sent again, the same rows with the same
+and the tables' deduplication window, tablesettings.py). The file is removed once the insert returns well, or
+once the writer finds none of a failed insert stored (`ClickHouseStore.forget_failed_insert`). A journal found at
+start-up is an insert that may be half done: it is sent again, the same rows with the same
 token, before anything else reads or writes. ClickHouse skips every part already committed (the raw table's,
 a view's) and writes those that are missing, so the insert ends up whole, once. An insert that failed while
 the collector runs and may be kept in part (the store went away during it, a view failed, the answer was lost)

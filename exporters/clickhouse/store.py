@@ -329,9 +329,10 @@ class ClickHouseStore:
         return _NativeInsert(table, column_names, _native_body(context))
 
     def _send(self, client: Any, entry: JournaledInsert, action: str) -> None:
-        """Send a journaled insert. Its journal ends once the store has it whole, or refused it (raised as
-        StoreRefused: nothing of it was kept); any other failure may have committed part of it, so the journal
-        stays for the retry (the same rows, the same token) or the next start to complete."""
+        """Send a journaled insert. Its journal ends once the store has it whole. A failure, a refusal too, may
+        have committed part of it (a view that refuses what its table took), so the journal stays for the retry
+        (the same rows, the same token) or the next start to complete, until the writer finds none of it stored
+        (`forget_failed_insert`) or the next insert is journaled."""
         try:
             client.raw_insert(
                 entry.table, entry.column_names, entry.body, settings=self._insert_settings(entry.token), fmt="Native"
@@ -340,8 +341,12 @@ class ClickHouseStore:
             refused = refused_write(f"{action} {self.redacted_dsn} refused", exc)
             if refused is None:
                 raise
-            self._journal.end()
             raise refused from exc
+        self._journal.end()
+
+    def forget_failed_insert(self) -> None:
+        """The insert that just failed is answered as failed with none of its rows stored: it is not to be
+        completed at the next start (its requests may have been refused, never to be retried)."""
         self._journal.end()
 
     def complete_interrupted_insert(self) -> None:
@@ -355,6 +360,7 @@ class ClickHouseStore:
             with self._lend() as client:
                 self._send(client, entry, "completing the interrupted insert into")
         except StoreRefused as refused:
+            self._journal.end()
             log.error("store.interrupted_insert_refused", extra={"fields": {**fields, "error": str(refused)}})
             return
         except Exception as exc:

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from google.rpc import status_pb2
 
 from tests.support import otlp_raw as otlp
+from tests.support.children import eventually
 from tests.support.collector import CollectorProcess
 
 ORG = "org-store-refusals"
@@ -158,3 +160,62 @@ def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_g
     assert _requests_total(collector, "http", "unavailable") == 0
     assert _requests_total(collector, "grpc", "unavailable") == 0
     assert _dead_letters_written(collector) == 2
+
+
+def test_a_view_refusing_what_its_table_took_holds_the_insert_until_mended_even_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    """With the durable queue (each request acknowledged once appended): a materialized view that refuses one
+    request's value, after metric_points took the group it came in, holds that insert; the collector is killed,
+    the operator drops the view and starts it again: the insert is completed from the store's journal, and every
+    acknowledged request counts once (or, if the engine kept none of it, the refused one is in the dead-letter
+    file and the others count once)."""
+    process = CollectorProcess(data_dir=tmp_path / "data", extra_env={"CC_ANALYTICS_QUEUE_MODE": "wal"}).start()
+    assert process.stop() == 0
+    chdb = str(process.data_dir / "chdb")
+    for statement in (
+        "CREATE TABLE poison_sink (value Float64) ENGINE = Null",
+        "CREATE MATERIALIZED VIEW poison_guard TO poison_sink AS "
+        f"SELECT throwIf(value = {POISON}, 'the view refuses {POISON}') + value AS value FROM metric_points",
+    ):
+        subprocess.run([sys.executable, "-c", _ALTER, chdb, statement], check=True, timeout=120)
+    process.start()
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            sent = [
+                pool.submit(_http, process, otlp.edit_request(ORG, lines=lines, session=session))
+                for lines, session in ((3, "v1"), (POISON, "vp"), (5, "v2"))
+            ]
+        assert [answer.result().status_code for answer in sent] == [200, 200, 200]
+        dead_letters = process.data_dir / "dead-letter.jsonl"
+        deadline = time.monotonic() + 60
+        while "store.kept_insert_held" not in process.log() and not dead_letters.exists():
+            assert time.monotonic() < deadline, process.log()[-3000:]
+            time.sleep(0.1)
+        process.kill()
+        subprocess.run([sys.executable, "-c", _ALTER, chdb, "DROP VIEW poison_guard"], check=True, timeout=120)
+        set_aside = len(dead_letters.read_text().splitlines()) if dead_letters.exists() else 0
+
+        process.start()
+        counted = (3 + 5, 2) if set_aside else (3 + 5 + POISON, 3)
+        expected = otlp.edit_figures(counted[0], accepts=counted[1], sessions=counted[1])
+        assert eventually(lambda: otlp.figures(process, ORG), expected, 60, every_s=0.5) == expected
+        assert process.stop() == 0
+        # Every table, the raw one too, holds each counted request's lines once.
+        read = subprocess.run([sys.executable, "-c", _LINES_BY_TABLE, chdb, *_LINES_TABLES], check=True, timeout=120,
+                              capture_output=True, text=True)  # fmt: skip
+        assert json.loads(read.stdout) == dict.fromkeys(_LINES_TABLES, counted[0])
+    finally:
+        process.kill()
+
+
+_LINES_TABLES = ("metric_points", "member_hourly", "org_daily", "member_daily", "member_monthly")
+_LINES_BY_TABLE = """
+import json, sys
+import clickhouse_connect
+client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
+totals = {"metric_points": "sumIf(value, fact = 'lines_added')"}
+print(json.dumps({table: float(client.command("SELECT " + totals.get(table, "sum(accepted_lines)") + " FROM " + table))
+                  for table in sys.argv[2:]}))
+client.close()
+"""
