@@ -90,10 +90,12 @@ def store_alerts() -> list[Alert]:
             meaning="Inserts into the store keep failing for 10 minutes: the requests concerned are answered 503 / "
             "UNAVAILABLE, so clients retry and nothing acknowledged is lost yet, but nothing new is stored. A "
             "single failed insert does not fire it.",
-            check="Store write errors and latency; the collector's log has the store's error; ClickHouse's own "
-            "log and free disk space.",
+            check="Store write errors and latency; the collector's log has the store's error "
+            "(`store.kept_insert_held`: a materialized view refuses rows its table took, and the writer holds that "
+            "insert); ClickHouse's own log and free disk space.",
             action="Restore the store (ClickHouse up, disk space, credentials, a migration that failed); for the "
-            "embedded store, the data directory's disk and permissions.",
+            "embedded store, the data directory's disk and permissions; a view that refuses what its table took: "
+            "mend or drop it, and the held insert completes.",
             firing=Scenario(
                 "one failed insert a minute", [of_c1(STORE_WRITE_ERRORS, climbs(steps=30))], ("20m",), value=5
             ),
