@@ -326,9 +326,9 @@ class Pipeline:
 
         A failed insert may have been kept in part: the raw table's part and some views', not others (an insert
         into a table and its materialized views is not atomic: a view that failed, a store that went away during
-        it), or all of it (an answer lost after the store committed). Its batches written again
-        under other tokens would then count twice where it was kept, or, found stored (dedup.shared), never reach
-        the rollups that missed it. So while the store answers, an insert that failed for a reason of the moment
+        it), or all of it (an answer lost after the store committed). Its batches written again under other
+        tokens would then count twice where it was kept, or, found stored (dedup.shared), never reach the rollups
+        that missed it. So while the store answers, an insert that failed for a reason of the moment
         (StoreUnavailable), or was refused with some of its rows stored, is sent again at once, the same rows
         under the same token: what was kept is skipped and the rest written (exporters/clickhouse/insert_journal.py).
         When that fails too and its rows are in the store, or the store does not answer, it is held: its batches
