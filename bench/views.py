@@ -118,6 +118,8 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
         ("analytics, last 30 days, one team", lambda: readmodels.analytics(store, start30, end, team="team-7"),
          raw_analytics(start30, end, "team-7")),
         ("analytics, last 365 days", lambda: readmodels.analytics(store, start365, end), raw_analytics(start365, end)),
+        ("analytics, last 365 days, one team", lambda: readmodels.analytics(store, start365, end, team="team-7"),
+         raw_analytics(start365, end, "team-7")),
         ("team insights, one month (API /team)", lambda: readmodels.team(store, month_first.year, month_first.month),
          raw(RAW_TEAM, month_first, month_last)),
     ]  # fmt: skip
