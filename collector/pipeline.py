@@ -346,10 +346,7 @@ class Pipeline:
         try:
             self._store.write_prepared(write.prepared)
         except StoreRefused as again:
-            if self._kept_any(write.prepared):
-                self._hold(write, again)
-                return self._unavailable(batches, again)
-            return self._refused_whole(batches, write.processed, again)
+            return self._held_or_refused(write, again)
         except StoreUnavailable as again:
             if self._kept_any(write.prepared):
                 self._hold(write, again)
@@ -370,6 +367,15 @@ class Pipeline:
         except Exception:  # a bug must not kill the writer
             log.exception("pipeline.failed", extra={"fields": {"facts": len(prepared.points) + len(prepared.events)}})
             return True
+
+    def _held_or_refused(self, write: _Write, exc: StoreRefused) -> Unavailable | Refused:
+        """The answer to a refusal of `write`'s insert: held when part of it is stored (a view refuses what its
+        table took: dropping it would leave the rollups apart), else refused whole."""
+        batches = [item[0] for item in write.items]
+        if write.prepared is not None and self._kept_any(write.prepared):
+            self._hold(write, exc)
+            return self._unavailable(batches, exc)
+        return self._refused_whole(batches, write.processed, exc)
 
     def _hold(self, write: _Write, exc: StoreRefused | StoreUnavailable) -> None:
         """Send `write`'s insert again whole before anything else is written (it is kept in part)."""
@@ -397,15 +403,11 @@ class Pipeline:
         try:
             self._store.write_prepared(write.prepared)
         except StoreRefused as exc:
-            if self._kept_any(write.prepared):
-                # Part of it is stored (a view refuses what its table took): dropping it would leave the
-                # rollups apart, so it stays held until the store takes it.
-                self._hold(write, exc)
-                return self._unavailable(batches, exc)
-            # The store answers and keeps none of these rows: there is nothing to complete.
-            self._unfinished = None
-            self._refused_whole(batches, write.processed, exc)
-            return None
+            answer = self._held_or_refused(write, exc)
+            if isinstance(answer, Refused):  # none of it is stored: there is nothing to complete
+                self._unfinished = None
+                return None
+            return answer
         except StoreUnavailable as exc:
             return self._unavailable(batches, exc)
         except Exception as exc:

@@ -47,17 +47,42 @@ TABLES = {
 }
 
 
-class StoreGoesAway:
-    """The real store; its first insert is cut short (member_daily's part not written) and the store then stops
-    answering until `back()`."""
+class AroundTheStore:
+    """The real store, with a fault in its inserts (`write_prepared`, each subclass's); the rest passed through."""
 
     def __init__(self, store: ClickHouseStore) -> None:
         self.store = store
-        self.reachable = True
-        self._cut_next = True
 
     def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
         return self.store.prepare(points, events)
+
+    def ping(self) -> bool:
+        return True
+
+    def kept_any(self, prepared: PreparedFacts) -> bool:
+        return self.store.kept_any(prepared)
+
+    def forget_failed_insert(self) -> None:
+        self.store.forget_failed_insert()
+
+    def insert_without_member_daily(self, prepared: PreparedFacts) -> None:
+        """The insert with member_daily's view detached: every part but member_daily's (and member_monthly's,
+        filled from it) is committed."""
+        self.store.execute("DETACH TABLE member_daily_from_points")
+        try:
+            self.store.write_prepared(prepared)
+        finally:
+            self.store.execute("ATTACH TABLE member_daily_from_points")
+
+
+class StoreGoesAway(AroundTheStore):
+    """Its first insert is cut short (member_daily's part not written) and the store then stops answering until
+    `back()`."""
+
+    def __init__(self, store: ClickHouseStore) -> None:
+        super().__init__(store)
+        self.reachable = True
+        self._cut_next = True
 
     def write_prepared(self, prepared: PreparedFacts) -> None:
         if not self.reachable:
@@ -66,33 +91,23 @@ class StoreGoesAway:
             self.store.write_prepared(prepared)
             return
         self._cut_next = False
-        self.store.execute("DETACH TABLE member_daily_from_points")
-        try:
-            self.store.write_prepared(prepared)
-        finally:
-            self.store.execute("ATTACH TABLE member_daily_from_points")
+        self.insert_without_member_daily(prepared)
         self.reachable = False
         raise StoreUnavailable("Code: 210. connection reset by peer during the insert")
 
     def ping(self) -> bool:
         return self.reachable
 
-    def kept_any(self, prepared: PreparedFacts) -> bool:
-        return self.store.kept_any(prepared)
-
     def back(self) -> None:
         self.reachable = True
 
 
-class AnswerLost:
-    """The real store; the answer to its first insert is lost after the insert committed, the store answering."""
+class AnswerLost(AroundTheStore):
+    """The answer to its first insert is lost after the insert committed, the store answering."""
 
     def __init__(self, store: ClickHouseStore) -> None:
-        self.store = store
+        super().__init__(store)
         self._lose_next = True
-
-    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
-        return self.store.prepare(points, events)
 
     def write_prepared(self, prepared: PreparedFacts) -> None:
         self.store.write_prepared(prepared)
@@ -100,11 +115,26 @@ class AnswerLost:
             self._lose_next = False
             raise StoreUnavailable("Code: 210. connection reset by peer before the answer")
 
-    def ping(self) -> bool:
-        return True
 
-    def kept_any(self, prepared: PreparedFacts) -> bool:
-        return self.store.kept_any(prepared)
+class ViewRefuses(AroundTheStore):
+    """Its view filling member_daily refuses what metric_points took, until `mend()`: each insert is kept
+    without member_daily's part (nor member_monthly's) and answered with the view's refusal, the store answering
+    throughout."""
+
+    def __init__(self, store: ClickHouseStore) -> None:
+        super().__init__(store)
+        self.broken = True
+
+    def write_prepared(self, prepared: PreparedFacts) -> None:
+        if not self.broken:
+            self.store.write_prepared(prepared)
+            return
+        self.insert_without_member_daily(prepared)
+        reason = "Code: 395. DB::Exception: the view refuses a value: while pushing to view member_daily_from_points"
+        raise StoreRefused(reason, reason, 395)
+
+    def mend(self) -> None:
+        self.broken = False
 
 
 def request(digest: bytes, *lines: float) -> Batch:
@@ -115,40 +145,6 @@ def request(digest: bytes, *lines: float) -> Batch:
         for index, value in enumerate(lines)
     ]
     return Batch(signal="metrics", digest=digest, sender=Sender(), received_ns=now, points=points)
-
-
-class ViewRefuses:
-    """The real store, whose view filling member_daily refuses what metric_points took, until `mend()`: each
-    insert is kept without member_daily's part (nor member_monthly's, filled from it) and answered with the
-    view's refusal, the store answering throughout."""
-
-    def __init__(self, store: ClickHouseStore) -> None:
-        self.store = store
-        self.broken = True
-
-    def prepare(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> PreparedFacts:
-        return self.store.prepare(points, events)
-
-    def write_prepared(self, prepared: PreparedFacts) -> None:
-        if not self.broken:
-            self.store.write_prepared(prepared)
-            return
-        self.store.execute("DETACH TABLE member_daily_from_points")
-        try:
-            self.store.write_prepared(prepared)
-        finally:
-            self.store.execute("ATTACH TABLE member_daily_from_points")
-        reason = "Code: 395. DB::Exception: the view refuses a value: while pushing to view member_daily_from_points"
-        raise StoreRefused(reason, reason, 395)
-
-    def ping(self) -> bool:
-        return True
-
-    def kept_any(self, prepared: PreparedFacts) -> bool:
-        return self.store.kept_any(prepared)
-
-    def mend(self) -> None:
-        self.broken = False
 
 
 class Run:
