@@ -106,7 +106,8 @@ class DaySummaries:
                 scopes.setdefault(organization_id, {})[day] = (int(member_rows), int(session_rows))
         # One organization holding every row (the usual installation): all of them is the same sets of ids, so
         # its summaries are computed once and written for both scopes.
-        alone = [organization_id for organization_id, days in scopes.items() if organization_id and days == scopes[""]]
+        all_days = scopes[ALL_ORGANIZATIONS]
+        alone = [organization_id for organization_id, days in scopes.items() if organization_id and days == all_days]
         if alone:
             del scopes[ALL_ORGANIZATIONS]
         written = 0
