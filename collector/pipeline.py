@@ -329,20 +329,20 @@ class Pipeline:
         it), or all of it (an answer lost after the store committed). Its batches written again under other
         tokens would then count twice where it was kept, or, found stored (dedup.shared), never reach the rollups
         that missed it. So while the store answers, an insert that failed for a reason of the moment
-        (StoreUnavailable), or was refused with some of its rows stored, is sent again at once, the same rows
-        under the same token: what was kept is skipped and the rest written (exporters/clickhouse/insert_journal.py).
-        When that fails too and its rows are in the store, or the store does not answer, it is held: its batches
-        get Unavailable, and before anything else is written it is sent again until the store takes it whole
-        (`_complete_unfinished`). Otherwise its batches get the failure (a group is then written batch by batch,
-        `_recover`, so that only a bad batch is refused)."""
+        (StoreUnavailable) is sent again at once, the same rows under the same token: what was kept is skipped
+        and the rest written (exporters/clickhouse/insert_journal.py). When that fails too and its rows are in the
+        store, when it was refused with some of its rows stored, or when the store does not answer, it is held:
+        its batches get Unavailable, and before anything else is written it is sent again until the store takes
+        it whole (`_complete_unfinished`). Otherwise its batches get the failure (a group is then written batch
+        by batch, `_recover`, so that only a bad batch is refused)."""
         batches = [item[0] for item in write.items]
         if write.prepared is None:  # serializing it failed: nothing was sent
             return self._answer(batches, write.processed, exc)
         if not self._store_reachable():
             self._unfinished = write
             return self._unavailable(batches, exc)
-        if isinstance(exc, StoreRefused) and not self._kept_any(write.prepared):
-            return self._refused_whole(batches, write.processed, exc)
+        if isinstance(exc, StoreRefused):  # the same rows would be refused again
+            return self._held_or_refused(write, exc)
         try:
             self._store.write_prepared(write.prepared)
         except StoreRefused as again:
