@@ -1,0 +1,44 @@
+-- The console's analytics of one team over whole UTC days: the rows of `analytics_days_and_totals` (a row per day
+-- with activity, `whole_range` = 0, and one for the range, `whole_range` = 1, GROUP BY ROLLUP). The sums come
+-- from the team's rows of the per-team daily rollup; its distinct members and sessions, per day and over the
+-- range, from the team's ids in team_day_ids, one read of a range of its sorting key, instead of the rollup's
+-- uniqExact states (bench/README.md). A member or session seen in several organizations counts once.
+SELECT
+    sums.day AS day,
+    sums.whole_range AS whole_range,
+    accepted_lines,
+    removed_lines,
+    accepts,
+    rejects,
+    ids.members AS active_users,
+    ids.sessions + toUInt64(sums.unidentified_session_starts) AS sessions,
+    spend_usd
+FROM
+(
+    SELECT
+        day,
+        grouping(day) AS whole_range,
+        sum(accepted_lines) AS accepted_lines,
+        sum(removed_lines) AS removed_lines,
+        sum(accepts) AS accepts,
+        sum(rejects) AS rejects,
+        sum(unidentified_session_starts) AS unidentified_session_starts,
+        sum(spend_usd) AS spend_usd
+    FROM org_daily
+    -- include: range_days
+      -- include: organization_team_filter
+    GROUP BY ROLLUP(day)
+) AS sums
+LEFT JOIN
+(
+    SELECT
+        day,
+        grouping(day) AS whole_range,
+        uniqExactIf(id_key, kind = 'member') AS members,
+        uniqExactIf(id_key, kind = 'session') AS sessions
+    FROM team_day_ids
+    -- include: range_days
+      -- include: organization_team_filter
+    GROUP BY ROLLUP(day)
+) AS ids ON sums.day = ids.day AND sums.whole_range = ids.whole_range
+ORDER BY whole_range, day
