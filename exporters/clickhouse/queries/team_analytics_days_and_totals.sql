@@ -11,19 +11,12 @@ SELECT
     accepts,
     rejects,
     ids.members AS active_users,
-    ids.sessions + toUInt64(sums.unidentified_session_starts) AS sessions,
+    ids.sessions + sums.unidentified_session_starts AS sessions,
     spend_usd
 FROM
 (
     SELECT
-        day,
-        grouping(day) AS whole_range,
-        sum(accepted_lines) AS accepted_lines,
-        sum(removed_lines) AS removed_lines,
-        sum(accepts) AS accepts,
-        sum(rejects) AS rejects,
-        sum(unidentified_session_starts) AS unidentified_session_starts,
-        sum(spend_usd) AS spend_usd
+        -- include: day_sums
     FROM org_daily
     -- include: range_days
       -- include: organization_team_filter
