@@ -131,7 +131,6 @@ ROLLUPS = {
     "tool_decisions_daily": "day",
     "session_days": "day",
     "day_rows": "day",
-    "team_day_ids": "day",
 }
 # monthly rollup table → the column its rows are keyed by; filled from the daily rollups, so rebuilt after the
 # copies (a block shifted by 28 days lands in another calendar month)

@@ -57,11 +57,10 @@ def analytics(store: NamedQueries, start: date, end: date, organization_id: str 
     parameters = _filters(start, end, organization_id, team)
     totals = dict(_IDLE)
     by_day: dict[date, dict[str, Any]] = {}
-    # Without a team filter the distinct members and sessions come from the day summaries when they can answer;
-    # with one, from the team's ids of each day.
+    # Without a team filter the distinct members and sessions come from the day summaries when they can answer.
     rows = None if team else daysummaries.analytics_rows(store, start, end, parameters)
     if rows is None:
-        rows = store.query_named("team_analytics_days_and_totals" if team else "analytics_days_and_totals", parameters)
+        rows = store.query_named("analytics_days_and_totals", parameters)
     for row in rows:
         if row["whole_range"]:
             totals = _shape(row)

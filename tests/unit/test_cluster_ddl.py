@@ -34,7 +34,6 @@ TABLES = {
     "session_days": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_rows": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_summaries": ("ReplacingMergeTree", "cityHash64(organization_id)"),
-    "team_day_ids": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 # Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
 ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
@@ -66,13 +65,9 @@ VIEWS = {
     "session_days_from_hourly": ("session_days", "session_hourly"),
     "day_rows_from_session_days": ("day_rows", "session_days"),
     "day_rows_from_member_daily": ("day_rows", "member_daily"),
-    # each team's ids of a day from the per-member days and the per-session hours (0010)
-    "team_day_ids_from_member_daily": ("team_day_ids", "member_daily"),
-    "team_day_ids_from_session_hourly": ("team_day_ids", "session_hourly"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
-             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows",
-             "team_day_ids", "team_day_ids")  # fmt: skip
+             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows")  # fmt: skip
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),
