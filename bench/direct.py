@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import DURABLE_ENV, CollectorFlags, log, process_tree, start_collector, tree_cpu_s, url_of, visible
+from bench.common import (
+    DURABLE_ENV,
+    CollectorFlags,
+    log,
+    missing,
+    process_tree,
+    start_collector,
+    tree_cpu_s,
+    url_of,
+    visible,
+)
 from bench.probes import Probes
 from loadgen import Tally
 from loadgen.direct import SPARE_FILES, run_direct
@@ -100,7 +110,7 @@ def step(
         expected = Tally()
         expected.add(result.accepted)
         expected.add(probes.accepted)
-        matched, waited, _ = visible(collector, expected, timeout_s=60)
+        matched, waited, totals = visible(collector, expected, timeout_s=60)
     finally:
         collector.stop()
     summary = result.summary()
@@ -114,6 +124,13 @@ def step(
         reasons.append(f"ack p99 {summary['ack_p99_ms']:.0f} ms")
     if visible_["seen"] < visible_["probes"] or not visible_["p99_ms"] <= VISIBLE_P99_GOAL_MS:
         reasons.append(f"visible p99 {visible_['p99_ms']:.0f} ms ({visible_['seen']}/{visible_['probes']} probes seen)")
+    # Acknowledged minus the API's figures, 60 s after the load: positive is short of what was acknowledged (lost,
+    # or still draining); negative is more, from requests the client gave up on that the collector took.
+    gaps = {} if matched else missing(totals, expected)
+    if gaps:
+        reasons.append(
+            "API totals differ from the acknowledged by " + ", ".join(f"{k} {v:+g}" for k, v in gaps.items())
+        )
     record = {
         "developers": developers,
         "seconds": plan.step_s,
@@ -129,6 +146,7 @@ def step(
         "loadgen_cores": summary["loadgen_cores"],
         "collector_cores": round(collector_cores, 2),
         "api_totals_match": matched,
+        "acknowledged_minus_api": gaps,
         "visible_after_s": round(waited, 2),
         "held": not reasons,
         "reasons": reasons,
