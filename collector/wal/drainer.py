@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from concurrent.futures import Future
@@ -64,7 +65,9 @@ class Drainer:
         # Each drain is an insert per signal, whose fixed cost (the rollups' views) is paid per insert, not per
         # row: draining at most this often, unless a backlog fills whole groups, keeps inserts few and large.
         self._min_interval_s = min_interval_s
-        self._last_drain_at = 0.0
+        # Never drained yet, not 0.0: the monotonic clock starts at boot, so 0.0 is "moments ago" on a machine up
+        # for less than the interval, and the first drain would wait for it.
+        self._last_drain_at = -math.inf
         self._senders_quiet_s = senders_quiet_s
         self._thread = threading.Thread(target=self._run, name="queue-drainer", daemon=True)
         self._wake = threading.Event()
@@ -108,14 +111,14 @@ class Drainer:
             if refs and (in_flight is None or not self._stopping):
                 self._last_drain_at = time.monotonic()
                 if self._wal.pending_records() > skip + len(refs):
-                    self._last_drain_at = 0.0  # a backlog: more is pending than this group took, take it at once
+                    self._last_drain_at = -math.inf  # a backlog: more is pending than this group took, take it at once
                 group = self._hand_over(refs)
             if in_flight is not None:
                 ok = self._settle_group(in_flight, later=group)
                 in_flight = None
                 if not ok:
                     group = None  # settled with the one before: both are retried from the oldest pending record
-                    self._last_drain_at = 0.0  # the back-off below paces the retry, not the drain interval
+                    self._last_drain_at = -math.inf  # the back-off below paces the retry, not the drain interval
                     if not retrying:
                         self._log_waiting()
                         retrying = True

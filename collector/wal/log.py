@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -44,7 +45,7 @@ class WriteAheadLog:
         self._next_segment = 1
         self._reader = SegmentReader(directory)
         self.corrupt_records = 0  # found at start-up and while draining
-        self.last_append_at = 0.0  # time.monotonic() of the last append
+        self.last_append_at = -math.inf  # time.monotonic() of the last append (the clock starts at boot: not 0.0)
 
     def open(self) -> int:
         """Recover what an earlier run left undrained; returns how many records are pending."""

@@ -14,9 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import collector.wal.drainer
+import collector.wal.log
 from collector.pipeline import Pipeline, PipelineConfig
 from collector.wal import codec
 from collector.wal.drainer import Drainer
@@ -141,6 +144,27 @@ def test_while_senders_are_answered_each_group_is_settled_before_the_next_is_han
         first, _ = drain.next_insert()
         time.sleep(0.3)
         assert drain.chain.on_top == 0  # c, d not handed over while a, b are in the store
+        first.end("ok")
+        second, sessions = drain.next_insert()
+        assert sessions == ["c", "d"]
+        second.end("ok")
+        drain.assert_each_request_counted_once()
+    finally:
+        drain.close()
+
+
+def test_on_a_machine_booted_a_second_ago_the_first_drain_does_not_wait_for_the_drain_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The monotonic clock counts from boot: here it reads 1 s when the queue opens, far less than the interval.
+    booted_at = time.monotonic() - 1.0
+    clock = SimpleNamespace(monotonic=lambda: time.monotonic() - booted_at, sleep=time.sleep)
+    monkeypatch.setattr(collector.wal.drainer, "time", clock)
+    monkeypatch.setattr(collector.wal.log, "time", clock)
+    drain = Drain(tmp_path)
+    try:
+        first, sessions = drain.next_insert()
+        assert sessions == ["a", "b"]
         first.end("ok")
         second, sessions = drain.next_insert()
         assert sessions == ["c", "d"]
