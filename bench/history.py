@@ -125,7 +125,7 @@ ROLLUPS = {
     "tool_decisions_team_hourly": "hour",
     "session_hourly": "hour",
     "model_team_hourly": "hour",
-    "org_daily": "day",
+    "team_daily": "day",
     "org_daily_all_teams": "day",
     "member_daily": "day",
     "tool_decisions_daily": "day",
@@ -312,27 +312,35 @@ def _migrations() -> list[str]:
 
 
 def materialized_selects() -> dict[str, list[str]]:
-    """rollup table → the SELECTs of the materialized views that fill it (from the raw tables or a rollup)."""
-    selects: dict[str, list[str]] = {}
+    """rollup table → the SELECTs of the materialized views that fill it (from the raw tables or a rollup): the
+    views the migrations leave, each as last created (a later migration may drop one and create it again)."""
+    views: dict[str, tuple[str, str]] = {}
+    pattern = r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\s*(SELECT[^;]+);|DROP VIEW IF EXISTS (\w+);"
     for text in _migrations():
-        for match in re.finditer(r"CREATE MATERIALIZED VIEW IF NOT EXISTS \w+ TO (\w+) AS\s*(SELECT[^;]+);", text):
-            selects.setdefault(match.group(1), []).append(match.group(2).strip())
+        for match in re.finditer(pattern, text):
+            if match.group(4):
+                views.pop(match.group(4), None)
+            else:
+                views[match.group(1)] = (match.group(2), match.group(3).strip())
+    selects: dict[str, list[str]] = {}
+    for target, select in views.values():
+        selects.setdefault(target, []).append(select)
     return selects
 
 
 def backfills(tables: list[str]) -> list[str]:
-    """The migrations' INSERT … SELECTs that fill `tables` from the rollups they are read from."""
-    found: list[str] = []
-    filled: set[str] = set()
+    """The migrations' INSERT … SELECTs that fill `tables` from the rollups they are read from: each table's
+    last (a later migration may build a rollup again from another table)."""
+    last: dict[str, str] = {}
     for text in _migrations():
         for match in re.finditer(r"^INSERT INTO (\w+)\s[^;]+", text, re.MULTILINE):
             if match.group(1) in tables:
-                found.append(match.group(0))
-                filled.add(match.group(1))
-    missing = set(tables) - filled
+                last.pop(match.group(1), None)
+                last[match.group(1)] = match.group(0)
+    missing = set(tables) - set(last)
     if missing:
         raise RuntimeError(f"no backfill in the migrations for {sorted(missing)}")
-    return found
+    return list(last.values())
 
 
 def counts(store) -> dict[str, int]:

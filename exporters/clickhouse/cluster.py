@@ -8,6 +8,9 @@ With `storage.cluster` set, every statement of migrations/ (and control.sql) is 
 | `CREATE MATERIALIZED VIEW [IF NOT EXISTS] v TO t AS SELECT … FROM s …` | `CREATE MATERIALIZED VIEW IF NOT EXISTS v ON CLUSTER c TO t_local AS SELECT … FROM s_local …` |
 | `INSERT INTO t SELECT … FROM s …` | unchanged: run once, through the Distributed tables (with `distributed_foreground_insert=1`) |
 | `ALTER TABLE t ADD INDEX [IF NOT EXISTS] …` | `ALTER TABLE t_local ON CLUSTER c ADD INDEX IF NOT EXISTS …` (the rows, hence the skip indexes, are in the local tables) |
+| `DROP VIEW IF EXISTS v` | `DROP VIEW IF EXISTS v ON CLUSTER c` |
+| `TRUNCATE TABLE t` | `TRUNCATE TABLE IF EXISTS t_local ON CLUSTER c` |
+| `DROP TABLE IF EXISTS t` | `DROP TABLE IF EXISTS t ON CLUSTER c` and `DROP TABLE IF EXISTS t_local ON CLUSTER c SYNC` |
 
 So every name the queries use (`metric_points`, `member_daily`, …) is a Distributed table on every node:
 reads fan out to one replica of each shard and aggregate there, and the writer's inserts are routed to the
@@ -45,6 +48,9 @@ _ADD_INDEX = re.compile(
     r"^ALTER\s+TABLE\s+(?P<name>\w+)\s+ADD\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<index>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+_DROP_VIEW = re.compile(r"^DROP\s+VIEW\s+IF\s+EXISTS\s+(?P<name>\w+)$", re.IGNORECASE)
+_TRUNCATE = re.compile(r"^TRUNCATE\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<name>\w+)$", re.IGNORECASE)
+_DROP_TABLE = re.compile(r"^DROP\s+TABLE\s+IF\s+EXISTS\s+(?P<name>\w+)$", re.IGNORECASE)
 _TABLE_AFTER = re.compile(r"\b(?P<keyword>FROM|JOIN)\s+(?P<table>\w+)\b", re.IGNORECASE)
 
 
@@ -119,6 +125,17 @@ def render(statements: list[str], cluster: str, known_tables: Iterable[str] = ()
             rendered.append(
                 f"ALTER TABLE {local} {_on_cluster(cluster)} ADD INDEX IF NOT EXISTS {index.group('index')}"
             )
+        elif view := _DROP_VIEW.match(text):
+            rendered.append(f"DROP VIEW IF EXISTS {view.group('name')} {_on_cluster(cluster)}")
+        elif (truncate := _TRUNCATE.match(text)) and truncate.group("name") in tables:
+            local = truncate.group("name") + LOCAL_SUFFIX
+            rendered.append(f"TRUNCATE TABLE IF EXISTS {local} {_on_cluster(cluster)}")
+        elif (dropped := _DROP_TABLE.match(text)) and dropped.group("name") in tables:
+            name = dropped.group("name")
+            rendered += [
+                f"DROP TABLE IF EXISTS {name} {_on_cluster(cluster)}",
+                f"DROP TABLE IF EXISTS {name + LOCAL_SUFFIX} {_on_cluster(cluster)} SYNC",
+            ]
         else:
             raise ClusterDdlError(f"no cluster rule for statement: {text[:120]}")
     return rendered

@@ -162,11 +162,12 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
     assert sorted(applied) == [
         [], [], ["0003_daily_rollups.sql", "0004_shared_state_indexes.sql", "0005_monthly_and_team_rollups.sql",
                  "0006_session_hourly.sql", "0007_model_team_hourly.sql",
-                 "0008_org_daily_all_teams.sql", "0009_session_days_and_day_summaries.sql"]
+                 "0008_org_daily_all_teams.sql", "0009_session_days_and_day_summaries.sql", "0010_team_daily.sql",
+                 "0011_drop_org_daily.sql"]
     ]  # fmt: skip
 
     versions = [row[0] for row in raw.query("SELECT version FROM schema_migrations ORDER BY version").result_rows]
-    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     claims = raw.query("SELECT attempt, countIf(kind = 'claim'), countIf(kind = 'released') "
                        "FROM schema_migrations_lock GROUP BY attempt ORDER BY attempt").result_rows  # fmt: skip
     assert claims == [(1, 1, 1)]  # one claim kept of however many were made, then released
@@ -269,9 +270,9 @@ def test_every_rendered_cluster_statement_parses_with_the_engines_parser(
             text = ast if isinstance(ast, str) else "\n".join(ast)
             engines += [line.split()[1] for line in text.splitlines()
                         if line.strip().startswith("Function ") and line.split()[1].endswith(("MergeTree", "Distributed"))]  # fmt: skip
-    assert engines.count("Distributed") == 20
+    assert engines.count("Distributed") == 21  # org_daily's among them, made by 0003 and dropped by 0011
     assert engines.count("ReplicatedMergeTree") == 4
-    assert engines.count("ReplicatedAggregatingMergeTree") == 15
+    assert engines.count("ReplicatedAggregatingMergeTree") == 16
     assert engines.count("ReplicatedReplacingMergeTree") == 1
     assert not [engine for engine in engines if engine in ("MergeTree", "AggregatingMergeTree")]
 
@@ -291,7 +292,7 @@ def test_retention_is_a_ttl_on_the_raw_tables_only_and_follows_the_option(
     create_store(ClickHouseConfig(dsn)).close()  # the default: 400 days
     assert [_ttl(raw, t) for t in ("metric_points", "events")] == ["toDateTime(time) + toIntervalDay(400)"] * 2
     assert "TTL toDateTime(time) + toIntervalDay(400)" in raw.command("SHOW CREATE TABLE metric_points")
-    for rollup in ("member_hourly", "tool_decisions_hourly", "model_usage_hourly", "org_daily", "member_daily",
+    for rollup in ("member_hourly", "tool_decisions_hourly", "model_usage_hourly", "team_daily", "member_daily",
                    "tool_decisions_daily"):  # fmt: skip
         assert "TTL" not in raw.command(f"SHOW CREATE TABLE {rollup}"), rollup
 
@@ -333,9 +334,9 @@ def test_the_raw_tables_merge_column_by_column_and_keep_every_row(dsn: str, raw)
         )
         merge_rows = {
             table: tablesettings.setting_value(engines[table], tablesettings.VERTICAL_MERGE_SETTING)
-            for table in ("metric_points", "events", "member_hourly", "org_daily")
+            for table in ("metric_points", "events", "member_hourly", "team_daily")
         }
-        assert merge_rows == {"metric_points": 1, "events": 1, "member_hourly": None, "org_daily": None}
+        assert merge_rows == {"metric_points": 1, "events": 1, "member_hourly": None, "team_daily": None}
         today = datetime.now(UTC).date()
         for lines in (10, 5, 1):  # an insert each: three parts
             write(store, metric(LINES, lines, ns(today, 0), ALICE, type="added"))

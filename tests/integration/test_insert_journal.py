@@ -36,7 +36,7 @@ def _figures(store: ClickHouseStore) -> dict[str, float]:
     tables = {
         "metric_points": "sumIf(value, fact = 'lines_added')",
         "member_hourly": "sum(accepted_lines)",
-        "org_daily": "sum(accepted_lines)",
+        "team_daily": "sum(accepted_lines)",
         "member_daily": "sum(accepted_lines)",
         "member_monthly": "sum(accepted_lines)",
     }
@@ -60,7 +60,7 @@ def test_an_insert_cut_short_before_a_views_part_is_completed_once_at_the_next_s
     short = {
         "metric_points": 23.0,
         "member_hourly": 23.0,
-        "org_daily": 23.0,
+        "team_daily": 23.0,
         "member_daily": 7.0,
         "member_monthly": 7.0,
     }
@@ -89,7 +89,7 @@ def test_an_insert_the_process_never_sent_is_written_once_at_the_next_start(tmp_
     store.close()
     restarted = create_store(_config(tmp_path))
     assert _figures(restarted) == dict.fromkeys(
-        ("metric_points", "member_hourly", "org_daily", "member_daily", "member_monthly"), 3.0
+        ("metric_points", "member_hourly", "team_daily", "member_daily", "member_monthly"), 3.0
     )
     restarted.close()
 
@@ -101,7 +101,7 @@ def test_a_retry_of_the_same_rows_after_a_failed_insert_is_not_counted_twice(tmp
     store.write(facts, [])
     store.write(facts, [])
     assert _figures(store) == dict.fromkeys(
-        ("metric_points", "member_hourly", "org_daily", "member_daily", "member_monthly"), 6.0
+        ("metric_points", "member_hourly", "team_daily", "member_daily", "member_monthly"), 6.0
     )
     store.close()
 

@@ -154,7 +154,7 @@ def test_no_content_is_kept_anywhere_by_default(started, data_dir: Path) -> None
     assert collector.stop() == 0, collector.log()
 
     tables = _dump_store(data_dir)
-    assert {"events", "metric_points", "member_hourly", "org_daily"} <= set(tables)
+    assert {"events", "metric_points", "member_hourly", "team_daily"} <= set(tables)
     leaks = [table for table, text in tables.items() if MARKER in text]
     assert leaks == [], leaks
     assert MARKER not in collector.log()

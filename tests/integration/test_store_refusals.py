@@ -209,7 +209,7 @@ def test_a_view_refusing_what_its_table_took_holds_the_insert_until_mended_even_
         process.kill()
 
 
-_LINES_TABLES = ("metric_points", "member_hourly", "org_daily", "member_daily", "member_monthly")
+_LINES_TABLES = ("metric_points", "member_hourly", "team_daily", "member_daily", "member_monthly")
 _LINES_BY_TABLE = """
 import json, sys
 import clickhouse_connect

@@ -41,7 +41,7 @@ LINES = "claude_code.lines_of_code.count"
 TABLES = {
     "metric_points": "sumIf(value, fact = 'lines_added')",
     "member_hourly": "sum(accepted_lines)",
-    "org_daily": "sum(accepted_lines)",
+    "team_daily": "sum(accepted_lines)",
     "member_daily": "sum(accepted_lines)",
     "member_monthly": "sum(accepted_lines)",
 }

@@ -34,22 +34,30 @@ TABLES = {
     "session_days": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_rows": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_summaries": ("ReplacingMergeTree", "cityHash64(organization_id)"),
+    "team_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 # Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
 ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
+# Created by 0003 and dropped by 0010, whose views fill team_daily instead.
+DROPPED_VIEWS = {
+    "org_daily_from_points": ("org_daily", "metric_points"),
+    "org_daily_from_events": ("org_daily", "events"),
+}
+# Dropped by 0010 and created again on team_daily.
+RECREATED_VIEWS = ("org_monthly_from_daily", "org_daily_all_teams_from_daily")
 VIEWS = {
-    # view: (target, source)
+    # view: (target, source), as the migrations leave it
     "member_hourly_from_points": ("member_hourly", "metric_points"),
     "member_hourly_from_events": ("member_hourly", "events"),
     "tool_decisions_hourly_from_points": ("tool_decisions_hourly", "metric_points"),
     "model_usage_hourly_from_points": ("model_usage_hourly", "metric_points"),
-    "org_daily_from_points": ("org_daily", "metric_points"),
-    "org_daily_from_events": ("org_daily", "events"),
+    "team_daily_from_points": ("team_daily", "metric_points"),
+    "team_daily_from_events": ("team_daily", "events"),
     "member_daily_from_points": ("member_daily", "metric_points"),
     "member_daily_from_events": ("member_daily", "events"),
     "tool_decisions_daily_from_points": ("tool_decisions_daily", "metric_points"),
     # the monthly rollups are filled from the daily ones, the per-team hourly one from the per-member, shard by shard
-    "org_monthly_from_daily": ("org_monthly", "org_daily"),
+    "org_monthly_from_daily": ("org_monthly", "team_daily"),
     "member_monthly_from_daily": ("member_monthly", "member_daily"),
     "tool_decisions_monthly_from_daily": ("tool_decisions_monthly", "tool_decisions_daily"),
     "tool_decisions_team_hourly_from_hourly": ("tool_decisions_team_hourly", "tool_decisions_hourly"),
@@ -60,14 +68,27 @@ VIEWS = {
     "model_team_hourly_from_points": ("model_team_hourly", "metric_points"),
     "model_team_hourly_from_events": ("model_team_hourly", "events"),
     # the whole organization's days from the per-team ones, shard by shard (an organization is on one shard)
-    "org_daily_all_teams_from_daily": ("org_daily_all_teams", "org_daily"),
+    "org_daily_all_teams_from_daily": ("org_daily_all_teams", "team_daily"),
     # the sessions of each day from the per-session hours, and their fingerprint after them (0009)
     "session_days_from_hourly": ("session_days", "session_hourly"),
     "day_rows_from_session_days": ("day_rows", "session_days"),
     "day_rows_from_member_daily": ("day_rows", "member_daily"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
-             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows")  # fmt: skip
+             "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows", "team_daily", "org_monthly",
+             "org_daily_all_teams")  # fmt: skip
+# 0010 and 0011: views dropped, tables emptied before they are filled again, org_daily dropped.
+DROPS = (
+    "DROP VIEW IF EXISTS org_daily_from_points ON CLUSTER `analytics`",
+    "DROP VIEW IF EXISTS org_daily_from_events ON CLUSTER `analytics`",
+    "DROP VIEW IF EXISTS org_monthly_from_daily ON CLUSTER `analytics`",
+    "DROP VIEW IF EXISTS org_daily_all_teams_from_daily ON CLUSTER `analytics`",
+    "TRUNCATE TABLE IF EXISTS team_daily_local ON CLUSTER `analytics`",
+    "TRUNCATE TABLE IF EXISTS org_monthly_local ON CLUSTER `analytics`",
+    "TRUNCATE TABLE IF EXISTS org_daily_all_teams_local ON CLUSTER `analytics`",
+    "DROP TABLE IF EXISTS org_daily ON CLUSTER `analytics`",
+    "DROP TABLE IF EXISTS org_daily_local ON CLUSTER `analytics` SYNC",
+)
 # Skip indexes of the shared-state lookups (0004): (table, index, column).
 INDEXES = (
     ("metric_points", "request_digest_bloom", "request_digest"),
@@ -111,17 +132,24 @@ def test_every_table_is_a_replicated_local_table_behind_a_distributed_one(render
 
 def test_every_view_reads_and_fills_local_tables(rendered: list[str]) -> None:
     views = [s for s in rendered if s.startswith("CREATE MATERIALIZED VIEW")]
-    assert len(views) == len(VIEWS)
-    for view, (target, source) in VIEWS.items():
+    assert len(views) == len(VIEWS) + len(DROPPED_VIEWS) + len(RECREATED_VIEWS)
+    for view, (target, source) in {**DROPPED_VIEWS, **VIEWS}.items():
         found = [s for s in views if s.startswith(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} ")]
-        assert len(found) == 1, view
-        assert found[0].startswith(
+        assert len(found) == 1 + (view in RECREATED_VIEWS), view
+        assert found[-1].startswith(
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} ON CLUSTER `{CLUSTER}` TO {target}_local AS\n"
         )
-        assert re.findall(r"\bFROM (\w+)", found[0]) == [f"{source}_local"]
+        assert re.findall(r"\bFROM (\w+)", found[-1]) == [f"{source}_local"]
         # Columns named like tables (`events`, the count of events) are left alone.
         if target == "member_hourly":
-            assert "AS events" in found[0]
+            assert "AS events" in found[-1]
+
+
+def test_views_are_dropped_and_tables_emptied_and_dropped_on_the_cluster(rendered: list[str]) -> None:
+    drops = [s for s in rendered if s.startswith(("DROP", "TRUNCATE"))]
+    assert drops == list(DROPS)
+    # The views that filled org_daily are dropped before the table they fill is: nothing writes to it after.
+    assert rendered.index(DROPS[0]) < rendered.index(DROPS[-1])
 
 
 def test_backfills_run_once_through_the_distributed_tables(rendered: list[str]) -> None:
@@ -130,7 +158,15 @@ def test_backfills_run_once_through_the_distributed_tables(rendered: list[str]) 
     assert all("_local" not in s for s in inserts)
     every_migration_statement = [s for m in load_migrations() for s in m.statements]
     assert all(s in every_migration_statement for s in inserts)
-    assert len(rendered) == 2 * len(TABLES) + len(VIEWS) + len(BACKFILLS) + len(INDEXES)
+    assert len(rendered) == (
+        2 * len(TABLES)
+        + len(VIEWS)
+        + len(DROPPED_VIEWS)
+        + len(RECREATED_VIEWS)
+        + len(BACKFILLS)
+        + len(INDEXES)
+        + len(DROPS)
+    )
 
 
 def test_skip_indexes_are_added_to_the_local_tables_on_the_cluster(rendered: list[str]) -> None:
@@ -150,14 +186,14 @@ def test_a_statement_without_a_rule_is_refused_by_name() -> None:
 
 
 ENGINE_FULL = "MergeTree PARTITION BY toYYYYMM(time) ORDER BY (organization_id, metric, member, time) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000, vertical_merge_algorithm_min_rows_to_activate = 1"
-ROLLUP_FULL = "AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (organization_id, day, team) SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000"
+ROLLUP_FULL = "AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (organization_id, team, day) SETTINGS index_granularity = 64, non_replicated_deduplication_window = 1000"
 
 
 def test_retention_and_fsync_are_altered_only_where_they_differ() -> None:
     tables = {
         "metric_points": ENGINE_FULL,
         "events": ENGINE_FULL.replace("metric,", "event_name,"),
-        "org_daily": ROLLUP_FULL,
+        "team_daily": ROLLUP_FULL,
     }
     assert tablesettings.changes(tables, tablesettings.TablePolicy(400, False)) == [
         "ALTER TABLE events MODIFY TTL toDateTime(time) + INTERVAL 400 DAY",
@@ -166,13 +202,13 @@ def test_retention_and_fsync_are_altered_only_where_they_differ() -> None:
     applied = {
         "metric_points": ENGINE_FULL.replace(" SETTINGS", " TTL toDateTime(time) + toIntervalDay(400) SETTINGS")
         + ", fsync_after_insert = 1, fsync_part_directory = 1",
-        "org_daily": ROLLUP_FULL + ", fsync_after_insert = 1, fsync_part_directory = 1",
+        "team_daily": ROLLUP_FULL + ", fsync_after_insert = 1, fsync_part_directory = 1",
     }
     assert tablesettings.changes(applied, tablesettings.TablePolicy(400, True)) == []
     assert tablesettings.changes(applied, tablesettings.TablePolicy(0, False)) == [
         "ALTER TABLE metric_points REMOVE TTL",
         "ALTER TABLE metric_points RESET SETTING fsync_after_insert, fsync_part_directory",
-        "ALTER TABLE org_daily RESET SETTING fsync_after_insert, fsync_part_directory",
+        "ALTER TABLE team_daily RESET SETTING fsync_after_insert, fsync_part_directory",
     ]
     assert tablesettings.changes({"metric_points": ENGINE_FULL}, tablesettings.TablePolicy(90, True)) == [
         "ALTER TABLE metric_points MODIFY TTL toDateTime(time) + INTERVAL 90 DAY",
@@ -183,19 +219,19 @@ def test_retention_and_fsync_are_altered_only_where_they_differ() -> None:
 def test_every_data_table_of_one_server_keeps_a_deduplication_window() -> None:
     created = {
         "metric_points": ENGINE_FULL.replace(", non_replicated_deduplication_window = 1000", ""),
-        "org_daily": ROLLUP_FULL.replace(
+        "team_daily": ROLLUP_FULL.replace(
             "non_replicated_deduplication_window = 1000", "non_replicated_deduplication_window = 10"
         ),
         "schema_migrations": "MergeTree ORDER BY version SETTINGS index_granularity = 8192",
     }
     assert tablesettings.changes(created, tablesettings.TablePolicy(0, False)) == [
         "ALTER TABLE metric_points MODIFY SETTING non_replicated_deduplication_window = 1000",
-        "ALTER TABLE org_daily MODIFY SETTING non_replicated_deduplication_window = 1000",
+        "ALTER TABLE team_daily MODIFY SETTING non_replicated_deduplication_window = 1000",
     ]
     # Replicated tables keep their own window (replicated_deduplication_window): nothing to alter on a cluster.
     assert (
         tablesettings.changes(
-            {"org_daily_local": ROLLUP_FULL.split(" SETTINGS")[0]}, tablesettings.TablePolicy(0, False, CLUSTER)
+            {"team_daily_local": ROLLUP_FULL.split(" SETTINGS")[0]}, tablesettings.TablePolicy(0, False, CLUSTER)
         )
         == []
     )
@@ -207,19 +243,19 @@ def test_the_raw_tables_and_only_they_merge_column_by_column_from_the_first_row(
         "events": ENGINE_FULL.replace("metric,", "event_name,").replace(
             "vertical_merge_algorithm_min_rows_to_activate = 1", "vertical_merge_algorithm_min_rows_to_activate = 5000"
         ),
-        "org_daily": ROLLUP_FULL,
+        "team_daily": ROLLUP_FULL,
     }
     policy = tablesettings.TablePolicy(0, False)
     merge_rows = {t: tablesettings.setting_value(e, tablesettings.VERTICAL_MERGE_SETTING) for t, e in created.items()}
-    assert merge_rows == {"metric_points": None, "events": 5000, "org_daily": None}
+    assert merge_rows == {"metric_points": None, "events": 5000, "team_daily": None}
     assert tablesettings.changes(created, policy) == [
         "ALTER TABLE events MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1",
         "ALTER TABLE metric_points MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1",
     ]
-    assert tablesettings.changes({"metric_points": ENGINE_FULL, "org_daily": ROLLUP_FULL}, policy) == []
+    assert tablesettings.changes({"metric_points": ENGINE_FULL, "team_daily": ROLLUP_FULL}, policy) == []
     # On a cluster too (a MergeTree setting of the replicated local tables).
     assert tablesettings.changes(
-        {"events_local": ENGINE_FULL.split(" SETTINGS")[0], "org_daily_local": ROLLUP_FULL.split(" SETTINGS")[0]},
+        {"events_local": ENGINE_FULL.split(" SETTINGS")[0], "team_daily_local": ROLLUP_FULL.split(" SETTINGS")[0]},
         tablesettings.TablePolicy(0, False, CLUSTER),
     ) == [
         f"ALTER TABLE events_local ON CLUSTER `{CLUSTER}` MODIFY SETTING vertical_merge_algorithm_min_rows_to_activate = 1"
@@ -227,11 +263,11 @@ def test_the_raw_tables_and_only_they_merge_column_by_column_from_the_first_row(
 
 
 def test_on_a_cluster_the_local_tables_are_altered_on_the_cluster() -> None:
-    names = tablesettings.local_names(["metric_points", "org_daily"], CLUSTER)
-    assert names == {"metric_points_local": "metric_points", "org_daily_local": "org_daily"}
+    names = tablesettings.local_names(["metric_points", "team_daily"], CLUSTER)
+    assert names == {"metric_points_local": "metric_points", "team_daily_local": "team_daily"}
     policy = tablesettings.TablePolicy(400, True, CLUSTER)
-    assert tablesettings.changes({"metric_points_local": ENGINE_FULL, "org_daily_local": ROLLUP_FULL}, policy) == [
+    assert tablesettings.changes({"metric_points_local": ENGINE_FULL, "team_daily_local": ROLLUP_FULL}, policy) == [
         f"ALTER TABLE metric_points_local ON CLUSTER `{CLUSTER}` MODIFY TTL toDateTime(time) + INTERVAL 400 DAY",
         f"ALTER TABLE metric_points_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
-        f"ALTER TABLE org_daily_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
+        f"ALTER TABLE team_daily_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
     ]

@@ -26,9 +26,9 @@ def test_an_include_line_becomes_the_fragment_without_its_comment_indented_as_th
         team_filter="-- The team filter.\n-- An empty team means all.\nAND ({team:String} = '' OR team = {team:String})\n"
         "AND day >= toDate({start:DateTime('UTC')})\n",
     )
-    query = "SELECT day\nFROM org_daily\nWHERE 1\n    -- include: team_filter\nORDER BY day\n"
+    query = "SELECT day\nFROM team_daily\nWHERE 1\n    -- include: team_filter\nORDER BY day\n"
     assert expand_includes(query, fragments, "q.sql") == (
-        "SELECT day\nFROM org_daily\nWHERE 1\n"
+        "SELECT day\nFROM team_daily\nWHERE 1\n"
         "    AND ({team:String} = '' OR team = {team:String})\n"
         "    AND day >= toDate({start:DateTime('UTC')})\n"
         "ORDER BY day\n"

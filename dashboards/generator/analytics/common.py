@@ -26,7 +26,7 @@ EVENT_ROWS = 50
 CH_FILTER = f"{SQL_ORG}\n      AND {SQL_TEAM}"
 
 
-def days_and_edge_hours(columns: str, daily: str = "org_daily", hourly: str = "member_hourly") -> str:
+def days_and_edge_hours(columns: str, daily: str = "team_daily", hourly: str = "member_hourly") -> str:
     """The body of a subquery over the time range's rows, filtered by organization and team: `daily` for its
     whole UTC days, `hourly` for the partial days at its edges (the daily rollup alone would miss them)."""
     return f"""    SELECT {columns} FROM {daily}

@@ -109,7 +109,7 @@ def lines_per_day_clickhouse() -> dict[str, Any]:
             ch(f"""
 SELECT time, sum(accepted_lines) AS "Accepted lines", sum(removed_lines) AS "Removed lines"
 FROM (
-    SELECT $__timeInterval({DAY_START}) AS time, accepted_lines, removed_lines FROM org_daily
+    SELECT $__timeInterval({DAY_START}) AS time, accepted_lines, removed_lines FROM team_daily
     WHERE {SERIES_DAYS}
       AND {CH_FILTER}
     UNION ALL
@@ -134,7 +134,7 @@ SELECT time, uniqExactMerge(members) AS "Active users", {SQL_SESSIONS} AS "Sessi
 FROM (
     SELECT $__timeInterval({DAY_START}) AS time, uniqExactMergeState(members) AS members,
            uniqExactMergeState(sessions) AS sessions, sum(unidentified_session_starts) AS unidentified_session_starts
-    FROM org_daily
+    FROM team_daily
     WHERE {SERIES_DAYS}
       AND {CH_FILTER}
     GROUP BY time
@@ -163,7 +163,7 @@ def spend_clickhouse() -> dict[str, Any]:
 SELECT time, uniqExactMerge(members) AS "Active users", sum(spend_usd) AS "Spend (USD)"
 FROM (
     SELECT $__timeInterval({DAY_START}) AS time, uniqExactMergeState(members) AS members, sum(spend_usd) AS spend_usd
-    FROM org_daily
+    FROM team_daily
     WHERE {SERIES_DAYS}
       AND {CH_FILTER}
     GROUP BY time

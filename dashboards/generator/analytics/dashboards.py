@@ -30,7 +30,7 @@ def _seen_in_range(column: str) -> str:
     the partial days at its edges."""
     return f"""
 SELECT DISTINCT toString({column}) FROM (
-    SELECT {column} FROM org_daily WHERE {DAYS}
+    SELECT {column} FROM team_daily WHERE {DAYS}
     UNION ALL
     SELECT {column} FROM member_hourly WHERE {EDGE_HOURS}
 )

@@ -22,7 +22,7 @@ FROM
     UNION ALL
     SELECT day, accepted_lines, removed_lines, accepts, rejects, members, sessions, unidentified_session_starts,
         spend_usd
-    FROM org_daily
+    FROM team_daily
     -- include: range_days
       AND {team:String} != ''
       -- include: organization_team_filter

@@ -5,7 +5,7 @@ SELECT
     w.1 AS window_name,
     sum(accepted_lines) AS accepted_lines,
     -- include: activity_figures
-FROM org_daily
+FROM team_daily
 -- include: gauge_windows
 GROUP BY window_name
 ORDER BY window_name
