@@ -4,6 +4,10 @@ each day adds (ids not seen earlier in the range), instead of merging every memb
 day of the range (exporters/clickhouse/README.md, Day summaries).
 
 Only the figures whose fingerprints still match are used; the rest is computed from the rollups here:
+- today's and yesterday's summaries keep the ids they counted (day_summary_ids): while the days before such a
+  day are unchanged, only its ids beyond those (`day_new_members`, `day_new_sessions`: one read of the day's
+  ids) are looked up in the range (`with_ids_since_kept`: a handful of ids). That is the usual state under
+  live ingest, where a new session arrives between any two refreshes;
 - a day whose rows grew with no new member or session (the same count, `day_member_counts`, `day_sessions`: the
   set only grows) and whose window is unchanged keeps its summary's members or sessions;
 - members: a day whose members changed (today's, while members arrive) is read from its uniqExact states
@@ -18,10 +22,19 @@ Only the figures whose fingerprints still match are used; the rest is computed f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pdata.day_summaries import WINDOW_DAYS, DaySummary, Distinct, Fingerprints, range_count, still_current
+from pdata.day_summaries import (
+    WINDOW_DAYS,
+    DaySummary,
+    Distinct,
+    Fingerprints,
+    ids_kept,
+    range_count,
+    still_current,
+    with_ids_since_kept,
+)
 from pdata.store import NamedQueries
 
 MAX_STALE_SESSION_DAYS = 3
@@ -47,7 +60,7 @@ def analytics_rows(
         day: DaySummary.from_row(day, summary)
         for day, summary in store.query("day_summaries", {**scope, "first": start, "last": end})
     }
-    read = _RangeRead(store, scope, start, list(days))
+    read = _RangeRead(store, scope, start, list(days), datetime.now(UTC).date())
     sessions = read.sessions(
         {day: summary.sessions for day, summary in stored.items()},
         Fingerprints({day: int(sessions) for day, _, sessions in rows}),
@@ -82,10 +95,16 @@ class _RangeRead:
     scope: dict[str, Any]
     start: date
     days: list[date]
+    today: date  # UTC: the days whose summaries keep their ids are today's and yesterday's
 
     def members(self, parts: dict[date, Distinct], fingerprints: Fingerprints) -> tuple[dict[date, int], int | None]:
         """Each day's members, and the range's when every day's summary still holds for it (else None)."""
-        current = self._still_current("day_member_counts", parts, fingerprints)
+        current = self._beyond_kept_ids("members", parts, fingerprints)
+        current.update(
+            self._still_current(
+                "day_member_counts", {day: part for day, part in parts.items() if day not in current}, fingerprints
+            )
+        )
         counts = {day: part.count for day, part in current.items()}
         changed = [day for day in self.days if day not in current]
         if changed:
@@ -96,7 +115,12 @@ class _RangeRead:
     def sessions(self, parts: dict[date, Distinct], fingerprints: Fingerprints) -> dict[date, Distinct] | None:
         """Each day's sessions and returns: stored if they still hold, else computed for the range; None when
         more than MAX_STALE_SESSION_DAYS days would have to be looked up."""
-        current = self._still_current("day_sessions", parts, fingerprints)
+        current = self._beyond_kept_ids("sessions", parts, fingerprints)
+        current.update(
+            self._still_current(
+                "day_sessions", {day: part for day, part in parts.items() if day not in current}, fingerprints
+            )
+        )
         stale = [day for day in self.days if day not in current]
         if len(stale) > MAX_STALE_SESSION_DAYS:
             return None
@@ -108,6 +132,27 @@ class _RangeRead:
             }
             current.update({day: found.get(day, Distinct(day, 0)) for day in stale})
         return {day: current[day] for day in self.days}
+
+    def _beyond_kept_ids(
+        self, kind: str, parts: dict[date, Distinct], fingerprints: Fingerprints
+    ) -> dict[date, Distinct]:
+        """The parts of the range's days whose ids are kept and whose window is unchanged, not current but with
+        the ids that arrived since looked up in the range (for this read only); a day whose kept ids are not
+        those its part counted is left out."""
+        found: dict[date, Distinct] = {}
+        for day in self.days:
+            part = parts.get(day)
+            if (
+                part is None
+                or part.current(fingerprints)
+                or part.prior_rows != fingerprints.prior(day)
+                or not ids_kept(day, self.today)
+            ):
+                continue
+            grown = with_ids_since_kept(self.store, kind, self.scope["organization_id"], part, self.start)
+            if grown is not None:
+                found[day] = grown[0]
+        return found
 
     def _still_current(
         self, counts: str, parts: dict[date, Distinct], fingerprints: Fingerprints

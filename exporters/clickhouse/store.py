@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import threading
+import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -395,8 +396,11 @@ class ClickHouseStore:
                     table,
                     [list(row) for row in rows],
                     column_names=list(column_names),
-                    # on a cluster, written to the shard before the next refresh reads it
-                    settings={"distributed_foreground_insert": 1} if self.config.cluster else None,
+                    # Derived rows repeat (a day's kept ids written again whole): an identical block is no retry
+                    # here, so each insert is its own (a token of its own, where the table deduplicates blocks by
+                    # their hash). On a cluster, written to the shard before the next refresh reads it.
+                    settings={"insert_deduplication_token": uuid.uuid4().hex}
+                    | ({"distributed_foreground_insert": 1} if self.config.cluster else {}),
                 )
         except Exception as exc:
             raise StoreUnavailable(f"insert into {table} of {self.redacted_dsn} failed: {exc}") from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from console import readmodels
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.clickhouse.summaries import DaySummaries
+from pdata.day_summaries import DaySummary, Distinct
 from tests.integration.test_month_boundaries import FACTS, RANGES, assert_analytics_equal_the_facts, store_fact
 from tests.integration.test_views_semantics import LINES, metric, ns, write
 from tests.support import otlp_raw as otlp
@@ -273,6 +274,117 @@ def test_a_refresh_writes_only_what_is_not_current(store: ClickHouseStore) -> No
     assert LOOKED_UP in recorded.asked
     assert sessions_of(store, day(1), day(2)) == (3, [1, 2])
     assert store.select("SELECT count() FROM day_summaries FINAL")[0][0] == 2
+
+
+def kept_ids(store: ClickHouseStore) -> dict[tuple[date, str], int]:
+    rows = store.select("SELECT day, kind, uniqExact(key) FROM day_summary_ids GROUP BY day, kind")
+    return {(on, kind): count for on, kind, count in rows}
+
+
+def test_between_refreshes_only_the_ids_beyond_the_kept_ones_are_looked_up(store: ClickHouseStore) -> None:
+    # Live ingest: today's summary is behind by a new member and session within seconds of any refresh. Today's
+    # and yesterday's summaries keep their ids, so the console looks up only the ids that arrived since.
+    today = datetime.now(UTC).date()
+    on = {n: today - timedelta(days=5 - n) for n in range(6)}  # on[5] is today
+    lines(store, on[2], "s1", member="alice")
+    lines(store, on[4], "s3", member="bob")
+    lines(store, on[5], "s2", member="alice")
+    summaries = DaySummaries(store, 0, today=lambda: today)
+    assert summaries.refresh().days == 3
+    assert kept_ids(store) == {(on[4], "members"): 1, (on[4], "sessions"): 1, (on[5], "members"): 1,
+                               (on[5], "sessions"): 1}  # fmt: skip
+    # Since the refresh: carol with a new session, alice with s1 (last seen 3 days ago), dave with s3 (yesterday's).
+    lines(store, on[5], "s4", member="carol")
+    lines(store, on[5], "s1", member="alice")
+    lines(store, on[5], "s3", member="dave")
+    recorded = RecordingStore(store)
+    assert sessions_of(recorded, on[0], on[5]) == (4, [0, 0, 1, 0, 1, 4])
+    assert members_of(recorded, on[0], on[5]) == (4, [0, 0, 1, 0, 1, 3])
+    assert sessions_of(recorded, on[3], on[5]) == (4, [0, 1, 4])  # s1's earlier day is outside the range
+    assert members_of(recorded, on[3], on[5]) == (4, [0, 1, 3])  # alice's too
+    assert sessions_of(recorded, on[5], on[5]) == (4, [4])
+    assert members_of(recorded, on[5], on[5]) == (3, [3])
+    assert {"day_new_sessions", "sessions_previous_days", "day_new_members", "members_previous_days_in_month"} <= set(
+        recorded.asked
+    )
+    assert not {LOOKED_UP, MEMBERS_MERGED, "day_members", "day_sessions", READ_FROM_THE_ROLLUPS} & set(recorded.asked)
+    # The next refresh counts them itself, with their ids.
+    assert summaries.refresh().days == 1
+    assert kept_ids(store)[(on[5], "members")] == 3 and kept_ids(store)[(on[5], "sessions")] == 4
+    recorded.asked.clear()
+    assert sessions_of(recorded, on[0], on[5]) == (4, [0, 0, 1, 0, 1, 4])
+    assert members_of(recorded, on[3], on[5]) == (4, [0, 1, 3])
+    assert not {"day_new_sessions", "day_new_members", LOOKED_UP, MEMBERS_MERGED} & set(recorded.asked)
+
+
+def test_a_refresh_from_the_kept_ids_writes_what_a_whole_look_up_writes(store: ClickHouseStore) -> None:
+    # Today's summary computed again from the ids beyond the kept ones (members' last days from the monthly
+    # rollup's last_seen for earlier months) equals today's summary computed from every id of the day.
+    today = datetime.now(UTC).date()
+    ago = {n: today - timedelta(days=n) for n in (0, 2, 35, 40, 400, 401)}
+    lines(store, ago[40], "s-a-40", member="alice")
+    lines(store, ago[2], "s-a-2", member="alice")
+    lines(store, ago[35], "s-b-35", member="bob")
+    lines(store, ago[401], "s-e-401", member="erin")
+    lines(store, ago[400], "s-f-400", member="frank")
+    lines(store, ago[0], "s-c-0", member="carol")
+    recorded = RecordingStore(store)
+    summaries = DaySummaries(recorded, 0, today=lambda: today)
+    summaries.refresh()
+    for member, session in [("alice", "s-a-40"), ("bob", "s-b-new"), ("dave", "s-b-35"), ("erin", "s-e-0"),
+                            ("frank", "s-f-0")]:  # fmt: skip
+        lines(store, ago[0], session, member=member)
+    recorded.asked.clear()
+    assert summaries.refresh().days == 1
+    assert {
+        "day_new_members",
+        "members_previous_days_in_month",
+        "members_previous_days_before_month",
+        "day_new_sessions",
+        "sessions_previous_days",
+    } <= set(recorded.asked)
+    assert not {"member_day_previous", "session_day_previous"} & set(recorded.asked)
+    [(_, from_kept)] = store.query("day_summaries", {"organization_id": "", "first": today, "last": today})
+    # alice back after 2 days, bob after 35, frank after 400, erin's last day 401 days ago is out of the window
+    assert DaySummary.from_row(today, from_kept).members == Distinct(today, 6, [2, 35, 400], [1, 1, 1],
+                                                                       *from_kept[:2])  # fmt: skip
+    # s-a-40 back after 40 days, s-b-35 after 35
+    assert DaySummary.from_row(today, from_kept).sessions == Distinct(today, 6, [35, 40], [1, 1],
+                                                                        *from_kept[5:7])  # fmt: skip
+    store.execute("TRUNCATE TABLE day_summary_ids")
+    stale = "member_rows = 0, members = members + 1, session_rows = 0, sessions = sessions + 1"
+    store.execute(f"ALTER TABLE day_summaries UPDATE {stale} WHERE day = '{today}'", settings={"mutations_sync": 2})
+    recorded.asked.clear()
+    summaries.refresh()
+    assert {"member_day_previous", "session_day_previous"} <= set(recorded.asked)
+    [(_, whole)] = store.query("day_summaries", {"organization_id": "", "first": today, "last": today})
+    assert whole[2:5] == from_kept[2:5] and whole[7:] == from_kept[7:]
+
+
+def test_kept_ids_that_are_not_the_summarys_are_not_used(store: ClickHouseStore) -> None:
+    # A refresh stopped between the ids and the summaries, or ids gone: the console looks the day up whole.
+    today = datetime.now(UTC).date()
+    lines(store, today - timedelta(days=1), "s1")
+    lines(store, today, "s2")
+    DaySummaries(store, 0, today=lambda: today).refresh()
+    store.execute("TRUNCATE TABLE day_summary_ids")
+    lines(store, today, "s3", member="bob")
+    recorded = RecordingStore(store)
+    assert sessions_of(recorded, today - timedelta(days=1), today) == (3, [1, 2])
+    assert members_of(recorded, today - timedelta(days=1), today) == (2, [1, 2])
+    assert "day_new_sessions" in recorded.asked and LOOKED_UP in recorded.asked and MEMBERS_MERGED in recorded.asked
+
+
+def test_late_data_before_a_day_whose_ids_are_kept_looks_that_day_up_whole(store: ClickHouseStore) -> None:
+    # s1 late on an earlier day changes today's window: its kept returns no longer hold.
+    today = datetime.now(UTC).date()
+    lines(store, today, "s1")
+    DaySummaries(store, 0, today=lambda: today).refresh()
+    lines(store, today - timedelta(days=2), "s1")
+    lines(store, today, "s2")
+    recorded = RecordingStore(store)
+    assert sessions_of(recorded, today - timedelta(days=2), today) == (2, [1, 0, 2])
+    assert "day_new_sessions" not in recorded.asked and LOOKED_UP in recorded.asked
 
 
 def test_the_collectors_thread_refreshes_after_commits(store: ClickHouseStore) -> None:

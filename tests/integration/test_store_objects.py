@@ -24,6 +24,7 @@ def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHou
         ("day_rows_from_member_daily", "MaterializedView"),
         ("day_rows_from_session_days", "MaterializedView"),
         ("day_summaries", "ReplacingMergeTree"),
+        ("day_summary_ids", "ReplacingMergeTree"),
         ("events", "MergeTree"),
         ("member_daily", "AggregatingMergeTree"),
         ("member_daily_from_events", "MaterializedView"),

@@ -35,6 +35,7 @@ TABLES = {
     "day_rows": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_summaries": ("ReplacingMergeTree", "cityHash64(organization_id)"),
     "team_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "day_summary_ids": ("ReplacingMergeTree", "cityHash64(organization_id)"),
 }
 # Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
 ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
