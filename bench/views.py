@@ -15,7 +15,8 @@ from typing import Any
 
 from bench import history
 from console import readmodels
-from exporters.clickhouse.summaries import DaySummaries
+from exporters.clickhouse.summaries import ALL_ORGANIZATIONS, COLUMNS, KINDS, NEVER, DaySummaries
+from pdata.day_summaries import WINDOW_DAYS, DaySummary
 
 # ------------------------------------------------------------------------------------------- raw-table scans
 
@@ -142,27 +143,63 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
 def time_with_today_changed(store, start: date, end: date, repeat: int = 7) -> list[Timing]:
     """The 365-day analytics while the last day's summary is behind what arrived since the collector last
     refreshed the summaries (storage.summaries_refresh_seconds), as under live ingest: more rows of the same
-    members and sessions (the usual case), then a new member and a new session too. Made so by marking the
-    day's stored summary as computed at other fingerprints (and, for the second, other counts); a refresh then
-    writes it again."""
-    changes = [
+    members and sessions (the usual case), then a new member and a new session too. The last day's summary is
+    first computed with its ids, as the collector computes today's and yesterday's. Then it is marked as computed
+    at other fingerprints, and for the second case written again as a refresh would have written it just before
+    one member's and one session's first rows of the day (without them, its ids too); a refresh then writes it
+    again."""
+    refresh = DaySummaries(store, 0, today=lambda: end).refresh
+    cases: list[tuple[str, Callable[[], None]]] = [
         ("analytics, last 365 days, the last day's rows grew since the last refresh (no new member or session)",
-         "member_rows = member_rows + 1, session_rows = session_rows + 1"),
+         lambda: _mark_behind(store, end, ROWS_BEHIND)),
         ("analytics, last 365 days, a new member and a new session on the last day since the last refresh",
-         "member_rows = member_rows + 1, members = members + 1, session_rows = session_rows + 1, "
-         "sessions = sessions + 1"),
+         lambda: _behind_by_one_member_and_session(store, end)),
     ]  # fmt: skip
     timings = []
     try:
-        for name, change in changes:
-            store.execute(f"ALTER TABLE day_summaries UPDATE {change} WHERE day = '{end.isoformat()}'",
-                          settings={"mutations_sync": 2})  # fmt: skip
+        for name, change in cases:
+            _mark_behind(store, end, STALE)  # computed again, with its ids
+            refresh()
+            change()
             view_ms, value = _p50(lambda: readmodels.analytics(store, start, end), repeat)
             timings.append(Timing(name, view_ms, float("nan"), len(value["days"])))
-            DaySummaries(store, 0).refresh()
     finally:
-        DaySummaries(store, 0).refresh()
+        _mark_behind(store, end, STALE)
+        refresh()
     return timings
+
+
+ROWS_BEHIND = "member_rows = member_rows - 1, session_rows = session_rows - 1"
+# Other fingerprints and other counts: a summary a refresh computes again.
+STALE = f"{ROWS_BEHIND}, members = members + 1, sessions = sessions + 1"
+
+
+def _mark_behind(store, day: date, change: str) -> None:
+    store.execute(f"ALTER TABLE day_summaries UPDATE {change} WHERE day = '{day.isoformat()}'",
+                  settings={"mutations_sync": 2})  # fmt: skip
+
+
+def _behind_by_one_member_and_session(store, day: date, organization_id: str = ALL_ORGANIZATIONS) -> None:
+    """Writes the day's summary of a scope (all organizations: what the console reads) and its kept ids as a
+    refresh would have before the first rows of one of the day's members and one of its sessions: each without
+    one id (and its return), at fingerprints one row behind."""
+    scope = {"organization_id": organization_id}
+    [(_, summary)] = store.query("day_summaries", {**scope, "first": day, "last": day})
+    stored = DaySummary.from_row(day, summary)
+    row: list[Any] = [organization_id, day, datetime.now(UTC)]
+    for kind in KINDS:
+        [(key, previous), *_] = store.query(
+            kind.previous, {**scope, "day": day, "since": day - timedelta(days=WINDOW_DAYS)}
+        )
+        store.execute(
+            f"ALTER TABLE day_summary_ids DELETE WHERE organization_id = '{organization_id}' AND day = '{day.isoformat()}'"
+            f" AND kind = '{kind.name}' AND key = toUInt128('{int(key)}')",
+            settings={"mutations_sync": 2},
+        )
+        behind = getattr(stored, kind.name)
+        part = behind.with_new(-1, {(day - previous).days: -1} if previous != NEVER else {})
+        row += [behind.rows - 1, behind.prior_rows, part.count, list(part.gaps), list(part.counts)]
+    store.insert_rows("day_summaries", COLUMNS, [row])
 
 
 # ------------------------------------------------------------------------------------ dashboard queries
