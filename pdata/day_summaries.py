@@ -147,7 +147,7 @@ def with_ids_since_kept(
     part's (another refresh's, or none). The part's returns must still hold (the days before it unchanged)."""
     day = part.day
     scope = {"organization_id": organization_id, "day": day}
-    [(kept, new)] = store.query(f"day_new_{kind}", scope)
+    [(kept, new)] = store.query(f"day_new_{kind}", {**scope, "kind": kind})
     if kept != part.count:
         return None
     if not new:

@@ -11,11 +11,7 @@ FROM
         reinterpretAsUInt128(sipHash128(member_type, member)) AS member_key,
         member_key GLOBAL IN
         (
-            SELECT key
-            FROM day_summary_ids
-            WHERE organization_id = {organization_id:String}
-              AND day = {day:Date}
-              AND kind = 'members'
+            -- include: day_kept_keys
         ) AS kept
     FROM member_daily
     WHERE day = {day:Date}

@@ -10,11 +10,7 @@ FROM
         session_key,
         session_key GLOBAL IN
         (
-            SELECT key
-            FROM day_summary_ids
-            WHERE organization_id = {organization_id:String}
-              AND day = {day:Date}
-              AND kind = 'sessions'
+            -- include: day_kept_keys
         ) AS kept
     FROM session_days
     WHERE day = {day:Date}

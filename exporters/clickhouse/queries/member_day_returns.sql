@@ -9,22 +9,6 @@ SELECT
 FROM
 (
     SELECT of_day.member_type, of_day.member, earlier.previous
-    FROM
-    (
-        SELECT DISTINCT member_type, member
-        FROM member_daily
-        WHERE day = {day:Date}
-          AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-    ) AS of_day
-    LEFT JOIN
-    (
-        SELECT member_type, member, max(day) AS previous
-        FROM member_daily
-        WHERE day >= {since:Date}
-          AND day < {day:Date}
-          AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
-        GROUP BY member_type, member
-    ) AS earlier
-    USING (member_type, member)
+    -- include: member_day_last_days
 )
 HAVING members > 0

@@ -4,10 +4,7 @@
 SELECT of_day.session_key, earlier.previous
 FROM
 (
-    SELECT session_key
-    FROM session_days
-    WHERE day = {day:Date}
-      AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
+    -- include: day_session_keys
     GROUP BY session_key
 ) AS of_day
 LEFT JOIN
@@ -19,10 +16,7 @@ LEFT JOIN
       AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
       AND session_key GLOBAL IN
       (
-          SELECT session_key
-          FROM session_days
-          WHERE day = {day:Date}
-            AND ({organization_id:String} = '' OR organization_id = {organization_id:String})
+          -- include: day_session_keys
       )
     GROUP BY session_key
 ) AS earlier
