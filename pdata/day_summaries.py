@@ -179,7 +179,7 @@ def _members_previous_days(
             break
         names = sorted({member for _, member in wanted})
         rows = store.query(query, {**scope, "since": since, "members": names})
-        found.update({(kind, member): last for kind, member, last in rows if (kind, member) in wanted})
+        found.update({(type_, member): last for type_, member, last in rows if (type_, member) in wanted})
     return list(found.values())
 
 
