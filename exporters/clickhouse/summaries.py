@@ -157,14 +157,15 @@ class DaySummaries:
         computed_at = datetime.now(UTC)
         ids_rows: list[list[Any]] = []
         for kind in KINDS:
-            parts[kind.name], stale, ids = self._parts(kind, organization_id, days, stored, fingerprints[kind.name])
+            parts[kind.name], stale, ids, whole = self._parts(
+                kind, organization_id, days, stored, fingerprints[kind.name]
+            )
             written |= stale
-            ids_rows += [
-                [scope, day, kind.name, key]
-                for scope in [organization_id, *also]
-                for day, keys in sorted(ids.items())
-                for key in keys
-            ]
+            for scope in [organization_id, *also]:
+                for day, keys in sorted(ids.items()):
+                    if day in whole:
+                        keys = self._not_kept(scope, day, kind, keys)
+                    ids_rows += [[scope, day, kind.name, key] for key in keys]
         # Before the summaries: a summary is never read with fewer ids kept than it counted. A refresh stopped in
         # between leaves more kept than the summary counted: that day is looked up whole until the next one.
         for start in range(0, len(ids_rows), IDS_PER_INSERT):
@@ -203,9 +204,10 @@ class DaySummaries:
         days: dict[date, tuple[int, int]],
         stored: dict[date, DaySummary],
         fingerprints: Fingerprints,
-    ) -> tuple[dict[date, Distinct], set[date], dict[date, list[int]]]:
-        """Every day's part of this kind, the days whose part was not current, and the ids of those computed
-        whose ids are kept."""
+    ) -> tuple[dict[date, Distinct], set[date], dict[date, list[int]], set[date]]:
+        """Every day's part of this kind, the days whose part was not current, the ids of those computed whose
+        ids are kept (every id of the day for those looked up whole, the ids beyond the kept ones otherwise),
+        and which of those were looked up whole."""
         parts = {day: getattr(stored[day], kind.name) for day in days if day in stored}
         stale = sorted(day for day in days if day not in parts or not parts[day].current(fingerprints))
         current = still_current(
@@ -217,12 +219,15 @@ class DaySummaries:
         today = self._today()
         keep = [day for day in recompute if ids_kept(day, today)]
         ids: dict[date, list[int]] = {}
+        whole: set[date] = set()
         for day in keep:
             kept = parts.get(day)
             grown = None
             if kept is not None and kept.prior_rows == fingerprints.prior(day):
                 since = day - timedelta(days=WINDOW_DAYS)
                 grown = with_ids_since_kept(self._store, kind.name, organization_id, kept, since)
+            if grown is None:
+                whole.add(day)
             part, ids[day] = grown or self._with_ids(kind, organization_id, day)
             current[day] = replace(part, rows=fingerprints.day(day), prior_rows=fingerprints.prior(day))
         rest = [day for day in recompute if day not in ids]
@@ -230,7 +235,15 @@ class DaySummaries:
             current[day] = Distinct(day, count, gaps, counts, fingerprints.day(day), fingerprints.prior(day))
         for day in rest:  # no id of this kind that day
             current.setdefault(day, Distinct(day, 0, (), (), fingerprints.day(day), fingerprints.prior(day)))
-        return current, set(stale), ids
+        return current, set(stale), ids, whole
+
+    def _not_kept(self, organization_id: str, day: date, kind: _Kind, keys: list[int]) -> list[int]:
+        """Those of a day's `keys` the scope does not keep yet. A day looked up whole again (its kept ids not
+        its summary's, e.g. after late data for a day before it) mostly has them kept already: written again,
+        each would be read twice by every read of the kept ids until a merge replaced it."""
+        scope = {"organization_id": organization_id, "day": day, "kind": kind.name}
+        kept = {int(key) for (key,) in self._store.query("day_kept_ids", scope)}
+        return [key for key in keys if key not in kept] if kept else keys
 
     def _with_ids(self, kind: _Kind, organization_id: str, day: date) -> tuple[Distinct, list[int]]:
         """One day's part of this kind and the keys of the ids it counted, from one read of them."""

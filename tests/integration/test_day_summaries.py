@@ -387,6 +387,26 @@ def test_late_data_before_a_day_whose_ids_are_kept_looks_that_day_up_whole(store
     assert "day_new_sessions" not in recorded.asked and LOOKED_UP in recorded.asked
 
 
+def test_a_day_looked_up_whole_writes_only_the_ids_not_kept_yet(store: ClickHouseStore) -> None:
+    # Late data before today makes the refresh look today up whole. Its kept ids stay one row per id: a read of
+    # them (every read of today between refreshes) would otherwise take each twice until a merge.
+    store.execute("SYSTEM STOP MERGES day_summary_ids")
+    today = datetime.now(UTC).date()
+    lines(store, today, "s1")
+    lines(store, today, "s2", member="bob")
+    summaries = DaySummaries(store, 0, today=lambda: today)
+    summaries.refresh()
+    lines(store, today - timedelta(days=2), "s1")
+    lines(store, today, "s3", member="carol")
+    recorded = RecordingStore(store)
+    DaySummaries(recorded, 0, today=lambda: today).refresh()
+    assert "session_day_previous" in recorded.asked and "day_kept_ids" in recorded.asked
+    rows = store.select("SELECT kind, count() FROM day_summary_ids WHERE day = {d:Date} GROUP BY kind", {"d": today})
+    assert dict(rows) == {"members": 3, "sessions": 3}
+    assert sessions_of(store, today - timedelta(days=2), today) == (3, [1, 0, 3])
+    assert members_of(store, today - timedelta(days=2), today) == (3, [1, 0, 3])
+
+
 def test_the_collectors_thread_refreshes_after_commits(store: ClickHouseStore) -> None:
     summaries = DaySummaries(store, 0)
     summaries.start()
