@@ -20,7 +20,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("storage.fsync", bool, False, "fsync every insert (survives power loss, slower)"),
     Option("storage.cluster", str, "", "ClickHouse cluster name (server only): migrations run ON CLUSTER with Replicated*MergeTree tables and Distributed tables for reads (see exporters/clickhouse/README.md); empty means one server"),
     Option("storage.retention_days", int, DEFAULT_RETENTION_DAYS, "raw points and events older than this many days are dropped (a TTL); the rollups every view reads keep their history (0: keep raw rows forever; else at least temporality.state_days + validation.max_age_days)"),
-    Option("storage.pool_size", int, DEFAULT_POOL_SIZE, "connections to a ClickHouse server used at once (the writer, the API, the gauges); the embedded store has one"),
+    Option("storage.pool_size", int, DEFAULT_POOL_SIZE, "clients of the store used at once (the writer, the API, the gauges, the day summaries): connections to a server, handles of the embedded engine"),
     Option("storage.summaries_refresh_seconds", int, 5, "after groups are committed, at most this often, the collector brings the day summaries up to date (each day's distinct members and sessions, which the console's analytics over long ranges add up instead of merging every id; see exporters/clickhouse/README.md, Day summaries); the console computes days whose summary is not current itself (0: never written)"),
     Option("storage.return_freed_memory", bool, True, "embedded store: the engine's allocator gives memory it freed back to the system after 0.5 s unused instead of its default seconds (see exporters/clickhouse/README.md, Memory); an operator's own JE_MALLOC_CONF wins"),
 )  # fmt: skip

@@ -132,8 +132,9 @@ def _identifier(name: str) -> str:
 class ClickHouseStore:
     def __init__(self, config: ClickHouseConfig) -> None:
         self.config = config
-        # Clients lent one at a time: one for the embedded engine (one in-process engine, one owner), a few
-        # on a server, so the writer's inserts and the readers do not queue behind each other.
+        # Clients lent one at a time (storage.pool_size), so the writer's inserts and the readers do not queue
+        # behind each other: on a server its connections, for the embedded engine handles of it (chDB runs the
+        # queries of several handles of one engine at once; one handle runs one at a time).
         self._pool: ClientPool | None = None
         # Server only: the health check's own client, so /readyz answers while every pooled client is busy.
         self._probe: Any = None
@@ -158,7 +159,7 @@ class ClickHouseStore:
         try:
             if self.embedded:
                 self._configure_embedded_allocator()
-                self._pool = ClientPool(self._new_client, 1)
+                self._pool = ClientPool(self._new_client, self.config.pool_size)
                 return
             self._pool = self._server_pool()
             self._probe = self._new_client()
