@@ -1,0 +1,66 @@
+"""The embedded store lends several handles of its one engine (storage.pool_size), as a server's clients are: a
+read is answered while another handle is busy with a long statement (an insert under load), instead of waiting
+for it to end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from tests.integration.test_views_semantics import LINES, metric, ns, write
+
+LONG_S = 3.0  # the busy handle's statement: sleepEachRow over 6 rows of 0.5 s
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
+    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
+    yield opened
+    opened.close()
+
+
+def test_a_read_is_answered_while_another_handle_is_busy(store: ClickHouseStore) -> None:
+    who = {"user.email": "alice@example.com", "session.id": "s1"}
+    write(store, metric(LINES, 7, ns(datetime.now(UTC).date()), who, type="added"))
+    busy_started, busy_done = threading.Event(), threading.Event()
+
+    def busy() -> None:
+        busy_started.set()
+        store.select("SELECT sum(sleepEachRow(0.5)) FROM numbers(6)")
+        busy_done.set()
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    busy_started.wait()
+    time.sleep(0.3)  # the long statement is in the engine
+    accepted = store.select("SELECT sum(value) FROM metric_points")
+    answered_while_busy = not busy_done.is_set()
+    thread.join()
+    assert accepted == [(7.0,)]
+    assert answered_while_busy and busy_done.is_set()
+
+
+def test_with_one_handle_the_read_waits_for_the_busy_one(tmp_path: Path) -> None:
+    # What the pool changes: lent one handle, the same read is answered only once the long statement ends.
+    one = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
+    try:
+        busy_done = threading.Event()
+
+        def busy() -> None:
+            one.select("SELECT sum(sleepEachRow(0.5)) FROM numbers(6)")
+            busy_done.set()
+
+        thread = threading.Thread(target=busy)
+        thread.start()
+        time.sleep(0.3)
+        one.select("SELECT 1")
+        assert busy_done.is_set()
+        thread.join()
+    finally:
+        one.close()
