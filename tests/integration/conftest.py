@@ -18,6 +18,15 @@ def org(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
+    """An embedded store of the test's own (a database of the test server with CC_ANALYTICS_TEST_STORE=server).
+    chDB allows one data path per process at a time: it is closed before the next test opens its own."""
+    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from console import readmodels
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from exporters.clickhouse import ClickHouseStore
 from exporters.clickhouse.summaries import DaySummaries
 from pdata.day_summaries import DaySummary, Distinct
 from tests.integration.test_month_boundaries import FACTS, RANGES, assert_analytics_equal_the_facts, store_fact
@@ -47,13 +44,6 @@ class RecordingStore:
 
     def insert_rows(self, table: str, column_names: Any, rows: Any) -> None:
         self.store.insert_rows(table, column_names, rows)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
-    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
-    yield opened
-    opened.close()
 
 
 def day(n: int) -> date:

@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from tests.integration.test_views_semantics import LINES, metric, ns, write
 
 LONG_S = 3.0  # the busy handle's statement: sleepEachRow over 6 rows of 0.5 s
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
-    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
-    yield opened
-    opened.close()
 
 
 def test_a_read_is_answered_while_another_handle_is_busy(store: ClickHouseStore) -> None:

@@ -3,19 +3,9 @@ and views with their engines, a statement and a read of the caller's own. On the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, QueryFailed, create_store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
-    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
-    yield opened
-    opened.close()
+from exporters.clickhouse import ClickHouseStore, QueryFailed
 
 
 def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHouseStore) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from itertools import count
-from pathlib import Path
-
-import pytest
 
 from console import readmodels
-from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
+from exporters.clickhouse import ClickHouseStore
 from pdata import DELTA, Batch, LogEvent, MetricPoint, Sender
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
@@ -23,14 +19,6 @@ ANONYMOUS = Sender()
 
 def ns(day: date, hour: int = 12) -> int:
     return int(datetime(day.year, day.month, day.day, hour, tzinfo=UTC).timestamp()) * 1_000_000_000
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ClickHouseStore]:
-    # chDB allows one data path per process at a time: close before the next test opens its own.
-    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
-    yield opened
-    opened.close()
 
 
 def metric(name: str, value: float, when: int, who: dict[str, str], **attributes: str) -> MetricPoint:
