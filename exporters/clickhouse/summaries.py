@@ -243,7 +243,7 @@ class DaySummaries:
         each would be read twice by every read of the kept ids until a merge replaced it."""
         scope = {"organization_id": organization_id, "day": day, "kind": kind.name}
         kept = {int(key) for (key,) in self._store.query("day_kept_ids", scope)}
-        return [key for key in keys if key not in kept] if kept else keys
+        return [key for key in keys if key not in kept]
 
     def _with_ids(self, kind: _Kind, organization_id: str, day: date) -> tuple[Distinct, list[int]]:
         """One day's part of this kind and the keys of the ids it counted, from one read of them."""
