@@ -99,12 +99,7 @@ class _RangeRead:
 
     def members(self, parts: dict[date, Distinct], fingerprints: Fingerprints) -> tuple[dict[date, int], int | None]:
         """Each day's members, and the range's when every day's summary still holds for it (else None)."""
-        current = self._beyond_kept_ids("members", parts, fingerprints)
-        current.update(
-            self._still_current(
-                "day_member_counts", {day: part for day, part in parts.items() if day not in current}, fingerprints
-            )
-        )
+        current = self._known("members", "day_member_counts", parts, fingerprints)
         counts = {day: part.count for day, part in current.items()}
         changed = [day for day in self.days if day not in current]
         if changed:
@@ -115,12 +110,7 @@ class _RangeRead:
     def sessions(self, parts: dict[date, Distinct], fingerprints: Fingerprints) -> dict[date, Distinct] | None:
         """Each day's sessions and returns: stored if they still hold, else computed for the range; None when
         more than MAX_STALE_SESSION_DAYS days would have to be looked up."""
-        current = self._beyond_kept_ids("sessions", parts, fingerprints)
-        current.update(
-            self._still_current(
-                "day_sessions", {day: part for day, part in parts.items() if day not in current}, fingerprints
-            )
-        )
+        current = self._known("sessions", "day_sessions", parts, fingerprints)
         stale = [day for day in self.days if day not in current]
         if len(stale) > MAX_STALE_SESSION_DAYS:
             return None
@@ -132,6 +122,15 @@ class _RangeRead:
             }
             current.update({day: found.get(day, Distinct(day, 0)) for day in stale})
         return {day: current[day] for day in self.days}
+
+    def _known(
+        self, kind: str, counts: str, parts: dict[date, Distinct], fingerprints: Fingerprints
+    ) -> dict[date, Distinct]:
+        """The parts of the range's days known without reading the day's states: grown by the ids beyond the
+        kept ones, else still current (the ids counted by `counts`)."""
+        known = self._beyond_kept_ids(kind, parts, fingerprints)
+        rest = {day: part for day, part in parts.items() if day not in known}
+        return known | self._still_current(counts, rest, fingerprints)
 
     def _beyond_kept_ids(
         self, kind: str, parts: dict[date, Distinct], fingerprints: Fingerprints

@@ -40,6 +40,7 @@ from pdata.day_summaries import (
     DaySummary,
     Distinct,
     Fingerprints,
+    Queries,
     ids_kept,
     still_current,
     with_ids_since_kept,
@@ -91,9 +92,7 @@ def _utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class SummaryStore(Protocol):
-    def query(self, name: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]: ...
-
+class SummaryStore(Queries, Protocol):
     def insert_rows(self, table: str, column_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
 
@@ -228,7 +227,8 @@ class DaySummaries:
                 grown = with_ids_since_kept(self._store, kind.name, organization_id, kept, since)
             if grown is None:
                 whole.add(day)
-            part, ids[day] = grown or self._with_ids(kind, organization_id, day)
+                grown = self._with_ids(kind, organization_id, day)
+            part, ids[day] = grown
             current[day] = replace(part, rows=fingerprints.day(day), prior_rows=fingerprints.prior(day))
         rest = [day for day in recompute if day not in ids]
         for day, (count, gaps, counts) in self._returns(kind, organization_id, rest).items():
