@@ -152,9 +152,9 @@ class Drainer:
             self._wake.wait(wait_s)
 
     def _hand_over(self, refs: list[RecordRef]) -> _Group:
-        """Read `refs` and hand them to the pipeline. Every record is read first, then handed over at once: the
-        pipeline takes them as one group (one insert per signal), not as the records it got before the next was
-        decoded."""
+        """Read `refs` and hand them to the pipeline. Every record is read first, then handed over back to back,
+        within the pipeline's linger: it takes them as one group (one insert per signal), not as the records it got
+        before the next was decoded."""
         group = _Group(refs)
         batches: list[tuple[RecordRef, Batch]] = []
         for ref in refs:

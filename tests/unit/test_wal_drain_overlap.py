@@ -30,6 +30,7 @@ from tests.unit.test_pipeline_overlap import WAIT_S, HeldInsert, HeldStore, Watc
 
 # Far longer than the test: a drain that waited for it (as for a queue that had caught up) would never end.
 PACE_S = 600.0
+GROUP_LINGER_S = 5.0
 SESSIONS = {"a": 1.0, "b": 2.0, "c": 4.0, "d": 8.0}
 
 
@@ -57,8 +58,12 @@ class Drain:
             self.wal.append(frame(payload), codec.summary(payload))
         self.store = OutageStore()
         self.chain = WatchedChain(CumulativeToDelta())
+        # The writer waits for the second record of a group however late the drainer's thread hands it over
+        # (a busy machine may switch threads between the two): each group fills, so the linger is never waited out.
         self.pipeline = Pipeline(
-            self.chain, self.store, PipelineConfig(max_group_items=2, linger_s=0.0, max_linger_s=0.0)
+            self.chain,
+            self.store,
+            PipelineConfig(max_group_items=2, linger_s=GROUP_LINGER_S, max_linger_s=GROUP_LINGER_S),
         )
         self.pipeline.start()
         self.drainer = Drainer(
