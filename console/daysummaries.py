@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from console.together import both
 from pdata.day_summaries import (
     WINDOW_DAYS,
     DaySummary,
@@ -51,26 +52,31 @@ def analytics_rows(
     if (end - start).days > WINDOW_DAYS:
         return None
     scope = {"organization_id": parameters["organization_id"]}
-    sums = store.query_named("analytics_day_sums", parameters)
+    # The sums and the fingerprints beside the stored summaries, then the sessions beside the members.
+    (sums, rows), summaries = both(
+        lambda: (
+            store.query_named("analytics_day_sums", parameters),
+            store.query("day_rows", {**scope, "first": start - timedelta(days=WINDOW_DAYS), "last": end}),
+        ),
+        lambda: store.query("day_summaries", {**scope, "first": start, "last": end}),
+    )
     days = {row["day"]: row for row in sums if not row["whole_range"]}
     if not days:
         return []
-    rows = store.query("day_rows", {**scope, "first": start - timedelta(days=WINDOW_DAYS), "last": end})
-    stored = {
-        day: DaySummary.from_row(day, summary)
-        for day, summary in store.query("day_summaries", {**scope, "first": start, "last": end})
-    }
+    stored = {day: DaySummary.from_row(day, summary) for day, summary in summaries}
     read = _RangeRead(store, scope, start, list(days), datetime.now(UTC).date())
-    sessions = read.sessions(
-        {day: summary.sessions for day, summary in stored.items()},
-        Fingerprints({day: int(sessions) for day, _, sessions in rows}),
+    sessions, (members, range_members) = both(
+        lambda: read.sessions(
+            {day: summary.sessions for day, summary in stored.items()},
+            Fingerprints({day: int(sessions) for day, _, sessions in rows}),
+        ),
+        lambda: read.members(
+            {day: summary.members for day, summary in stored.items()},
+            Fingerprints({day: int(members) for day, members, _ in rows}),
+        ),
     )
     if sessions is None:
         return None
-    members, range_members = read.members(
-        {day: summary.members for day, summary in stored.items()},
-        Fingerprints({day: int(members) for day, members, _ in rows}),
-    )
     if range_members is None:
         found = store.query("analytics_range_members", parameters)
         range_members = int(found[0][0])

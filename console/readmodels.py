@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from console import daysummaries
+from console.together import both
 from pdata.store import NamedQueries
 
 _COUNTS = ("accepted_lines", "removed_lines", "accepts", "rejects")
@@ -57,10 +58,10 @@ def analytics(store: NamedQueries, start: date, end: date, organization_id: str 
     parameters = _filters(start, end, organization_id, team)
     totals = dict(_IDLE)
     by_day: dict[date, dict[str, Any]] = {}
-    # Without a team filter the distinct members and sessions come from the day summaries when they can answer.
-    rows = None if team else daysummaries.analytics_rows(store, start, end, parameters)
-    if rows is None:
-        rows = store.query_named("analytics_days_and_totals", parameters)
+    rows, by_tool_rows = both(
+        lambda: _days_and_totals(store, start, end, parameters),
+        lambda: store.query_named("acceptance_by_tool", parameters),
+    )
     for row in rows:
         if row["whole_range"]:
             totals = _shape(row)
@@ -77,7 +78,7 @@ def analytics(store: NamedQueries, start: date, end: date, organization_id: str 
             "rejects": _number(row["rejects"]),
             "acceptance_rate": acceptance_rate(float(row["accepts"]), float(row["rejects"])),
         }
-        for row in store.query_named("acceptance_by_tool", parameters)
+        for row in by_tool_rows
     }
     return {
         "start": start.isoformat(),
@@ -86,6 +87,14 @@ def analytics(store: NamedQueries, start: date, end: date, organization_id: str 
         "acceptance_by_tool": by_tool,
         "days": days,
     }
+
+
+def _days_and_totals(store: NamedQueries, start: date, end: date, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    # Without a team filter the distinct members and sessions come from the day summaries when they can answer.
+    rows = None if parameters["team"] else daysummaries.analytics_rows(store, start, end, parameters)
+    if rows is None:
+        rows = store.query_named("analytics_days_and_totals", parameters)
+    return rows
 
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
