@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from console.params import BadParameter, check_storable
+from console.together import both
 from pdata.store import NamedQueries
 from pdata.vocabulary import CODE_EDIT_TOOLS
 
@@ -141,16 +142,21 @@ def usage_report(store: NamedQueries, request: ReportRequest) -> dict[str, Any]:
     def key(row: dict[str, Any]) -> Key:
         return str(row["member_type"]), str(row["member"]), str(row["organization_id"])
 
-    members = sorted({str(row["member"]) for row in rows})
+    page = {**bounds, "members": sorted({str(row["member"]) for row in rows})}
+    # The page's terminals beside its tools and models: independent reads, the terminals' the longest.
+    (tool_rows, model_rows), terminal_rows = both(
+        lambda: (store.query_named("report_tools", page), store.query_named("report_models", page)),
+        lambda: store.query_named("report_terminals", page),
+    )
     tools: dict[Key, dict[str, dict[str, int | float]]] = {}
-    for row in store.query_named("report_tools", {**bounds, "members": members}):
+    for row in tool_rows:
         name = TOOL_KEYS.get(str(row["tool_name"]))
         if name is None:
             continue
         actions = tools.setdefault(key(row), _empty_tools())
         actions[name] = {"accepted": _count(row["accepted"]), "rejected": _count(row["rejected"])}
     models: dict[Key, list[dict[str, Any]]] = {}
-    for row in store.query_named("report_models", {**bounds, "members": members}):
+    for row in model_rows:
         models.setdefault(key(row), []).append(
             {
                 "model": str(row["model"]) or "unknown",
@@ -164,10 +170,7 @@ def usage_report(store: NamedQueries, request: ReportRequest) -> dict[str, Any]:
                 "estimated_cost": {"amount": round(float(row["spend_usd"]) * 100, 6), "currency": "USD"},
             }
         )
-    terminals = {
-        key(row): (row["terminals"][0] if row["terminals"] else "unknown")
-        for row in store.query_named("report_terminals", {**bounds, "members": members})
-    }
+    terminals = {key(row): (row["terminals"][0] if row["terminals"] else "unknown") for row in terminal_rows}
     data = []
     for row in rows:
         member_type = str(row["member_type"])
