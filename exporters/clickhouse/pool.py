@@ -1,8 +1,9 @@
 """A fixed set of clickhouse-connect clients, each lent to one caller at a time.
 
 A client holds per-request state (and, with sessions, a server-side session), so two threads must never
-share one; a pool of several lets the writer's insert, the API's reads and the gauges run side by side on
-a server instead of queueing behind one lock. The embedded engine gets a pool of one: one process owns it.
+share one; a pool of several lets the API's reads, the gauges and the day summaries run side by side instead
+of queueing behind one lock: connections to a server, handles of the embedded engine (one handle runs one
+query at a time). The store gives the writer's inserts a pool of one of their own.
 """
 
 from __future__ import annotations

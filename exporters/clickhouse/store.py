@@ -132,10 +132,13 @@ def _identifier(name: str) -> str:
 class ClickHouseStore:
     def __init__(self, config: ClickHouseConfig) -> None:
         self.config = config
-        # Clients lent one at a time (storage.pool_size), so the writer's inserts and the readers do not queue
-        # behind each other: on a server its connections, for the embedded engine handles of it (chDB runs the
+        # Clients lent one at a time (storage.pool_size), so the readers (the API, the gauges, the day summaries)
+        # do not queue behind each other: on a server its connections, for the embedded engine handles of it (chDB runs the
         # queries of several handles of one engine at once; one handle runs one at a time).
         self._pool: ClientPool | None = None
+        # The writer's inserts take a client of their own: reads holding every pooled client (an answer asks
+        # several of its reads at once) never delay an insert, and so never a sender's acknowledgement.
+        self._writer: ClientPool | None = None
         # Server only: the health check's own client, so /readyz answers while every pooled client is busy.
         self._probe: Any = None
         self._probe_lock = threading.Lock()
@@ -160,10 +163,12 @@ class ClickHouseStore:
             if self.embedded:
                 self._configure_embedded_allocator()
                 self._pool = ClientPool(self._new_client, self.config.pool_size)
-                return
-            self._pool = self._server_pool()
-            self._probe = self._new_client()
+            else:
+                self._pool = self._server_pool()
+                self._probe = self._new_client()
+            self._writer = ClientPool(self._new_client, 1)
         except Exception as exc:  # the driver raises many types; all mean "not reachable"
+            self.close()  # nothing of a connect that failed half-way stays open
             raise StoreUnavailable(f"cannot connect to {self.redacted_dsn}: {exc}") from exc
 
     def _configure_embedded_allocator(self) -> None:
@@ -208,6 +213,12 @@ class ClickHouseStore:
             raise StoreUnavailable(f"{self.redacted_dsn} is not connected")
         return self._pool.client()
 
+    def _lend_writer(self) -> AbstractContextManager[Any]:
+        """The writer's own client, for the inserts of `write_prepared` and the insert a crash interrupted."""
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.redacted_dsn} is not connected")
+        return self._writer.client()
+
     @property
     def redacted_dsn(self) -> str:
         dsn = self.config.dsn
@@ -217,9 +228,10 @@ class ClickHouseStore:
         return dsn
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        for pool in (self._pool, self._writer):
+            if pool is not None:
+                pool.close()
+        self._pool = self._writer = None
         with self._probe_lock:
             if self._probe is not None:
                 self._probe.close()
@@ -305,7 +317,7 @@ class ClickHouseStore:
     def write_prepared(self, prepared: PreparedFacts) -> None:
         """Send what `prepare` made, each table's insert journaled first (insert_journal.py)."""
         try:
-            with self._lend() as client:
+            with self._lend_writer() as client:
                 for insert in prepared.payload:
                     entry = self._journal.begin(insert.table, insert.column_names, insert.body)
                     self._send(client, entry, "insert into")
@@ -359,7 +371,7 @@ class ClickHouseStore:
             return
         fields: dict[str, Any] = {"table": entry.table, "bytes": len(entry.body)}
         try:
-            with self._lend() as client:
+            with self._lend_writer() as client:
                 self._send(client, entry, "completing the interrupted insert into")
         except StoreRefused as refused:
             self._journal.end()

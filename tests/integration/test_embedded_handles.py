@@ -1,6 +1,7 @@
 """The embedded store lends several handles of its one engine (storage.pool_size), as a server's clients are: a
 read is answered while another handle is busy with a long statement (an insert under load), instead of waiting
-for it to end."""
+for it to end; and the writer's inserts have a handle of their own, so reads holding every pooled handle never
+delay one."""
 
 from __future__ import annotations
 
@@ -52,5 +53,31 @@ def test_with_one_handle_the_read_waits_for_the_busy_one(tmp_path: Path) -> None
         one.select("SELECT 1")
         assert busy_done.is_set()
         thread.join()
+    finally:
+        one.close()
+
+
+def test_an_insert_does_not_wait_for_reads_holding_every_pooled_handle(tmp_path: Path) -> None:
+    one = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
+    try:
+        who = {"user.email": "alice@example.com", "session.id": "s1"}
+        today = ns(datetime.now(UTC).date())
+        write(one, metric(LINES, 10, today, who, type="added"))  # the tables' column types asked once, before
+        busy_started, busy_done = threading.Event(), threading.Event()
+
+        def busy() -> None:
+            busy_started.set()
+            one.select("SELECT sum(sleepEachRow(0.5)) FROM numbers(6)")
+            busy_done.set()
+
+        thread = threading.Thread(target=busy)
+        thread.start()
+        busy_started.wait()
+        time.sleep(0.3)  # the long read holds the pool's one handle
+        write(one, metric(LINES, 5, today, who, type="added"))
+        inserted_while_busy = not busy_done.is_set()
+        thread.join()
+        assert inserted_while_busy
+        assert one.select("SELECT sum(value) FROM metric_points") == [(15.0,)]
     finally:
         one.close()
