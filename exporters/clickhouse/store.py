@@ -132,9 +132,10 @@ def _identifier(name: str) -> str:
 class ClickHouseStore:
     def __init__(self, config: ClickHouseConfig) -> None:
         self.config = config
-        # Clients lent one at a time (storage.pool_size), so the readers (the API, the gauges, the day summaries)
-        # do not queue behind each other: on a server its connections, for the embedded engine handles of it (chDB runs the
-        # queries of several handles of one engine at once; one handle runs one at a time).
+        # Clients lent one at a time (storage.pool_size), so the readers (the API, the gauges, the day
+        # summaries) do not queue behind each other: on a server its connections, for the embedded engine
+        # handles of it (chDB runs the queries of several handles of one engine at once; one handle runs one
+        # at a time).
         self._pool: ClientPool | None = None
         # The writer's inserts take a client of their own: reads holding every pooled client (an answer asks
         # several of its reads at once) never delay an insert, and so never a sender's acknowledgement.
