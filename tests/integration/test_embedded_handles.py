@@ -7,52 +7,54 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from tests.integration.test_views_semantics import LINES, metric, ns, write
 
-LONG_S = 3.0  # the busy handle's statement: sleepEachRow over 6 rows of 0.5 s
+ALICE = {"user.email": "alice@example.com", "session.id": "s1"}
 
 
-def test_a_read_is_answered_while_another_handle_is_busy(store: ClickHouseStore) -> None:
-    who = {"user.email": "alice@example.com", "session.id": "s1"}
-    write(store, metric(LINES, 7, ns(datetime.now(UTC).date()), who, type="added"))
-    busy_started, busy_done = threading.Event(), threading.Event()
+@contextmanager
+def busy_handle(store: ClickHouseStore) -> Iterator[threading.Event]:
+    """A pooled handle busy with a 3 s statement (sleepEachRow over 6 rows of 0.5 s) for the block, which starts
+    once the statement is in the engine; the event is set when it ended. Leaving the block waits for it."""
+    started, ended = threading.Event(), threading.Event()
 
     def busy() -> None:
-        busy_started.set()
+        started.set()
         store.select("SELECT sum(sleepEachRow(0.5)) FROM numbers(6)")
-        busy_done.set()
+        ended.set()
 
     thread = threading.Thread(target=busy)
     thread.start()
-    busy_started.wait()
-    time.sleep(0.3)  # the long statement is in the engine
-    accepted = store.select("SELECT sum(value) FROM metric_points")
-    answered_while_busy = not busy_done.is_set()
-    thread.join()
+    started.wait()
+    time.sleep(0.3)
+    try:
+        yield ended
+    finally:
+        thread.join()
+
+
+def test_a_read_is_answered_while_another_handle_is_busy(store: ClickHouseStore) -> None:
+    write(store, metric(LINES, 7, ns(datetime.now(UTC).date()), ALICE, type="added"))
+    with busy_handle(store) as busy_ended:
+        accepted = store.select("SELECT sum(value) FROM metric_points")
+        answered_while_busy = not busy_ended.is_set()
     assert accepted == [(7.0,)]
-    assert answered_while_busy and busy_done.is_set()
+    assert answered_while_busy and busy_ended.is_set()
 
 
 def test_with_one_handle_the_read_waits_for_the_busy_one(tmp_path: Path) -> None:
     # What the pool changes: lent one handle, the same read is answered only once the long statement ends.
     one = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
     try:
-        busy_done = threading.Event()
-
-        def busy() -> None:
-            one.select("SELECT sum(sleepEachRow(0.5)) FROM numbers(6)")
-            busy_done.set()
-
-        thread = threading.Thread(target=busy)
-        thread.start()
-        time.sleep(0.3)
-        one.select("SELECT 1")
-        assert busy_done.is_set()
-        thread.join()
+        with busy_handle(one) as busy_ended:
+            one.select("SELECT 1")
+            assert busy_ended.is_set()
     finally:
         one.close()
 
@@ -60,23 +62,11 @@ def test_with_one_handle_the_read_waits_for_the_busy_one(tmp_path: Path) -> None
 def test_an_insert_does_not_wait_for_reads_holding_every_pooled_handle(tmp_path: Path) -> None:
     one = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
     try:
-        who = {"user.email": "alice@example.com", "session.id": "s1"}
         today = ns(datetime.now(UTC).date())
-        write(one, metric(LINES, 10, today, who, type="added"))  # the tables' column types asked once, before
-        busy_started, busy_done = threading.Event(), threading.Event()
-
-        def busy() -> None:
-            busy_started.set()
-            one.select("SELECT sum(sleepEachRow(0.5)) FROM numbers(6)")
-            busy_done.set()
-
-        thread = threading.Thread(target=busy)
-        thread.start()
-        busy_started.wait()
-        time.sleep(0.3)  # the long read holds the pool's one handle
-        write(one, metric(LINES, 5, today, who, type="added"))
-        inserted_while_busy = not busy_done.is_set()
-        thread.join()
+        write(one, metric(LINES, 10, today, ALICE, type="added"))  # the tables' column types asked once, before
+        with busy_handle(one) as busy_ended:
+            write(one, metric(LINES, 5, today, ALICE, type="added"))
+            inserted_while_busy = not busy_ended.is_set()
         assert inserted_while_busy
         assert one.select("SELECT sum(value) FROM metric_points") == [(15.0,)]
     finally:
