@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from tests.integration.test_views_semantics import LINES, metric, ns, write
 
@@ -39,6 +41,14 @@ def busy_handle(store: ClickHouseStore) -> Iterator[threading.Event]:
         thread.join()
 
 
+@pytest.fixture
+def one_handle(tmp_path: Path) -> Iterator[ClickHouseStore]:
+    """An embedded store of the test's own lending a single handle to its readers (storage.pool_size=1)."""
+    opened = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
+    yield opened
+    opened.close()
+
+
 def test_a_read_is_answered_while_another_handle_is_busy(store: ClickHouseStore) -> None:
     write(store, metric(LINES, 7, ns(datetime.now(UTC).date()), ALICE, type="added"))
     with busy_handle(store) as busy_ended:
@@ -48,26 +58,18 @@ def test_a_read_is_answered_while_another_handle_is_busy(store: ClickHouseStore)
     assert answered_while_busy and busy_ended.is_set()
 
 
-def test_with_one_handle_the_read_waits_for_the_busy_one(tmp_path: Path) -> None:
+def test_with_one_handle_the_read_waits_for_the_busy_one(one_handle: ClickHouseStore) -> None:
     # What the pool changes: lent one handle, the same read is answered only once the long statement ends.
-    one = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
-    try:
-        with busy_handle(one) as busy_ended:
-            one.select("SELECT 1")
-            assert busy_ended.is_set()
-    finally:
-        one.close()
+    with busy_handle(one_handle) as busy_ended:
+        one_handle.select("SELECT 1")
+        assert busy_ended.is_set()
 
 
-def test_an_insert_does_not_wait_for_reads_holding_every_pooled_handle(tmp_path: Path) -> None:
-    one = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}", pool_size=1))
-    try:
-        today = ns(datetime.now(UTC).date())
-        write(one, metric(LINES, 10, today, ALICE, type="added"))  # the tables' column types asked once, before
-        with busy_handle(one) as busy_ended:
-            write(one, metric(LINES, 5, today, ALICE, type="added"))
-            inserted_while_busy = not busy_ended.is_set()
-        assert inserted_while_busy
-        assert one.select("SELECT sum(value) FROM metric_points") == [(15.0,)]
-    finally:
-        one.close()
+def test_an_insert_does_not_wait_for_reads_holding_every_pooled_handle(one_handle: ClickHouseStore) -> None:
+    today = ns(datetime.now(UTC).date())
+    write(one_handle, metric(LINES, 10, today, ALICE, type="added"))  # the tables' column types asked once, before
+    with busy_handle(one_handle) as busy_ended:
+        write(one_handle, metric(LINES, 5, today, ALICE, type="added"))
+        inserted_while_busy = not busy_ended.is_set()
+    assert inserted_while_busy
+    assert one_handle.select("SELECT sum(value) FROM metric_points") == [(15.0,)]
