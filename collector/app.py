@@ -28,6 +28,7 @@ from collector.storehealth import HealthGatedStore, StoreHealth, embedded_path
 from collector.wal import QueuedConsumer, QueueStats, UnknownFormat
 from collector.workers.pool import WorkerPool
 from console.access import AccessError, AccessStore, read_initial_owner
+from console.answers import KeptAnswers
 from console.api import create_api_app
 from console.config import ConsoleConfig
 from exporters.clickhouse import (
@@ -288,6 +289,10 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     commit_listeners = [exporter.on_commit] if metrics_config.port else []
     if summaries is not None:
         commit_listeners.append(summaries.on_commit)
+    # Answers are kept only while this process is the store's one writer (embedded): on a ClickHouse server other
+    # collectors commit too, and their commits would not make this one forget what it kept.
+    answers = KeptAnswers(console_config.kept_answers if store.embedded else 0)
+    observer.watch_answers(answers)
     pipeline = Pipeline(
         chain,
         InstrumentedStore(HealthGatedStore(store, health), observer),
@@ -296,6 +301,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
         dead_letters=DeadLetterFile(
             service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done
         ),
+        before_answers=[answers.committed],
     )
     # Closing writes what is queued and resolves each batch's future, so what was acknowledged is committed.
     await lifecycle.start(
@@ -342,7 +348,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
             },
         )
     # Probes carry no data and come by pod address or service name: they skip the Host check.
-    console_app = create_api_app(store, ready, access, console_config.auth_settings())
+    console_app = create_api_app(store, ready, access, console_config.auth_settings(), answers)
     listeners.add(
         listeners.guard(console_app, "console", open_paths=("/healthz", "/readyz")),
         console_config.port,

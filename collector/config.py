@@ -48,7 +48,8 @@ COMPONENT_OPTIONS: dict[str, tuple[Option, ...]] = {
 # component that reads them (the `limits.*` rows belong to the receiver and to the collector). A row not
 # named here comes after these, in its component's order.
 TABLE_ORDER: tuple[str, ...] = (
-    "bind", "otlp.grpc_port", "otlp.http_port", "otlp.grpc_bdp_probe", "api.port", "http.allowed_hosts",
+    "bind", "otlp.grpc_port", "otlp.http_port", "otlp.grpc_bdp_probe", "api.port", "api.kept_answers",
+    "http.allowed_hosts",
     "metrics.port", "metrics.labels", "metrics.member_labels", "metrics.max_series_per_metric",
     "metrics.series_ttl_seconds", "metrics.new_series_hold_seconds", "metrics.bind", "metrics.scrape_token_file",
     "metrics.openmetrics", "metrics.max_label_value_length", "metrics.gauge_cache_seconds",
@@ -100,6 +101,7 @@ class Config:
     otlp_http_port: int
     otlp_grpc_bdp_probe: bool
     api_port: int
+    api_kept_answers: int
     http_allowed_hosts: str
     metrics_port: int
     metrics_labels: str

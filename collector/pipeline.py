@@ -83,10 +83,15 @@ class Pipeline:
         config: PipelineConfig,
         listeners: Sequence[CommitListener] = (),
         dead_letters: DeadLetterFile | None = None,
+        before_answers: Sequence[Callable[[], None]] = (),
     ) -> None:
+        """`listeners` get each committed group's facts after its batches are answered; `before_answers` are
+        called once a group is committed, before they are: what must never lag an acknowledgement (answers kept
+        in memory until the next commit, console/answers.py)."""
         self._chain = chain
         self._dead_letters = dead_letters
         self._listeners = list(listeners)
+        self._before_answers = list(before_answers)
         self._store = store
         self._config = config
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -415,6 +420,7 @@ class Pipeline:
             return Unavailable(f"internal error: {type(exc).__name__}")
         self._unfinished = None
         self._commit(write.processed)
+        self._committed()
         log.warning(
             "store.unfinished_insert_completed",
             extra={
@@ -455,6 +461,7 @@ class Pipeline:
     def _resolve(self, group: list[Item], processed: ProcessedGroup) -> None:
         """`group` is durable: commit its processor state, answer its batches, tell the listeners."""
         self._commit(processed)
+        self._committed()
         for index, (_, future, _) in enumerate(group):
             future.set_result(ConsumeResult(duplicate=index in processed.duplicates))
         self._notify(processed)
@@ -464,6 +471,13 @@ class Pipeline:
         self._chain.commit(processed)
         self.written_groups += 1
         self.last_write_error = ""
+
+    def _committed(self) -> None:
+        for hook in self._before_answers:
+            try:
+                hook()
+            except Exception:
+                log.exception("pipeline.listener_failed")
 
     def _notify(self, processed: ProcessedGroup) -> None:
         for listener in self._listeners:

@@ -31,6 +31,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from collector.wal import QueueStats
+from console.answers import KeptAnswers
 from pdata import Batch, EventFact, PointFact
 from pdata import vocabulary as names
 from pdata.consumer import Consumer, ConsumeResult
@@ -150,6 +151,10 @@ class SelfMetrics(LoggingObserver):
         """Expose the durable queue's bytes, capacity, oldest record's age and record counts at each scrape."""
         self.registry.register(_DurableQueueCollector(stats))
 
+    def watch_answers(self, answers: KeptAnswers) -> None:
+        """Count the analytics API's answers by source (kept until the next commit, or computed) at each scrape."""
+        self.registry.register(_AnswersCollector(answers))
+
     def watch_chain(self, chain: ProcessorChain) -> None:
         """Count the cumulative points each committed group dropped, by reason."""
         chain.dropped_points_listeners.append(self.count_dropped_points)
@@ -255,6 +260,21 @@ class _DurableQueueCollector:
             (names.DURABLE_QUEUE_CORRUPT, stats.corrupt_records),
         ):
             yield CounterMetricFamily(family.name, family.help, value=value)
+
+
+class _AnswersCollector:
+    def __init__(self, answers: KeptAnswers) -> None:
+        self._answers = answers
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        family = names.API_ANSWERS
+        answers = CounterMetricFamily(family.name, family.help, labels=family.labels)
+        answers.add_metric(["kept"], self._answers.kept)
+        answers.add_metric(["computed"], self._answers.computed)
+        yield answers
 
 
 class InstrumentedStore:

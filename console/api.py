@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from console import csv_export, openapi, pages, readmodels, report
 from console.access import AccessStore
+from console.answers import KeptAnswers
 from console.auth import (
     LOGIN_NONCE_FIELD,
     SESSION_COOKIE,
@@ -60,6 +61,7 @@ class Console:
     access: AccessStore
     settings: AuthSettings
     signed_out: SignedOutSessions
+    answers: KeptAnswers  # analytics answers kept until the next commit (none kept with max_answers 0)
 
 
 def create_api_app(
@@ -67,6 +69,7 @@ def create_api_app(
     ready: Callable[[], tuple[bool, str]],
     access: AccessStore,
     auth: AuthSettings | None = None,
+    answers: KeptAnswers | None = None,
 ) -> Starlette:
     signed_out = SignedOutSessions(signed_out_file(access.path))
     signed_out.compact()
@@ -101,7 +104,7 @@ def create_api_app(
             500: _server_error,
         },
     )
-    app.state.console = Console(store, ready, access, auth or AuthSettings(), signed_out)
+    app.state.console = Console(store, ready, access, auth or AuthSettings(), signed_out, answers or KeptAnswers(0))
     return app
 
 
@@ -178,8 +181,9 @@ def guarded(handler: Handler, style: str = "json") -> Callable[[Request], Awaita
 
 async def analytics(request: Request, _: Decision) -> Response:
     period = parse_range(request)
+    console = _console(request)
     view = await asyncio.to_thread(
-        readmodels.analytics, _console(request).store, period.start, period.end, period.organization_id, period.team
+        console.answers.analytics, console.store, period.start, period.end, period.organization_id, period.team
     )
     return _json_or_csv(request, view, csv_export.analytics_csv, f"claude-code-analytics-{period.start}-{period.end}")
 

@@ -202,6 +202,13 @@ ACCEPTANCE_RATIO = SelfMetric(
     "Accepted / (accepted + rejected) code-editing proposals in the window, per tool and overall (tool_name=all)",
     ("tool_name", "window"),
 )
+API_ANSWERS = SelfMetric(
+    "cc_analytics_api_answers",
+    "counter",
+    "Analytics API answers by source (kept: served from memory, unchanged since the last commit; computed: read "
+    "from the store)",
+    ("source",),
+)
 DERIVED_REFRESH_ERRORS = SelfMetric(
     "cc_analytics_derived_refresh_errors", "counter", "Failed reads of the derived gauges' figures"
 )
@@ -215,6 +222,7 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     DEDUP_HITS,
     OTLP_REQUEST_DURATION,
     WORKER_REQUESTS,
+    API_ANSWERS,
     STORE_WRITE_DURATION,
     STORE_WRITE_ERRORS,
     STORE_WRITTEN_ITEMS,

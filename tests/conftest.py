@@ -40,6 +40,7 @@ FIGURES_SUITE = (
     "tests/integration/test_tenancy.py",
     "tests/integration/test_poisoned_values.py",
     "tests/integration/test_privacy.py",
+    "tests/integration/test_kept_answers.py",
     "tests/console/",
     "tests/dashboards/test_clickhouse_panels.py",
     "tests/dashboards/test_prometheus_queries.py",
