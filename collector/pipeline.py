@@ -420,7 +420,7 @@ class Pipeline:
             return Unavailable(f"internal error: {type(exc).__name__}")
         self._unfinished = None
         self._commit(write.processed)
-        self._committed()
+        self._before_answering()
         log.warning(
             "store.unfinished_insert_completed",
             extra={
@@ -461,7 +461,7 @@ class Pipeline:
     def _resolve(self, group: list[Item], processed: ProcessedGroup) -> None:
         """`group` is durable: commit its processor state, answer its batches, tell the listeners."""
         self._commit(processed)
-        self._committed()
+        self._before_answering()
         for index, (_, future, _) in enumerate(group):
             future.set_result(ConsumeResult(duplicate=index in processed.duplicates))
         self._notify(processed)
@@ -472,7 +472,7 @@ class Pipeline:
         self.written_groups += 1
         self.last_write_error = ""
 
-    def _committed(self) -> None:
+    def _before_answering(self) -> None:
         for hook in self._before_answers:
             try:
                 hook()
