@@ -83,11 +83,11 @@ class Pipeline:
         config: PipelineConfig,
         listeners: Sequence[CommitListener] = (),
         dead_letters: DeadLetterFile | None = None,
-        before_answers: Sequence[Callable[[], None]] = (),
+        before_answers: Sequence[CommitListener] = (),
     ) -> None:
-        """`listeners` get each committed group's facts after its batches are answered; `before_answers` are
-        called once a group is committed, before they are: what must never lag an acknowledgement (answers kept
-        in memory until the next commit, console/answers.py)."""
+        """`listeners` get each committed group's facts after its batches are answered; `before_answers` get them
+        once the group is committed, before they are: what must never lag an acknowledgement (the console's
+        answers kept until a commit changes them, console/answers.py)."""
         self._chain = chain
         self._dead_letters = dead_letters
         self._listeners = list(listeners)
@@ -420,7 +420,7 @@ class Pipeline:
             return Unavailable(f"internal error: {type(exc).__name__}")
         self._unfinished = None
         self._commit(write.processed)
-        self._before_answering()
+        self._before_answering(write.processed)
         log.warning(
             "store.unfinished_insert_completed",
             extra={
@@ -461,7 +461,7 @@ class Pipeline:
     def _resolve(self, group: list[Item], processed: ProcessedGroup) -> None:
         """`group` is durable: commit its processor state, answer its batches, tell the listeners."""
         self._commit(processed)
-        self._before_answering()
+        self._before_answering(processed)
         for index, (_, future, _) in enumerate(group):
             future.set_result(ConsumeResult(duplicate=index in processed.duplicates))
         self._notify(processed)
@@ -472,10 +472,10 @@ class Pipeline:
         self.written_groups += 1
         self.last_write_error = ""
 
-    def _before_answering(self) -> None:
+    def _before_answering(self, processed: ProcessedGroup) -> None:
         for hook in self._before_answers:
             try:
-                hook()
+                hook(processed.points, processed.events)
             except Exception:
                 log.exception("pipeline.listener_failed")
 

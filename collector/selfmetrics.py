@@ -152,7 +152,7 @@ class SelfMetrics(LoggingObserver):
         self.registry.register(_DurableQueueCollector(stats))
 
     def watch_answers(self, answers: KeptAnswers) -> None:
-        """Count the analytics API's answers by source (kept until the next commit, or computed) at each scrape."""
+        """Count the analytics API's answers by source (kept until a commit changes them, or computed) at each scrape."""
         self.registry.register(_AnswersCollector(answers))
 
     def watch_chain(self, chain: ProcessorChain) -> None:

@@ -61,7 +61,7 @@ class Console:
     access: AccessStore
     settings: AuthSettings
     signed_out: SignedOutSessions
-    answers: KeptAnswers  # analytics answers kept until the next commit (none kept with max_answers 0)
+    answers: KeptAnswers  # analytics answers kept until a commit changes them (none with max_answers 0)
 
 
 def create_api_app(

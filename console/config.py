@@ -12,7 +12,7 @@ from pdata.options import Option, OptionValues, check_port, config_from_rows, re
 # the access file is kept there unless console.access_file says otherwise.
 OPTIONS: tuple[Option, ...] = (
     Option("api.port", int, 8080, "analytics API port"),
-    Option("api.kept_answers", int, 256, "analytics answers kept in memory until the next commit, so a question asked again meanwhile (a console left open, a wall display, a script polling) costs no query; 0 keeps none; none are kept with a ClickHouse server DSN, where other collectors commit too (see console/README.md)"),
+    Option("api.kept_answers", int, 256, "analytics answers kept in memory until a commit changes their organization's rows, so a question asked again meanwhile (a console left open, a wall display, a script polling) costs no query; 0 keeps none; none are kept with a ClickHouse server DSN, where other collectors commit too (see console/README.md)"),
     Option("console.access_file", str, "", "YAML file of console principals (managed by `cc-analytics access`); empty means <data_dir>/access.yaml"),
     Option("console.trusted_header", str, "", "request header naming the signed-in principal, set by a reverse proxy doing single sign-on (e.g. X-Forwarded-Email); empty trusts no header"),
     Option("console.session_hours", int, 12, "how long a console sign-in lasts"),
@@ -25,7 +25,7 @@ OPTIONS: tuple[Option, ...] = (
 class ConsoleConfig:
     access_file: Path
     port: int = 8080
-    # Analytics answers kept until the next commit (console/answers.py); 0 keeps none.
+    # Analytics answers kept until a commit changes them (console/answers.py); 0 keeps none.
     kept_answers: int = 256
     trusted_header: str = ""
     session_hours: int = 12

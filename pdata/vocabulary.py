@@ -205,8 +205,8 @@ ACCEPTANCE_RATIO = SelfMetric(
 API_ANSWERS = SelfMetric(
     "cc_analytics_api_answers",
     "counter",
-    "Analytics API answers by source (kept: served from memory, unchanged since the last commit; computed: read "
-    "from the store)",
+    "Analytics API answers by source (kept: served from memory, no commit having changed them since; computed: "
+    "read from the store)",
     ("source",),
 )
 DERIVED_REFRESH_ERRORS = SelfMetric(

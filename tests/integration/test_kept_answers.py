@@ -1,5 +1,6 @@
-"""Analytics answers kept until the next commit, on the real collector and store: a question asked again before
-rows are committed is answered from memory, and what a commit acknowledged is in the very next answer."""
+"""Analytics answers kept until a commit changes them, on the real collector and store: a question asked again
+before its organization's rows are committed is answered from memory, and what a commit acknowledged is in the
+very next answer."""
 
 from __future__ import annotations
 
@@ -50,18 +51,35 @@ def test_an_answer_asked_again_before_a_commit_is_kept_and_the_next_commit_is_in
     assert _answers(collector)["computed"] - after["computed"] == (1 if embedded else 2)
 
 
+def test_a_commit_of_another_organization_leaves_an_answer_kept(collector: CollectorProcess, org: str) -> None:
+    other = org + "-other"
+    otlp.send(collector, "http/protobuf", otlp.edit_request(org, lines=10, session="s1"))
+    assert otlp.figures(collector, org) == otlp.edit_figures(10)
+    before = _answers(collector)
+    otlp.send(collector, "http/protobuf", otlp.edit_request(other, lines=6, session="s9"))
+    assert otlp.figures(collector, org) == otlp.edit_figures(10)
+    assert otlp.figures(collector, other) == otlp.edit_figures(6)
+    start, end = otlp.day_range()
+    every = collector.analytics(start, end)["totals"]  # all organizations: this test's collector has only these
+    assert (every["accepted_lines"], every["active_users"], every["sessions"]) == (16, 2, 2)
+    after = _answers(collector)
+    asked = {source: after[source] - before[source] for source in ("kept", "computed")}
+    embedded = store_of_the_run() == "embedded"
+    assert asked == ({"kept": 1, "computed": 2} if embedded else {"kept": 0, "computed": 3})
+
+
 def test_a_commit_makes_the_kept_answers_forgotten_before_its_requests_are_acknowledged(store: ClickHouseStore) -> None:
     # The pipeline over the real chain and store: what a sender is told is committed is never answered from
     # kept answers computed before it.
     answers = KeptAnswers(8)
-    answers.answer("org-a", lambda: {"accepted_lines": 0})
+    answers.answer("all", "", lambda: {"accepted_lines": 0})
     chain = ProcessorChain(IdentityResolver(), CumulativeToDelta(), RequestDeduplicator(10**15))
     acknowledged_when_forgotten: list[bool] = []
     pipeline = Pipeline(
         chain,
         store,
         PipelineConfig(),
-        before_answers=[answers.committed, lambda: acknowledged_when_forgotten.append(sent.done())],
+        before_answers=[answers.committed, lambda *_: acknowledged_when_forgotten.append(sent.done())],
     )
     now = time.time_ns()
     attributes = {"session.id": "s1", "user.email": "alice@example.com", "type": "added"}
@@ -75,4 +93,4 @@ def test_a_commit_makes_the_kept_answers_forgotten_before_its_requests_are_ackno
     finally:
         pipeline.close()
     assert acknowledged_when_forgotten == [False]
-    assert answers.answer("org-a", lambda: {"accepted_lines": 16}) == {"accepted_lines": 16}
+    assert answers.answer("all", "", lambda: {"accepted_lines": 16}) == {"accepted_lines": 16}
