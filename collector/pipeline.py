@@ -459,7 +459,8 @@ class Pipeline:
         return Unavailable("store unavailable, nothing was kept: retry later")
 
     def _resolve(self, group: list[Item], processed: ProcessedGroup) -> None:
-        """`group` is durable: commit its processor state, answer its batches, tell the listeners."""
+        """`group` is durable: commit its processor state, tell the hooks that must not lag an answer, answer its
+        batches, tell the listeners."""
         self._commit(processed)
         self._before_answering(processed)
         for index, (_, future, _) in enumerate(group):
