@@ -474,15 +474,16 @@ class Pipeline:
         self.last_write_error = ""
 
     def _before_answering(self, processed: ProcessedGroup) -> None:
-        for hook in self._before_answers:
-            try:
-                hook(processed.points, processed.events)
-            except Exception:
-                log.exception("pipeline.listener_failed")
+        _tell(self._before_answers, processed)
 
     def _notify(self, processed: ProcessedGroup) -> None:
-        for listener in self._listeners:
-            try:
-                listener(processed.points, processed.events)
-            except Exception:
-                log.exception("pipeline.listener_failed")
+        _tell(self._listeners, processed)
+
+
+def _tell(listeners: Sequence[CommitListener], processed: ProcessedGroup) -> None:
+    """Each listener gets the committed facts; one that fails is logged and the others still get them."""
+    for listener in listeners:
+        try:
+            listener(processed.points, processed.events)
+        except Exception:
+            log.exception("pipeline.listener_failed")
