@@ -45,6 +45,8 @@ class KeptAnswers:
     def committed(self, points: Sequence[PointFact], events: Sequence[EventFact]) -> None:
         """Rows were committed (the pipeline calls it before it acknowledges them): the answers about their
         organizations, and about all of them, may be out of date."""
+        if self.max_answers == 0:
+            return  # none is ever kept: no need to go through the group's facts before its answers
         changed = {fact.member.organization_id for fact in points} | {fact.member.organization_id for fact in events}
         if not changed:
             return  # nothing was written (every request a duplicate)
