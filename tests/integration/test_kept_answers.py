@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from collector.pipeline import Pipeline, PipelineConfig
 from console.answers import KeptAnswers
 from exporters.clickhouse import ClickHouseStore
 from pdata import Batch, MetricPoint, Sender
+from pdata.vocabulary import API_ANSWERS
 from processors.chain import ProcessorChain
 from processors.dedup import RequestDeduplicator
 from processors.identity import IdentityResolver
@@ -18,17 +21,15 @@ from tests.conftest import store_of_the_run
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
 
-_ANSWERS = "cc_analytics_api_answers_total{"
-
 
 def _answers(collector: CollectorProcess) -> dict[str, float]:
     """The collector's analytics answers so far by source (kept, computed), from its /metrics."""
-    counts: dict[str, float] = {}
-    for line in collector.metrics_text().splitlines():
-        if line.startswith(_ANSWERS):
-            source = line.split('source="', 1)[1].split('"', 1)[0]
-            counts[source] = float(line.rsplit(" ", 1)[1])
-    return counts
+    return {
+        sample.labels["source"]: sample.value
+        for family in text_string_to_metric_families(collector.metrics_text())
+        for sample in family.samples
+        if sample.name == API_ANSWERS.sample
+    }
 
 
 def test_an_answer_asked_again_before_a_commit_is_kept_and_the_next_commit_is_in_the_next_answer(

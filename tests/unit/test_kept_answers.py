@@ -22,6 +22,17 @@ def _counting(answers: list[Answer]) -> tuple[Callable[[], Answer], list[int]]:
     return compute, runs
 
 
+def _ask(kept: KeptAnswers, computed: list[str], question: str, organization: str) -> Answer:
+    """`question` about `organization` asked of `kept`, its answer {"question": question}; each computation is
+    recorded in `computed`."""
+
+    def compute() -> Answer:
+        computed.append(question)
+        return {"question": question}
+
+    return kept.answer(question, organization, compute)
+
+
 def _commit(kept: KeptAnswers, *organizations: str) -> None:
     """What the pipeline tells `kept` of a committed group: a point of each organization's member."""
     point = MetricPoint("claude_code.lines_of_code.count", "count", 1, True, 0, 1, 1.0, {}, {})
@@ -50,11 +61,7 @@ def test_a_commit_forgets_the_answers_about_its_organizations_and_about_all_of_t
     computed: list[str] = []
 
     def ask(question: str, organization: str) -> None:
-        def compute() -> Answer:
-            computed.append(question)
-            return {"question": question}
-
-        assert kept.answer(question, organization, compute) == {"question": question}
+        assert _ask(kept, computed, question, organization) == {"question": question}
 
     for question, organization in (("a", "org-a"), ("b", "org-b"), ("all", EVERY_ORG)):
         ask(question, organization)
@@ -97,14 +104,8 @@ def test_questions_are_kept_apart_and_the_least_recently_asked_is_forgotten_firs
     kept = KeptAnswers(2)
     computed: list[str] = []
 
-    def answer(question: str) -> Answer:
-        def compute() -> Answer:
-            computed.append(question)
-            return {"org": question}
-
-        return kept.answer(question, question, compute)
-
-    assert [answer(q)["org"] for q in ("a", "b", "a", "c", "a", "b")] == ["a", "b", "a", "c", "a", "b"]
+    asked = [_ask(kept, computed, question, question)["question"] for question in ("a", "b", "a", "c", "a", "b")]
+    assert asked == ["a", "b", "a", "c", "a", "b"]
     # "b" was the least recently asked when "c" came: forgotten, computed again; "a" stayed.
     assert computed == ["a", "b", "c", "b"]
 
