@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import zlib
 from collections.abc import Iterator
 
@@ -24,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from pdata.vocabulary import OTLP_ITEMS
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
 from tests.support.running import running_with_token
@@ -449,13 +449,9 @@ def _spans(count: int, ids: str = "hex") -> dict:
 
 
 def _dropped_spans(collector: CollectorProcess) -> dict[str, float]:
-    text = collector.metrics_text()
     found = {"http": 0.0, "grpc": 0.0}
-    for line in text.splitlines():
-        match = re.match(r"cc_analytics_otlp_items_total\{(.*)\} (\S+)$", line)
-        if match and 'signal="traces"' in match.group(1) and 'outcome="dropped"' in match.group(1):
-            protocol = re.search(r'protocol="(\w+)"', match.group(1)).group(1)
-            found[protocol] = float(match.group(2))
+    for sample in collector.metric_samples(OTLP_ITEMS.sample, signal="traces", outcome="dropped"):
+        found[sample.labels["protocol"]] += sample.value
     return found
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from pdata.vocabulary import CUMULATIVE_POINTS_DROPPED, DEDUP_HITS, SelfMetric
 from tests.support import otlp_raw
-from tests.support.collector import CollectorProcess
+from tests.support.collector import CollectorProcess, samples_of
 
 ORG = "org-drops"
 _S = 1_000_000_000
@@ -18,10 +16,7 @@ _S = 1_000_000_000
 def _values(text: str, row: SelfMetric) -> dict[tuple[str, ...], float]:
     """{label values in the row's order: value} of one family on a scrape."""
     return {
-        tuple(sample.labels[label] for label in row.labels): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == row.sample
+        tuple(sample.labels[label] for label in row.labels): sample.value for sample in samples_of(text, row.sample)
     }
 
 

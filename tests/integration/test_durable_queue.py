@@ -12,7 +12,6 @@ stopped to make the store unable to take writes and started again on the same da
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,10 +81,9 @@ def _collector(tmp_path: Path, store: Store, **env: str) -> Iterator[CollectorPr
 
 def _metric(collector: CollectorProcess, family: str) -> float:
     """A collector family's value on /metrics (its one sample), once the start-up hold shows counters."""
-    text = collector.metrics_text()
-    found = re.search(rf"^{family} (\S+)$", text, re.MULTILINE)
-    assert found, f"{family} not on /metrics"
-    return float(found.group(1))
+    samples = collector.metric_samples(family)
+    assert len(samples) == 1, f"{family} on /metrics: {samples}"
+    return samples[0].value
 
 
 def _eventually(read: Callable[[], Any], expected: Any) -> Any:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from collector.pipeline import Pipeline, PipelineConfig
 from console.answers import KeptAnswers
 from exporters.clickhouse import ClickHouseStore
@@ -24,12 +22,7 @@ from tests.support.collector import CollectorProcess
 
 def _answers(collector: CollectorProcess) -> dict[str, float]:
     """The collector's analytics answers so far by source (kept, computed), from its /metrics."""
-    return {
-        sample.labels["source"]: sample.value
-        for family in text_string_to_metric_families(collector.metrics_text())
-        for sample in family.samples
-        if sample.name == API_ANSWERS.sample
-    }
+    return {sample.labels["source"]: sample.value for sample in collector.metric_samples(API_ANSWERS.sample)}
 
 
 def test_an_answer_asked_again_before_a_commit_is_kept_and_the_next_commit_is_in_the_next_answer(

@@ -7,7 +7,6 @@ One collector serves the module; each test uses its own organization, so its fig
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +18,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
+from pdata.vocabulary import LABEL_VALUES_TRUNCATED, OTLP_ITEMS
 from tests.support import otlp_raw as otlp
-from tests.support.collector import CollectorProcess
+from tests.support.collector import CollectorProcess, samples_of
 from tests.support.running import running
 
 JSON = otlp.CONTENT_TYPES["json"]
@@ -69,12 +69,11 @@ def _totals(collector: CollectorProcess, org: str, start: str | None = None, end
 
 def _items_rejected(collector: CollectorProcess, reason: str) -> float:
     """cc_analytics_otlp_items_total of metric points refused over HTTP for `reason`."""
-    wanted = {"protocol": "http", "signal": "metrics", "outcome": "rejected", "reason": reason}
-    for line in collector.metrics_text().splitlines():
-        match = re.fullmatch(r"cc_analytics_otlp_items_total\{(.*)\} (\S+)", line)
-        if match and dict(re.findall(r'(\w+)="([^"]*)"', match.group(1))) == wanted:
-            return float(match.group(2))
-    raise AssertionError(f"no rejected-items series for reason {reason}")
+    samples = collector.metric_samples(
+        OTLP_ITEMS.sample, protocol="http", signal="metrics", outcome="rejected", reason=reason
+    )
+    assert len(samples) == 1, f"rejected-items series for reason {reason}: {samples}"
+    return samples[0].value
 
 
 # --- values -------------------------------------------------------------------------------------------------------
@@ -302,17 +301,12 @@ def test_deeply_nested_protobuf_values_are_400_and_invalid_argument(collector, o
 # --- /metrics ----------------------------------------------------------------------------------------------------
 
 
-def _label_values(text: str, metric: str, label: str) -> list[str]:
-    return re.findall(rf'^{metric}\{{[^\n]*?{label}="((?:[^"\\]|\\.)*)"', text, re.MULTILINE)
-
-
 def test_long_label_values_are_truncated_on_metrics(collector, org: str) -> None:
     """500 distinct 10 000-character model names: /metrics keeps 128 characters of each and counts the cuts."""
 
     def truncated_total(text: str) -> float:
-        match = re.search(r"^cc_analytics_label_values_truncated_total (\S+)$", text, re.MULTILINE)
-        assert match, "no cc_analytics_label_values_truncated_total"
-        return float(match.group(1))
+        (sample,) = samples_of(text, LABEL_VALUES_TRUNCATED.sample)
+        return sample.value
 
     before = truncated_total(collector.metrics_text())
     now = otlp.now_ns()
@@ -323,7 +317,8 @@ def test_long_label_values_are_truncated_on_metrics(collector, org: str) -> None
         document = otlp.metrics_request([otlp.sum_metric(otlp.COST, half, unit="USD")])
         assert _post_json(collector, document) == (0, "")
     text = collector.metrics_text()
-    values = [value for value in _label_values(text, "claude_code_cost_usage_USD_total", "model") if org in value]
+    models = [sample.labels["model"] for sample in samples_of(text, "claude_code_cost_usage_USD_total")]
+    values = [value for value in models if org in value]
     assert len(values) == 500
     assert {len(value) for value in values} == {MAX_LABEL}
     assert truncated_total(text) - before == 500

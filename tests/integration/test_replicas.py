@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -62,7 +61,7 @@ from tests.support import otlp_raw as otlp
 from tests.support import workload
 from tests.support.balancer import LoadBalancer, Route
 from tests.support.clickhouse_http import ClickHouseHttpServer, collectors_on
-from tests.support.collector import CollectorProcess
+from tests.support.collector import CollectorProcess, samples_of
 from tests.support.prometheus import PrometheusServer
 
 SEED = 9
@@ -446,10 +445,9 @@ def _summed_increase(server: PrometheusServer, selector: str, range_s: int) -> f
 
 
 def _gauge(replica: CollectorProcess, name: str) -> float:
-    text = httpx.get(replica.metrics_url, timeout=10).text
-    match = re.search(rf'^{name}\{{window="1d"\}} (\S+)$', text, re.MULTILINE)
-    assert match, f"{name} not on {replica.metrics_url}"
-    return float(match.group(1))
+    samples = samples_of(httpx.get(replica.metrics_url, timeout=10).text, name, window="1d")
+    assert len(samples) == 1, f"{name} on {replica.metrics_url}: {samples}"
+    return samples[0].value
 
 
 # --- the test ------------------------------------------------------------------------------------------------

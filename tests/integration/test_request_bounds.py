@@ -14,7 +14,6 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from prometheus_client.parser import text_string_to_metric_families
 
 from pdata.vocabulary import OTLP_REQUESTS
 from receiver.otlp.admission import ITEM_BYTES, parsing_bytes
@@ -46,9 +45,7 @@ def _too_large_counts(collector: CollectorProcess) -> dict[tuple[str, str], floa
     """cc_analytics_otlp_requests_total{status="too_large"} by (protocol, signal)."""
     return {
         (sample.labels["protocol"], sample.labels["signal"]): sample.value
-        for family in text_string_to_metric_families(collector.metrics_text())
-        for sample in family.samples
-        if sample.name == OTLP_REQUESTS.sample and sample.labels["status"] == "too_large"
+        for sample in collector.metric_samples(OTLP_REQUESTS.sample, status="too_large")
     }
 
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from google.rpc import status_pb2
 
+from pdata.vocabulary import DEAD_LETTER_BATCHES, OTLP_REQUESTS
 from tests.support import otlp_raw as otlp
 from tests.support.children import eventually
 from tests.support.collector import CollectorProcess
@@ -81,19 +82,11 @@ def _grpc(collector: CollectorProcess, document: dict[str, Any]) -> tuple[str, s
 
 
 def _requests_total(collector: CollectorProcess, protocol: str, status: str) -> float:
-    pattern = re.compile(
-        rf'^cc_analytics_otlp_requests_total\{{protocol="{protocol}",signal="metrics",status="{status}"\}} (\S+)$'
-    )
-    return sum(
-        float(match.group(1)) for line in collector.metrics_text().splitlines() if (match := pattern.match(line))
-    )
+    return collector.metric_sum(OTLP_REQUESTS.sample, protocol=protocol, signal="metrics", status=status)
 
 
 def _dead_letters_written(collector: CollectorProcess) -> float:
-    pattern = re.compile(r'^cc_analytics_dead_letter_batches_total\{outcome="written"\} (\S+)$')
-    return sum(
-        float(match.group(1)) for line in collector.metrics_text().splitlines() if (match := pattern.match(line))
-    )
+    return collector.metric_sum(DEAD_LETTER_BATCHES.sample, outcome="written")
 
 
 def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_go_through(

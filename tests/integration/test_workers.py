@@ -23,10 +23,11 @@ import grpc
 import httpx
 import pytest
 
+from pdata.vocabulary import OTLP_REQUESTS, WORKER_REQUESTS
 from tests.support import otlp_raw as otlp
 from tests.support import workload
 from tests.support.children import eventually
-from tests.support.collector import CollectorProcess
+from tests.support.collector import CollectorProcess, sum_of
 
 WORKERS = {"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_WORKERS": "2"}
 DEADLINE_S = 60
@@ -50,17 +51,6 @@ EXPECTED = otlp.EXPECTED_WORKLOAD
 def _eventually(read: Callable[[], Any], expected: Any) -> Any:
     """`read()` once it equals `expected` (the queue is drained within seconds), or its last value."""
     return eventually(read, expected, DEADLINE_S)
-
-
-def _counter(text: str, family: str, **labels: str) -> float:
-    """The sum of `family`'s samples whose labels include `labels`."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith((family + "{", family + " ")) and all(
-            f'{key}="{value}"' in line for key, value in labels.items()
-        ):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def _workers(collector: CollectorProcess) -> set[int]:
@@ -176,12 +166,12 @@ def test_retries_on_new_connections_are_counted_once_whichever_process_takes_the
     assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
     text = collector.metrics_text()
     sent = len(requests) * ATTEMPTS
-    assert _counter(text, "cc_analytics_otlp_requests_total", status="ok") == len(requests)
-    assert _counter(text, "cc_analytics_otlp_requests_total", status="duplicate") == sent - len(requests)
+    assert sum_of(text, OTLP_REQUESTS.sample, status="ok") == len(requests)
+    assert sum_of(text, OTLP_REQUESTS.sample, status="duplicate") == sent - len(requests)
     # Each attempt came on a new connection, which the kernel gives to either process: with 42 connections, the
     # chance that one process took them all is 2 in 2^42. Each request's six attempts were answered by both
     # processes except with chance 1 in 32 per request, so retries crossed processes and still counted once.
-    by_worker = [_counter(text, "cc_analytics_worker_requests_total", worker=str(index)) for index in (0, 1)]
+    by_worker = [sum_of(text, WORKER_REQUESTS.sample, worker=str(index)) for index in (0, 1)]
     assert sum(by_worker) == sent
     assert min(by_worker) > 0, by_worker
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from tests.support.children import free_port, wait_until_ready
 
@@ -34,6 +36,23 @@ METRICS_HOLD_SECONDS = 2
 # tests/support/clickhouse_http.py set a database of the test ClickHouse server, to run a suite on that path:
 # one DSN for every collector, or a function of the directory where a collector's embedded store would live.
 STORE_DSN: str | Callable[[Path], str] = ""
+
+
+def samples_of(metrics_text: str, name: str, /, **labels: str) -> list[Sample]:
+    """The samples of a /metrics text named `name` (a counter's with its `_total`) whose labels include `labels`,
+    read by prometheus_client's parser, the way a scraper reads them (label values unescaped)."""
+    return [
+        sample
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    ]
+
+
+def sum_of(metrics_text: str, name: str, /, **labels: str) -> float:
+    """The sum of the samples `samples_of` finds; 0 when there are none (a labelled counter's series appears only
+    once it is first counted)."""
+    return sum(sample.value for sample in samples_of(metrics_text, name, **labels))
 
 
 def write_access_file(path: Path, principals: list[tuple[str, str, str]]) -> None:
@@ -141,6 +160,14 @@ class CollectorProcess:
         """/metrics once the start-up hold is over (before it, every counter reads 0)."""
         time.sleep(max(0.0, self.ready_at + METRICS_HOLD_SECONDS - time.monotonic()))
         return httpx.get(self.metrics_url, timeout=10).text
+
+    def metric_samples(self, name: str, /, **labels: str) -> list[Sample]:
+        """The samples of /metrics named `name` whose labels include `labels` (see `samples_of`)."""
+        return samples_of(self.metrics_text(), name, **labels)
+
+    def metric_sum(self, name: str, /, **labels: str) -> float:
+        """The sum of the samples of /metrics named `name` whose labels include `labels` (see `sum_of`)."""
+        return sum_of(self.metrics_text(), name, **labels)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
