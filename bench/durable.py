@@ -10,10 +10,12 @@ from typing import Any
 
 from bench.common import DURABLE_ENV, CollectorFlags, log
 from bench.direct import SearchPlan, capacity
+from bench.grpc_floor import grpc_floor
 from bench.ingest import decode_ceiling, end_to_end
 from bench.outage import outage
 from bench.overload import overload
 from loadgen.templates import Population
+from tests.support.children import free_port
 
 DIRECT_PROTOCOLS = ("grpc", "http/protobuf")
 
@@ -55,12 +57,17 @@ def direct_sections(
     start: int | None = None,
     outage_developers: int | None = None,
 ) -> None:
-    """The capacity search for each of `protocols`, then the store outage (300 s, 30 s in quick mode) at
-    `outage_developers`, else at half the gRPC capacity just measured."""
+    """The capacity search for each of `protocols` (for gRPC, grpcio's own CPU per call first, to compare the
+    collector's with), then the store outage (300 s, 30 s in quick mode) at `outage_developers`, else at half the
+    gRPC capacity just measured."""
     # Protobuf bodies: the same templates serve gRPC and OTLP/HTTP protobuf.
     population = Population("grpc", seed=41, organization="bench-direct")
     plan = SearchPlan.of(quick, start)
     results["direct"] = []
+    if "grpc" in protocols:
+        calls = 2_000 if quick else 8_000
+        log(f"grpcio's own CPU per call: a bare server, {calls:,} calls at 800/s over 200 channels")
+        results["grpc_floor"] = grpc_floor(free_port(), calls=calls)
     for protocol in protocols:
         log(f"direct-client capacity, {protocol}, {flags.label()}: steps of {plan.step_s:.0f} s from "
             f"{plan.start:,} developers, doubling, then {plan.bisections} bisection(s)")  # fmt: skip

@@ -132,6 +132,13 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
         _row(lines, f"direct clients, {search['protocol']} (one connection per developer, default intervals, "
              f"{search['collector']})", _direct_figure(search),
              "≥ 10 000 (ack p99 ≤ 1 s, visible p99 ≤ 2 s, 0 refused)", search["developers"] >= 10_000)  # fmt: skip
+    floor = results.get("grpc_floor")
+    if floor:
+        _row(
+            lines,
+            "grpcio's own CPU per call (a bare grpc.aio server answering an empty message, no collector code)",
+            floor_figure(floor, next((s for s in results.get("direct", []) if s["protocol"] == "grpc"), None)),
+        )
     out = results.get("outage")
     if out:
         refused = sum(out["refused"].values()) + out["not_acknowledged"]
@@ -148,6 +155,17 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
              f"{out['loadgen_cores']:.2f} cores", "0 refused, 0 lost, drain time reported",
              refused == 0 and out["api_totals_match"] and out["drain_s"] is not None)  # fmt: skip
     return lines
+
+
+def floor_figure(floor: dict[str, Any], search: dict[str, Any] | None) -> str:
+    figure = (f"{floor['cpu_per_call_us']:,.0f} µs per call ({floor['calls']:,} calls at {floor['rate']:,.0f}/s over "
+              f"{floor['channels']} channels)")  # fmt: skip
+    held = search["held_step"] if search else None
+    if held:
+        collector_us = held["collector_cores"] / held["requests_per_s"] * 1e6
+        figure += (f" = {floor['cpu_per_call_us'] / collector_us:.0%} of the collector's CPU per gRPC request at "
+                   f"{held['developers']:,} developers ({collector_us:,.0f} µs: receivers, queue and store)")  # fmt: skip
+    return figure
 
 
 def _direct_figure(search: dict[str, Any]) -> str:
