@@ -160,6 +160,11 @@ def step(
     return record
 
 
+def search_of(results: dict[str, Any], protocol: str) -> dict[str, Any] | None:
+    """The capacity search of `protocol` among a run's results, if it ran."""
+    return next((search for search in results.get("direct", []) if search["protocol"] == protocol), None)
+
+
 def capacity(
     root: Path, population: Population, protocol: str, plan: SearchPlan, flags: CollectorFlags
 ) -> dict[str, Any]:

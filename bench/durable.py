@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DURABLE_ENV, CollectorFlags, log
-from bench.direct import SearchPlan, capacity
+from bench.direct import SearchPlan, capacity, search_of
 from bench.grpc_floor import grpc_floor
 from bench.ingest import decode_ceiling, end_to_end
 from bench.outage import outage
@@ -74,7 +74,7 @@ def direct_sections(
         results["direct"].append(capacity(root, population, protocol, plan, flags))
     basis = "given"
     if outage_developers is None:
-        grpc = next((search for search in results["direct"] if search["protocol"] == "grpc"), None)
+        grpc = search_of(results, "grpc")
         outage_developers = grpc["developers"] // 2 if grpc else 0
         basis = "half the measured gRPC capacity"
     if not outage_developers:

@@ -67,10 +67,13 @@ def grpc_floor(port: int, calls: int = 8000, rate: float = 800.0, channels: int 
     send = [sys.executable, "-m", "bench.grpc_floor", "send", str(port), str(calls), str(rate), str(channels)]
     with subprocess.Popen(serve, stdout=subprocess.PIPE, text=True) as server:
         try:
-            assert server.stdout is not None and server.stdout.readline().strip() == "ready", "floor server not ready"
+            assert server.stdout is not None  # stdout=PIPE
+            if server.stdout.readline().strip() != "ready":
+                raise RuntimeError("the floor's gRPC server did not start")
             with subprocess.Popen(send, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as sender:
-                assert sender.stdin is not None and sender.stdout is not None
-                assert sender.stdout.readline().strip() == "connected", "floor sender could not connect"
+                assert sender.stdin is not None and sender.stdout is not None  # stdin=PIPE, stdout=PIPE
+                if sender.stdout.readline().strip() != "connected":
+                    raise RuntimeError("the floor's sender could not open its channels")
                 before = tree_cpu_s([server.pid])
                 sender.stdin.write("go\n")
                 sender.stdin.flush()

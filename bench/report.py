@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench.direct import search_of
 from bench.scrape_bench import GOAL_MS as SCRAPE_GOAL_MS
 
 # The encoding a protocol's requests are decoded from: an end-to-end run is set against its decode ceiling.
@@ -137,7 +138,7 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
         _row(
             lines,
             "grpcio's own CPU per call (a bare grpc.aio server answering an empty message, no collector code)",
-            floor_figure(floor, next((s for s in results.get("direct", []) if s["protocol"] == "grpc"), None)),
+            floor_figure(floor, search_of(results, "grpc")),
         )
     out = results.get("outage")
     if out:
