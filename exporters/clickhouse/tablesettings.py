@@ -1,5 +1,6 @@
 """Table settings reconciled at start-up: those that follow the collector's options (raw-row retention, a TTL,
-and fsync on insert) and fixed ones (a deduplication window, the raw tables' merge algorithm).
+and fsync on insert) and fixed ones (a deduplication window, the raw tables' merge algorithm, the embedded
+engine's packed parts).
 
 Both are properties of the tables, not of an insert (ClickHouse has no per-insert `fsync_after_insert`: it
 is a MergeTree setting), so they are reconciled at start-up: the tables' current definitions are read from
@@ -22,6 +23,15 @@ is a MergeTree setting), so they are reconciled at start-up: the tables' current
   two tables (24–25 columns beside the key, attribute maps among them) took 48–253 MB for a moment each, most
   of the collector's peak above idle (bench/README.md, memory at 2× overload). Column by column, the same
   merges took 9–55 MB. The rollups are narrow and keep ClickHouse's choice.
+- Packed parts (the embedded engine only): every table writes a part under `PACKED_PART_BYTES` (1 MiB
+  uncompressed) as one file (`data.packed`, `min_bytes_for_full_part_storage`) instead of a directory of 12
+  (data, marks, primary index, checksums, columns, substreams, count, partition, min-max, codec, serialization,
+  metadata version). An insert writes a part into the table and into each rollup its views fill (up to 17 for
+  `metric_points`, 12 for `events`), and merges rewrite them: on the embedded engine the file system's work for
+  those files was a third of an insert's CPU. A 1-row insert took 104–127 ms of CPU into `metric_points` and
+  91–111 ms into `events` on ext4, 67 / 51 ms on tmpfs, 89 / 60–67 ms packed on the same ext4 (bench/README.md,
+  "Packed parts"). A ClickHouse server keeps its operator's layout (ClickHouse documents the setting for its
+  Cloud), so nothing is altered there.
 
 On a cluster the settings live on the `_local` tables and are altered ON CLUSTER.
 """
@@ -45,6 +55,12 @@ DEDUP_SETTING = "non_replicated_deduplication_window"
 VERTICAL_MERGE_SETTING = "vertical_merge_algorithm_min_rows_to_activate"
 VERTICAL_MERGE_ROWS = 1
 
+PACKED_PART_SETTING = "min_bytes_for_full_part_storage"
+# The parts that come and go: an insert's parts into the rollups (kilobytes), a direct client's drain into the
+# raw tables (~400 items) and their first merges. Parts that stay (a month of a rollup: megabytes) keep the full
+# layout, as ClickHouse writes every part by default; so do a gateway's raw inserts of ~5 000 items (2–3 MB).
+PACKED_PART_BYTES = 1024 * 1024
+
 _TTL = re.compile(r"\bTTL\s+(?P<ttl>.*?)(?:\s+SETTINGS\s|$)", re.DOTALL)
 
 
@@ -53,6 +69,7 @@ class TablePolicy:
     retention_days: int
     fsync: bool
     cluster: str = ""
+    packed_parts: bool = False  # the embedded engine: parts under PACKED_PART_BYTES written as one file
 
 
 def ttl_expression(retention_days: int) -> str:
@@ -106,6 +123,8 @@ def changes(engine_full: dict[str, str], policy: TablePolicy) -> list[str]:
                 statements.append(f"ALTER TABLE {name}{cluster} RESET SETTING {', '.join(FSYNC_SETTINGS)}")
         if not policy.cluster and table not in CONTROL_TABLES and setting_value(engine, DEDUP_SETTING) != DEDUP_WINDOW:
             statements.append(f"ALTER TABLE {name} MODIFY SETTING {DEDUP_SETTING} = {DEDUP_WINDOW}")
+        if policy.packed_parts and setting_value(engine, PACKED_PART_SETTING) != PACKED_PART_BYTES:
+            statements.append(f"ALTER TABLE {name} MODIFY SETTING {PACKED_PART_SETTING} = {PACKED_PART_BYTES}")
     return statements
 
 

@@ -272,3 +272,26 @@ def test_on_a_cluster_the_local_tables_are_altered_on_the_cluster() -> None:
         f"ALTER TABLE metric_points_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
         f"ALTER TABLE team_daily_local ON CLUSTER `{CLUSTER}` MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
     ]
+
+
+def test_the_embedded_engine_and_only_it_writes_small_parts_packed() -> None:
+    packed = f"min_bytes_for_full_part_storage = {tablesettings.PACKED_PART_BYTES}"
+    created = {
+        "metric_points": ENGINE_FULL,
+        "team_daily": ROLLUP_FULL + ", min_bytes_for_full_part_storage = 1024",
+        "schema_migrations": "MergeTree ORDER BY version SETTINGS index_granularity = 8192, "
+        "non_replicated_deduplication_window = 1000, " + packed,
+    }
+    embedded = tablesettings.TablePolicy(0, False, packed_parts=True)
+    assert tablesettings.changes(created, embedded) == [
+        f"ALTER TABLE metric_points MODIFY SETTING {packed}",
+        f"ALTER TABLE team_daily MODIFY SETTING {packed}",
+    ]
+    applied = {
+        table: engine.replace(", min_bytes_for_full_part_storage = 1024", "") + ", " + packed
+        for table, engine in created.items()
+        if table != "schema_migrations"
+    }
+    assert tablesettings.changes(applied, embedded) == []
+    # A ClickHouse server keeps its operator's part layout.
+    assert tablesettings.changes(created, tablesettings.TablePolicy(0, False)) == []
