@@ -27,11 +27,13 @@ is a MergeTree setting), so they are reconciled at start-up: the tables' current
   uncompressed) as one file (`data.packed`, `min_bytes_for_full_part_storage`) instead of a directory of 12
   (data, marks, primary index, checksums, columns, substreams, count, partition, min-max, codec, serialization,
   metadata version). An insert writes a part into the table and into each rollup its views fill (up to 17 for
-  `metric_points`, 12 for `events`), and merges rewrite them: on the embedded engine the file system's work for
-  those files was a third of an insert's CPU. A 1-row insert took 104–127 ms of CPU into `metric_points` and
-  91–111 ms into `events` on ext4, 67 / 51 ms on tmpfs, 89 / 60–67 ms packed on the same ext4 (bench/README.md,
-  "Packed parts"). A ClickHouse server keeps its operator's layout (ClickHouse documents the setting for its
-  Cloud), so nothing is altered there.
+  `metric_points`, 12 for `events`), and merges rewrite them and remove the old ones: files come and go by the
+  thousand a minute. On a file system that is slow to reuse the inodes of files removed moments before (ext4
+  without a journal, as on the bench's machine) a 1-row insert took 104–127 ms of CPU into `metric_points` and
+  91–111 ms into `events` just after a store's files were removed, against 89 / 60–67 ms packed and ~66 / 50
+  ms with no removal in the minutes before; over the bench's gateway runs packed parts stored ~6 % more items
+  per second (bench/README.md, "Packed parts"). A ClickHouse server keeps its operator's layout (ClickHouse
+  documents the setting for its Cloud), so nothing is altered there.
 
 On a cluster the settings live on the `_local` tables and are altered ON CLUSTER.
 """
