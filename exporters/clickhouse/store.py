@@ -247,7 +247,12 @@ class ClickHouseStore:
         migrator = Migrator(
             self._lend,
             SchemaDdl(self.config.cluster),
-            TablePolicy(self.config.retention_days, self.config.fsync_after_insert, self.config.cluster, self.embedded),
+            TablePolicy(
+                self.config.retention_days,
+                self.config.fsync_after_insert,
+                self.config.cluster,
+                packed_parts=self.embedded,
+            ),
             {"distributed_foreground_insert": 1} if self.config.cluster else {},
             new_client=None if self.embedded else self._new_client,
         )

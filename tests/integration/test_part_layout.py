@@ -30,6 +30,7 @@ def _write_three_edits(store: ClickHouseStore) -> int:
 def test_the_embedded_engine_writes_each_small_part_as_one_file(tmp_path: Path) -> None:
     store = create_store(ClickHouseConfig(dsn=f"chdb://{tmp_path / 'chdb'}"))
     try:
+        store.execute("SYSTEM STOP MERGES")  # the parts as the inserts wrote them, none merged yet
         assert _write_three_edits(store) == 16
         parts = store.select(PARTS)
         assert sorted({(table, storage) for table, storage, _ in parts}) == [
@@ -39,6 +40,7 @@ def test_the_embedded_engine_writes_each_small_part_as_one_file(tmp_path: Path) 
         ]
         assert len(parts) == 9  # an insert each into the table and the two rollups
         assert {tuple(sorted(os.listdir(path))) for _, _, path in parts} == {("data.packed",)}
+        store.execute("SYSTEM START MERGES")
         store.execute("OPTIMIZE TABLE metric_points FINAL")  # a merge writes packed too, every row kept
         [(storage, path)] = [
             (storage, path) for table, storage, path in store.select(PARTS) if table == "metric_points"
