@@ -5,8 +5,11 @@ fill the hourly and daily rollups exactly as live ingest does (`generate`). benc
 view and every dashboard query on it.
 
 Density (stated in the table): per active member-hour one point per fact kind (as if each developer
-exported once an hour) and a few events. Real clients send ~29 points+records per active minute, so real
-raw tables are far larger than these and the rollup-vs-raw ratio here is a lower bound.
+exported once an hour) and a few events. Real clients send ~29 points+records per active minute (the load
+generator's developer, shaped on captured Claude Code traffic), ~100× that. So the last `dense_days` days (the
+dashboards' default range, 7) also get the rest of a real hour's rows: per active minute one point of every fact
+kind but the session start and four events of each kind, in the same member-hours and sessions. Every raw scan
+of a panel then reads real density; one over a longer range reads thin days before it, a lower bound.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from exporters.clickhouse import ClickHouseConfig, create_store
 ORG = "org-bench"
 HOURS_PER_DAY = 3  # active hours of an active member-day
 ACTIVE_PERCENT = 70  # share of member-days with activity (weekdays and some weekends)
+DENSE_DAYS = 7  # the last days at real density: the dashboards' default range
+MINUTES_PER_HOUR = 60  # a dense active hour: one metric export a minute
+EVENTS_PER_MINUTE = 4  # per event kind in a dense minute: with 13 points, 29 rows a minute as real clients send
 
 # One metric point per fact kind per active member-hour: (metric, fact, type, tool_name, decision, model, value expr)
 _POINT_KINDS = [
@@ -51,13 +57,45 @@ def _array(values: list[str]) -> str:
     return "[" + ",".join("'" + value.replace("'", "\\'") + "'" for value in values) + "]"
 
 
-def _points_sql(first: date, days: int, members: int) -> str:
-    kinds = len(_POINT_KINDS)
-    columns = list(zip(*_POINT_KINDS, strict=True))
+def _numbers(first: date, days: int, members: int, per_slot: int, kinds: int, dense_from: int | None, thin_hash: str,
+             salt: int) -> str:  # fmt: skip
+    """The subquery of generated rows: member m, day d (from `first`), active hour slot, row k of the slot's
+    `per_slot` rows of each kind (0 when thin), kind, hash h (`thin_hash` when thin, else salted by `salt`) and
+    time t within the member-day's slot hour.
+
+    Thin (`dense_from` None): one row per kind and slot, at a spread second of the hour. Dense: the days from
+    day index `dense_from` on, `per_slot` rows per kind spread over the slot hour's minutes, with the thin rows'
+    members, activity and hours."""
+    first_day = dense_from or 0
+    days = days - first_day
+    unit = members * days * HOURS_PER_DAY * per_slot
+    if dense_from is None:
+        hashed, within = thin_hash, "h % 3000"
+    else:
+        hashed = f"cityHash64(m, d, slot, r, k, {salt})"
+        within = f"intDiv(r * 60, {per_slot}) * 60 + h % 60"
+    return f"""
+    SELECT number % {members} AS m, {first_day} + intDiv(number, {members}) % {days} AS d,
+        intDiv(number, {members * days}) % {HOURS_PER_DAY} AS slot,
+        intDiv(number, {members * days * HOURS_PER_DAY}) % {per_slot} AS r, intDiv(number, {unit}) AS k,
+        {hashed} AS h,
+        toDateTime64(toDateTime('{first.isoformat()} 00:00:00', 'UTC') + d * 86400 + (8 + (m % 3) + slot * 2) * 3600
+            + ({within}), 9, 'UTC') AS t
+    FROM numbers({unit * kinds})
+    WHERE cityHash64(m, d) % 100 < {ACTIVE_PERCENT}"""
+
+
+def _points_sql(first: date, days: int, members: int, dense_from: int | None = None) -> str:
+    """Thin: every kind of `_POINT_KINDS` once per active member-hour. Dense (from day index `dense_from`): every
+    kind but the session start once per active minute, its figures added to the thin ones."""
+    point_kinds = _POINT_KINDS if dense_from is None else [kind for kind in _POINT_KINDS if kind[1] != "session_start"]
+    kinds = len(point_kinds)
+    columns = list(zip(*point_kinds, strict=True))
     values = (
         "multiIf(" + ", ".join(f"k = {i}, {expr}" for i, expr in enumerate(columns[6][:-1])) + f", {columns[6][-1]})"
     )
-    total = members * days * HOURS_PER_DAY * kinds
+    per_slot = 1 if dense_from is None else MINUTES_PER_HOUR
+    digest = "cityHash64(m, d, slot)" if dense_from is None else "cityHash64(m, d, slot, r, 2)"
     return f"""
 INSERT INTO metric_points (time, start_time, received_at, organization_id, member, member_type, team, user_id,
     session_id, metric, unit, fact, value, temporality, cumulative, series_key, type, model, tool_name, decision,
@@ -68,42 +106,35 @@ SELECT t, t - 60, t, '{ORG}', concat('dev', toString(m), '@bench.example.com'), 
     {_array(list(columns[0]))}[k + 1], '', {_array(list(columns[1]))}[k + 1], {values}, 1, 0, cityHash64(m, k),
     {_array(list(columns[2]))}[k + 1], {_array(list(columns[5]))}[k + 1], {_array(list(columns[3]))}[k + 1],
     {_array(list(columns[4]))}[k + 1], '', '', 'main', '', 'vscode', '2.1.331', map('terminal.type', 'vscode'),
-    map('service.name', 'claude-code'), toFixedString(substring(reinterpretAsString(cityHash64(m, d, slot)), 1, 8) ||
+    map('service.name', 'claude-code'), toFixedString(substring(reinterpretAsString({digest}), 1, 8) ||
     '00000000', 16)
-FROM (
-    SELECT number % {members} AS m, intDiv(number, {members}) % {days} AS d,
-        intDiv(number, {members * days}) % {HOURS_PER_DAY} AS slot, intDiv(number, {members * days * HOURS_PER_DAY}) AS k,
-        cityHash64(m, d, slot) AS h,
-        toDateTime64(toDateTime('{first.isoformat()} 00:00:00', 'UTC') + d * 86400 + (8 + (m % 3) + slot * 2) * 3600
-            + (h % 3000), 9, 'UTC') AS t
-    FROM numbers({total})
-    WHERE cityHash64(m, d) % 100 < {ACTIVE_PERCENT}
+FROM ({_numbers(first, days, members, per_slot, kinds, dense_from, "cityHash64(m, d, slot)", 0)}
 )
 """
 
 
-def _events_sql(first: date, days: int, members: int) -> str:
+def _events_sql(first: date, days: int, members: int, dense_from: int | None = None) -> str:
+    """Thin: every event kind once per active member-hour. Dense (from day index `dense_from`): each kind
+    `EVENTS_PER_MINUTE` times per active minute."""
     kinds = len(_EVENT_KINDS)
-    total = members * days * HOURS_PER_DAY * kinds
+    per_slot = 1 if dense_from is None else MINUTES_PER_HOUR * EVENTS_PER_MINUTE
+    sequence = "slot * 10 + k" if dense_from is None else "1000 + (slot * 1000 + r) * 10 + k"
+    # A dense minute's events share their export's digest and their prompt's id, as a real export's do.
+    minute = f"intDiv(r, {EVENTS_PER_MINUTE})"
+    digest = "cityHash64(m, d, slot, 1)" if dense_from is None else f"cityHash64(m, d, slot, {minute}, 3)"
+    prompt = "hex(h)" if dense_from is None else f"hex(cityHash64(m, d, slot, {minute}))"
     return f"""
 INSERT INTO events (time, received_at, organization_id, member, member_type, team, user_id, session_id, event_name,
     prompt_id, sequence, model, tool_name, decision, source, success, cost_usd, duration_ms, input_tokens,
     output_tokens, cache_read_tokens, cache_creation_tokens, terminal_type, service_version, body, attributes,
     resource, request_digest)
 SELECT t, t, '{ORG}', concat('dev', toString(m), '@bench.example.com'), 'email', concat('team-', toString(m % 40)),
-    hex(cityHash64(m)), lower(hex(cityHash64(m, d))), {_array(_EVENT_KINDS)}[k + 1], hex(h), slot * 10 + k,
+    hex(cityHash64(m)), lower(hex(cityHash64(m, d))), {_array(_EVENT_KINDS)}[k + 1], {prompt}, {sequence},
     if(k = 1, 'claude-sonnet-4-5', ''), if(k >= 2, 'Edit', ''), if(k = 2, 'accept', ''), '', if(k = 3, 'true', ''),
     if(k = 1, (h % 1000) / 10000., 0), h % 9000, 0, 0, 0, 0, 'vscode', '2.1.331', '', map('event.sequence', '1'),
-    map('service.name', 'claude-code'), toFixedString(substring(reinterpretAsString(cityHash64(m, d, slot, 1)), 1, 8)
+    map('service.name', 'claude-code'), toFixedString(substring(reinterpretAsString({digest}), 1, 8)
     || '00000000', 16)
-FROM (
-    SELECT number % {members} AS m, intDiv(number, {members}) % {days} AS d,
-        intDiv(number, {members * days}) % {HOURS_PER_DAY} AS slot, intDiv(number, {members * days * HOURS_PER_DAY}) AS k,
-        cityHash64(m, d, slot, k) AS h,
-        toDateTime64(toDateTime('{first.isoformat()} 00:00:00', 'UTC') + d * 86400 + (8 + (m % 3) + slot * 2) * 3600
-            + (h % 3000), 9, 'UTC') AS t
-    FROM numbers({total})
-    WHERE cityHash64(m, d) % 100 < {ACTIVE_PERCENT}
+FROM ({_numbers(first, days, members, per_slot, kinds, dense_from, "cityHash64(m, d, slot, k)", 1)}
 )
 """
 
@@ -213,8 +244,8 @@ def _copy_back(
 
 MARKER = "bench-history.json"
 # Written into MARKER; a history of another generator is not reused (before 2, copied blocks repeated the base
-# block's session ids, so a year held the sessions of 28 days).
-GENERATOR = 2
+# block's session ids, so a year held the sessions of 28 days; before 3, no day had real density).
+GENERATOR = 3
 
 
 def generated(directory: Path) -> dict[str, Any] | None:
@@ -223,8 +254,8 @@ def generated(directory: Path) -> dict[str, Any] | None:
     if marker.exists():
         made = dict(json.loads(marker.read_text()))
         if made.get("generator") != GENERATOR:
-            raise SystemExit(f"{directory} holds a history of an older generator (sessions repeat across its 28-day "
-                             "blocks): remove it to generate it again")  # fmt: skip
+            raise SystemExit(f"{directory} holds a history of an older generator (generator {made.get('generator')}, "
+                             f"this one {GENERATOR}): remove it to generate it again")  # fmt: skip
         return made
     if directory.exists() and any(directory.iterdir()):
         raise SystemExit(f"{directory} holds no finished history ({MARKER} is missing): remove it or pick another")
@@ -235,7 +266,7 @@ def open_store(directory: Path):
     return create_store(ClickHouseConfig(dsn=f"chdb:///{directory}"))
 
 
-def generate(directory: Path, members: int, days: int, end: date, progress: bool = True):
+def generate(directory: Path, members: int, days: int, end: date, progress: bool = True, dense_days: int = DENSE_DAYS):
     """A fresh store in `directory` holding `days` days (ending at `end`) of `members` members.
 
     The last 28 days are generated as raw rows through the materialized views (as live ingest fills them);
@@ -243,14 +274,16 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     (a fraction of the time). Each copy gives its sessions ids of their own, as a real year has ~13 times the
     sessions of 28 days: the rollups of session ids are built from each copy's raw rows through their views'
     SELECTs, the others are copied too (`_CopyPlan`). Rollups are merged at the end (OPTIMIZE FINAL), the
-    state background merges reach shortly after ingest.
+    state background merges reach shortly after ingest. The last `dense_days` days are then brought to real
+    density through the views (after the copies, which stay thin).
     """
     directory.mkdir(parents=True, exist_ok=True)
     store = open_store(directory)
     base_days = min(days, BLOCK_DAYS)
     first = end - timedelta(days=base_days - 1)
     blocks = (days + BLOCK_DAYS - 1) // BLOCK_DAYS
-    steps = 2 + (blocks - 1) + 1
+    dense_days = min(dense_days, base_days)
+    steps = 2 + (blocks - 1) + (2 if dense_days else 0) + 1
     began = time.perf_counter()
 
     def tick(done: int, what: str) -> None:
@@ -261,8 +294,8 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     store.execute(_points_sql(first, base_days, members), settings={"max_insert_threads": 2})
     tick(1, "raw events through the materialized views")
     store.execute(_events_sql(first, base_days, members), settings={"max_insert_threads": 2})
+    plan = _copy_plan()
     if blocks > 1:
-        plan = _copy_plan()
         for table in RAW_TABLES:
             store.execute(f"CREATE TABLE IF NOT EXISTS {_STAGING.format(table=table)} AS {table}")
         # Detached while the copies are written: copied raw rows must not fill the rollups a second time.
@@ -286,6 +319,13 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
                 store.execute(f"ATTACH TABLE {view}")
             for table in RAW_TABLES:
                 store.execute(f"DROP TABLE IF EXISTS {_STAGING.format(table=table)}")
+    if dense_days:
+        dense_from = base_days - dense_days
+        tick(blocks + 1, f"the last {dense_days} days' points at real density")
+        store.execute(_points_sql(first, base_days, members, dense_from), settings={"max_insert_threads": 2})
+        tick(blocks + 2, f"the last {dense_days} days' events at real density")
+        store.execute(_events_sql(first, base_days, members, dense_from), settings={"max_insert_threads": 2})
+    if blocks > 1:
         for table in plan.rebuilt:
             store.execute(f"TRUNCATE TABLE {table}")
         for backfill in backfills(plan.rebuilt):
@@ -296,7 +336,7 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
     tick(steps, "done")
     seconds = time.perf_counter() - began
     made = {"members": members, "days": days, "end": end.isoformat(), "generate_s": round(seconds, 1),
-            "generator": GENERATOR}  # fmt: skip
+            "dense_days": dense_days, "generator": GENERATOR}  # fmt: skip
     (directory / MARKER).write_text(json.dumps(made))
     return store, seconds
 

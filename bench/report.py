@@ -205,7 +205,8 @@ def history_rows(scale: dict[str, Any] | None) -> list[str]:
 
     if scale:
         c = scale["counts"]
-        row(f"synthetic history ({scale['members']:,} members × {scale['days']} days)",
+        dense = scale.get("dense_days", 0)
+        row(f"synthetic history ({scale['members']:,} members × {scale['days']} days, the last {dense} at real density)",
             f"{c['metric_points']:,} points + {c['events']:,} events raw, {c['member_hourly']:,} member-hour rollup rows; "
             f"generated in {scale['generate_s']} s")  # fmt: skip
         if "summaries" in scale:

@@ -137,19 +137,22 @@ def latency(root: Path, background_items_per_s: float, seconds: float, probes: i
 # ------------------------------------------------------------------------------------------------ history
 
 
-def query_at_scale(root: Path, members: int, days: int, repeat: int, keep: Path | None = None) -> dict[str, Any]:
+def query_at_scale(
+    root: Path, members: int, days: int, repeat: int, dense_days: int, keep: Path | None = None
+) -> dict[str, Any]:
     """Generate the history (into `keep` when given, reused by the next run of the same size) and time its views."""
     directory = keep or root / "history"
     made = history.generated(directory)
-    if made and (made["members"], made["days"]) != (members, days):
-        raise SystemExit(f"{directory} holds {made['members']} members × {made['days']} days, not this run's size")
+    if made and (made["members"], made["days"], made["dense_days"]) != (members, days, dense_days):
+        raise SystemExit(f"{directory} holds {made['members']} members × {made['days']} days, the last "
+                         f"{made['dense_days']} at real density: not this run's size")  # fmt: skip
     if made:
         end = datetime.fromisoformat(made["end"]).date()
         seconds = made["generate_s"]
         store = history.open_store(directory)  # applies any newer migration, backfills included
     else:
         end = datetime.now(UTC).date()
-        store, seconds = history.generate(directory, members, days, end)
+        store, seconds = history.generate(directory, members, days, end, dense_days=dense_days)
     try:
         counts = history.counts(store)
         # The day summaries the collector keeps current after commits (none yet for a new history).
@@ -159,7 +162,7 @@ def query_at_scale(root: Path, members: int, days: int, repeat: int, keep: Path 
         timings = views.time_views(store, end, repeat=repeat)
     finally:
         store.close()
-    return {"members": members, "days": days, "generate_s": round(seconds, 1), "counts": counts,
+    return {"members": members, "days": days, "dense_days": dense_days, "generate_s": round(seconds, 1), "counts": counts,
             "summaries": {"days": refreshed.days, "seconds": round(refreshed.seconds, 1)},
             "timings": [{"name": t.name, "view_p50_ms": round(t.view_p50_ms, 1), "raw_p50_ms": round(t.raw_p50_ms, 1),
                          "ratio": round(t.ratio, 1), "rows": t.rows} for t in timings]}  # fmt: skip
@@ -199,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": "quick" if quick else "full", "cores": os.cpu_count() or 1, "cpu": cpu,
                                "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
     scale = 0.25 if quick else 1.0
-    history_size = (2_000, 28, 5) if quick else (10_000, 364, 9)  # members, days, runs per query
+    # members, days, runs per query, the last days at real density (quick: one, to stay under 2 minutes)
+    history_size = (2_000, 28, 5, 1) if quick else (10_000, 364, 9, history.DENSE_DAYS)
     if arguments.only_queries:
         with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
             log("query speed at scale")

@@ -1,5 +1,6 @@
 """The bench's generated history (bench/history.py) holds what its rollups say: the read API over it gives the
-figures of a scan of its raw rows, and each copied 28-day block has sessions of its own, as a real year does."""
+figures of a scan of its raw rows, each copied 28-day block has sessions of its own, as a real year does, and
+its last days hold real density."""
 
 from __future__ import annotations
 
@@ -75,6 +76,34 @@ def test_the_day_summaries_of_the_history_give_the_figures_of_its_raw_rows(store
         totals = readmodels.analytics(store, start, END)["totals"]
         raw = _raw(store, views.RAW_ANALYTICS_TOTALS, start, END)[0]
         assert (totals["active_users"], totals["sessions"]) == (raw[5], raw[6]), start
+
+
+def test_the_last_days_hold_real_density_in_the_thin_days_members_hours_and_sessions(store) -> None:
+    dense_first = END - timedelta(days=history.DENSE_DAYS - 1)
+    thin_day, dense_day = dense_first - timedelta(days=1), dense_first
+    points_per_hour = len(history._POINT_KINDS)
+    events_per_hour = len(history._EVENT_KINDS)
+    for day, per_active_hour in (
+        (thin_day, points_per_hour + events_per_hour),
+        # 13 points a minute (no second session start) and 4 events of each of 4 kinds: 29 rows a minute.
+        (dense_day, points_per_hour + events_per_hour + 60 * (points_per_hour - 1 + 4 * events_per_hour)),
+    ):
+        lower, upper = readmodels.day_bounds(day, day)
+        rows, hours = store.select(
+            "SELECT count(), uniqExact(member, toStartOfHour(time)) FROM (SELECT member, time FROM metric_points "
+            "WHERE time >= {start:DateTime64(9)} AND time < {end:DateTime64(9)} UNION ALL SELECT member, time FROM "
+            "events WHERE time >= {start:DateTime64(9)} AND time < {end:DateTime64(9)})",
+            {"start": lower, "end": upper},
+        )[0]
+        assert hours > 0 and rows == hours * per_active_hour, day
+        # Denser, not wider: one session per active member-day and 3 active hours each, as on every thin day.
+        totals = _raw(store, views.RAW_ANALYTICS_TOTALS, day, day)[0]
+        assert totals[5] == totals[6] == hours // history.HOURS_PER_DAY, day
+        session_hours = store.select(
+            "SELECT count() FROM session_hourly FINAL WHERE hour >= {start:DateTime} AND hour < {end:DateTime}",
+            {"start": lower, "end": upper},
+        )[0][0]
+        assert session_hours == hours, day
 
 
 def test_a_month_of_the_team_view_equals_a_scan_of_its_raw_rows(store) -> None:
