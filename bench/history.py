@@ -321,9 +321,10 @@ def generate(directory: Path, members: int, days: int, end: date, progress: bool
                 store.execute(f"DROP TABLE IF EXISTS {_STAGING.format(table=table)}")
     if dense_days:
         dense_from = base_days - dense_days
-        tick(blocks + 1, f"the last {dense_days} days' points at real density")
+        last = f"the last {dense_days} day{'s' if dense_days > 1 else ''}"
+        tick(blocks + 1, f"points at real density ({last})")
         store.execute(_points_sql(first, base_days, members, dense_from), settings={"max_insert_threads": 2})
-        tick(blocks + 2, f"the last {dense_days} days' events at real density")
+        tick(blocks + 2, f"events at real density ({last})")
         store.execute(_events_sql(first, base_days, members, dense_from), settings={"max_insert_threads": 2})
     if blocks > 1:
         for table in plan.rebuilt:

@@ -5,6 +5,7 @@ figures computed by scanning its raw tables.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
@@ -14,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bench import history
+from bench.common import log
 from console import readmodels
 from exporters.clickhouse.summaries import ALL_ORGANIZATIONS, COLUMNS, KINDS, NEVER, DaySummaries
 from pdata.day_summaries import WINDOW_DAYS, DaySummary
@@ -82,8 +84,15 @@ class Timing:
         return self.raw_p50_ms / self.view_p50_ms if self.view_p50_ms else float("nan")
 
 
+def _shown(timing: Timing) -> Timing:
+    """`timing`, logged as it is taken: the raw scans of a full-size history take minutes in all."""
+    raw = "" if math.isnan(timing.raw_p50_ms) else f", raw scan {timing.raw_p50_ms:.0f} ms"
+    log(f"query {timing.name}: {timing.view_p50_ms:.1f} ms{raw}")
+    return timing
+
+
 # A raw scan whose warm-up takes this long is timed once: at ≥ 100× any view's 50 ms goal, run-to-run noise
-# cannot move it across the 20× goal, and the scans of the real-density days take tens of seconds each.
+# cannot move it across the 20× goal, and the scans of the real-density days take seconds to a minute each.
 SLOW_SCAN_MS = 5_000.0
 
 
@@ -136,11 +145,11 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
         view_ms, value = _p50(view, repeat)
         raw_ms, _ = _p50(scan, max(3, repeat // 2), once_over_ms=SLOW_SCAN_MS)
         rows = len(value["days"]) if isinstance(value, dict) and "days" in value else len(value.get("members", []))
-        timings.append(Timing(name, view_ms, raw_ms, rows))
+        timings.append(_shown(Timing(name, view_ms, raw_ms, rows)))
     timings.extend(time_with_today_changed(store, start365, end, repeat))
     for name, sql in (extra_queries or {}).items():
         view_ms, value = _p50(lambda sql=sql: store.select(sql), repeat)
-        timings.append(Timing(name, view_ms, float("nan"), len(value)))
+        timings.append(_shown(Timing(name, view_ms, float("nan"), len(value))))
     # Grafana's "now": the end of the history's last day, or the current time when that day is today.
     now = min(datetime.now(UTC), datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1))
     timings.extend(time_dashboards(store, now, repeat))
@@ -169,7 +178,7 @@ def time_with_today_changed(store, start: date, end: date, repeat: int = 7) -> l
             refresh()
             change()
             view_ms, value = _p50(lambda: readmodels.analytics(store, start, end), repeat)
-            timings.append(Timing(name, view_ms, float("nan"), len(value["days"])))
+            timings.append(_shown(Timing(name, view_ms, float("nan"), len(value["days"]))))
     finally:
         _mark_behind(store, end, STALE)
         refresh()
@@ -256,5 +265,5 @@ def time_dashboards(store, now: datetime, repeat: int = 7) -> list[Timing]:
         raw_ms = float("nan")
         if raw_sql != sql:
             raw_ms, _ = _p50(lambda raw_sql=raw_sql: store.select(raw_sql), max(3, repeat // 2), SLOW_SCAN_MS)
-        timings.append(Timing(f"dashboard {name}", view_ms, raw_ms, len(value)))
+        timings.append(_shown(Timing(f"dashboard {name}", view_ms, raw_ms, len(value))))
     return timings
