@@ -6,7 +6,7 @@ view and every dashboard query on it.
 
 Density (stated in the table): per active member-hour one point per fact kind (as if each developer
 exported once an hour) and a few events. Real clients send ~29 points+records per active minute (the load
-generator's developer, shaped on captured Claude Code traffic), ~100× that. So the last `dense_days` days (the
+generator's developer, shaped on captured Claude Code traffic), ~100× as many. So the last `dense_days` days (the
 dashboards' default range, 7) also get the rest of a real hour's rows: per active minute one point of every fact
 kind but the session start and four events of each kind, in the same member-hours and sessions. Every raw scan
 of a panel then reads real density; one over a longer range reads thin days before it, a lower bound.
