@@ -156,6 +156,7 @@ ROLLUPS = {
     "tool_decisions_team_hourly": "hour",
     "session_hourly": "hour",
     "model_team_hourly": "hour",
+    "event_calls_5m": "bucket",
     "team_daily": "day",
     "org_daily_all_teams": "day",
     "member_daily": "day",

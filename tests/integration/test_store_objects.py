@@ -15,6 +15,8 @@ def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHou
         ("day_rows_from_session_days", "MaterializedView"),
         ("day_summaries", "ReplacingMergeTree"),
         ("day_summary_ids", "ReplacingMergeTree"),
+        ("event_calls_5m", "AggregatingMergeTree"),
+        ("event_calls_5m_from_events", "MaterializedView"),
         ("events", "MergeTree"),
         ("member_daily", "AggregatingMergeTree"),
         ("member_daily_from_events", "MaterializedView"),

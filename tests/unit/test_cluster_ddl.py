@@ -36,6 +36,7 @@ TABLES = {
     "day_summaries": ("ReplacingMergeTree", "cityHash64(organization_id)"),
     "team_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_summary_ids": ("ReplacingMergeTree", "cityHash64(organization_id)"),
+    "event_calls_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 # Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
 ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
@@ -74,10 +75,12 @@ VIEWS = {
     "session_days_from_hourly": ("session_days", "session_hourly"),
     "day_rows_from_session_days": ("day_rows", "session_days"),
     "day_rows_from_member_daily": ("day_rows", "member_daily"),
+    # the API and tool panels' counts from the raw events, by team and model or tool (0013)
+    "event_calls_5m_from_events": ("event_calls_5m", "events"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
              "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows", "team_daily", "org_monthly",
-             "org_daily_all_teams")  # fmt: skip
+             "org_daily_all_teams", "event_calls_5m")  # fmt: skip
 # 0010 and 0011: views dropped, tables emptied before they are filled again, org_daily dropped.
 DROPS = (
     "DROP VIEW IF EXISTS org_daily_from_points ON CLUSTER `analytics`",

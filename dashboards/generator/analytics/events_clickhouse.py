@@ -13,6 +13,9 @@ from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
 # --- Claude Code Analytics: API and tools from the events table (ClickHouse) ----------------------------------
 
 EVENTS_FILTER = f"$__timeFilter(events.time)\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
+# The counts are read from event_calls_5m (migration 0013), keyed by the start of each five minutes (UTC): a range
+# that starts mid-bucket keeps its first, as the hourly rollups keep their first hour.
+CALLS_FILTER = f"bucket >= toStartOfFiveMinutes($__fromTime) AND bucket <= $__toTime\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
 
 
 def api_events_series(events: str, *columns: str) -> str:
@@ -35,14 +38,19 @@ def api_requests_clickhouse() -> dict[str, Any]:
         "API requests and errors",
         [
             ch(
-                api_events_series(
-                    "event_name IN ('api_request', 'api_error')",
-                    "countIf(event_name = 'api_request') AS \"API requests\"",
-                    "countIf(event_name = 'api_error') AS \"API errors\"",
-                )
+                f"""
+SELECT $__timeInterval(bucket) AS time,
+       sumIf(events, event_name = 'api_request') AS "API requests",
+       sumIf(events, event_name = 'api_error') AS "API errors"
+FROM event_calls_5m
+WHERE {CALLS_FILTER}
+  AND {SQL_MODEL}
+  AND event_name IN ('api_request', 'api_error')
+GROUP BY time
+ORDER BY time"""
             )
         ],
-        "Claude Code's api_request and api_error events per interval.",
+        "Claude Code's api_request and api_error events per interval, counted per five minutes.",
         right=["API errors"],
         interval="5m",
     )
@@ -52,15 +60,15 @@ def api_error_ratio_clickhouse() -> dict[str, Any]:
     return ratio_stat(
         "API error ratio",
         f"""
-SELECT countIf(event_name = 'api_error') AS "API errors",
-       countIf(event_name = 'api_request') AS "API requests",
-       if(count() = 0, NULL, countIf(event_name = 'api_error') / count()) AS "API error ratio"
-FROM events
-WHERE {EVENTS_FILTER}
+SELECT sumIf(events, event_name = 'api_error') AS "API errors",
+       sumIf(events, event_name = 'api_request') AS "API requests",
+       if(sum(events) = 0, NULL, sumIf(events, event_name = 'api_error') / sum(events)) AS "API error ratio"
+FROM event_calls_5m
+WHERE {CALLS_FILTER}
   AND {SQL_MODEL}
   AND event_name IN ('api_request', 'api_error')""",
-        "api_error events / (api_request + api_error events) over the time range. Amber from 1 %, red from the "
-        "alert's threshold.",
+        "api_error events / (api_request + api_error events) over the time range, in whole five minutes. Amber "
+        "from 1 %, red from the alert's threshold.",
         API_ERROR_COLOURS,
     )
 
@@ -93,19 +101,20 @@ def tool_success_clickhouse() -> dict[str, Any]:
             ch(
                 f"""
 SELECT tool_name AS "Tool",
-       count() AS "Results",
-       countIf(success = 'true') AS "Succeeded",
-       countIf(success = 'true') / count() AS "Success rate",
-       avg(duration_ms) AS "Mean duration"
-FROM events
-WHERE {EVENTS_FILTER}
+       sum(events) AS "Results",
+       sum(succeeded) AS "Succeeded",
+       sum(succeeded) / sum(events) AS "Success rate",
+       sum(duration_ms) / sum(events) AS "Mean duration"
+FROM event_calls_5m
+WHERE {CALLS_FILTER}
   AND event_name = 'tool_result'
 GROUP BY tool_name
 ORDER BY tool_name""",
                 table=True,
             )
         ],
-        "tool_result events per tool (MCP tools as mcp__<server>__<tool>): how many succeeded, mean duration.",
+        "tool_result events per tool (MCP tools as mcp__<server>__<tool>) over the time range, in whole five "
+        "minutes: how many succeeded, mean duration.",
         defaults={"custom": {"align": "auto"}},
         units={"Results": COUNT, "Succeeded": COUNT, "Success rate": PERCENT, "Mean duration": MILLISECONDS},
     )
