@@ -1,5 +1,6 @@
-"""API requests, errors, latency and tool results from the ClickHouse events table, with the most recent
-failures (never their messages or parameters)."""
+"""API requests, errors, latency and tool results from ClickHouse: the counts from their five-minute rollup
+(event_calls_5m), the latency and the most recent failures from the events table (never their messages or
+parameters)."""
 
 from __future__ import annotations
 
@@ -183,7 +184,8 @@ LIMIT {EVENT_ROWS}""",
 
 
 def events_panels_clickhouse(layout: Layout) -> list[dict[str, Any]]:
-    """API and tool health: exact from the events table, with status classes and tool calls from Prometheus."""
+    """API and tool health: exact from the events and their five-minute counts, with status classes and tool calls
+    from Prometheus."""
     return [
         layout.row("API and tools (ClickHouse events, Prometheus events counter)"),
         layout.place(api_requests_clickhouse(), 8, 8),

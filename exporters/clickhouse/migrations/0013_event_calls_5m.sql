@@ -1,6 +1,6 @@
 -- Counts of the events the dashboards' API and tool panels show, which otherwise read every api_request,
 -- api_error and tool_result event of their range (at real density ~35 M api_request events in a week of
--- 10 000 developers, 300–650 ms per panel: bench/README.md, "Real density"):
+-- 10 000 developers, 290–630 ms per panel: bench/README.md, "Real density"):
 --   event_calls_5m  per organization, event name, five minutes, team, model and tool (api_request, api_error and
 --                   tool_result events only): events, successful ones (success = 'true'), Σ duration_ms.
 -- Five minutes, the API panels' smallest interval, so their series keep it; keyed by the panels' filters, not by
