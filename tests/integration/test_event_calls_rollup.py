@@ -14,37 +14,17 @@ import pytest
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.clickhouse.migrations import load_migrations
 from pdata import LogEvent
-from tests.dashboards.grafana import ALL, TimeRange, Variables
+from tests.dashboards.grafana import TimeRange
+from tests.integration.test_model_rollup import ALICE, BOB, OPUS, RED, SONNET, SONNET_ONLY, _api, _ns
 from tests.integration.test_session_rollup import _rows
 from tests.integration.test_views_semantics import write
 from tests.support.schema import store_at_migration
 
-OPUS, SONNET = "claude-opus-4-6", "claude-sonnet-4-5"
-EVERYTHING = Variables({"organization": ALL, "team": ALL, "model": ALL})
-RED = Variables({"organization": ALL, "team": ["red"], "model": ALL})
-SONNET_ONLY = Variables({"organization": ALL, "team": ALL, "model": [SONNET]})
 REQUESTS, RATIO, TOOLS = "API requests and errors", "API error ratio", "Tool success rate"
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
     return datetime(2026, 3, 10, hour, minute, second, tzinfo=UTC)
-
-
-def _ns(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000_000
-
-
-def _who(member: str, team: str) -> dict[str, str]:
-    return {"user.email": member, "user.id": member, "team.id": team, "session.id": f"s-{member}"}
-
-
-ALICE = _who("alice@example.com", "red")
-BOB = _who("bob@example.com", "blue")
-
-
-def _api(name: str, moment: datetime, who: dict[str, str], model: str, duration_ms: float = 0.0) -> LogEvent:
-    attributes = {**who, "model": model, "duration_ms": str(duration_ms)}
-    return LogEvent(_ns(moment), name, f"claude_code.{name}", attributes, {})
 
 
 def _tool(moment: datetime, who: dict[str, str], tool: str, success: bool, duration_ms: float) -> LogEvent:
