@@ -157,6 +157,8 @@ ROLLUPS = {
     "session_hourly": "hour",
     "model_team_hourly": "hour",
     "event_calls_5m": "bucket",
+    "api_latency_5m": "bucket",
+    "api_latency_team_5m": "bucket",
     "team_daily": "day",
     "org_daily_all_teams": "day",
     "member_daily": "day",
@@ -355,13 +357,19 @@ def _migrations() -> list[str]:
 
 def materialized_selects() -> dict[str, list[str]]:
     """rollup table → the SELECTs of the materialized views that fill it (from the raw tables or a rollup): the
-    views the migrations leave, each as last created (a later migration may drop one and create it again)."""
+    views the migrations leave, each as last created or modified (a later migration may drop one and create it
+    again, or replace its query)."""
     views: dict[str, tuple[str, str]] = {}
-    pattern = r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\s*(SELECT[^;]+);|DROP VIEW IF EXISTS (\w+);"
+    pattern = (
+        r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\s*(SELECT[^;]+);|DROP VIEW IF EXISTS (\w+);"
+        r"|ALTER TABLE (\w+) MODIFY QUERY\s*(SELECT[^;]+);"
+    )
     for text in _migrations():
         for match in re.finditer(pattern, text):
             if match.group(4):
                 views.pop(match.group(4), None)
+            elif match.group(5):
+                views[match.group(5)] = (views[match.group(5)][0], match.group(6).strip())
             else:
                 views[match.group(1)] = (match.group(2), match.group(3).strip())
     selects: dict[str, list[str]] = {}

@@ -8,6 +8,8 @@ With `storage.cluster` set, every statement of migrations/ (and control.sql) is 
 | `CREATE MATERIALIZED VIEW [IF NOT EXISTS] v TO t AS SELECT … FROM s …` | `CREATE MATERIALIZED VIEW IF NOT EXISTS v ON CLUSTER c TO t_local AS SELECT … FROM s_local …` |
 | `INSERT INTO t SELECT … FROM s …` | unchanged: run once, through the Distributed tables (with `distributed_foreground_insert=1`) |
 | `ALTER TABLE t ADD INDEX [IF NOT EXISTS] …` | `ALTER TABLE t_local ON CLUSTER c ADD INDEX IF NOT EXISTS …` (the rows, hence the skip indexes, are in the local tables) |
+| `ALTER TABLE t DROP COLUMN IF EXISTS x` | `ALTER TABLE t ON CLUSTER c DROP COLUMN IF EXISTS x` and `ALTER TABLE t_local ON CLUSTER c DROP COLUMN IF EXISTS x` (the Distributed table first: nothing reads through it a column the local tables lost) |
+| `ALTER TABLE v MODIFY QUERY SELECT … FROM s …` | `ALTER TABLE v ON CLUSTER c MODIFY QUERY SELECT … FROM s_local …` (a view's query replaced in one statement: no insert meets the view missing) |
 | `DROP VIEW IF EXISTS v` | `DROP VIEW IF EXISTS v ON CLUSTER c` |
 | `TRUNCATE TABLE t` | `TRUNCATE TABLE IF EXISTS t_local ON CLUSTER c` |
 | `DROP TABLE IF EXISTS t` | `DROP TABLE IF EXISTS t ON CLUSTER c` and `DROP TABLE IF EXISTS t_local ON CLUSTER c SYNC` |
@@ -47,6 +49,12 @@ _INSERT = re.compile(r"^INSERT\s+INTO\s+\w+", re.IGNORECASE)
 _ADD_INDEX = re.compile(
     r"^ALTER\s+TABLE\s+(?P<name>\w+)\s+ADD\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<index>.*)$",
     re.IGNORECASE | re.DOTALL,
+)
+_DROP_COLUMN = re.compile(
+    r"^ALTER\s+TABLE\s+(?P<name>\w+)\s+DROP\s+COLUMN\s+IF\s+EXISTS\s+(?P<column>\w+)$", re.IGNORECASE
+)
+_MODIFY_QUERY = re.compile(
+    r"^ALTER\s+TABLE\s+(?P<name>\w+)\s+MODIFY\s+QUERY\s+(?P<select>SELECT\b.*)$", re.IGNORECASE | re.DOTALL
 )
 _DROP_VIEW = re.compile(r"^DROP\s+VIEW\s+IF\s+EXISTS\s+(?P<name>\w+)$", re.IGNORECASE)
 _TRUNCATE = re.compile(r"^TRUNCATE\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<name>\w+)$", re.IGNORECASE)
@@ -94,12 +102,18 @@ def _render_table(match: re.Match[str], cluster: str) -> list[str]:
     ]
 
 
-def _render_view(match: re.Match[str], cluster: str, tables: set[str]) -> str:
+def _local_select(select: str, tables: set[str]) -> str:
+    """A view's SELECT reading the local tables: each shard's view sees the rows inserted on that shard."""
+
     def local(found: re.Match[str]) -> str:
         table = found.group("table")
         return f"{found.group('keyword')} {table + LOCAL_SUFFIX if table in tables else table}"
 
-    select = _TABLE_AFTER.sub(local, match.group("select"))
+    return _TABLE_AFTER.sub(local, select)
+
+
+def _render_view(match: re.Match[str], cluster: str, tables: set[str]) -> str:
+    select = _local_select(match.group("select"), tables)
     target = match.group("target") + (LOCAL_SUFFIX if match.group("target") in tables else "")
     return (
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {match.group('name')} {_on_cluster(cluster)} TO {target} AS\n{select}"
@@ -125,6 +139,15 @@ def render(statements: list[str], cluster: str, known_tables: Iterable[str] = ()
             rendered.append(
                 f"ALTER TABLE {local} {_on_cluster(cluster)} ADD INDEX IF NOT EXISTS {index.group('index')}"
             )
+        elif (dropped_column := _DROP_COLUMN.match(text)) and dropped_column.group("name") in tables:
+            name, column = dropped_column.group("name"), dropped_column.group("column")
+            rendered += [
+                f"ALTER TABLE {name} {_on_cluster(cluster)} DROP COLUMN IF EXISTS {column}",
+                f"ALTER TABLE {name + LOCAL_SUFFIX} {_on_cluster(cluster)} DROP COLUMN IF EXISTS {column}",
+            ]
+        elif modified := _MODIFY_QUERY.match(text):
+            select = _local_select(modified.group("select"), tables)
+            rendered.append(f"ALTER TABLE {modified.group('name')} {_on_cluster(cluster)} MODIFY QUERY\n{select}")
         elif view := _DROP_VIEW.match(text):
             rendered.append(f"DROP VIEW IF EXISTS {view.group('name')} {_on_cluster(cluster)}")
         elif (truncate := _TRUNCATE.match(text)) and truncate.group("name") in tables:

@@ -164,11 +164,11 @@ def test_three_collectors_upgrading_at_once_migrate_once_and_leave_the_same_sche
                  "0006_session_hourly.sql", "0007_model_team_hourly.sql",
                  "0008_org_daily_all_teams.sql", "0009_session_days_and_day_summaries.sql", "0010_team_daily.sql",
                  "0011_drop_org_daily.sql", "0012_day_summary_ids.sql",
-                 "0013_event_calls_5m.sql"]
+                 "0013_event_calls_5m.sql", "0014_api_latency_5m.sql"]
     ]  # fmt: skip
 
     versions = [row[0] for row in raw.query("SELECT version FROM schema_migrations ORDER BY version").result_rows]
-    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
     claims = raw.query("SELECT attempt, countIf(kind = 'claim'), countIf(kind = 'released') "
                        "FROM schema_migrations_lock GROUP BY attempt ORDER BY attempt").result_rows  # fmt: skip
     assert claims == [(1, 1, 1)]  # one claim kept of however many were made, then released
@@ -271,9 +271,9 @@ def test_every_rendered_cluster_statement_parses_with_the_engines_parser(
             text = ast if isinstance(ast, str) else "\n".join(ast)
             engines += [line.split()[1] for line in text.splitlines()
                         if line.strip().startswith("Function ") and line.split()[1].endswith(("MergeTree", "Distributed"))]  # fmt: skip
-    assert engines.count("Distributed") == 23  # org_daily's among them, made by 0003 and dropped by 0011
+    assert engines.count("Distributed") == 25  # org_daily's among them, made by 0003 and dropped by 0011
     assert engines.count("ReplicatedMergeTree") == 4
-    assert engines.count("ReplicatedAggregatingMergeTree") == 17
+    assert engines.count("ReplicatedAggregatingMergeTree") == 19
     assert engines.count("ReplicatedReplacingMergeTree") == 2
     assert not [engine for engine in engines if engine in ("MergeTree", "AggregatingMergeTree")]
 
@@ -378,7 +378,7 @@ def test_fsync_is_a_table_setting_and_ingest_works_with_it(path: str, dsn: str, 
         finally:
             connection.close()
     tables = {name: text for name, text in definitions.items() if "MergeTree" in text}
-    assert len(tables) == 22
+    assert len(tables) == 24
     assert all("fsync_after_insert = 1, fsync_part_directory = 1" in text for text in tables.values())
 
 

@@ -1,7 +1,7 @@
-"""The dashboards' Model comparison reads the per-model rollup (model_team_hourly, migration 0007): its figures must
-be those of the facts themselves and of the raw tables over the same whole hours (exact latency percentiles
-included), also on a store whose rollup was backfilled by the migration from the rows it already held. On the
-real engine (chDB), with the committed dashboards' SQL."""
+"""The dashboards' Model comparison reads the per-model rollup (model_team_hourly, migration 0007) and the API latency
+rollups (0014): its figures must be those of the facts themselves and of the raw tables over the same whole hours
+(the latency percentiles to within the sketches' 1 %), also on a store whose rollups were backfilled by the
+migrations from the rows it already held. On the real engine (chDB), with the committed dashboards' SQL."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.dashboards.grafana import ALL, TimeRange, Variables
 from tests.integration.test_session_rollup import _rows
 from tests.integration.test_views_semantics import LINES, metric, write
 from tests.support.schema import store_at_migration
+from tests.support.sketch import Sketched, within_sketch
 
 COST = "claude_code.cost.usage"
 TOKENS = "claude_code.token.usage"
@@ -93,8 +94,9 @@ def write_models(store: ClickHouseStore) -> None:
 
 # Model, cost, tokens, USD per 1K tokens, cache hit ratio, API requests, API error ratio, latency p50 and p95,
 # accepted lines over March 10 and 11.
-OPUS_ROW = (OPUS, 0.75, 1550.0, 0.75 / 1550 * 1000, 300 / 1350, 20, 1 / 21, 1200.0, 12000.0, 7.0)
-SONNET_ROW = (SONNET, 2.0, 800.0, 2.5, None, 4, 2 / 6, 700.0, 900.0, 12.0)
+OPUS_ROW = (OPUS, 0.75, 1550.0, 0.75 / 1550 * 1000, 300 / 1350, 20, 1 / 21, Sketched(1200), Sketched(12000), 7.0)
+SONNET_ROW = (SONNET, 2.0, 800.0, 2.5, None, 4, 2 / 6, Sketched(700), Sketched(900), 12.0)
+LATENCY = (7, 8)  # the columns of the percentiles
 TWO_DAYS = TimeRange(at(10, 0), at(11, 23, 59))
 
 # The panel's SQL before the rollup, on the raw tables alone: every raw point and event of the range grouped by
@@ -131,18 +133,27 @@ def _raw_models(store: ClickHouseStore, window: TimeRange, team: str = "") -> li
     start = window.start.replace(minute=0, second=0, microsecond=0)
     end = window.end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     bounds = {"start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None), "team": team}
-    return [tuple(row) for row in store.select(RAW_MODELS, bounds)]
+    rows = store.select(RAW_MODELS, bounds)
+    return [tuple(_sketched(value) if i in LATENCY else value for i, value in enumerate(row)) for row in rows]
+
+
+def _sketched(value: float | None) -> Sketched | None:
+    return None if value is None else Sketched(value)
 
 
 def _same(actual: list[tuple], expected: list[tuple]) -> bool:
-    """Row by row, value by value; floats to the last bits their different order of summation may change."""
+    """Row by row, value by value; floats to the last bits their different order of summation may change, the
+    percentiles to within the sketches' accuracy."""
     if len(actual) != len(expected):
         return False
     for row, wanted in zip(actual, expected, strict=True):
         if len(row) != len(wanted):
             return False
         for value, other in zip(row, wanted, strict=True):
-            if isinstance(value, float) and isinstance(other, float | int):
+            if isinstance(other, Sketched):
+                if not within_sketch(value, other):
+                    return False
+            elif isinstance(value, float) and isinstance(other, float | int):
                 if abs(value - other) > 1e-12 * max(1.0, abs(other)):
                     return False
             elif value != other:
@@ -167,7 +178,7 @@ def test_model_comparison_is_the_facts_and_the_raw_tables(store: ClickHouseStore
 
 def test_a_team_and_a_model_keep_their_rows(store: ClickHouseStore) -> None:
     # Red: Alice's Opus alone, 8 requests (100 200 500 500 800 1500 3000 12000): p50 the 5th, p95 the 8th.
-    red = [(OPUS, 0.75, 1550.0, 0.75 / 1550 * 1000, 300 / 1350, 8, 1 / 9, 800.0, 12000.0, 7.0)]
+    red = [(OPUS, 0.75, 1550.0, 0.75 / 1550 * 1000, 300 / 1350, 8, 1 / 9, Sketched(800), Sketched(12000), 7.0)]
     assert _same(_rows(store, PANEL, TWO_DAYS, RED), red)
     assert _same(_rows(store, PANEL, TWO_DAYS, RED), _raw_models(store, TWO_DAYS, "red"))
     assert _same(_rows(store, PANEL, TWO_DAYS, SONNET_ONLY), [SONNET_ROW])
@@ -179,8 +190,8 @@ def test_a_range_from_mid_hour_keeps_that_hour_and_ends_with_the_hour_of_its_end
     # the 14th), the error at 10:50, the lines at 11:20, spend and tokens at 10:05; Sonnet: 3 requests at 10:2x
     # (300 300 700), not the one at 9:59, nor the lines at 9:59:59, nor the errors and tokens at 12:00.
     window = TimeRange(at(10, 10, 20), at(10, 11, 25))
-    opus = (OPUS, 0.5, 1550.0, 0.5 / 1550 * 1000, 300 / 1350, 14, 1 / 15, 800.0, 12000.0, 7.0)
-    sonnet = (SONNET, 2.0, 0.0, None, None, 3, 0.0, 300.0, 700.0, 0.0)
+    opus = (OPUS, 0.5, 1550.0, 0.5 / 1550 * 1000, 300 / 1350, 14, 1 / 15, Sketched(800), Sketched(12000), 7.0)
+    sonnet = (SONNET, 2.0, 0.0, None, None, 3, 0.0, Sketched(300), Sketched(700), 0.0)
     rows = _rows(store, PANEL, window)
     assert _same(rows, [sonnet, opus]), rows
     assert _same(rows, _raw_models(store, window))
@@ -215,7 +226,7 @@ def test_the_migration_backfills_what_the_store_held_and_ingest_then_adds_once(t
                 _api("api_request", at(11, 9, 2), BOB, SONNET, 1100),
             ),
         )
-        sonnet = (SONNET, 3.5, 800.0, 3.5 / 800 * 1000, None, 6, 2 / 8, 700.0, 1100.0, 17.0)
+        sonnet = (SONNET, 3.5, 800.0, 3.5 / 800 * 1000, None, 6, 2 / 8, Sketched(700), Sketched(1100), 17.0)
         rows = _rows(upgraded, PANEL, TWO_DAYS)
         assert _same(rows, [sonnet, OPUS_ROW]), rows
         assert _same(rows, _raw_models(upgraded, TWO_DAYS))

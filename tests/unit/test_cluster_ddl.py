@@ -37,6 +37,8 @@ TABLES = {
     "team_daily": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "day_summary_ids": ("ReplacingMergeTree", "cityHash64(organization_id)"),
     "event_calls_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "api_latency_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
+    "api_latency_team_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 # Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
 ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
@@ -77,10 +79,20 @@ VIEWS = {
     "day_rows_from_member_daily": ("day_rows", "member_daily"),
     # the API and tool panels' counts from the raw events, by team and model or tool (0013)
     "event_calls_5m_from_events": ("event_calls_5m", "events"),
+    # the API latency sketches, of every team together and per team (0014)
+    "api_latency_5m_from_events": ("api_latency_5m", "events"),
+    "api_latency_team_5m_from_events": ("api_latency_team_5m", "events"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
              "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows", "team_daily", "org_monthly",
-             "org_daily_all_teams", "event_calls_5m")  # fmt: skip
+             "org_daily_all_teams", "event_calls_5m", "api_latency_5m", "api_latency_team_5m")  # fmt: skip
+# 0014: the per-model rollup's views stop collecting every duration, then that column is dropped, on the
+# Distributed table and on the local ones.
+MODIFIED_VIEWS = {"model_team_hourly_from_events": "events", "model_team_hourly_from_points": "metric_points"}
+DROPPED_COLUMNS = (
+    "ALTER TABLE model_team_hourly ON CLUSTER `analytics` DROP COLUMN IF EXISTS api_request_durations",
+    "ALTER TABLE model_team_hourly_local ON CLUSTER `analytics` DROP COLUMN IF EXISTS api_request_durations",
+)
 # 0010 and 0011: views dropped, tables emptied before they are filled again, org_daily dropped.
 DROPS = (
     "DROP VIEW IF EXISTS org_daily_from_points ON CLUSTER `analytics`",
@@ -170,11 +182,13 @@ def test_backfills_run_once_through_the_distributed_tables(rendered: list[str]) 
         + len(BACKFILLS)
         + len(INDEXES)
         + len(DROPS)
+        + len(MODIFIED_VIEWS)
+        + len(DROPPED_COLUMNS)
     )
 
 
 def test_skip_indexes_are_added_to_the_local_tables_on_the_cluster(rendered: list[str]) -> None:
-    alters = [s for s in rendered if s.startswith("ALTER")]
+    alters = [s for s in rendered if s.startswith("ALTER") and " ADD INDEX " in s]
     assert alters == [
         f"ALTER TABLE {table}_local ON CLUSTER `{CLUSTER}` ADD INDEX IF NOT EXISTS {name} {column} "
         "TYPE bloom_filter(0.01) GRANULARITY 1"
@@ -182,9 +196,25 @@ def test_skip_indexes_are_added_to_the_local_tables_on_the_cluster(rendered: lis
     ]
 
 
+def test_a_views_query_is_modified_on_the_cluster_reading_local_tables_before_a_column_is_dropped(
+    rendered: list[str],
+) -> None:
+    modified = [s for s in rendered if " MODIFY QUERY" in s]
+    assert [s.split()[2] for s in modified] == list(MODIFIED_VIEWS)
+    for statement, source in zip(modified, MODIFIED_VIEWS.values(), strict=True):
+        assert statement.startswith(f"ALTER TABLE {statement.split()[2]} ON CLUSTER `{CLUSTER}` MODIFY QUERY\nSELECT")
+        assert re.findall(r"\bFROM (\w+)", statement) == [f"{source}_local"]
+        assert "api_request_durations" not in statement
+    dropped = [s for s in rendered if " DROP COLUMN " in s]
+    assert dropped == list(DROPPED_COLUMNS)
+    assert max(rendered.index(s) for s in modified) < rendered.index(dropped[0])
+
+
 def test_a_statement_without_a_rule_is_refused_by_name() -> None:
     with pytest.raises(cluster.ClusterDdlError, match="no cluster rule for statement: ALTER TABLE metric_points"):
         cluster.render(["ALTER TABLE metric_points ADD COLUMN x UInt8"], CLUSTER)
+    with pytest.raises(cluster.ClusterDdlError, match="no cluster rule for statement: ALTER TABLE metric_points"):
+        cluster.render(["ALTER TABLE metric_points DROP COLUMN x"], CLUSTER)  # without IF EXISTS: not idempotent
     with pytest.raises(cluster.ClusterDdlError, match="must be letters"):
         cluster.render(["CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a"], "a cluster; DROP")
 

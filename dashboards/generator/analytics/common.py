@@ -1,10 +1,10 @@
-"""What several rows of the analytics dashboards share: the colours of the ratios, the sizes of the tables and
-the organization and team filter of the queries over the rollups."""
+"""What several rows of the analytics dashboards share: the colours of the ratios, the sizes of the tables, the
+organization and team filter of the queries over the rollups, and the rows of the API latency rollups."""
 
 from __future__ import annotations
 
 from generator.grafana import higher_is_better, lower_is_better
-from generator.vocabulary import DAYS, EDGE_HOURS, SQL_ORG, SQL_TEAM, t
+from generator.vocabulary import DAYS, EDGE_HOURS, SQL_MODEL, SQL_ORG, SQL_TEAM, t
 
 # --- colours of the ratios ------------------------------------------------------------------------------------
 # Fewer than half of the proposals accepted means the edits are mostly unwanted; 70 % is a healthy team.
@@ -36,3 +36,39 @@ def days_and_edge_hours(columns: str, daily: str = "team_daily", hourly: str = "
     SELECT {columns} FROM {hourly}
     WHERE {EDGE_HOURS}
       AND {CH_FILTER}"""
+
+
+# --- API latency (migration 0014) -----------------------------------------------------------------------------
+# Its rollups are keyed by the start of each five minutes (UTC). FIVE_MINUTES keeps the range's first five minutes
+# whole, as the hourly rollups keep their first hour; WHOLE_HOURS reads the same hours as HOURS does.
+FIVE_MINUTES = "bucket >= toStartOfFiveMinutes($__fromTime) AND bucket <= $__toTime"
+WHOLE_HOURS = "bucket >= toStartOfHour($__fromTime) AND bucket < toStartOfHour($__toTime) + 3600"
+# The plugin's $__conditionalAll is `1=1` when the variable's value is All and its first argument otherwise:
+# true when every team is selected.
+ALL_TEAMS = "$__conditionalAll(0 = 1, $team)"
+# [p50, p95] of the durations: the sketches hold them negated, read at 1 − p (0014 says why), within 1 % of the
+# exact percentiles.
+LATENCY_PERCENTILES = "arrayMap(v -> 0 - v, quantilesDDMerge(0.01, 0.5, 0.05)(negated_durations))"
+
+
+def api_latency_rows(buckets: str) -> str:
+    """The API latency rollups' rows in `buckets`, following the organization, team and model variables: every
+    team's rows together (api_latency_5m) when the team variable is All, the selected teams' own rows
+    (api_latency_team_5m) otherwise. Only one side of the UNION reads anything."""
+    columns = "bucket, model, requests, total_duration_ms, max_duration_ms, negated_durations"
+    return f"""(
+    SELECT {columns}
+    FROM api_latency_5m
+    WHERE {ALL_TEAMS}
+      AND {buckets}
+      AND {SQL_ORG}
+      AND {SQL_MODEL}
+    UNION ALL
+    SELECT {columns}
+    FROM api_latency_team_5m
+    WHERE NOT ({ALL_TEAMS})
+      AND {buckets}
+      AND {SQL_ORG}
+      AND {SQL_TEAM}
+      AND {SQL_MODEL}
+)"""

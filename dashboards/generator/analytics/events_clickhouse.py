@@ -1,12 +1,18 @@
 """API requests, errors, latency and tool results from ClickHouse: the counts from their five-minute rollup
-(event_calls_5m), the latency and the most recent failures from the events table (never their messages or
-parameters)."""
+(event_calls_5m), the latency from its own (api_latency_5m, api_latency_team_5m), the most recent failures from
+the events table (never their messages or parameters)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from generator.analytics.common import API_ERROR_COLOURS, EVENT_ROWS
+from generator.analytics.common import (
+    API_ERROR_COLOURS,
+    EVENT_ROWS,
+    FIVE_MINUTES,
+    LATENCY_PERCENTILES,
+    api_latency_rows,
+)
 from generator.analytics.events_prometheus import api_errors_by_status, mcp_tool_calls, tool_calls
 from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, bar_series, ch, panel, ratio_stat
 from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
@@ -16,22 +22,7 @@ from generator.vocabulary import SQL_MODEL, SQL_ORG, SQL_TEAM
 EVENTS_FILTER = f"$__timeFilter(events.time)\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
 # The counts are read from event_calls_5m (migration 0013), keyed by the start of each five minutes (UTC): a range
 # that starts mid-bucket keeps its first, as the hourly rollups keep their first hour.
-CALLS_FILTER = f"bucket >= toStartOfFiveMinutes($__fromTime) AND bucket <= $__toTime\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
-
-
-def api_events_series(events: str, *columns: str) -> str:
-    """A query of `columns` per interval over the API events that match `events`, following the organization,
-    team and model variables."""
-    column_lines = ",\n       ".join(columns)
-    return f"""
-SELECT $__timeInterval(events.time) AS time,
-       {column_lines}
-FROM events
-WHERE {EVENTS_FILTER}
-  AND {SQL_MODEL}
-  AND {events}
-GROUP BY time
-ORDER BY time"""
+CALLS_FILTER = f"{FIVE_MINUTES}\n  AND {SQL_ORG}\n  AND {SQL_TEAM}"
 
 
 def api_requests_clickhouse() -> dict[str, Any]:
@@ -80,15 +71,18 @@ def api_latency_clickhouse() -> dict[str, Any]:
         "API latency",
         [
             ch(
-                api_events_series(
-                    "event_name = 'api_request'",
-                    'avg(duration_ms) AS "Mean (ms)"',
-                    'quantileExact(0.95)(duration_ms) AS "p95 (ms)"',
-                    'max(duration_ms) AS "Max (ms)"',
-                )
+                f"""
+SELECT $__timeInterval(bucket) AS time,
+       sum(total_duration_ms) / sum(requests) AS "Mean (ms)",
+       {LATENCY_PERCENTILES}[2] AS "p95 (ms)",
+       max(max_duration_ms) AS "Max (ms)"
+FROM {api_latency_rows(FIVE_MINUTES)}
+GROUP BY time
+ORDER BY time"""
             )
         ],
-        "duration_ms of api_request events: mean, 95th percentile and maximum per interval.",
+        "duration_ms of api_request events per interval, in whole five minutes: the mean and the maximum exact, "
+        "the 95th percentile within 1 % (from a DDSketch per five minutes).",
         unit=MILLISECONDS,
         interval="5m",
     )
