@@ -3,7 +3,9 @@
 -- ~35 M requests in a week of 10 000 developers, 650–1 000 ms per panel (bench/README.md, "Real density"):
 --   api_latency_5m       per organization, five minutes (UTC) and model: api_request events, Σ and max of their
 --                        duration_ms, and a DDSketch of the durations (relative error ≤ 1 %).
---   api_latency_team_5m  the same per team, keyed by team first so that one team's rows are read alone.
+--   api_latency_team_5m  the same per team, keyed by team first so that one team's rows are read alone, in
+--                        granules of 128 rows: a granule's states are read whole, and in granules of the default
+--                        8 192 rows one team's week (~600 states) read ~40 teams' (43 against 9 ms).
 -- A DDSketch's quantile q of n values is the value of rank ⌊q × (n − 1)⌋ (from 0, smallest first), within 1 %.
 -- Kept over the negated durations and read at q = 1 − p, it gives the duration of rank ⌈p × (n − 1)⌉, which for
 -- p = 0.5 and p = 0.95 is always quantileExact's rank ⌊p × n⌋: the panels' percentiles are the exact ones to
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS api_latency_team_5m
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (organization_id, team, bucket, model);
+ORDER BY (organization_id, team, bucket, model)
+SETTINGS index_granularity = 128;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS api_latency_5m_from_events TO api_latency_5m AS
 SELECT
