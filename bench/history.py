@@ -158,7 +158,6 @@ ROLLUPS = {
     "model_team_hourly": "hour",
     "event_calls_5m": "bucket",
     "api_latency_5m": "bucket",
-    "api_latency_team_5m": "bucket",
     "team_daily": "day",
     "org_daily_all_teams": "day",
     "member_daily": "day",

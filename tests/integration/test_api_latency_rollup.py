@@ -1,6 +1,6 @@
-"""The dashboards' API latency and Model comparison read the latency of API requests from its five-minute rollups
-(api_latency_5m, api_latency_team_5m, migration 0014): mean and maximum exact, the percentiles those of the
-requests to within the sketches' 1 %, per team and model, also on a store whose rollups were backfilled by the
+"""The dashboards' API latency and Model comparison read the latency of API requests from its five-minute rollup
+(api_latency_5m, migration 0014): mean and maximum exact, the percentiles those of the requests to within the
+sketches' 1 %, for every team together and per team and model, also on a store whose rollup was backfilled by the
 migration from the events it already held. On the real engine (chDB), with the committed dashboards' SQL."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.clickhouse.migrations import load_migrations
 from tests.dashboards.grafana import ALL, TimeRange, Variables
-from tests.integration.test_model_rollup import ALICE, BOB, OPUS, RED, SONNET, SONNET_ONLY, _api, _same
+from tests.integration.test_model_rollup import ALICE, BOB, OPUS, RED, SONNET, SONNET_ONLY, _api, _same, _who
 from tests.integration.test_session_rollup import _rows
 from tests.integration.test_views_semantics import write
 from tests.support.schema import store_at_migration
@@ -95,7 +95,7 @@ def test_a_team_reads_its_own_rows_and_every_team_selected_reads_the_same_as_all
     red = _rows(store, LATENCY, ONE_QUARTER, RED)
     assert _same(red, RED_SERIES), red
     assert _same(red, _raw_series(store, at(10, 0), at(10, 15), team="red"))
-    # Both teams by name read the per-team rollup, All the one of every team together: the same figures.
+    # Both teams by name read the rollup's per-team rows, All its rows of every team together: the same figures.
     assert _same(_rows(store, LATENCY, ONE_QUARTER, RED_AND_BLUE), SERIES)
     # Model comparison's percentiles from the same rollups: red is Alice's Opus (400 800 1200), all teams add
     # Bob's Opus 900 (400 800 900 1200: p50 the 3rd, p95 the 4th) and his Sonnet (500 700 3000).
@@ -103,6 +103,21 @@ def test_a_team_reads_its_own_rows_and_every_team_selected_reads_the_same_as_all
     models = {row[0]: row[7:9] for row in _rows(store, MODELS, ONE_QUARTER, RED_AND_BLUE)}
     assert _same([models[OPUS], models[SONNET]], [(Sketched(900), Sketched(1200)), (Sketched(700), Sketched(3000))])
     assert _rows(store, MODELS, ONE_QUARTER, RED_AND_BLUE) == _rows(store, MODELS, ONE_QUARTER)
+
+
+def test_requests_without_a_team_are_in_every_teams_rows_and_their_own_not_in_a_teams(
+    store: ClickHouseStore,
+) -> None:
+    # Carol has no team (team ''): her request at 10:13 joins the bucket 10:10 of every team together, whose rows
+    # also have team '', but are told apart by all_teams.
+    write(store, events=(_api("api_request", at(10, 13), _who("carol@example.com", ""), OPUS, 1600),))
+    everyone = _rows(store, LATENCY, ONE_QUARTER)
+    assert _same(everyone, [*SERIES[:2], (at(10, 10), 1000.0, Sketched(1600), 1600.0)]), everyone
+    assert _same(_rows(store, LATENCY, ONE_QUARTER, RED), RED_SERIES)
+    # The rows of team '' alone hold her request only; those of every team together hold all eight.
+    rows = "SELECT sum(requests), max(max_duration_ms) FROM api_latency_5m WHERE all_teams = {all:UInt8} AND team = ''"
+    assert store.select(rows, {"all": 0}) == [(1, 1600.0)]
+    assert store.select(rows, {"all": 1}) == [(8, 3000.0)]
 
 
 def test_a_range_from_mid_five_minutes_keeps_them_whole(store: ClickHouseStore) -> None:
@@ -138,7 +153,7 @@ def test_many_requests_keep_their_percentiles_within_one_percent(tmp_path: Path)
 
 
 def test_the_migration_backfills_the_sketches_and_ingest_then_adds_once(tmp_path: Path) -> None:
-    """A store at migration 0013 holding the requests is upgraded: 0014 fills both rollups from its raw events,
+    """A store at migration 0013 holding the requests is upgraded: 0014 fills the rollup from its raw events,
     the per-model rollup loses its array of durations and keeps its counts, and what is written afterwards is
     counted once, by the materialized views."""
     dsn = f"chdb://{tmp_path / 'chdb'}"

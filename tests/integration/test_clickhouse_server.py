@@ -271,9 +271,9 @@ def test_every_rendered_cluster_statement_parses_with_the_engines_parser(
             text = ast if isinstance(ast, str) else "\n".join(ast)
             engines += [line.split()[1] for line in text.splitlines()
                         if line.strip().startswith("Function ") and line.split()[1].endswith(("MergeTree", "Distributed"))]  # fmt: skip
-    assert engines.count("Distributed") == 25  # org_daily's among them, made by 0003 and dropped by 0011
+    assert engines.count("Distributed") == 24  # org_daily's among them, made by 0003 and dropped by 0011
     assert engines.count("ReplicatedMergeTree") == 4
-    assert engines.count("ReplicatedAggregatingMergeTree") == 19
+    assert engines.count("ReplicatedAggregatingMergeTree") == 18
     assert engines.count("ReplicatedReplacingMergeTree") == 2
     assert not [engine for engine in engines if engine in ("MergeTree", "AggregatingMergeTree")]
 
@@ -378,7 +378,7 @@ def test_fsync_is_a_table_setting_and_ingest_works_with_it(path: str, dsn: str, 
         finally:
             connection.close()
     tables = {name: text for name, text in definitions.items() if "MergeTree" in text}
-    assert len(tables) == 24
+    assert len(tables) == 23
     assert all("fsync_after_insert = 1, fsync_part_directory = 1" in text for text in tables.values())
 
 

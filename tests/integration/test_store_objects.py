@@ -12,8 +12,6 @@ def test_the_store_lists_its_tables_and_views_with_their_engines(store: ClickHou
     assert [(table.name, table.engine) for table in store.tables()] == [
         ("api_latency_5m", "AggregatingMergeTree"),
         ("api_latency_5m_from_events", "MaterializedView"),
-        ("api_latency_team_5m", "AggregatingMergeTree"),
-        ("api_latency_team_5m_from_events", "MaterializedView"),
         ("day_rows", "AggregatingMergeTree"),
         ("day_rows_from_member_daily", "MaterializedView"),
         ("day_rows_from_session_days", "MaterializedView"),

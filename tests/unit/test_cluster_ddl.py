@@ -38,7 +38,6 @@ TABLES = {
     "day_summary_ids": ("ReplacingMergeTree", "cityHash64(organization_id)"),
     "event_calls_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
     "api_latency_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
-    "api_latency_team_5m": ("AggregatingMergeTree", "cityHash64(organization_id)"),
 }
 # Engine arguments kept after the replication path and name: a ReplacingMergeTree's version column.
 ENGINE_ARGUMENTS = {"day_summaries": ", computed_at"}
@@ -81,11 +80,10 @@ VIEWS = {
     "event_calls_5m_from_events": ("event_calls_5m", "events"),
     # the API latency sketches, of every team together and per team (0014)
     "api_latency_5m_from_events": ("api_latency_5m", "events"),
-    "api_latency_team_5m_from_events": ("api_latency_team_5m", "events"),
 }
 BACKFILLS = ("org_daily", "member_daily", "tool_decisions_daily", "org_monthly", "member_monthly",
              "tool_decisions_monthly", "tool_decisions_team_hourly", "session_hourly", "model_team_hourly", "org_daily_all_teams", "session_days", "day_rows", "team_daily", "org_monthly",
-             "org_daily_all_teams", "event_calls_5m", "api_latency_5m", "api_latency_team_5m")  # fmt: skip
+             "org_daily_all_teams", "event_calls_5m", "api_latency_5m")  # fmt: skip
 # 0014: the per-model rollup's views stop collecting every duration, then that column is dropped, on the
 # Distributed table and on the local ones.
 MODIFIED_VIEWS = {"model_team_hourly_from_events": "events", "model_team_hourly_from_points": "metric_points"}

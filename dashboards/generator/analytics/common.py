@@ -1,5 +1,5 @@
 """What several rows of the analytics dashboards share: the colours of the ratios, the sizes of the tables, the
-organization and team filter of the queries over the rollups, and the rows of the API latency rollups."""
+organization and team filter of the queries over the rollups, and the filter of the API latency rollup."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def days_and_edge_hours(columns: str, daily: str = "team_daily", hourly: str = "
 
 
 # --- API latency (migration 0014) -----------------------------------------------------------------------------
-# Its rollups are keyed by the start of each five minutes (UTC). FIVE_MINUTES keeps the range's first five minutes
+# Its rollup is keyed by the start of each five minutes (UTC). FIVE_MINUTES keeps the range's first five minutes
 # whole, as the hourly rollups keep their first hour; WHOLE_HOURS reads the same hours as HOURS does.
 FIVE_MINUTES = "bucket >= toStartOfFiveMinutes($__fromTime) AND bucket <= $__toTime"
 WHOLE_HOURS = "bucket >= toStartOfHour($__fromTime) AND bucket < toStartOfHour($__toTime) + 3600"
@@ -51,24 +51,12 @@ ALL_TEAMS = "$__conditionalAll(0 = 1, $team)"
 LATENCY_PERCENTILES = "arrayMap(v -> 0 - v, quantilesDDMerge(0.01, 0.5, 0.05)(negated_durations))"
 
 
-def api_latency_rows(buckets: str) -> str:
-    """The API latency rollups' rows in `buckets`, following the organization, team and model variables: every
-    team's rows together (api_latency_5m) when the team variable is All, the selected teams' own rows
-    (api_latency_team_5m) otherwise. Only one side of the UNION reads anything."""
-    columns = "bucket, model, requests, total_duration_ms, max_duration_ms, negated_durations"
-    return f"""(
-    SELECT {columns}
-    FROM api_latency_5m
-    WHERE {ALL_TEAMS}
-      AND {buckets}
-      AND {SQL_ORG}
-      AND {SQL_MODEL}
-    UNION ALL
-    SELECT {columns}
-    FROM api_latency_team_5m
-    WHERE NOT ({ALL_TEAMS})
-      AND {buckets}
-      AND {SQL_ORG}
-      AND {SQL_TEAM}
-      AND {SQL_MODEL}
-)"""
+def api_latency_filter(buckets: str) -> str:
+    """The condition on api_latency_5m's rows in `buckets` that follow the organization, team and model
+    variables: the rows of every team together when the team variable is All, the selected teams' own rows
+    otherwise."""
+    return f"""all_teams = ({ALL_TEAMS})
+  AND {buckets}
+  AND {SQL_ORG}
+  AND {SQL_TEAM}
+  AND {SQL_MODEL}"""

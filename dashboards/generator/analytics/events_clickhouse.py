@@ -1,5 +1,5 @@
 """API requests, errors, latency and tool results from ClickHouse: the counts from their five-minute rollup
-(event_calls_5m), the latency from its own (api_latency_5m, api_latency_team_5m), the most recent failures from
+(event_calls_5m), the latency from its own (api_latency_5m), the most recent failures from
 the events table (never their messages or parameters)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from generator.analytics.common import (
     EVENT_ROWS,
     FIVE_MINUTES,
     LATENCY_PERCENTILES,
-    api_latency_rows,
+    api_latency_filter,
 )
 from generator.analytics.events_prometheus import api_errors_by_status, mcp_tool_calls, tool_calls
 from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, Layout, bar_series, ch, panel, ratio_stat
@@ -76,7 +76,8 @@ SELECT $__timeInterval(bucket) AS time,
        sum(total_duration_ms) / sum(requests) AS "Mean (ms)",
        {LATENCY_PERCENTILES}[2] AS "p95 (ms)",
        max(max_duration_ms) AS "Max (ms)"
-FROM {api_latency_rows(FIVE_MINUTES)}
+FROM api_latency_5m
+WHERE {api_latency_filter(FIVE_MINUTES)}
 GROUP BY time
 ORDER BY time"""
             )

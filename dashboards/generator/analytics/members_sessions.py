@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.analytics.common import CH_FILTER, LATENCY_PERCENTILES, SESSION_ROWS, WHOLE_HOURS, api_latency_rows
+from generator.analytics.common import CH_FILTER, LATENCY_PERCENTILES, SESSION_ROWS, WHOLE_HOURS, api_latency_filter
 from generator.grafana import COUNT, MILLISECONDS, PERCENT, TIMESTAMP, USD, Layout, bar_series, ch, panel
 from generator.vocabulary import HOURS, SQL_MODEL, SQL_ORG, SQL_TEAM
 
@@ -106,7 +106,7 @@ def sessions_table(title: str, order: str, description: str) -> dict[str, Any]:
 
 def model_comparison() -> dict[str, Any]:
     """Per model, from the per-model rollup (model_team_hourly): spend, tokens, API calls and lines; the latency
-    percentiles from the API latency rollups' sketches over the same whole hours."""
+    percentiles from the API latency rollup's sketches over the same whole hours."""
     return panel(
         "table",
         "Model comparison",
@@ -140,7 +140,8 @@ FROM (
 ) AS totals
 LEFT JOIN (
     SELECT model, {LATENCY_PERCENTILES} AS latency
-    FROM {api_latency_rows(WHOLE_HOURS)}
+    FROM api_latency_5m
+    WHERE {api_latency_filter(WHOLE_HOURS)}
     GROUP BY model
 ) AS latencies USING (model)
 ORDER BY "Cost (USD)" DESC, model""",
