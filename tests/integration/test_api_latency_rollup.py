@@ -6,7 +6,7 @@ migration from the events it already held. On the real engine (chDB), with the c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from exporters.clickhouse import ClickHouseConfig, ClickHouseStore, create_store
 from exporters.clickhouse.migrations import load_migrations
 from tests.dashboards.grafana import ALL, TimeRange, Variables
+from tests.integration.test_event_calls_rollup import _raw, at
 from tests.integration.test_model_rollup import ALICE, BOB, OPUS, RED, SONNET, SONNET_ONLY, _api, _same, _who
 from tests.integration.test_session_rollup import _rows
 from tests.integration.test_views_semantics import write
@@ -22,10 +23,6 @@ from tests.support.sketch import Sketched
 
 LATENCY, MODELS = "API latency", "Model comparison"
 RED_AND_BLUE = Variables({"organization": ALL, "team": ["red", "blue"], "model": ALL})
-
-
-def at(hour: int, minute: int, second: int = 0) -> datetime:
-    return datetime(2026, 3, 10, hour, minute, second, tzinfo=UTC)
 
 
 def write_requests(store: ClickHouseStore) -> None:
@@ -67,11 +64,9 @@ GROUP BY bucket ORDER BY bucket
 
 
 def _raw_series(store: ClickHouseStore, start: datetime, end: datetime, team: str = "", model: str = "") -> list:
-    bounds = {"start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None), "team": team, "model": model}
-    return [
-        (bucket.replace(tzinfo=UTC), mean, Sketched(p95), top)
-        for bucket, mean, p95, top in store.select(RAW_SERIES, bounds)
-    ]
+    """RAW_SERIES, its p95 the exact value the sketch's must be within 1 % of."""
+    rows = _raw(store, RAW_SERIES, start, end, team, model)
+    return [(bucket, mean, Sketched(p95), top) for bucket, mean, p95, top in rows]
 
 
 @pytest.fixture
@@ -105,7 +100,7 @@ def test_a_team_reads_its_own_rows_and_every_team_selected_reads_the_same_as_all
     assert _rows(store, MODELS, ONE_QUARTER, RED_AND_BLUE) == _rows(store, MODELS, ONE_QUARTER)
 
 
-def test_requests_without_a_team_are_in_every_teams_rows_and_their_own_not_in_a_teams(
+def test_a_request_without_a_team_counts_in_every_teams_rows_and_in_its_own(
     store: ClickHouseStore,
 ) -> None:
     # Carol has no team (team ''): her request at 10:13 joins the bucket 10:10 of every team together, whose rows
