@@ -215,11 +215,19 @@ WAL_GROUP_LINGER_S = 0.05
 def _pipeline_config(config: Config) -> PipelineConfig:
     """In queue.mode=wal the drainer hands the pipeline whole groups (paced by queue.drain_interval_ms): lingering
     for more, as it does for receivers' single requests (up to as long as the last insert took), would only idle
-    between a group and its insert."""
+    between a group and its insert. Its queue then holds two groups: the one being written and the next, handed
+    over meanwhile while a backlog drains."""
     pipeline = PipelineConfig(max_queued_items=config.service.max_queued_items)
     if not config.queue.durable:
         return pipeline
-    return replace(pipeline, linger_s=WAL_GROUP_LINGER_S, max_linger_s=WAL_GROUP_LINGER_S)
+    group = config.queue.drain_group_items
+    return replace(
+        pipeline,
+        max_queued_items=2 * group,
+        max_group_items=max(pipeline.max_group_items, group),
+        linger_s=WAL_GROUP_LINGER_S,
+        max_linger_s=WAL_GROUP_LINGER_S,
+    )
 
 
 def open_store(config: ClickHouseConfig) -> ClickHouseStore:
@@ -293,10 +301,11 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     # collectors commit too, and their commits would not make this one forget what it kept.
     answers = KeptAnswers(console_config.kept_answers if store.embedded else 0)
     observer.watch_answers(answers)
+    pipeline_config = _pipeline_config(config)
     pipeline = Pipeline(
         chain,
         InstrumentedStore(HealthGatedStore(store, health), observer),
-        _pipeline_config(config),
+        pipeline_config,
         listeners=commit_listeners,
         dead_letters=DeadLetterFile(
             service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done
@@ -308,7 +317,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
         Component("pipeline", start=inline(pipeline.start), shutdown=lambda: asyncio.to_thread(pipeline.close))
     )
     tracker = QueueTracker(pipeline, lambda: pipeline.queued_items)
-    observer.watch_queue(tracker, service.max_queued_items)
+    observer.watch_queue(tracker, pipeline_config.max_queued_items)
     durable_queue = await _start_durable_queue(config, chain, tracker, lifecycle)
     observer.watch_durable_queue(durable_queue.stats if durable_queue else QueueStats)
     consumer: Consumer = durable_queue or tracker
@@ -407,7 +416,7 @@ async def _start_durable_queue(
         chain.policy,
         chain.privacy,
         chain.deduplicator.seen,
-        max_group_items=max(1, service.max_queued_items // 2),
+        max_group_items=config.queue.drain_group_items,
     )
 
     async def start() -> None:

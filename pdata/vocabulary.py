@@ -112,7 +112,8 @@ QUEUE_ITEMS = SelfMetric("cc_analytics_queue_items", "gauge", "Points and record
 QUEUE_CAPACITY = SelfMetric(
     "cc_analytics_queue_capacity_items",
     "gauge",
-    "Points and records the queue holds before senders are told to back off (limits.max_queued_items)",
+    "Points and records the write queue holds at most (limits.max_queued_items, past which senders are told to back "
+    "off; with queue.mode=wal two drain groups, 2 × queue.drain_group_items)",
 )
 QUEUE_OLDEST_AGE = SelfMetric(
     "cc_analytics_queue_oldest_age_seconds",

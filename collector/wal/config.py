@@ -23,6 +23,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("queue.max_age_seconds", int, 6 * 3600, "wal: senders get 429 / RESOURCE_EXHAUSTED while the oldest record waiting to be drained arrived longer ago than this (at most dedup.window_seconds, so a replay is always recognised)"),
     Option("queue.fsync", str, "batch", "wal: always (fsync before each answer), batch (one fsync every queue.fsync_interval_ms for every request that arrived meanwhile, answered after it) or never (page cache only: a power failure may lose acknowledged requests; a process crash never does)"),
     Option("queue.fsync_interval_ms", int, 5, "wal with queue.fsync=batch: how long requests wait for the fsync they share"),
+    Option("queue.drain_group_items", int, 20_000, "wal: points + records drained into the store at once at most (an insert per signal); each insert carries the fixed cost of the rollups' views, so larger groups take less CPU per item and more memory while written; the writer holds up to two groups (its write queue's capacity)"),
     Option("queue.drain_interval_ms", int, 500, "wal: the queue is drained into the store at most this often (at once while a backlog fills whole groups), so inserts, each with the fixed cost of the rollups' views, stay few and large; what was acknowledged shows in the API up to this much later"),
 )  # fmt: skip
 
@@ -34,6 +35,7 @@ class QueueConfig:
     max_age_seconds: int = 6 * 3600
     fsync: str = "batch"
     fsync_interval_ms: int = 5
+    drain_group_items: int = 20_000
     drain_interval_ms: int = 500
     # Read from dedup.window_seconds: a record older than the window could be counted twice after a crash.
     dedup_window_seconds: int = 86_400
@@ -53,6 +55,7 @@ class QueueConfig:
         require_at_least("queue.max_bytes", self.max_bytes, 64 * 1024, "64 KiB")
         require_range("queue.fsync_interval_ms", self.fsync_interval_ms, 1, 1000)
         require_range("queue.drain_interval_ms", self.drain_interval_ms, 0, 10_000)
+        require_range("queue.drain_group_items", self.drain_group_items, 1, 1_000_000)
         require_at_least("queue.max_age_seconds", self.max_age_seconds, 1)
         # Only a queue that replays needs its records inside the dedup window; in memory mode the rule would
         # forbid a short dedup.window_seconds for nothing.

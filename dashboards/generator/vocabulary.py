@@ -122,7 +122,7 @@ THRESHOLDS: dict[str, Threshold] = {
     "cache_min_tokens_1h": Threshold(1_000_000, "input-side tokens (input + cacheRead + cacheCreation) an organization needs in the last hour before ClaudeCodeCacheHitCollapse may fire"),
     "tool_loop_factor": Threshold(3, "ClaudeCodeToolLoop: tool calls of the last 15 min over the busy-hour level (p95 of the hourly rate over 7 days)"),
     "tool_loop_min_calls": Threshold(300, "tool calls an organization needs in 15 min before ClaudeCodeToolLoop may fire"),
-    "queue_fill_ratio": Threshold(0.8, "write queue fill (queued items / limits.max_queued_items) above which CollectorWriteQueueBackingUp fires"),
+    "queue_fill_ratio": Threshold(0.8, "write queue fill (queued items / its capacity: limits.max_queued_items, with queue.mode=wal 2 × queue.drain_group_items) above which CollectorWriteQueueBackingUp fires"),
     "queue_age_seconds": Threshold(120, "age of the oldest queued batch (s) above which CollectorWriteQueueStale fires"),
     "durable_queue_fill_ratio": Threshold(0.8, "durable queue fill (bytes waiting / queue.max_bytes) above which CollectorDurableQueueFilling fires"),
     "durable_queue_age_seconds": Threshold(300, "age (s) of the oldest durable queue record waiting to be drained above which CollectorDurableQueueNotDraining fires"),

@@ -139,8 +139,8 @@ DELTA_ORG = "org-backlog-delta"
 def test_sigkill_in_the_middle_of_draining_a_large_backlog_counts_every_request_once(
     tmp_path: Path, store: Store
 ) -> None:
-    # A small pipeline queue makes the drain many small groups, so the collector is killed between two of them.
-    env = {"CC_ANALYTICS_LIMITS_MAX_QUEUED_ITEMS": "12", "CC_ANALYTICS_QUEUE_FSYNC": "never"}
+    # Small drain groups make the drain many small inserts, so the collector is killed between two of them.
+    env = {"CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "6", "CC_ANALYTICS_QUEUE_FSYNC": "never"}
     base_ns = otlp_raw.now_ns()
     with _collector(tmp_path, store, **env) as collector:
         collector.start()
@@ -161,6 +161,7 @@ def test_sigkill_in_the_middle_of_draining_a_large_backlog_counts_every_request_
     with _collector(tmp_path, store, **env) as restarted:
         restarted.start()
         assert _metric(restarted, names.DURABLE_QUEUE_REPLAYED.sample) < 2 * BACKLOG_REQUESTS  # still draining
+        assert _metric(restarted, names.QUEUE_CAPACITY.name) == 12  # the writer holds two drain groups
         lines = sum(index % 7 + 1 for index in range(BACKLOG_REQUESTS))
         expected = otlp_raw.edit_figures(lines, accepts=BACKLOG_REQUESTS, sessions=BACKLOG_REQUESTS)
         assert _eventually(lambda: otlp_raw.figures(restarted, DELTA_ORG), expected) == expected

@@ -147,12 +147,12 @@ def _killed_during_an_insert(collector: CollectorProcess, delay_s: float) -> boo
 
 
 def test_a_collector_killed_during_its_inserts_gives_exact_figures_after_restarts(tmp_path: Path) -> None:
-    # Many small groups (12 items each) drained at once: inserts follow each other, one is always close.
+    # Many small groups (6 items each) drained at once: inserts follow each other, one is always close.
     env = {
         "CC_ANALYTICS_QUEUE_MODE": "wal",
         "CC_ANALYTICS_QUEUE_FSYNC": "never",
         "CC_ANALYTICS_QUEUE_DRAIN_INTERVAL_MS": "0",
-        "CC_ANALYTICS_LIMITS_MAX_QUEUED_ITEMS": "12",
+        "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "6",
     }
     collector = CollectorProcess(data_dir=tmp_path / "data", extra_env=env)
     base_ns = otlp_raw.now_ns()

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from collector import config as configuration
+from collector.app import _pipeline_config
 from collector.lifecycle import Component, Lifecycle
 from collector.service import ServiceConfig
+from collector.wal.config import QueueConfig
 from console.config import ConsoleConfig
 from exporters.clickhouse.config import ClickHouseConfig
 from exporters.prometheus.config import PrometheusExporterConfig
@@ -36,7 +38,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 61
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 62
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -132,6 +134,7 @@ def test_a_value_from_the_environment_reaches_its_component() -> None:
         (ServiceConfig, {"limits__max_connections": 15}, "limits.max_connections must be at least 16"),
         (ServiceConfig, {"dead_letter__max_bytes": -1}, "dead_letter.max_bytes must be 0 (no dead-letter file) or more"),
         (ServiceConfig, {"workers": "0"}, "workers must be auto or a whole number from 1 to 256, got '0'"),
+        (QueueConfig, {"queue__drain_group_items": 0}, "queue.drain_group_items must be between 1 and 1000000"),
         (ServiceConfig, {"workers": "two"}, "workers must be auto or a whole number from 1 to 256, got 'two'"),
     ],
 )  # fmt: skip
@@ -212,3 +215,17 @@ def test_several_workers_need_the_durable_queue() -> None:
     assert wal.service.worker_count(wal.queue.durable) == (os.cpu_count() or 1)
     memory = configuration.load(environ={}, config_file=None)
     assert memory.service.worker_count(memory.queue.durable) == 1
+
+
+def test_the_writer_holds_two_drain_groups_with_the_durable_queue_and_the_limit_without() -> None:
+    memory = _pipeline_config(configuration.load(environ={}, config_file=None))
+    assert (memory.max_queued_items, memory.max_group_items) == (20_000, 50_000)
+    wal = configuration.load(
+        environ={"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "7000"}, config_file=None
+    )
+    assert wal.queue.drain_group_items == 7000
+    assert (_pipeline_config(wal).max_queued_items, _pipeline_config(wal).max_group_items) == (14_000, 50_000)
+    large = configuration.load(
+        environ={"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "80000"}, config_file=None
+    )
+    assert (_pipeline_config(large).max_queued_items, _pipeline_config(large).max_group_items) == (160_000, 80_000)

@@ -55,8 +55,9 @@ def store_alerts() -> list[Alert]:
             summary="The collector {{ $labels.instance }} cannot keep up writing to the store",
             description=f"The write queue is {{{{ $value | humanizePercentage }}}} full; the threshold is "
             f"{fill * 100:g} %. When it is full senders get 429 / RESOURCE_EXHAUSTED.",
-            meaning=f"A collector's write queue is more than {fill * 100:g} % full (queued items / "
-            "limits.max_queued_items); when it is full senders get 429 / RESOURCE_EXHAUSTED.",
+            meaning=f"A collector's write queue is more than {fill * 100:g} % full (queued items / its capacity: "
+            "limits.max_queued_items, with queue.mode=wal 2 × queue.drain_group_items); when it is full senders get "
+            "429 / RESOURCE_EXHAUSTED (with queue.mode=wal, the durable queue holds them instead).",
             check="Write queue depth and age, Store write latency and errors.",
             action="Check Store write latency and errors: a slow or unreachable ClickHouse, a full disk; raise "
             "limits.max_queued_items only if the store keeps up on average.",
