@@ -332,7 +332,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
         healthy, reason = health.check()
         if not healthy:
             return False, reason
-        if pipeline.queued_items >= service.max_queued_items:
+        if pipeline.queued_items >= pipeline_config.max_queued_items:
             return False, "write queue full"
         return True, ""
 
