@@ -224,7 +224,8 @@ def test_the_writer_holds_two_drain_groups_with_the_durable_queue_and_the_limit_
         environ={"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "7000"}, config_file=None
     )
     assert wal.queue.drain_group_items == 7000
-    assert (_pipeline_config(wal).max_queued_items, _pipeline_config(wal).max_group_items) == (14_000, 50_000)
+    two_groups = _pipeline_config(wal)
+    assert (two_groups.max_queued_items, two_groups.max_group_items) == (14_000, 50_000)
     large = configuration.load(
         environ={"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "80000"}, config_file=None
     )
