@@ -134,8 +134,8 @@ def test_a_value_from_the_environment_reaches_its_component() -> None:
         (ServiceConfig, {"limits__max_connections": 15}, "limits.max_connections must be at least 16"),
         (ServiceConfig, {"dead_letter__max_bytes": -1}, "dead_letter.max_bytes must be 0 (no dead-letter file) or more"),
         (ServiceConfig, {"workers": "0"}, "workers must be auto or a whole number from 1 to 256, got '0'"),
-        (QueueConfig, {"queue__drain_group_items": 0}, "queue.drain_group_items must be between 1 and 1000000"),
         (ServiceConfig, {"workers": "two"}, "workers must be auto or a whole number from 1 to 256, got 'two'"),
+        (QueueConfig, {"queue__drain_group_items": 0}, "queue.drain_group_items must be between 1 and 1000000"),
     ],
 )  # fmt: skip
 def test_each_component_refuses_a_bad_value_with_its_message(
@@ -229,4 +229,5 @@ def test_the_writer_holds_two_drain_groups_with_the_durable_queue_and_the_limit_
     large = configuration.load(
         environ={"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "80000"}, config_file=None
     )
-    assert (_pipeline_config(large).max_queued_items, _pipeline_config(large).max_group_items) == (160_000, 80_000)
+    large_groups = _pipeline_config(large)
+    assert (large_groups.max_queued_items, large_groups.max_group_items) == (160_000, 80_000)
