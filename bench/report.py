@@ -101,19 +101,9 @@ def _row(lines: list[str], name: str, figure: str, goal: str = "", met: bool | N
 def durable_rows(results: dict[str, Any]) -> list[str]:
     """The rows measured with queue.mode=wal (and the bench's collector flags, e.g. --workers)."""
     lines: list[str] = []
-    ceilings = results.get("decode", {})
-    for run_ in results.get("e2e_wal", []):
-        around = run_.get("ceilings")  # measured just before and just after this run (durable.py)
-        ceiling = sum(around) / len(around) if around else ceilings.get(f"{ENCODING[run_['protocol']]} gateway")
-        basis = f"the ceiling around it ({' / '.join(f'{c:,.0f}' for c in around)}/s)" if around else "ceiling"
-        stored = run_["items_per_s_stored"]
-        ratio = stored / ceiling if ceiling else math.nan
-        _row(lines, f"end-to-end ingest, {run_['protocol']} {run_['shape']}, {run_['collector']}",
-             f"acknowledged {run_['items_per_s_committed']:,.0f}/s (p99 {run_['latency_p99_ms']:.0f} ms), stored "
-             f"{stored:,.0f}/s (all in the API {run_['visible_after_last_ack_s']:.1f} s after the last "
-             f"acknowledgement) = {ratio:.2f}× {basis}; API totals "
-             f"{'match' if run_['api_totals_match'] else 'DIFFER'}",
-             "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])  # fmt: skip
+    for gateway in results.get("e2e_wal", []):
+        _row(lines, f"end-to-end ingest, {gateway['protocol']} gateway, {gateway['collector']}",
+             *_gateway_figure(gateway["rounds"]))  # fmt: skip
     for over in results.get("overload_wal", []):
         refused = sum(over["refused"].values())
         carried = sum(over["refused_with_retry_after"].values())
@@ -156,6 +146,38 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
              f"{out['loadgen_cores']:.2f} cores", "0 refused, 0 lost, drain time reported",
              refused == 0 and out["api_totals_match"] and out["drain_s"] is not None)  # fmt: skip
     return lines
+
+
+def round_ratio(run_: dict[str, Any]) -> float:
+    """What one gateway round stored per second, over the mean of the decode ceilings measured around it."""
+    ceiling = sum(run_["ceilings"]) / len(run_["ceilings"])
+    return run_["items_per_s_stored"] / ceiling if ceiling else math.nan
+
+
+def median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round whose ratio is the median (of an even number, the lower of the two middle ones)."""
+    ordered = sorted(runs, key=round_ratio)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _gateway_figure(runs: list[dict[str, Any]]) -> tuple[str, str, bool]:
+    """The median round's figures beside every round's ratio (durable.py measures the ceiling around each)."""
+    middle = median_round(runs)
+    ratio = round_ratio(middle)
+    ceilings = " / ".join(f"{c:,.0f}" for c in [runs[0]["ceilings"][0], *(run_["ceilings"][-1] for run_ in runs)])
+    differ = sum(not run_["api_totals_match"] for run_ in runs)
+    if len(runs) == 1:
+        rounds, totals = f"decode ceilings before and after the run {ceilings}/s", "DIFFER" if differ else "match"
+    else:
+        every = " / ".join(f"{round_ratio(run_):.2f}×" for run_ in runs)
+        rounds = f"median of {len(runs)} rounds ({every}; decode ceilings before, between and after them {ceilings}/s)"
+        totals = f"DIFFER in {differ} of {len(runs)} rounds" if differ else "match in every round"
+    figure = (
+        f"{rounds}: acknowledged {middle['items_per_s_committed']:,.0f}/s (p99 {middle['latency_p99_ms']:.0f} ms), "
+        f"stored {middle['items_per_s_stored']:,.0f}/s (all in the API {middle['visible_after_last_ack_s']:.1f} s "
+        f"after the last acknowledgement) = {ratio:.2f}× the ceiling around it; API totals {totals}"
+    )
+    return figure, "≥ 0.5× decode ceiling", ratio >= 0.5 and not differ
 
 
 def floor_figure(floor: dict[str, Any], search: dict[str, Any] | None) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import history, views
 from bench.common import CollectorFlags, log, pregenerate, start_collector
-from bench.durable import DIRECT_PROTOCOLS, direct_sections, queue_sections
+from bench.durable import DIRECT_PROTOCOLS, GATEWAY_ROUNDS, direct_sections, queue_sections
 from bench.ingest import decode_ceiling, end_to_end
 from bench.overload import overload
 from bench.report import ENCODING, durable_rows, history_rows, table
@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the direct-client capacity search and the store outage (full: ~25 min more)")  # fmt: skip
     parser.add_argument("--only-queue", action="store_true",
                         help="the queue.mode=wal sections only: gateway ingest against the decode ceiling, 2× overload")  # fmt: skip
+    parser.add_argument("--gateway-rounds", type=int, metavar="N",
+                        help=f"gateway runs per protocol in the queue.mode=wal rows, the row giving the median (default "
+                             f"{GATEWAY_ROUNDS}, --quick 1)")  # fmt: skip
     parser.add_argument("--only-direct", action="store_true",
                         help="the direct-client capacity search and the store outage only")  # fmt: skip
     parser.add_argument("--direct-protocols", default=",".join(DIRECT_PROTOCOLS),
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             if arguments.only_queue:
                 log("decode ceiling")
                 results["decode"] = {"protobuf gateway": decode_ceiling("grpc", "gateway", int(60_000 * scale))}
-                queue_sections(Path(temporary), results, quick, flags)
+                queue_sections(Path(temporary), results, quick, flags, arguments.gateway_rounds)
             else:
                 direct_sections(Path(temporary), results, quick, flags, protocols, arguments.direct_start,
                                 arguments.outage_developers)  # fmt: skip
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             for protocol in ("grpc", "http/protobuf"):
                 log(f"overload {protocol}")
                 results["overload"].append(overload(root, protocol, sustainable, 4 if quick else 10))
-            queue_sections(root, results, quick, flags)
+            queue_sections(root, results, quick, flags, arguments.gateway_rounds)
             if arguments.direct:
                 direct_sections(root, results, quick, flags, protocols, arguments.direct_start,
                                 arguments.outage_developers)  # fmt: skip
