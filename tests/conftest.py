@@ -65,6 +65,7 @@ SOLO = (
     "tests/integration/test_stalled_clients.py",
     "tests/integration/test_grpc_call_cap.py",
     "tests/integration/test_durable_queue.py",
+    "tests/integration/test_kills_under_load.py",
 )
 
 
