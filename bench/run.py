@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage-developers", type=int,
                         help="developers during the store outage (default: half the measured gRPC capacity)")  # fmt: skip
     arguments = parser.parse_args(argv)
+    if arguments.gateway_rounds is not None and arguments.gateway_rounds < 1:
+        parser.error("--gateway-rounds must be at least 1")
     flags = CollectorFlags(arguments.collector_flags)
     protocols = tuple(protocol for protocol in arguments.direct_protocols.split(",") if protocol)
     quick = arguments.quick
