@@ -27,7 +27,7 @@ from pdata.vocabulary import OTLP_REQUESTS, WORKER_REQUESTS
 from tests.support import otlp_raw as otlp
 from tests.support import workload
 from tests.support.children import eventually
-from tests.support.collector import CollectorProcess, sum_of
+from tests.support.collector import CollectorProcess, process_alive, sum_of
 
 WORKERS = {"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_WORKERS": "2"}
 DEADLINE_S = 60
@@ -51,22 +51,6 @@ EXPECTED = otlp.EXPECTED_WORKLOAD
 def _eventually(read: Callable[[], Any], expected: Any) -> Any:
     """`read()` once it equals `expected` (the queue is drained within seconds), or its last value."""
     return eventually(read, expected, DEADLINE_S)
-
-
-def _workers(collector: CollectorProcess) -> set[int]:
-    """The collector's receiver worker processes now."""
-    assert collector.process is not None
-    pid = collector.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return {int(child) for child in children if b"collector.workers" in Path(f"/proc/{child}/cmdline").read_bytes()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
@@ -150,7 +134,7 @@ def test_the_workload_through_two_receiver_processes_gives_exact_figures(
 ) -> None:
     workload.send(collector.otlp_grpc_url, collector.otlp_http_url, protocol, temporality)
     assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
-    assert len(_workers(collector)) == 2
+    assert len(collector.worker_pids()) == 2
 
 
 def test_retries_on_new_connections_are_counted_once_whichever_process_takes_them(
@@ -186,19 +170,19 @@ def test_a_killed_worker_is_started_again_and_its_senders_retries_count_once(col
     half = len(sends) // 2
     for protocol, signal_name, body in sends[:half]:
         _deliver(collector, protocol, signal_name, body)
-    killed = min(_workers(collector))
+    killed = min(collector.worker_pids())
     os.kill(killed, signal.SIGKILL)
     # Meanwhile senders go on (the other worker takes every new connection), and every request is sent again on
     # new connections once the worker is back.
     for protocol, signal_name, body in sends[half:]:
         _deliver(collector, protocol, signal_name, body)
-    _wait_for(lambda: len(_workers(collector) - {killed}) == 2, "the killed worker was not started again")
+    _wait_for(lambda: len(collector.worker_pids() - {killed}) == 2, "the killed worker was not started again")
     assert "worker.exited" in collector.log()
     for protocol, signal_name, body in sends:
         for _ in range(3):
             _deliver(collector, protocol, signal_name, body)
     assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
-    assert len(_workers(collector)) == 2
+    assert len(collector.worker_pids()) == 2
 
 
 def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exact(
@@ -208,11 +192,11 @@ def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exac
     for signal_name, document in requests:
         _deliver(collector, "http/protobuf", signal_name, _body("http/protobuf", signal_name, document))
     # Killed as soon as the last request is acknowledged: the queue may still be draining, an insert in progress.
-    worker_pids = _workers(collector)
+    worker_pids = collector.worker_pids()
     collector.kill()
-    _wait_for(lambda: not any(_alive(pid) for pid in worker_pids), "a worker outlived its collector")
+    _wait_for(lambda: not any(process_alive(pid) for pid in worker_pids), "a worker outlived its collector")
     collector.start()  # the same ports: nothing holds them any more
     assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
-    restarted = _workers(collector)
+    restarted = collector.worker_pids()
     assert collector.stop() == 0
-    assert not any(_alive(pid) for pid in restarted)
+    assert not any(process_alive(pid) for pid in restarted)

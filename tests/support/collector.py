@@ -190,6 +190,13 @@ class CollectorProcess:
             self.process.kill()
             self.process.wait()
 
+    def worker_pids(self) -> set[int]:
+        """The collector's receiver worker processes (`--workers`) now."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return {int(child) for child in children if b"collector.workers" in Path(f"/proc/{child}/cmdline").read_bytes()}
+
     def api_get(self, path: str, **params: str) -> httpx.Response:
         """GET on the read API (with whatever credentials the API needs)."""
         return httpx.get(f"{self.api_url}{path}", params=params, headers=self.api_headers(), timeout=30)
@@ -206,3 +213,12 @@ class CollectorProcess:
         response = self.api_get("/api/v1/team", month=month, **params)
         response.raise_for_status()
         return response.json()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
