@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from loadgen import Request, Tally, Workload
-from tests.support.children import eventually
+from tests.support.children import eventually, wait_for
 from tests.support.collector import CollectorProcess, process_alive
 from tests.support.otlp_raw import GRPC_METHODS
 
@@ -138,10 +138,8 @@ class Senders:
 def _kill_and_restart(collector: CollectorProcess) -> None:
     workers = collector.worker_pids()
     collector.kill()
-    deadline = time.monotonic() + 30
-    while any(process_alive(pid) for pid in workers):  # the ports are free once its workers are gone
-        assert time.monotonic() < deadline, "a worker outlived its collector"
-        time.sleep(0.05)
+    # The ports are free once its workers are gone.
+    wait_for(lambda: not any(process_alive(pid) for pid in workers), "a worker outlived its collector")
     collector.start()
 
 

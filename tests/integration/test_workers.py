@@ -26,7 +26,7 @@ import pytest
 from pdata.vocabulary import OTLP_REQUESTS, WORKER_REQUESTS
 from tests.support import otlp_raw as otlp
 from tests.support import workload
-from tests.support.children import eventually
+from tests.support.children import eventually, wait_for
 from tests.support.collector import CollectorProcess, process_alive, sum_of
 
 WORKERS = {"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_WORKERS": "2"}
@@ -51,13 +51,6 @@ EXPECTED = otlp.EXPECTED_WORKLOAD
 def _eventually(read: Callable[[], Any], expected: Any) -> Any:
     """`read()` once it equals `expected` (the queue is drained within seconds), or its last value."""
     return eventually(read, expected, DEADLINE_S)
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 # --- the workload as raw requests -----------------------------------------------------------------------------
@@ -176,7 +169,7 @@ def test_a_killed_worker_is_started_again_and_its_senders_retries_count_once(col
     # new connections once the worker is back.
     for protocol, signal_name, body in sends[half:]:
         _deliver(collector, protocol, signal_name, body)
-    _wait_for(lambda: len(collector.worker_pids() - {killed}) == 2, "the killed worker was not started again")
+    wait_for(lambda: len(collector.worker_pids() - {killed}) == 2, "the killed worker was not started again")
     assert "worker.exited" in collector.log()
     for protocol, signal_name, body in sends:
         for _ in range(3):
@@ -194,7 +187,7 @@ def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exac
     # Killed as soon as the last request is acknowledged: the queue may still be draining, an insert in progress.
     worker_pids = collector.worker_pids()
     collector.kill()
-    _wait_for(lambda: not any(process_alive(pid) for pid in worker_pids), "a worker outlived its collector")
+    wait_for(lambda: not any(process_alive(pid) for pid in worker_pids), "a worker outlived its collector")
     collector.start()  # the same ports: nothing holds them any more
     assert _eventually(lambda: otlp.workload_figures(collector), EXPECTED) == EXPECTED
     restarted = collector.worker_pids()

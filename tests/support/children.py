@@ -100,3 +100,11 @@ def eventually(read: Callable[[], Any], expected: Any, deadline_s: float, every_
             return value
         time.sleep(every_s)
     return value
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    """Return once `condition()` holds; fail with `what` if it does not within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
