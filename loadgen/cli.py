@@ -60,7 +60,11 @@ def parser() -> argparse.ArgumentParser:
                         help="request header, e.g. 'Authorization=Bearer <token>' (repeatable, or comma list)")  # fmt: skip
     parser.add_argument("--headers-from-env", action="store_true",
                         help="also send OTEL_EXPORTER_OTLP_HEADERS, as a Claude Code client would")  # fmt: skip
-    parser.add_argument("--no-retry", action="store_true", help="do not retry 429 / RESOURCE_EXHAUSTED / 503")
+    parser.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="do not retry what asks for a retry (429, 503, UNAVAILABLE, a broken connection, ...): count it",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")

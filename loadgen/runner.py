@@ -16,8 +16,11 @@ from loadgen.senders import Answer, sender_for
 from loadgen.tally import Tally
 from loadgen.workload import Request
 
+# Sent again with the same bytes, as the OTLP specification has exporters do: HTTP 429, 502, 503 and 504, and a
+# connection that could not be made or broke before the answer; gRPC's CANCELLED, DEADLINE_EXCEEDED, ABORTED,
+# OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS, and RESOURCE_EXHAUSTED only with the server's retry hint.
 _RETRYABLE_HTTP = {"429", "502", "503", "504"}
-_RETRYABLE_GRPC = {"RESOURCE_EXHAUSTED", "UNAVAILABLE"}
+_RETRYABLE_GRPC = {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
 
 
 @dataclass
@@ -124,8 +127,11 @@ async def deliver_one(
             return True
         if answer.retry_after is not None:
             result.retry_after[answer.status] += 1
-        retryable = answer.status in _RETRYABLE_HTTP or (
-            answer.status in _RETRYABLE_GRPC and (answer.retry_after is not None or answer.status == "UNAVAILABLE")
+        retryable = (
+            answer.status in _RETRYABLE_HTTP
+            or answer.status in _RETRYABLE_GRPC
+            or answer.connection_failed
+            or (answer.status == "RESOURCE_EXHAUSTED" and answer.retry_after is not None)
         )
         if not (retry and retryable) or attempt == max_attempts - 1:
             break
@@ -160,8 +166,9 @@ async def run(
 
     rate: "max" (as fast as they are accepted, `concurrency` in flight), "realtime" (each request when a
     real population would send it), or a number of requests per second (open loop, up to `concurrency`).
-    Refusals that ask for a retry (429, 503, RESOURCE_EXHAUSTED, UNAVAILABLE) are retried with the same
-    bytes after their Retry-After (at most 2 s), as the OTel exporters do, unless `retry` is False.
+    Answers the OTLP specification has exporters retry (429, 502, 503, 504 and a failed or broken connection;
+    gRPC UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, DATA_LOSS, RESOURCE_EXHAUSTED with a
+    retry hint) are retried with the same bytes after their Retry-After (at most 2 s), unless `retry` is False.
     """
     sender = sender_for(protocol, url, headers or {}, timeout_s, concurrency)
     result = RunResult(protocol, shape, developers)

@@ -21,6 +21,7 @@ class Answer:
     status: str  # "OK" / "200" on success, else the HTTP status, the gRPC code name or the transport error
     ok: bool
     retry_after: str | None = None
+    connection_failed: bool = False  # OTLP/HTTP: no connection could be made, or it broke before the answer
 
 
 class Sender(Protocol):
@@ -78,6 +79,8 @@ class HttpSender:
             )
         except httpx.TimeoutException:
             return Answer("timeout", False)
+        except httpx.TransportError as exc:
+            return Answer(type(exc).__name__, False, connection_failed=True)
         except httpx.HTTPError as exc:
             return Answer(type(exc).__name__, False)
         return Answer(str(response.status_code), response.is_success, response.headers.get("retry-after"))
