@@ -14,11 +14,11 @@ A ClickHouse server keeps its own disks: its health is its ping.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from collector.dirguard import DirectoryGuard
 from pdata import EventFact, PointFact
 from pdata.store import PreparedFacts, StoreUnavailable
 
@@ -35,9 +35,11 @@ def embedded_path(dsn: str) -> Path | None:
 class StoreHealth:
     def __init__(self, store: Any, data_path: Path | None) -> None:
         self._store = store
-        self._path = data_path
-        self._identity = _identity(data_path) if data_path is not None else None
-        self._lost = ""  # sticky: a vanished or replaced directory does not come back
+        self._guard = (
+            DirectoryGuard(data_path, "the data directory", "store.data_directory_lost", log)
+            if data_path is not None
+            else None
+        )
 
     def check(self) -> tuple[bool, str]:
         """(healthy, reason) for /readyz: the data directory, then the store's answer."""
@@ -50,29 +52,7 @@ class StoreHealth:
 
     def directory_problem(self) -> str:
         """Why the embedded store's writes would not be durable now; empty when they would (or for a server)."""
-        if self._path is None:
-            return ""
-        if self._lost:
-            return self._lost
-        try:
-            identity = _identity(self._path)
-        except OSError as exc:
-            return self._lose(f"the data directory {self._path} is gone ({exc.strerror}); restart the collector")
-        if identity != self._identity:
-            return self._lose(f"the data directory {self._path} was replaced since start-up; restart the collector")
-        if not os.access(self._path, os.W_OK | os.X_OK):
-            return f"the data directory {self._path} is not writable"
-        return ""
-
-    def _lose(self, reason: str) -> str:
-        self._lost = reason
-        log.error("store.data_directory_lost", extra={"fields": {"path": str(self._path), "reason": reason}})
-        return reason
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    status = os.stat(path)
-    return status.st_dev, status.st_ino
+        return self._guard.problem() if self._guard is not None else ""
 
 
 class HealthGatedStore:

@@ -43,13 +43,14 @@ class Appender:
         wal: WriteAheadLog,
         config: QueueConfig,
         prepare: Callable[[Batch], Batch],
-        stored: Callable[[bytes], bool],
+        stored: Callable[[bytes, int], bool],
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._wal = wal
         self._config = config
         self._prepare = prepare
-        self._stored = stored  # whether a digest is in the pipeline's dedup window (drained and stored)
+        # Whether a digest is in the pipeline's dedup window (drained and stored) at a request's arrival time.
+        self._stored = stored
         self._clock = clock
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
@@ -68,6 +69,9 @@ class Appender:
         with self._lock:
             if self._closed:
                 raise Unavailable("collector is shutting down", retry_after_s=5)
+        lost = self._wal.directory_problem()
+        if lost:
+            raise Unavailable(lost, retry_after_s=RETRY_AFTER_S)
         refusal = self.refusal(0)
         # A retry of a request still queued is answered "duplicate" even when the queue is full.
         if refusal is not None and not self._wal.is_pending(_digest(request)):
@@ -88,6 +92,9 @@ class Appender:
         return None
 
     def readiness(self) -> tuple[bool, str]:
+        lost = self._wal.directory_problem()
+        if lost:
+            return False, lost
         refusal = self.refusal(self._refused_record_bytes)
         return (False, refusal) if refusal else (True, "")
 
@@ -110,6 +117,8 @@ class Appender:
     def _append(self, group: list[tuple[Batch | bytes, Future[ConsumeResult]]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         appended: set[bytes] = set()
+        if self._wal.directory_problem():
+            return self._lost([future for _, future in group if future.set_running_or_notify_cancel()])
         for request, future in group:
             # A request whose sender went away before this point was never acknowledged: not kept.
             if not future.set_running_or_notify_cancel():
@@ -130,16 +139,27 @@ class Appender:
                 log.error("queue.fsync_failed", extra={"fields": {"error": str(exc)}})
                 failure = Unavailable(f"the durable queue cannot fsync: {exc.strerror or exc}")
                 outcomes = [(future, failure) for future, _ in outcomes]
+        # Appended to files whose directory went away meanwhile: written, and not kept.
+        if self._wal.directory_problem():
+            return self._lost([future for future, _ in outcomes])
         return outcomes
+
+    def _lost(self, futures: list[Future[ConsumeResult]]) -> list[Outcome]:
+        """Every request answered 503 / UNAVAILABLE with a retry hint, none acknowledged: the queue's directory
+        is not the one a restart reopens (collector/dirguard.py), so its senders keep them for a collector that
+        can keep them."""
+        failure = Unavailable(self._wal.directory_problem(), retry_after_s=RETRY_AFTER_S)
+        return [(future, failure) for future in futures]
 
     def _append_one(self, request: Batch | bytes, appended: set[bytes]) -> ConsumeResult:
         if isinstance(request, bytes):
             payload: bytes | None = request
-            digest = summary(request).digest
+            head = summary(request)
+            digest, received_ns = head.digest, head.received_ns
         else:
             prepared = self._prepare(request)  # screens `request` itself: its partial success is the answer
-            payload, digest = None, request.digest
-        if digest in appended or self._wal.is_pending(digest) or self._stored(digest):
+            payload, digest, received_ns = None, request.digest, request.received_ns
+        if digest in appended or self._wal.is_pending(digest) or self._stored(digest, received_ns):
             return ConsumeResult(duplicate=True)
         if payload is None:
             payload = encode(prepared)

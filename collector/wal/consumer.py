@@ -47,7 +47,7 @@ class QueuedConsumer:
         pipeline: Consumer,
         policy: ValuePolicy,
         privacy: PrivacyFilter,
-        stored: Callable[[bytes], bool],
+        stored: Callable[[bytes, int], bool],
         max_group_items: int,
     ) -> None:
         self._config = config

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from collector.dirguard import DirectoryGuard
 from collector.wal.checkpoint import Position, write_checkpoint
 from collector.wal.codec import Summary
 from collector.wal.frame import Record, read_record
@@ -44,12 +45,14 @@ class WriteAheadLog:
         self._writer: SegmentWriter | None = None
         self._next_segment = 1
         self._reader = SegmentReader(directory)
+        self._guard: DirectoryGuard | None = None
         self.corrupt_records = 0  # found at start-up and while draining
         self.last_append_at = -math.inf  # time.monotonic() of the last append (the clock starts at boot: not 0.0)
 
     def open(self) -> int:
         """Recover what an earlier run left undrained; returns how many records are pending."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._guard = DirectoryGuard(self.directory, "the durable queue's directory", "queue.directory_lost", log)
         recovered = recover(self.directory)
         self.corrupt_records += recovered.corrupt_records
         self._next_segment = recovered.next_segment
@@ -70,6 +73,11 @@ class WriteAheadLog:
         return len(self._pending)
 
     # --- read by any thread ---------------------------------------------------------------------------------
+
+    def directory_problem(self) -> str:
+        """Why a record appended now would not be kept (its directory deleted or replaced since `open`); empty
+        when it would, and before `open`."""
+        return self._guard.problem() if self._guard is not None else ""
 
     @property
     def pending_bytes(self) -> int:

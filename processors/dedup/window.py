@@ -26,8 +26,13 @@ class RequestDeduplicator:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def seen(self, digest: bytes) -> bool:
-        return digest in self._seen
+    def seen(self, digest: bytes, now_ns: int | None = None) -> bool:
+        """Whether a request of `digest` was counted; with `now_ns`, within the window before it (a digest stays
+        here until the next group's `expire`, which may come long after the window closed on an idle collector)."""
+        received_ns = self._seen.get(digest)
+        if received_ns is None:
+            return False
+        return now_ns is None or received_ns >= now_ns - self._window_ns
 
     def remember(self, digest: bytes, received_ns: int) -> None:
         self._seen[digest] = received_ns

@@ -1,5 +1,6 @@
-"""Fail closed: when the store can no longer keep what it is given, the collector says so and acknowledges
-nothing. Against the real collector on the embedded store (chDB), whose data directory is deleted under it.
+"""Fail closed: when the collector can no longer keep what it is given, it says so and acknowledges nothing.
+Against the real collector on the embedded store (chDB), whose data directory (the store's files and the
+durable queue's) is deleted under it; with the durable queue (queue.mode=wal, the default here) and without it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
@@ -38,9 +40,21 @@ def _answers_after_deletion(collector: CollectorProcess) -> list[tuple[str, str,
     return answers
 
 
-def test_a_deleted_data_directory_fails_readyz_and_no_request_is_acknowledged_after_it(tmp_path: Path) -> None:
+# What /readyz and the log say: the durable queue's directory (inside the data directory) is checked first.
+LOST = {
+    "wal": ("the durable queue's directory", '"event": "queue.directory_lost"'),
+    "memory": ("the data directory", '"event": "store.data_directory_lost"'),
+}
+
+
+@pytest.mark.parametrize("mode", ["wal", "memory"])
+def test_a_deleted_data_directory_fails_readyz_and_no_request_is_acknowledged_after_it(
+    tmp_path: Path, mode: str
+) -> None:
     data_dir = tmp_path / "data"
-    collector = CollectorProcess(data_dir=data_dir).start()
+    env = {"CC_ANALYTICS_QUEUE_MODE": mode}
+    which, event = LOST[mode]
+    collector = CollectorProcess(data_dir=data_dir, extra_env=env).start()
     try:
         otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=3, session="before"))
         assert otlp.figures(collector, ORG) == otlp.edit_figures(3)
@@ -50,7 +64,7 @@ def test_a_deleted_data_directory_fails_readyz_and_no_request_is_acknowledged_af
 
         ready = httpx.get(f"{collector.api_url}/readyz", timeout=10)
         assert ready.status_code == 503, ready.text
-        assert "data directory" in ready.json()["reason"] and "gone" in ready.json()["reason"]
+        assert ready.json()["reason"].startswith(which) and "gone" in ready.json()["reason"], ready.text
 
         # Every request is refused with a retry hint: none is acknowledged, so senders keep them to retry.
         answers = _answers_after_deletion(collector)
@@ -61,14 +75,14 @@ def test_a_deleted_data_directory_fails_readyz_and_no_request_is_acknowledged_af
         # The directory chDB recreates for its next parts is not the one it opened: still not ready.
         assert httpx.get(f"{collector.api_url}/readyz", timeout=10).status_code == 503
         assert collector.process.poll() is None
-        assert '"event": "store.data_directory_lost"' in collector.log()
+        assert event in collector.log()
     finally:
         collector.kill()
 
     # Restarted on a fresh directory, the collector takes the senders' retries: nothing was counted twice,
     # and nothing acknowledged was lost, because nothing was acknowledged.
     shutil.rmtree(data_dir, ignore_errors=True)
-    restarted = CollectorProcess(data_dir=data_dir).start()
+    restarted = CollectorProcess(data_dir=data_dir, extra_env=env).start()
     try:
         assert otlp.figures(restarted, ORG) == otlp.ZERO
         for index in range(10):

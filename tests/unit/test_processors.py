@@ -106,6 +106,14 @@ def test_dedup_window_forgets_after_the_window() -> None:
     assert not dedup.seen(b"a") and dedup.seen(b"b")
 
 
+def test_a_digest_not_yet_expired_is_not_seen_past_its_window() -> None:
+    # The durable queue asks at a request's arrival, which may come long after the last group's expire().
+    dedup = RequestDeduplicator(window_ns=1_000)
+    dedup.remember(b"a", 100)
+    assert dedup.seen(b"a") and dedup.seen(b"a", now_ns=1_100)
+    assert not dedup.seen(b"a", now_ns=1_101)
+
+
 # --- derive ----------------------------------------------------------------------------------------------
 
 

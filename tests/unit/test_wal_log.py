@@ -184,7 +184,7 @@ def test_senders_are_refused_while_the_oldest_pending_record_is_older_than_max_a
     wal = _opened(tmp_path)
     clock = [NOW_NS]
     appender = Appender(
-        wal, QueueConfig(mode="wal", max_age_seconds=60), lambda b: b, lambda d: False, lambda: clock[0]
+        wal, QueueConfig(mode="wal", max_age_seconds=60), lambda b: b, lambda d, t: False, lambda: clock[0]
     )
     assert appender.readiness() == (True, "")
     _append(wal, _batch(0))  # arrived at NOW_NS
