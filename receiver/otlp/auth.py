@@ -3,7 +3,8 @@
 The tokens file is re-read as soon as it changes: each request compares the file's stat signature (one
 syscall) with the one last read, so a removed token is refused from the next request on, while requests
 already authenticated finish with the binding they started with. A file that cannot be read or parsed mid-run
-(half written, malformed, removed) keeps the last good set and logs one line.
+(half written, malformed, removed) keeps the last good set and logs one line. With several receiver processes
+they agree on that set, and on who logs (receiver/otlp/shared_tokens.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 
 from pdata import Batch, Sender
 from pdata.yamlfile import read_failure, value_kind
+from receiver.otlp.shared_tokens import GoodTokens, SharedTokens, supersedes
 
 log = logging.getLogger("cc_analytics.auth")
 
@@ -130,8 +132,11 @@ class TokenAuth:
         self.path = path
         self.organization_mismatch = organization_mismatch
         self._bindings = bindings or {}
-        # The stat signature of the file state `bindings` were read from; None reads the file on first use.
+        # The stat signature of the file state last looked at; None reads the file on first use.
         self._signature: tuple[int, ...] | None = None
+        # The signature of the good version `bindings` were read from.
+        self._good_signature: tuple[int, ...] | None = None
+        self._shared: SharedTokens | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -146,8 +151,40 @@ class TokenAuth:
         signature = _signature(path)
         bindings = read_tokens(path, organization_mismatch == "override")
         auth = cls(bindings, True if required is None else required, path, organization_mismatch)
-        auth._signature = signature
+        auth._signature = auth._good_signature = signature
         return auth
+
+    @classmethod
+    def from_shared(
+        cls,
+        path: Path,
+        shared: SharedTokens,
+        required: bool | None = None,
+        organization_mismatch: OrganizationMismatch = "refuse",
+    ) -> TokenAuth:
+        """A receiver process (re)started while the tokens file is faulty: the newest good version another
+        process read. Raises TokensFileError (the file's) when none was recorded."""
+        signature = _signature(path)
+        try:
+            return cls.from_file(path, required, organization_mismatch).sharing(shared)
+        except TokensFileError as exc:
+            good = shared.newest_good()
+            if good is None:
+                raise
+            fault = exc
+        auth = cls(good.bindings, True if required is None else required, path, organization_mismatch)
+        auth._signature, auth._good_signature, auth._shared = signature, good.signature, shared
+        auth._log_fault(signature, fault)
+        return auth
+
+    def sharing(self, shared: SharedTokens) -> TokenAuth:
+        """Agree with the other receiver processes on the last good set (and on who logs)."""
+        self._shared = shared
+        return self
+
+    def good_tokens(self) -> GoodTokens | None:
+        """The good version in use, for the collector process to record at start-up."""
+        return GoodTokens(self._good_signature, self._bindings) if self._good_signature is not None else None
 
     @property
     def token_count(self) -> int:
@@ -181,15 +218,25 @@ class TokenAuth:
             try:
                 bindings = read_tokens(self.path, self.organization_mismatch == "override")
             except TokensFileError as exc:
-                log.error(
-                    "auth.tokens_reload_failed",
-                    extra={"fields": {"file": str(self.path), "error": str(exc), "tokens_kept": len(self._bindings)}},
-                )
+                good = self._shared.newest_good() if self._shared is not None else None
+                if good is not None and supersedes(good.signature, self._good_signature):
+                    self._bindings, self._good_signature = good.bindings, good.signature
+                self._log_fault(signature, exc)
                 return
-            self._bindings = bindings
+            self._bindings, self._good_signature = bindings, signature
+            if self._shared is not None and not self._shared.record_good(GoodTokens(signature, bindings)):
+                return  # another receiver process read this version first, and said so
             log.info("auth.tokens_reloaded", extra={"fields": {"file": str(self.path), "tokens": len(bindings)}})
             if not bindings and self.required:
                 log.warning("auth.no_tokens", extra={"fields": {"file": str(self.path), "effect": NO_TOKENS_EFFECT}})
+
+    def _log_fault(self, signature: tuple[int, ...], fault: TokensFileError) -> None:
+        if self._shared is not None and not self._shared.record_faulty(signature):
+            return  # another receiver process found this state first, and said so
+        log.error(
+            "auth.tokens_reload_failed",
+            extra={"fields": {"file": str(self.path), "error": str(fault), "tokens_kept": len(self._bindings)}},
+        )
 
 
 NO_TOKENS_EFFECT = "tokens are required and none is configured: every sender is refused"

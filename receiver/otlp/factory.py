@@ -4,10 +4,11 @@ from pathlib import Path
 
 from pdata.options import ConfigError
 from receiver.otlp.admission import Admission
-from receiver.otlp.auth import OrganizationMismatch, TokenAuth, TokensFileError
+from receiver.otlp.auth import Binding, OrganizationMismatch, TokenAuth, TokensFileError
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_server import create_otlp_grpc_server
 from receiver.otlp.http_server import create_otlp_http_app
+from receiver.otlp.shared_tokens import SharedTokens
 
 
 def create_token_auth(config: OtlpReceiverConfig) -> TokenAuth:
@@ -20,6 +21,24 @@ def create_token_auth(config: OtlpReceiverConfig) -> TokenAuth:
         except TokensFileError as exc:
             raise ConfigError(str(exc)) from None
     return TokenAuth({}, required=bool(required), organization_mismatch=mismatch)
+
+
+def shared_tokens(data_dir: Path) -> SharedTokens:
+    """Where the receiver processes of one collector agree on the last good tokens (`--workers N`, N > 1)."""
+    return SharedTokens(data_dir / "ingest-tokens.shared.json", Binding)
+
+
+def create_worker_token_auth(config: OtlpReceiverConfig, shared: SharedTokens) -> TokenAuth:
+    """A receiver process's tokens: the file's, or, while the file is faulty, the newest good version another
+    receiver process read (the collector checked the file at start-up)."""
+    required = None if config.require_token == "auto" else config.require_token == "true"
+    mismatch: OrganizationMismatch = "override" if config.organization_mismatch == "override" else "refuse"
+    if not config.tokens_file:
+        return TokenAuth({}, required=bool(required), organization_mismatch=mismatch)
+    try:
+        return TokenAuth.from_shared(Path(config.tokens_file), shared, required, mismatch)
+    except TokensFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def create_admission(config: OtlpReceiverConfig) -> Admission:
