@@ -3,10 +3,10 @@ data directory and the log level (what an OpenTelemetry Collector keeps in its `
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.cores import available_cores
 from pdata.options import ConfigError, Option, OptionValues, config_from_rows, require_at_least, require_one_of
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -19,7 +19,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits.max_connections", int, 1000, "open connections per listener (OTLP/gRPC, OTLP/HTTP, API, /metrics); past it an HTTP listener closes its oldest connection still waiting for a request, else the one whose request body has been arriving longest (503 with a retry hint), else the new one; gRPC closes the new one; lowered at start-up so all listeners fit the open-file limit"),
     Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting, or of the first byte of its next request once answered, else it is closed"),
     Option("limits.keep_alive_seconds", int, 120, "an HTTP connection idle this long after an answer is closed; keep it above the senders' export interval (Claude Code: 60 s for metrics) and their own idle timeout (an OpenTelemetry Collector's: 90 s), so that they close idle connections first: a request sent just as the server closes its connection is lost to a reset"),
-    Option("workers", str, "auto", "OTLP receiver processes sharing the OTLP ports (SO_REUSEPORT), each decoding and handing requests to the durable queue of the collector process, the one writer (which then takes no OTLP connection itself); more than 1 needs queue.mode=wal; auto: the machine's cores with queue.mode=wal, else 1 (see collector/README.md, Receiver workers)"),
+    Option("workers", str, "auto", "OTLP receiver processes sharing the OTLP ports (SO_REUSEPORT), each decoding and handing requests to the durable queue of the collector process, the one writer (which then takes no OTLP connection itself); more than 1 needs the durable queue (queue.mode); auto: the cores the collector may use (its CPU affinity and its cgroup's CPU limit, as a container's) with the durable queue, else 1 (see collector/README.md, Receiver workers)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
     Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
 )  # fmt: skip
@@ -60,5 +60,5 @@ class ServiceConfig:
     def worker_count(self, durable_queue: bool) -> int:
         """How many receiver processes: only the durable queue can take requests from other processes."""
         if self.workers == "auto":
-            return (os.cpu_count() or 1) if durable_queue else 1
+            return available_cores() if durable_queue else 1
         return int(self.workers)
