@@ -21,6 +21,9 @@ from tests.support.collector import CollectorProcess
 # The options the durable-queue sections set: the queue itself, and room for one connection per developer
 # (limits.max_connections is clamped by the collector to what its open-file limit holds, and says so).
 DURABLE_ENV = {"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_LIMITS_MAX_CONNECTIONS": "1000000"}
+# The rows that measure an answer given once the store has the request (one process): queue.mode=memory, named,
+# since the default (auto) is the durable queue on the embedded store.
+MEMORY_ENV = {"CC_ANALYTICS_QUEUE_MODE": "memory"}
 
 
 def log(message: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import pregenerate, start_collector, url_of
+from bench.common import MEMORY_ENV, pregenerate, start_collector, url_of
 from loadgen import run
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     profile = argv[argv.index("--py-spy") + 1] if "--py-spy" in argv else None
     requests = pregenerate(protocol, shape, 100_000 if shape == "gateway" else 20_000, 5000, seed=3)
     with tempfile.TemporaryDirectory(prefix="cc-profile-") as root:
-        collector = start_collector(Path(root), "collector")
+        collector = start_collector(Path(root), "collector", **MEMORY_ENV)  # one process: the one py-spy reads
         spy = None
         if profile:
             command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(collector.process.pid),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import history, views
-from bench.common import CollectorFlags, log, pregenerate, start_collector
+from bench.common import MEMORY_ENV, CollectorFlags, log, pregenerate, start_collector
 from bench.durable import DIRECT_PROTOCOLS, GATEWAY_ROUNDS, direct_sections, queue_sections
 from bench.ingest import decode_ceiling, end_to_end
 from bench.overload import overload
@@ -43,10 +43,10 @@ def server_ingest(root: Path, items: int, seconds: float) -> tuple[dict[str, Any
     server = ClickHouseHttpServer(data_dir=root / "clickhouse-http").start()
     try:
         shared = end_to_end(root, "grpc", "gateway", items, seconds, "e2e-grpc-gateway-server",
-                            CC_ANALYTICS_STORAGE_DSN=server.dsn("bench"))  # fmt: skip
+                            CC_ANALYTICS_STORAGE_DSN=server.dsn("bench"), **MEMORY_ENV)  # fmt: skip
         unshared = end_to_end(root, "grpc", "gateway", items, seconds, "e2e-grpc-gateway-server-unshared",
                               CC_ANALYTICS_STORAGE_DSN=server.dsn("bench_unshared"),
-                              CC_ANALYTICS_DEDUP_SHARED="false")  # fmt: skip
+                              CC_ANALYTICS_DEDUP_SHARED="false", **MEMORY_ENV)  # fmt: skip
         return shared, unshared
     finally:
         server.kill()
@@ -80,7 +80,7 @@ def latency(root: Path, background_items_per_s: float, seconds: float, probes: i
     for index in range(probes):
         workload = Workload(1, "grpc", "client", seed=1000 + index, organization=f"probe-{index}")
         probe_requests.append(next(workload.requests()))
-    collector = start_collector(root, "latency")
+    collector = start_collector(root, "latency", **MEMORY_ENV)
     today = datetime.now(UTC).date()
     latencies: list[float] = []
 
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                 cap = 6_000 if shape == "client" else (40_000 if ENCODING[protocol] == "protobuf" else 20_000)
                 items = int(min(ceiling, cap) * seconds)
                 log(f"end-to-end {protocol} {shape}: {seconds} s from a pool of {items:,} points+records")
-                run_ = end_to_end(root, protocol, shape, items, seconds)
+                run_ = end_to_end(root, protocol, shape, items, seconds, **MEMORY_ENV)
                 results["e2e"].append(run_)
                 if "metrics_scrape" in run_:
                     results["metrics_scrape"] = run_.pop("metrics_scrape")
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             results["overload"] = []
             for protocol in ("grpc", "http/protobuf"):
                 log(f"overload {protocol}")
-                results["overload"].append(overload(root, protocol, sustainable, 4 if quick else 10))
+                results["overload"].append(overload(root, protocol, sustainable, 4 if quick else 10, **MEMORY_ENV))
             queue_sections(root, results, quick, flags, arguments.gateway_rounds)
             if arguments.direct:
                 direct_sections(root, results, quick, flags, protocols, arguments.direct_start,

@@ -49,7 +49,7 @@ from processors.identity import DirectoryEntry, DirectoryFileError, IdentityReso
 from processors.temporality import CumulativeToDelta, SeriesState, StoredSeries, StoredSeriesLookup
 from receiver.otlp import OtlpReceiverConfig, create_admission
 from receiver.otlp.auth import NO_TOKENS_EFFECT, TokenAuth
-from receiver.otlp.factory import create_token_auth
+from receiver.otlp.factory import create_token_auth, shared_tokens
 
 log = logging.getLogger("cc_analytics.collector")
 
@@ -336,7 +336,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
             return False, "write queue full"
         return True, ""
 
-    workers = await start_workers(config, durable_queue, observer, lifecycle)
+    workers = await start_workers(config, auth, durable_queue, observer, lifecycle)
     listeners = Listeners(service, connections, receiver_config.body_timeout_s)
     if workers.receives_here:
         add_otlp(listeners, receiver_config, auth, consumer, workers.observer_for(0), admission)
@@ -395,6 +395,9 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
                 "metrics_bind": metrics_bind,
                 "metrics_scrape_token": bool(metrics_config.scrape_token_file),
                 "auth": "token required" if auth.required else "open",
+                # queue.mode as resolved (auto: wal, or memory on a store shared with other replicas).
+                "queue": "wal" if config.queue.durable else "memory",
+                "receiver_processes": service.worker_count(config.queue.durable),
             }
         },
     )
@@ -432,11 +435,15 @@ async def _start_durable_queue(
 
 
 async def start_workers(
-    config: Config, durable_queue: QueuedConsumer | None, metrics: SelfMetrics, lifecycle: Lifecycle
+    config: Config, auth: TokenAuth, durable_queue: QueuedConsumer | None, metrics: SelfMetrics, lifecycle: Lifecycle
 ) -> WorkerPool:
     """run --workers N: N - 1 receiver processes beside this one, feeding its durable queue. Started before this
     process's listeners, so stopped after them: each answers what it took in while the queue still takes it."""
     pool = WorkerPool(config.service.worker_count(config.queue.durable), config, durable_queue, metrics)
+    good = auth.good_tokens()
+    if pool.count > 1 and good is not None:
+        # The version this process checked at start-up is where the receiver processes start from.
+        shared_tokens(config.service.data_dir).start(good)
     await lifecycle.start(Component("workers", start=pool.start, shutdown=pool.stop))
     return pool
 

@@ -169,7 +169,7 @@ class Config:
 
     @property
     def queue(self) -> QueueConfig:
-        return QueueConfig.from_options(self.options())
+        return QueueConfig.from_options(self.options(), shared_store=self.shared_state)
 
     @property
     def receiver(self) -> OtlpReceiverConfig:
@@ -333,7 +333,7 @@ def _validate(config: Config) -> None:
     if config.service.worker_count(config.queue.durable) > 1 and not config.queue.durable:
         raise ConfigError(
             f"workers={config.workers} needs queue.mode=wal: receiver worker processes hand requests to the durable "
-            "queue (use workers=1 with queue.mode=memory)"
+            "queue (use workers=1 with queue.mode=memory, and with auto on a store shared with other replicas)"
         )
     # Raw rows of that long ago are read back at start-up (cumulative series resume from their last point,
     # stamped up to validation.max_age_days before it arrived): a shorter retention would count them again.

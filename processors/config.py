@@ -43,6 +43,7 @@ class ProcessorsConfig:
     def validate(self) -> None:
         """Raises ConfigError naming the option and what is wrong."""
         require_at_least("temporality.max_series", self.temporality_max_series, 1)
+        require_at_least("dedup.window_seconds", self.dedup_window_seconds, 1)
         require_one_of("dedup.shared", self.dedup_shared, ("auto", "true", "false"))
         require_at_least("validation.max_age_days", self.validation_max_age_days, 1)
         require_at_least("validation.max_ahead_seconds", self.validation_max_ahead_seconds, 0)

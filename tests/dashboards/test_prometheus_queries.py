@@ -78,10 +78,10 @@ EXACT: dict[tuple[str, str], Any] = {
     ("Collector up", "A"): 1,
     ("Version", "A"): 1,
     ("Write queue", "A"): 0,
-    # The test's collector runs queue.mode=memory: the durable queue's series exist, all at 0.
+    # The durable queue (queue.mode=wal, the default) has drained every request: nothing waits, the capacity is
+    # queue.max_bytes' default, and nothing was replayed or found damaged.
     ("Durable queue bytes", "A"): 0,
-    ("Durable queue bytes", "B"): 0,
-    ("Durable queue drain rate and age", "A"): 0,
+    ("Durable queue bytes", "B"): 1024**3,
     ("Durable queue drain rate and age", "B"): 0,
     ("Durable queue replayed and corrupt records", "A"): 0,
     ("Durable queue replayed and corrupt records", "B"): 0,
@@ -111,6 +111,9 @@ ZERO_WHEN_HEALTHY = {
     ("Series dropped (time range)", "A"),
     ("Cumulative points dropped by reason", "A"),  # the workload is delta: no cumulative point to drop
 }
+# Rates over the last minute whose value depends on where the scrapes fell: positive, the workload's records
+# having been drained within the minute before the evaluation (test_every_request_was_drained checks the count).
+POSITIVE = {("Durable queue drain rate and age", "A")}
 # The gauges every replica reads from the one store: summing them over replicas would multiply the figure.
 GAUGES = r"cc_analytics_(accepted_lines|spend_usd|active_users|sessions|acceptance_ratio)\b"
 
@@ -191,9 +194,16 @@ def test_the_workload_through_prometheus(prom: Evaluation) -> None:
     assert prom.query(accepts)[0][1] == 6
 
 
+def test_every_request_was_drained(prom: Evaluation) -> None:
+    # Each acknowledged request is one durable queue record, drained once.
+    acknowledged = prom.query('sum(cc_analytics_otlp_requests_total{status="ok"})')[0][1]
+    assert acknowledged > 0
+    assert prom.query("sum(cc_analytics_queue_drained_records_total)")[0][1] == acknowledged
+
+
 def test_every_figure_panel_has_an_expectation() -> None:
     keys = {(panel["title"], target["refId"]) for _, panel, target in PROM_TARGETS}
-    assert set(EXACT) | ZERO_WHEN_HEALTHY <= keys, (set(EXACT) | ZERO_WHEN_HEALTHY) - keys
+    assert set(EXACT) | ZERO_WHEN_HEALTHY | POSITIVE <= keys, (set(EXACT) | ZERO_WHEN_HEALTHY | POSITIVE) - keys
     figures = {
         key for key in keys if re.search(rf"claude_code_\w+_total|cc_analytics_events_total|{GAUGES}", _expr(key))
     }
@@ -220,6 +230,9 @@ def test_dashboard_expression(prom: Evaluation, board: str, panel: dict, target:
     result = prom.query(expr)  # raises on a PromQL error
     if key in ZERO_WHEN_HEALTHY:
         assert all(value == 0 or math.isnan(value) for _, value in result), (expr, result)
+        return
+    if key in POSITIVE:
+        assert len(result) == 1 and result[0][1] > 0, (expr, result)
         return
     assert result, f"{expr} returned nothing"
     if key in EXACT:

@@ -29,7 +29,13 @@ JSON = otlp.CONTENT_TYPES["json"]
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    env = {"CC_ANALYTICS_LIMITS_MAX_REQUEST_ITEMS": str(ITEMS), "CC_ANALYTICS_LIMITS_MAX_INFLIGHT_BYTES": str(BUDGET)}
+    # One receiver process: the in-flight budget is each process's, and a request held on one connection must
+    # share it with the next connection's.
+    env = {
+        "CC_ANALYTICS_LIMITS_MAX_REQUEST_ITEMS": str(ITEMS),
+        "CC_ANALYTICS_LIMITS_MAX_INFLIGHT_BYTES": str(BUDGET),
+        "CC_ANALYTICS_WORKERS": "1",
+    }
     yield from running(CollectorProcess(data_dir=tmp_path_factory.mktemp("bounds") / "data", extra_env=env))
 
 

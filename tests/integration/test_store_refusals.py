@@ -34,13 +34,16 @@ POISON = 4242  # added lines the constraint refuses
 SECRET = "a prompt nobody may read"
 
 
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
-    """A collector on its embedded store, whose metric_points table refuses a point of POISON added lines.
+@pytest.fixture(params=["memory", "wal"])
+def collector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CollectorProcess]:
+    """A collector on its embedded store, whose metric_points table refuses a point of POISON added lines; with
+    queue.mode memory (the refusal is the answer) and wal (the request was acknowledged once on disk: the
+    refusal is found when the queue is drained).
 
     The constraint is added between two runs: the embedded engine belongs to the collector while it runs.
     """
-    process = CollectorProcess(data_dir=tmp_path / "data").start()  # creates the schema
+    env = {"CC_ANALYTICS_QUEUE_MODE": request.param}
+    process = CollectorProcess(data_dir=tmp_path / "data", extra_env=env).start()  # creates the schema
     assert process.stop() == 0
     statement = f"ALTER TABLE metric_points ADD CONSTRAINT no_poison CHECK value != {POISON}"
     subprocess.run([sys.executable, "-c", _ALTER, str(process.data_dir / "chdb"), statement], check=True, timeout=120)
@@ -104,23 +107,15 @@ def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_g
         grpc_after = pool.submit(_grpc, collector, otlp.edit_request(ORG, lines=11, session="g2"))
     assert [http_before.result().status_code, http_after.result().status_code] == [200, 200]
     assert [grpc_before.result()[0], grpc_after.result()[0]] == ["OK", "OK"]
-
-    # HTTP: 400 with a google.rpc.Status INVALID_ARGUMENT carrying the store's reason, and no retry hint.
-    refused = http_poisoned.result()
-    assert refused.status_code == 400, refused.content
-    assert "retry-after" not in refused.headers
-    status = status_pb2.Status.FromString(refused.content)
-    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and not status.details
-    assert "VIOLATED_CONSTRAINT" in status.message and "no_poison" in status.message
-    # gRPC: INVALID_ARGUMENT with the same reason, no retry-after or RetryInfo.
-    code, details, trailers = grpc_poisoned.result()
-    assert code == "INVALID_ARGUMENT" and "VIOLATED_CONSTRAINT" in details and "no_poison" in details
-    assert not {"retry-after", "grpc-status-details-bin", "google.rpc.retryinfo-bin"} & set(trailers)
-
-    # Sent again, the same bytes (a sender that retries anyway): the same permanent answer, not 503 / UNAVAILABLE.
-    again = _http(collector, http_poison)
-    assert (again.status_code, "retry-after" in again.headers) == (400, False)
-    assert _grpc(collector, grpc_poison)[0] == "INVALID_ARGUMENT"
+    durable = collector.extra_env["CC_ANALYTICS_QUEUE_MODE"] == "wal"
+    if durable:
+        # Acknowledged once on disk, before the store saw it: the refusal comes at the drain, and the bytes sent
+        # again are recognised as that request (answered ok, counted as a duplicate), not queued a second time.
+        assert (http_poisoned.result().status_code, grpc_poisoned.result()[0]) == (200, "OK")
+        assert _http(collector, http_poison).status_code == 200
+        assert _grpc(collector, grpc_poison)[0] == "OK"
+    else:
+        _assert_permanent_answers(collector, http_poisoned.result(), grpc_poisoned.result(), http_poison, grpc_poison)
     # And the next requests go through.
     otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=13, session="h3"))
     otlp.send(collector, "grpc", otlp.edit_request(ORG, lines=17, session="g3"))
@@ -147,12 +142,42 @@ def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_g
     assert {record["points"][0]["attributes"]["session.id"] for record in records} == {f"{ORG}-hp", f"{ORG}-gp"}
     assert SECRET not in "\n".join(lines)
 
-    # The self-metrics: two refusals per protocol (the request and its retry), two batches set aside.
-    assert _requests_total(collector, "http", "refused_by_store") == 2
-    assert _requests_total(collector, "grpc", "refused_by_store") == 2
+    # The self-metrics: two batches set aside; in memory mode two refusals per protocol (the request and its
+    # retry), in wal mode none (both were acknowledged) and the retry a duplicate.
+    refusals = 0 if durable else 2
+    assert _requests_total(collector, "http", "refused_by_store") == refusals
+    assert _requests_total(collector, "grpc", "refused_by_store") == refusals
     assert _requests_total(collector, "http", "unavailable") == 0
     assert _requests_total(collector, "grpc", "unavailable") == 0
     assert _dead_letters_written(collector) == 2
+    if durable:
+        assert _requests_total(collector, "http", "duplicate") == 1
+        assert _requests_total(collector, "grpc", "duplicate") == 1
+
+
+def _assert_permanent_answers(
+    collector: CollectorProcess,
+    refused: httpx.Response,
+    grpc_refused: tuple[str, str, dict[str, Any]],
+    http_poison: dict[str, Any],
+    grpc_poison: dict[str, Any],
+) -> None:
+    """Memory mode: the refusal is the answer."""
+    # HTTP: 400 with a google.rpc.Status INVALID_ARGUMENT carrying the store's reason, and no retry hint.
+    assert refused.status_code == 400, refused.content
+    assert "retry-after" not in refused.headers
+    status = status_pb2.Status.FromString(refused.content)
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and not status.details
+    assert "VIOLATED_CONSTRAINT" in status.message and "no_poison" in status.message
+    # gRPC: INVALID_ARGUMENT with the same reason, no retry-after or RetryInfo.
+    code, details, trailers = grpc_refused
+    assert code == "INVALID_ARGUMENT" and "VIOLATED_CONSTRAINT" in details and "no_poison" in details
+    assert not {"retry-after", "grpc-status-details-bin", "google.rpc.retryinfo-bin"} & set(trailers)
+
+    # Sent again, the same bytes (a sender that retries anyway): the same permanent answer, not 503 / UNAVAILABLE.
+    again = _http(collector, http_poison)
+    assert (again.status_code, "retry-after" in again.headers) == (400, False)
+    assert _grpc(collector, grpc_poison)[0] == "INVALID_ARGUMENT"
 
 
 def test_a_view_refusing_what_its_table_took_holds_the_insert_until_mended_even_across_a_restart(

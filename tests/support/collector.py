@@ -19,6 +19,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from pdata.vocabulary import DURABLE_QUEUE_BYTES
 from tests.support.children import free_port, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -157,9 +158,31 @@ class CollectorProcess:
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))
 
     def metrics_text(self) -> str:
-        """/metrics once the start-up hold is over (before it, every counter reads 0)."""
+        """/metrics once the start-up hold is over (before it, every counter reads 0) and once every request
+        acknowledged before the call is in the store (see `drained`)."""
         time.sleep(max(0.0, self.ready_at + METRICS_HOLD_SECONDS - time.monotonic()))
-        return httpx.get(self.metrics_url, timeout=10).text
+        return self._drained_metrics_text()
+
+    def drained(self) -> None:
+        """Wait until every request acknowledged so far is in the store. With the durable queue (queue.mode=wal,
+        the default) a request is acknowledged once it is on disk and drained into the store within
+        queue.drain_interval_ms; the tests read what a sender was told is kept. The queue's bytes waiting
+        (`cc_analytics_queue_bytes`) go back to 0 only once the store has every drained record and the
+        pipeline has counted it; with queue.mode=memory they are always 0 (the store had it before the answer)."""
+        self._drained_metrics_text()
+
+    def _drained_metrics_text(self, timeout_s: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            response = httpx.get(self.metrics_url, timeout=10)
+            assert response.status_code == 200, f"/metrics answered {response.status_code}: {response.text[:200]}"
+            text = response.text
+            waiting = samples_of(text, DURABLE_QUEUE_BYTES.name)
+            if not waiting or all(sample.value == 0 for sample in waiting):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the durable queue still holds {waiting[0].value:.0f} bytes after {timeout_s} s")
+            time.sleep(0.02)
 
     def metric_samples(self, name: str, /, **labels: str) -> list[Sample]:
         """The samples of /metrics named `name` whose labels include `labels` (see `samples_of`)."""
@@ -198,7 +221,9 @@ class CollectorProcess:
         return {int(child) for child in children if b"collector.workers" in Path(f"/proc/{child}/cmdline").read_bytes()}
 
     def api_get(self, path: str, **params: str) -> httpx.Response:
-        """GET on the read API (with whatever credentials the API needs)."""
+        """GET on the read API (with whatever credentials the API needs), once every request acknowledged before
+        the call is in the store (`drained`)."""
+        self.drained()
         return httpx.get(f"{self.api_url}{path}", params=params, headers=self.api_headers(), timeout=30)
 
     def api_headers(self) -> dict[str, str]:

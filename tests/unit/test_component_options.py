@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from collector import config as configuration
 from collector.app import _pipeline_config
+from collector.cores import available_cores
 from collector.lifecycle import Component, Lifecycle
 from collector.service import ServiceConfig
 from collector.wal.config import QueueConfig
@@ -193,32 +193,64 @@ def test_components_stop_in_reverse_order_and_a_failing_stop_does_not_keep_the_o
     ]  # fmt: skip
 
 
-def test_a_short_dedup_window_needs_a_shorter_queue_age_only_when_the_queue_replays() -> None:
-    # In memory mode nothing is replayed, so a short dedup window (tests and small installs use one) is allowed.
-    memory = configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5"})
-    assert memory.dedup_window_seconds == 5
+def test_a_short_dedup_window_shortens_the_queue_age_unless_one_is_set() -> None:
+    # A replayed record is recognised only within the dedup window: by default the queue's age bound follows a
+    # shorter window (tests and small installs use one); one set longer than the window is refused.
+    default = configuration.load(environ={}, config_file=None)
+    assert (default.queue.durable, default.queue.max_age_seconds) == (True, 6 * 3600)
+    short = configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5"}, config_file=None)
+    assert (short.dedup_window_seconds, short.queue.max_age_seconds) == (5, 5)
     with pytest.raises(ConfigError, match=r"queue.max_age_seconds must be between 1 and dedup.window_seconds \(5\)"):
-        configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5", "CC_ANALYTICS_QUEUE_MODE": "wal"})
-    with pytest.raises(ConfigError, match="queue.max_age_seconds must be at least 1"):
-        configuration.load(environ={"CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS": "0"})
+        configuration.load(
+            environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5", "CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS": "60"},
+            config_file=None,
+        )
+    # In memory mode nothing is replayed: any age goes with any window.
+    memory = configuration.load(
+        environ={
+            "CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "5",
+            "CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS": "60",
+            "CC_ANALYTICS_QUEUE_MODE": "memory",
+        },
+        config_file=None,
+    )
+    assert memory.dedup_window_seconds == 5
+    with pytest.raises(
+        ConfigError, match=r"queue.max_age_seconds must be 0 \(six hours, at most dedup.window_seconds\) or more"
+    ):
+        configuration.load(environ={"CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS": "-1"}, config_file=None)
+    with pytest.raises(ConfigError, match="dedup.window_seconds must be at least 1"):
+        configuration.load(environ={"CC_ANALYTICS_DEDUP_WINDOW_SECONDS": "0"}, config_file=None)
 
 
 def test_several_workers_need_the_durable_queue() -> None:
     with pytest.raises(configuration.ConfigError, match="workers=2 needs queue.mode=wal"):
-        configuration.load(environ={"CC_ANALYTICS_WORKERS": "2"}, config_file=None)
-    config = configuration.load(
-        environ={"CC_ANALYTICS_WORKERS": "2", "CC_ANALYTICS_QUEUE_MODE": "wal"}, config_file=None
-    )
-    assert config.service.worker_count(config.queue.durable) == 2
-    # auto: one receiver process per core with the durable queue, one without it.
-    wal = configuration.load(environ={"CC_ANALYTICS_QUEUE_MODE": "wal"}, config_file=None)
-    assert wal.service.worker_count(wal.queue.durable) == (os.cpu_count() or 1)
-    memory = configuration.load(environ={}, config_file=None)
+        configuration.load(environ={"CC_ANALYTICS_WORKERS": "2", "CC_ANALYTICS_QUEUE_MODE": "memory"}, config_file=None)
+    config = configuration.load(environ={"CC_ANALYTICS_WORKERS": "2"}, config_file=None)
+    assert (config.queue.durable, config.service.worker_count(config.queue.durable)) == (True, 2)
+    # auto: one receiver process per core the collector may use with the durable queue, one without it.
+    wal = configuration.load(environ={}, config_file=None)
+    assert wal.service.worker_count(wal.queue.durable) == available_cores()
+    memory = configuration.load(environ={"CC_ANALYTICS_QUEUE_MODE": "memory"}, config_file=None)
     assert memory.service.worker_count(memory.queue.durable) == 1
 
 
+def test_auto_answers_after_the_commit_on_a_store_shared_with_other_replicas() -> None:
+    server = {"CC_ANALYTICS_STORAGE_DSN": "http://user:secret@clickhouse:8123/default"}
+    shared = configuration.load(environ=server, config_file=None)
+    assert (shared.shared_state, shared.queue.durable, shared.service.worker_count(shared.queue.durable)) == (
+        True, False, 1,
+    )  # fmt: skip
+    alone = configuration.load(environ={**server, "CC_ANALYTICS_DEDUP_SHARED": "false"}, config_file=None)
+    assert (alone.shared_state, alone.queue.durable) == (False, True)
+    chosen = configuration.load(environ={**server, "CC_ANALYTICS_QUEUE_MODE": "wal"}, config_file=None)
+    assert (chosen.shared_state, chosen.queue.durable) == (True, True)
+    with pytest.raises(ConfigError, match="workers=2 needs queue.mode=wal"):
+        configuration.load(environ={**server, "CC_ANALYTICS_WORKERS": "2"}, config_file=None)
+
+
 def test_the_writer_holds_two_drain_groups_with_the_durable_queue_and_the_limit_without() -> None:
-    memory = _pipeline_config(configuration.load(environ={}, config_file=None))
+    memory = _pipeline_config(configuration.load(environ={"CC_ANALYTICS_QUEUE_MODE": "memory"}, config_file=None))
     assert (memory.max_queued_items, memory.max_group_items) == (20_000, 50_000)
     wal = configuration.load(
         environ={"CC_ANALYTICS_QUEUE_MODE": "wal", "CC_ANALYTICS_QUEUE_DRAIN_GROUP_ITEMS": "7000"}, config_file=None
