@@ -80,8 +80,9 @@ def _collector(tmp_path: Path, store: Store, **env: str) -> Iterator[CollectorPr
 
 
 def _metric(collector: CollectorProcess, family: str) -> float:
-    """A collector family's value on /metrics (its one sample), once the start-up hold shows counters."""
-    samples = collector.metric_samples(family)
+    """A collector family's value on /metrics (its one sample), once the start-up hold shows counters, whatever
+    the queue holds (these tests watch it fill and drain)."""
+    samples = collector.metric_samples(family, drained=False)
     assert len(samples) == 1, f"{family} on /metrics: {samples}"
     return samples[0].value
 

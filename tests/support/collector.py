@@ -157,10 +157,13 @@ class CollectorProcess:
     def _limit_files(self) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.file_limit, self.file_limit))
 
-    def metrics_text(self) -> str:
-        """/metrics once the start-up hold is over (before it, every counter reads 0) and once every request
-        acknowledged before the call is in the store (see `drained`)."""
+    def metrics_text(self, drained: bool = True) -> str:
+        """/metrics once the start-up hold is over (before it, every counter reads 0) and, unless `drained` is
+        False (a test watching the durable queue itself), once every request acknowledged before the call is in
+        the store (see `drained`)."""
         time.sleep(max(0.0, self.ready_at + METRICS_HOLD_SECONDS - time.monotonic()))
+        if not drained:
+            return httpx.get(self.metrics_url, timeout=10).text
         return self._drained_metrics_text()
 
     def drained(self) -> None:
@@ -184,9 +187,10 @@ class CollectorProcess:
                 raise AssertionError(f"the durable queue still holds {waiting[0].value:.0f} bytes after {timeout_s} s")
             time.sleep(0.02)
 
-    def metric_samples(self, name: str, /, **labels: str) -> list[Sample]:
-        """The samples of /metrics named `name` whose labels include `labels` (see `samples_of`)."""
-        return samples_of(self.metrics_text(), name, **labels)
+    def metric_samples(self, name: str, /, drained: bool = True, **labels: str) -> list[Sample]:
+        """The samples of /metrics named `name` whose labels include `labels` (see `samples_of`; `drained` as for
+        `metrics_text`)."""
+        return samples_of(self.metrics_text(drained), name, **labels)
 
     def metric_sum(self, name: str, /, **labels: str) -> float:
         """The sum of the samples of /metrics named `name` whose labels include `labels` (see `sum_of`)."""
