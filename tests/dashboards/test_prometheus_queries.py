@@ -78,7 +78,7 @@ EXACT: dict[tuple[str, str], Any] = {
     ("Collector up", "A"): 1,
     ("Version", "A"): 1,
     ("Write queue", "A"): 0,
-    # The durable queue (queue.mode=wal, the default) has drained every request: nothing waits, the capacity is
+    # The durable queue (queue.mode=wal, auto's choice on the embedded store) has drained every request: nothing waits, the capacity is
     # queue.max_bytes' default, and nothing was replayed or found damaged.
     ("Durable queue bytes", "A"): 0,
     ("Durable queue bytes", "B"): 1024**3,
@@ -144,9 +144,9 @@ def every_second_rules(directory: Path) -> Path:
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluation]:
     base: Path = tmp_path_factory.mktemp("dashboards-prom")
     rules = every_second_rules(base)
-    collector = CollectorProcess(
-        data_dir=base / "data", extra_env={"CC_ANALYTICS_METRICS_GAUGE_CACHE_SECONDS": "0"}
-    ).start()
+    # The durable queue named, so that its panels read a queue on the server path too (where auto is memory).
+    env = {"CC_ANALYTICS_METRICS_GAUGE_CACHE_SECONDS": "0", "CC_ANALYTICS_QUEUE_MODE": "wal"}
+    collector = CollectorProcess(data_dir=base / "data", extra_env=env).start()
     try:
         with PrometheusServer(targets=[collector.metrics_url], workdir=base / "prom", rules_files=[rules]) as server:
             # Prometheus starts scraping a few seconds after it is ready: the holds must begin after that.
