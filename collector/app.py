@@ -437,8 +437,9 @@ async def _start_durable_queue(
 async def start_workers(
     config: Config, auth: TokenAuth, durable_queue: QueuedConsumer | None, metrics: SelfMetrics, lifecycle: Lifecycle
 ) -> WorkerPool:
-    """run --workers N: N - 1 receiver processes beside this one, feeding its durable queue. Started before this
-    process's listeners, so stopped after them: each answers what it took in while the queue still takes it."""
+    """run --workers N: with N > 1, N receiver processes feeding this one's durable queue (with N = 1 this one
+    receives). Started before this process's listeners, so stopped after them: each answers what it took in while
+    the queue still takes it."""
     pool = WorkerPool(config.service.worker_count(config.queue.durable), config, durable_queue, metrics)
     good = auth.good_tokens()
     if pool.count > 1 and good is not None:

@@ -32,7 +32,7 @@ from pdata.consumer import ConsumeResult, Unavailable
 from processors.policy import ValuePolicy
 from processors.privacy import PrivacyFilter
 from receiver.otlp import create_admission
-from receiver.otlp.factory import create_worker_token_auth, shared_tokens
+from receiver.otlp.factory import create_token_auth, shared_tokens
 
 log = logging.getLogger("cc_analytics.workers")
 
@@ -131,7 +131,7 @@ async def serve(index: int, link_fd: int, config: Config) -> None:
     connections = plan_connections(service.max_connections, 2, raise_file_limit())
     receiver_config = replace(config.receiver, max_connections=connections.per_listener)
     listeners = Listeners(service, connections, receiver_config.body_timeout_s)
-    auth = create_worker_token_auth(receiver_config, shared_tokens(service.data_dir))
+    auth = create_token_auth(receiver_config, shared_tokens(service.data_dir))
     add_otlp(
         listeners,
         receiver_config,

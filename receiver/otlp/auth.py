@@ -162,19 +162,23 @@ class TokenAuth:
         required: bool | None = None,
         organization_mismatch: OrganizationMismatch = "refuse",
     ) -> TokenAuth:
-        """A receiver process (re)started while the tokens file is faulty: the newest good version another
-        process read. Raises TokensFileError (the file's) when none was recorded."""
+        """A receiver process's tokens at its start: the file's (recorded, when newer than what the others
+        read), or while the file is faulty the newest good version another process read. Raises TokensFileError
+        (the file's) when the file is faulty and no version was recorded."""
         signature = _signature(path)
         try:
-            return cls.from_file(path, required, organization_mismatch).sharing(shared)
-        except TokensFileError as exc:
+            auth = cls.from_file(path, required, organization_mismatch).sharing(shared)
+        except TokensFileError as fault:
             good = shared.newest_good()
             if good is None:
                 raise
-            fault = exc
-        auth = cls(good.bindings, True if required is None else required, path, organization_mismatch)
-        auth._signature, auth._good_signature, auth._shared = signature, good.signature, shared
-        auth._log_fault(signature, fault)
+            auth = cls(good.bindings, True if required is None else required, path, organization_mismatch)
+            auth._signature, auth._good_signature, auth._shared = signature, good.signature, shared
+            auth._log_fault(signature, fault)
+            return auth
+        read = auth.good_tokens()
+        if read is not None:
+            shared.record_good(read)
         return auth
 
     def sharing(self, shared: SharedTokens) -> TokenAuth:

@@ -11,12 +11,17 @@ from receiver.otlp.http_server import create_otlp_http_app
 from receiver.otlp.shared_tokens import SharedTokens
 
 
-def create_token_auth(config: OtlpReceiverConfig) -> TokenAuth:
-    """The ingest tokens (auth.*); raises ConfigError naming the tokens file, the entry and what is wrong."""
+def create_token_auth(config: OtlpReceiverConfig, shared: SharedTokens | None = None) -> TokenAuth:
+    """The ingest tokens (auth.*); raises ConfigError naming the tokens file, the entry and what is wrong.
+
+    `shared`: a receiver process of several (`--workers N`), which starts from the newest good version another
+    receiver process read while the file is faulty (the collector checked the file at start-up)."""
     required = None if config.require_token == "auto" else config.require_token == "true"
     mismatch: OrganizationMismatch = "override" if config.organization_mismatch == "override" else "refuse"
     if config.tokens_file:
         try:
+            if shared is not None:
+                return TokenAuth.from_shared(Path(config.tokens_file), shared, required, mismatch)
             return TokenAuth.from_file(Path(config.tokens_file), required, mismatch)
         except TokensFileError as exc:
             raise ConfigError(str(exc)) from None
@@ -26,19 +31,6 @@ def create_token_auth(config: OtlpReceiverConfig) -> TokenAuth:
 def shared_tokens(data_dir: Path) -> SharedTokens:
     """Where the receiver processes of one collector agree on the last good tokens (`--workers N`, N > 1)."""
     return SharedTokens(data_dir / "ingest-tokens.shared.json", Binding)
-
-
-def create_worker_token_auth(config: OtlpReceiverConfig, shared: SharedTokens) -> TokenAuth:
-    """A receiver process's tokens: the file's, or, while the file is faulty, the newest good version another
-    receiver process read (the collector checked the file at start-up)."""
-    required = None if config.require_token == "auto" else config.require_token == "true"
-    mismatch: OrganizationMismatch = "override" if config.organization_mismatch == "override" else "refuse"
-    if not config.tokens_file:
-        return TokenAuth({}, required=bool(required), organization_mismatch=mismatch)
-    try:
-        return TokenAuth.from_shared(Path(config.tokens_file), shared, required, mismatch)
-    except TokensFileError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def create_admission(config: OtlpReceiverConfig) -> Admission:
