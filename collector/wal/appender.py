@@ -69,9 +69,6 @@ class Appender:
         with self._lock:
             if self._closed:
                 raise Unavailable("collector is shutting down", retry_after_s=5)
-        lost = self._wal.directory_problem()
-        if lost:
-            raise Unavailable(lost, retry_after_s=RETRY_AFTER_S)
         refusal = self.refusal(0)
         # A retry of a request still queued is answered "duplicate" even when the queue is full.
         if refusal is not None and not self._wal.is_pending(_digest(request)):
@@ -117,8 +114,10 @@ class Appender:
     def _append(self, group: list[tuple[Batch | bytes, Future[ConsumeResult]]]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         appended: set[bytes] = set()
-        if self._wal.directory_problem():
-            return self._lost([future for _, future in group if future.set_running_or_notify_cancel()])
+        # Checked once per group, before and after its appends (a stat and an access check each).
+        lost = self._wal.directory_problem()
+        if lost:
+            return self._lost(lost, [future for _, future in group if future.set_running_or_notify_cancel()])
         for request, future in group:
             # A request whose sender went away before this point was never acknowledged: not kept.
             if not future.set_running_or_notify_cancel():
@@ -140,15 +139,17 @@ class Appender:
                 failure = Unavailable(f"the durable queue cannot fsync: {exc.strerror or exc}")
                 outcomes = [(future, failure) for future, _ in outcomes]
         # Appended to files whose directory went away meanwhile: written, and not kept.
-        if self._wal.directory_problem():
-            return self._lost([future for future, _ in outcomes])
+        lost = self._wal.directory_problem()
+        if lost:
+            return self._lost(lost, [future for future, _ in outcomes])
         return outcomes
 
-    def _lost(self, futures: list[Future[ConsumeResult]]) -> list[Outcome]:
+    @staticmethod
+    def _lost(problem: str, futures: list[Future[ConsumeResult]]) -> list[Outcome]:
         """Every request answered 503 / UNAVAILABLE with a retry hint, none acknowledged: the queue's directory
         is not the one a restart reopens (collector/dirguard.py), so its senders keep them for a collector that
         can keep them."""
-        failure = Unavailable(self._wal.directory_problem(), retry_after_s=RETRY_AFTER_S)
+        failure = Unavailable(problem, retry_after_s=RETRY_AFTER_S)
         return [(future, failure) for future in futures]
 
     def _append_one(self, request: Batch | bytes, appended: set[bytes]) -> ConsumeResult:
