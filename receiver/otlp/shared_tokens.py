@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from pdata import Sender
+from pdata.files import replace_file
 
-# Each faulty state's signature is kept this long (in states) to be logged once.
+# The signatures of the last faulty states, each logged once.
 _FAULTY_KEPT = 32
 
 Signature = tuple[int, ...]
@@ -107,11 +108,8 @@ class SharedTokens:
         return document if isinstance(document, dict) else {}
 
     def _write(self, document: dict[str, Any]) -> None:
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(document, file, separators=(",", ":"))
-        os.replace(temporary, self.path)
+        # No fsync: the file matters only while this collector runs, and its start writes it afresh.
+        replace_file(self.path, [json.dumps(document, separators=(",", ":")).encode()], fsync=False)
 
     @staticmethod
     def _encode(good: GoodTokens) -> dict[str, Any]:
