@@ -102,9 +102,13 @@ def eventually(read: Callable[[], Any], expected: Any, deadline_s: float, every_
     return value
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    """Return once `condition()` holds; fail with `what` if it does not within `timeout_s`."""
+def wait_for(
+    condition: Callable[[], bool], what: str | Callable[[], str], timeout_s: float = 30, interval_s: float = 0.1
+) -> None:
+    """Return once `condition()` holds, asking every `interval_s`; fail with `what` (or what `what()` says of the
+    last state seen) if it does not within `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
+        if time.monotonic() >= deadline:
+            raise AssertionError(what() if callable(what) else what)
+        time.sleep(interval_s)

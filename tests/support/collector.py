@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from pdata.vocabulary import DURABLE_QUEUE_BYTES
-from tests.support.children import free_port, wait_until_ready
+from tests.support.children import free_port, wait_for, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,26 +175,35 @@ class CollectorProcess:
         self._drained_metrics_text()
 
     def _drained_metrics_text(self, timeout_s: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout_s
-        while True:
+        # Every API read in the suite passes through here, so it asks often.
+        last_text = [""]
+
+        def queue_bytes() -> list[Sample]:
+            return samples_of(last_text[0], DURABLE_QUEUE_BYTES.name)
+
+        def queue_empty() -> bool:
             response = httpx.get(self.metrics_url, timeout=10)
             assert response.status_code == 200, f"/metrics answered {response.status_code}: {response.text[:200]}"
-            text = response.text
-            waiting = samples_of(text, DURABLE_QUEUE_BYTES.name)
-            if not waiting or all(sample.value == 0 for sample in waiting):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the durable queue still holds {waiting[0].value:.0f} bytes after {timeout_s} s")
-            time.sleep(0.02)
+            last_text[0] = response.text
+            return all(sample.value == 0 for sample in queue_bytes())
+
+        wait_for(
+            queue_empty,
+            lambda: f"the durable queue still holds {queue_bytes()[0].value:.0f} bytes after {timeout_s} s",
+            timeout_s,
+            interval_s=0.02,
+        )
+        return last_text[0]
 
     def metric_samples(self, name: str, /, drained: bool = True, **labels: str) -> list[Sample]:
         """The samples of /metrics named `name` whose labels include `labels` (see `samples_of`; `drained` as for
         `metrics_text`)."""
         return samples_of(self.metrics_text(drained), name, **labels)
 
-    def metric_sum(self, name: str, /, **labels: str) -> float:
-        """The sum of the samples of /metrics named `name` whose labels include `labels` (see `sum_of`)."""
-        return sum_of(self.metrics_text(), name, **labels)
+    def metric_sum(self, name: str, /, drained: bool = True, **labels: str) -> float:
+        """The sum of the samples of /metrics named `name` whose labels include `labels` (see `sum_of`; `drained` as
+        for `metrics_text`)."""
+        return sum_of(self.metrics_text(drained), name, **labels)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
