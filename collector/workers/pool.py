@@ -27,6 +27,7 @@ from collector.wal import QueuedConsumer
 from collector.workers import link
 from pdata.consumer import ConsumeResult, Overloaded, Unavailable
 from receiver.otlp.observer import IngestObserver
+from receiver.otlp.shared_inflight import SharedInflight
 
 log = logging.getLogger("cc_analytics.workers")
 
@@ -61,6 +62,8 @@ class WorkerPool:
         self._supervisors: list[asyncio.Task[None]] = []
         self._links: set[asyncio.StreamWriter] = set()
         self._stopping = False
+        # The receiver processes' one in-flight budget (limits.max_inflight_bytes): a slot each, inherited.
+        self._inflight = SharedInflight.create(count) if count > 1 else None
         metrics.watch_workers(count)
 
     @property
@@ -110,6 +113,8 @@ class WorkerPool:
         for writer in list(self._links):
             writer.close()
         await asyncio.gather(*self._link_tasks, return_exceptions=True)
+        if self._inflight is not None:
+            self._inflight.close()
         log.info("workers.stopped", extra={"fields": {"workers": self.count}})
 
     def _pids(self) -> list[int]:
@@ -119,14 +124,18 @@ class WorkerPool:
         ours, theirs = socket.socketpair()
         try:
             child = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "collector.workers", stdin=asyncio.subprocess.PIPE, pass_fds=(theirs.fileno(),)
+                sys.executable,
+                "-m",
+                "collector.workers",
+                stdin=asyncio.subprocess.PIPE,
+                pass_fds=(theirs.fileno(), self._inflight_fd),
             )
         finally:
             theirs_fd = theirs.fileno()
             theirs.close()
         assert child.stdin is not None
         # The resolved configuration goes by pipe, not by environment or arguments: it may hold the store's DSN.
-        child.stdin.write(json.dumps(self._start_document(index, theirs_fd)).encode())
+        child.stdin.write(json.dumps(self._start_document(index, theirs_fd, self._inflight_fd)).encode())
         await child.stdin.drain()
         child.stdin.close()
         self._children[index] = child
@@ -135,10 +144,15 @@ class WorkerPool:
         self._link_tasks.add(task)
         task.add_done_callback(self._link_tasks.discard)
 
-    def _start_document(self, index: int, link_fd: int) -> dict[str, object]:
+    @property
+    def _inflight_fd(self) -> int:
+        assert self._inflight is not None, "one receiver process starts no child"
+        return self._inflight.fd
+
+    def _start_document(self, index: int, link_fd: int, inflight_fd: int) -> dict[str, object]:
         options = dataclasses.asdict(self._config)
         options["storage_dsn"] = ""  # a receiver never opens the store
-        return {"index": index, "link_fd": link_fd, "config": options}
+        return {"index": index, "link_fd": link_fd, "inflight_fd": inflight_fd, "config": options}
 
     async def _supervise(self, index: int) -> None:
         while True:
@@ -147,6 +161,8 @@ class WorkerPool:
             if self._stopping:
                 return
             self._hello[index].clear()
+            if self._inflight is not None:  # what it held is no longer in flight
+                self._inflight.clear(index)
             log.error("worker.exited", extra={"fields": {"worker": index, "pid": child.pid, "exit_code": code}})
             await asyncio.sleep(RESTART_DELAY_S)
             if self._stopping:

@@ -33,6 +33,7 @@ from processors.policy import ValuePolicy
 from processors.privacy import PrivacyFilter
 from receiver.otlp import create_admission
 from receiver.otlp.factory import create_token_auth, shared_tokens
+from receiver.otlp.shared_inflight import SharedInflight
 
 log = logging.getLogger("cc_analytics.workers")
 
@@ -123,7 +124,7 @@ def _die_with_parent() -> None:
         pass
 
 
-async def serve(index: int, link_fd: int, config: Config) -> None:
+async def serve(index: int, link_fd: int, inflight_fd: int, config: Config) -> None:
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=link_fd))
     processors, service = config.processors, config.service
     consumer = LinkConsumer(writer, processors.value_policy(), PrivacyFilter(processors.privacy_store_content))
@@ -138,7 +139,7 @@ async def serve(index: int, link_fd: int, config: Config) -> None:
         auth,
         consumer,
         LinkObserver(writer),
-        create_admission(receiver_config),
+        create_admission(receiver_config, SharedInflight(inflight_fd, index)),
         reuse_port=True,
     )
     stop = asyncio.Event()
@@ -172,4 +173,7 @@ def main() -> int:
     config = Config(**document["config"])
     configure(config.log_level)
     os.umask(0o077)
-    return run_to_exit_code(serve(int(document["index"]), int(document["link_fd"]), config), "cc-analytics worker")
+    return run_to_exit_code(
+        serve(int(document["index"]), int(document["link_fd"]), int(document["inflight_fd"]), config),
+        "cc-analytics worker",
+    )

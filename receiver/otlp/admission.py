@@ -16,12 +16,17 @@ sent, until the body deadline ends it); a gRPC call is admitted once grpcio hold
 
 A request larger than the whole budget (up to `limits.max_request_bytes`) is still admitted when nothing
 else is in flight, so every request the size limit allows can eventually get in.
+
+With several receiver processes (`run --workers N`) the budget is the collector's: each process counts what
+the others hold (shared_inflight.py).
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+
+from receiver.otlp.shared_inflight import SharedInflight
 
 # Bytes one item holds while its request is in flight, besides the body: the decoded point or record and the
 # processors' facts made from it. Measured with tracemalloc on Claude Code 2.1.331's own exports
@@ -59,9 +64,10 @@ class OverBudget(Exception):
 class Admission:
     """The in-flight byte budget. Thread-safe; reservations are `Ticket`s, released exactly once."""
 
-    def __init__(self, max_inflight_bytes: int, retry_after_s: int = 1) -> None:
+    def __init__(self, max_inflight_bytes: int, retry_after_s: int = 1, shared: SharedInflight | None = None) -> None:
         self.max_inflight_bytes = max_inflight_bytes
         self.retry_after_s = retry_after_s
+        self._shared = shared  # the other receiver processes' slots, and this one's
         self._lock = threading.Lock()
         self._inflight = 0
         self._requests = 0
@@ -84,15 +90,24 @@ class Admission:
                 raise self._over(size)
             self._inflight += size
             self._requests += 1
+            self._publish()
         return Ticket(self, size)
 
+    def _elsewhere(self) -> int:
+        return self._shared.others() if self._shared is not None else 0
+
+    def _publish(self) -> None:
+        if self._shared is not None:
+            self._shared.publish(self._inflight)
+
     def _fits(self, size: int, own: int) -> bool:
-        others = self._inflight - own
+        others = self._inflight - own + self._elsewhere()
         return others == 0 or others + size <= self.max_inflight_bytes
 
     def _over(self, size: int) -> OverBudget:
         return OverBudget(
-            f"collector is busy: {self._inflight} bytes of requests in flight, limit {self.max_inflight_bytes} "
+            f"collector is busy: {self._inflight + self._elsewhere()} bytes of requests in flight, limit "
+            f"{self.max_inflight_bytes} "
             f"(this request: {size} bytes); retry after {self.retry_after_s} s",
             self.retry_after_s,
         )
@@ -107,6 +122,7 @@ class Admission:
                 raise self._over(size)
             self._inflight += size - ticket.size
             ticket.size = size
+            self._publish()
 
     def _hold(self, ticket: Ticket) -> None:
         with self._lock:
@@ -124,6 +140,7 @@ class Admission:
             ticket.released = True
             self._inflight -= ticket.size
             self._requests -= 1
+            self._publish()
 
 
 class Ticket:

@@ -8,6 +8,7 @@ from receiver.otlp.auth import Binding, OrganizationMismatch, TokenAuth, TokensF
 from receiver.otlp.config import OtlpReceiverConfig
 from receiver.otlp.grpc_server import create_otlp_grpc_server
 from receiver.otlp.http_server import create_otlp_http_app
+from receiver.otlp.shared_inflight import SharedInflight
 from receiver.otlp.shared_tokens import SharedTokens
 
 
@@ -33,9 +34,10 @@ def shared_tokens(data_dir: Path) -> SharedTokens:
     return SharedTokens(data_dir / "ingest-tokens.shared.json", Binding)
 
 
-def create_admission(config: OtlpReceiverConfig) -> Admission:
-    """The in-flight byte budget; pass the same one to both servers so they share it."""
-    return Admission(config.max_inflight_bytes)
+def create_admission(config: OtlpReceiverConfig, shared: SharedInflight | None = None) -> Admission:
+    """The in-flight byte budget; pass the same one to both servers so they share it. `shared`: a receiver
+    process of several (`--workers N`), whose budget is shared with the others'."""
+    return Admission(config.max_inflight_bytes, shared=shared)
 
 
 # The servers' constructors, under the names the composition root builds them by.

@@ -32,9 +32,8 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     process = CollectorProcess(
         data_dir=tmp_path_factory.mktemp("overload") / "data",
         # About one request's body at a time, and a write queue of a few points: a concurrent flood overflows.
-        # One process answering after the store (queue.mode=memory): the budget is each receiver process's, and a
-        # request held on one connection must share it with the next connection's (the durable queue's own
-        # bound is tests/integration/test_durable_queue.py's).
+        # One process answering after the store (queue.mode=memory), so that its write queue is what a flood
+        # overflows (the durable queue's own bound is tests/integration/test_durable_queue.py's).
         extra_env={
             "CC_ANALYTICS_LIMITS_MAX_INFLIGHT_BYTES": "1024",
             "CC_ANALYTICS_LIMITS_MAX_QUEUED_ITEMS": "4",

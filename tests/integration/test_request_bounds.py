@@ -29,12 +29,13 @@ JSON = otlp.CONTENT_TYPES["json"]
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    # One receiver process: the in-flight budget is each process's, and a request held on one connection must
-    # share it with the next connection's.
+    # Two receiver processes: the in-flight budget is the collector's, so a request held on one connection
+    # shares it with the next connections' whichever process the kernel gives them to.
     env = {
         "CC_ANALYTICS_LIMITS_MAX_REQUEST_ITEMS": str(ITEMS),
         "CC_ANALYTICS_LIMITS_MAX_INFLIGHT_BYTES": str(BUDGET),
-        "CC_ANALYTICS_WORKERS": "1",
+        "CC_ANALYTICS_QUEUE_MODE": "wal",
+        "CC_ANALYTICS_WORKERS": "2",
     }
     yield from running(CollectorProcess(data_dir=tmp_path_factory.mktemp("bounds") / "data", extra_env=env))
 
