@@ -12,7 +12,10 @@ it is kept: it was never acknowledged.
 
 Reservations count bytes actually received, never what a client only declares: an HTTP request is admitted
 with nothing and grows with each chunk of its body (a client that declares 16 MiB and stalls holds what it
-sent, until the body deadline ends it); a gRPC call is admitted once grpcio holds its whole message.
+sent, until the body deadline ends it); a gRPC call is admitted once grpcio holds its whole message. What an
+HTTP request declares (Content-Length) is checked on arrival all the same: one that declares more than the
+budget has left is refused before its first byte is counted, so that under overload the budget holds requests
+that can complete rather than the first bytes of ones bound to be refused.
 
 A request larger than the whole budget (up to `limits.max_request_bytes`) is still admitted when nothing
 else is in flight, so every request the size limit allows can eventually get in.
@@ -81,11 +84,12 @@ class Admission:
     def inflight_requests(self) -> int:
         return self._requests
 
-    def admit(self, size: int) -> Ticket:
-        """Reserve `size` bytes for a new request, or raise OverBudget."""
+    def admit(self, size: int, expected: int = 0) -> Ticket:
+        """Reserve `size` bytes for a new request, or raise OverBudget; also when `expected` bytes (what the
+        request declares it will grow to) would not fit now."""
         size = max(0, size)
         with self._lock:
-            if not self._fits(size, 0):
+            if not self._fits(max(size, expected), 0):
                 self.refused += 1
                 raise self._over(size)
             self._inflight += size

@@ -52,10 +52,12 @@ def create_otlp_http_app(
             binding = auth.authenticate(request.headers.get("authorization"))
             # Admission before the body is kept. The reservation grows with the bytes that actually arrive, then
             # to the inflated size: a declared Content-Length holds nothing, so a client that declares 16 MiB
-            # and stalls cannot shut others out (and the body deadline ends it).
-            _declared_length(request, config.max_request_bytes)
+            # and stalls cannot shut others out (and the body deadline ends it). It is checked, though: a request
+            # that declares more than the budget has left is refused at once, so that under overload the bytes
+            # of requests bound to be refused do not take the room of those that fit.
+            declared = _declared_length(request, config.max_request_bytes)
             try:
-                ticket = admission.admit(0)
+                ticket = admission.admit(0, declared or 0)
             except OverBudget:
                 await _in_time(_drain(request, config.max_request_bytes), config.body_timeout_s)
                 raise

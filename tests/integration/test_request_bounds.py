@@ -1,12 +1,14 @@
 """The working memory of one request is bounded: a request of more items than `limits.max_request_items` is
 refused as too large, for good, before its points are built; and a request is charged its parsed form and then
 its items' working memory on the in-flight budget, so one whose items do not fit beside what is in flight is
-refused with a retry hint, and admitted once the budget is free. Against the real collector: nothing refused is
-counted, what is accepted counts exactly."""
+refused with a retry hint, and admitted once the budget is free; a request that declares more than the budget
+has left is refused on arrival and takes no room from one that fits. Against the real collector (two receiver
+processes, one budget): nothing refused is counted, what is accepted counts exactly."""
 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -226,3 +228,24 @@ def test_a_request_whose_items_do_not_fit_beside_another_in_flight_is_refused_th
         "grpc": "OK",
     }
     assert otlp.figures(collector, org) == {**otlp.edit_figures(7 + 3 * ITEMS), "active_users": 4, "sessions": 4}
+
+
+def test_a_request_declaring_more_than_the_budget_has_left_takes_no_room_from_one_that_fits(
+    collector: CollectorProcess,
+) -> None:
+    org = "org-bounds-declared"
+    fits = _lines(org, ITEMS, "fits")
+    body = otlp.to_protobuf(fits)
+    asked = parsing_bytes("protobuf", len(body)) + ITEMS * ITEM_BYTES["metrics"]
+    held = BUDGET - 2 * asked
+    stalled = StalledBody(collector, held)
+    _wait_until_held(collector, held)
+    # A request whose Content-Length does not fit beside it sends what would fit, then stalls: refused on
+    # arrival for what it declares, so its first bytes hold nothing (counted as they came, they would leave
+    # less room than the next request asks for).
+    doomed = StalledBody(collector, asked + 1, missing=BUDGET)
+    time.sleep(0.5)
+    assert _send(collector, "http/protobuf", fits) == ("200", None, None, "")
+    assert doomed.finish().startswith(b"HTTP/1.1 429 ")
+    assert stalled.finish().startswith(b"HTTP/1.1 400 ")
+    assert otlp.figures(collector, org)["accepted_lines"] == ITEMS
