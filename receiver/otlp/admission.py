@@ -91,7 +91,7 @@ class Admission:
         with self._lock:
             if not self._fits(max(size, expected), 0):
                 self.refused += 1
-                raise self._over(size)
+                raise self._over(max(size, expected))
             self._inflight += size
             self._requests += 1
             self._publish()

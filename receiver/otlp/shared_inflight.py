@@ -45,10 +45,6 @@ class SharedInflight:
         os.ftruncate(fd, count * SLOT_BYTES)
         return cls(fd, None)
 
-    @property
-    def count(self) -> int:
-        return len(self._slots)
-
     def publish(self, inflight_bytes: int) -> None:
         """This process now holds `inflight_bytes`."""
         assert self.index is not None, "the collector holds no slot"

@@ -206,3 +206,19 @@ def test_a_claude_code_exports_decoded_items_stay_within_the_per_item_estimate(s
     items = sum(d.batch.size for d in decoded if d.batch is not None)
     assert items == 50 * count
     assert 0.5 * ITEM_BYTES[signal] < held / items < ITEM_BYTES[signal], held / items
+
+
+def test_a_request_declaring_more_than_is_left_is_refused_for_what_it_declares_and_holds_nothing() -> None:
+    admission = Admission(1000)
+    held = admission.admit(600)
+    with pytest.raises(OverBudget) as refused:
+        admission.admit(0, expected=401)
+    assert str(refused.value) == (
+        "collector is busy: 600 bytes of requests in flight, limit 1000 (this request: 401 bytes); retry after 1 s"
+    )
+    assert admission.inflight_bytes == 600 and admission.inflight_requests == 1 and admission.refused == 1
+    fits = admission.admit(0, expected=400)  # admitted with nothing: it holds what arrives
+    assert admission.inflight_bytes == 600
+    fits.release()
+    held.release()
+    admission.admit(0, expected=5000).release()  # larger than the budget: taken when nothing is in flight
