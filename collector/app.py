@@ -337,6 +337,10 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
         return True, ""
 
     workers = await start_workers(config, auth, durable_queue, observer, lifecycle)
+    observer.watch_inflight(
+        (lambda: admission.inflight_bytes) if workers.receives_here else workers.inflight_bytes,
+        receiver_config.max_inflight_bytes,
+    )
     listeners = Listeners(service, connections, receiver_config.body_timeout_s)
     if workers.receives_here:
         add_otlp(listeners, receiver_config, auth, consumer, workers.observer_for(0), admission)

@@ -147,6 +147,10 @@ class SelfMetrics(LoggingObserver):
         """Expose the write queue's depth, capacity and oldest waiting request's age at each scrape."""
         self.registry.register(_QueueCollector(tracker, capacity))
 
+    def watch_inflight(self, inflight_bytes: Callable[[], int], limit_bytes: int) -> None:
+        """Expose the in-flight budget's use (over every receiver process) and its limit at each scrape."""
+        self.registry.register(_InflightCollector(inflight_bytes, limit_bytes))
+
     def watch_durable_queue(self, stats: Callable[[], QueueStats]) -> None:
         """Expose the durable queue's bytes, capacity, oldest record's age and record counts at each scrape."""
         self.registry.register(_DurableQueueCollector(stats))
@@ -240,6 +244,19 @@ class _QueueCollector:
         yield _gauge(names.QUEUE_ITEMS, self._tracker.queued_items)
         yield _gauge(names.QUEUE_CAPACITY, self._capacity)
         yield _gauge(names.QUEUE_OLDEST_AGE, self._tracker.oldest_age_seconds())
+
+
+class _InflightCollector:
+    def __init__(self, inflight_bytes: Callable[[], int], limit_bytes: int) -> None:
+        self._inflight_bytes = inflight_bytes
+        self._limit_bytes = limit_bytes
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        yield _gauge(names.INFLIGHT_BYTES, self._inflight_bytes())
+        yield _gauge(names.INFLIGHT_LIMIT, self._limit_bytes)
 
 
 class _DurableQueueCollector:

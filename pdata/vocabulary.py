@@ -108,6 +108,16 @@ STORE_WRITE_ERRORS = SelfMetric(
 STORE_WRITTEN_ITEMS = SelfMetric(
     "cc_analytics_store_written_items", "counter", "Points and records committed to the store", ("kind",)
 )
+INFLIGHT_BYTES = SelfMetric(
+    "cc_analytics_inflight_bytes",
+    "gauge",
+    "Working memory of the OTLP requests taken in and not yet answered, over every receiver process",
+)
+INFLIGHT_LIMIT = SelfMetric(
+    "cc_analytics_inflight_limit_bytes",
+    "gauge",
+    "The in-flight budget (limits.max_inflight_bytes), past which senders are told to back off",
+)
 QUEUE_ITEMS = SelfMetric("cc_analytics_queue_items", "gauge", "Points and records waiting to be written")
 QUEUE_CAPACITY = SelfMetric(
     "cc_analytics_queue_capacity_items",
@@ -224,6 +234,8 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     OTLP_REQUEST_DURATION,
     WORKER_REQUESTS,
     API_ANSWERS,
+    INFLIGHT_BYTES,
+    INFLIGHT_LIMIT,
     STORE_WRITE_DURATION,
     STORE_WRITE_ERRORS,
     STORE_WRITTEN_ITEMS,

@@ -144,6 +144,10 @@ class WorkerPool:
         self._link_tasks.add(task)
         task.add_done_callback(self._link_tasks.discard)
 
+    def inflight_bytes(self) -> int:
+        """What the receiver processes hold in flight now (limits.max_inflight_bytes)."""
+        return self._inflight.total() if self._inflight is not None else 0
+
     @property
     def _inflight_fd(self) -> int:
         assert self._inflight is not None, "one receiver process starts no child"

@@ -29,6 +29,8 @@ from generator.vocabulary import (
     DURABLE_QUEUE_DRAINED,
     DURABLE_QUEUE_REPLAYED,
     EXPORTER_SERIES,
+    INFLIGHT_BYTES,
+    INFLIGHT_LIMIT,
     OTLP_DURATION,
     OTLP_ITEMS,
     OTLP_REQUESTS,
@@ -206,6 +208,17 @@ def health_dashboard() -> dict[str, Any]:
             "own): the kernel spreads new connections among them, so a long-lived imbalance means few clients "
             "holding long connections.",
             unit="reqps",
+        ),
+        graph(
+            "In-flight request memory",
+            prom_targets(
+                (f"sum({INFLIGHT_BYTES}{{{inst}}})", "in flight"),
+                (f"sum({INFLIGHT_LIMIT}{{{inst}}})", "limit"),
+            ),
+            "Working memory of the OTLP requests taken in and not yet answered, over every receiver process, and "
+            "the budget (limits.max_inflight_bytes) past which senders get 429 / RESOURCE_EXHAUSTED with a retry "
+            "hint; all instances.",
+            unit="bytes",
         ),
         graph(
             "Cumulative points dropped by reason",

@@ -32,6 +32,7 @@ class SharedInflight:
         self.index = index
         self._map = mmap.mmap(fd, os.fstat(fd).st_size)
         self._slots = memoryview(self._map).cast("q")
+        self._closed = False
         if index is not None:
             self.clear(index)
 
@@ -50,15 +51,20 @@ class SharedInflight:
         assert self.index is not None, "the collector holds no slot"
         self._slots[self.index] = inflight_bytes
 
+    def total(self) -> int:
+        """What every receiver process holds now (0 once closed: the collector closes it when they stopped)."""
+        return 0 if self._closed else sum(self._slots)
+
     def others(self) -> int:
         """What the other receiver processes hold now."""
-        return sum(self._slots) - (self._slots[self.index] if self.index is not None else 0)
+        return self.total() - (self._slots[self.index] if self.index is not None else 0)
 
     def clear(self, index: int) -> None:
         """Receiver process `index` holds nothing (it has just started, or it died)."""
         self._slots[index] = 0
 
     def close(self) -> None:
+        self._closed = True
         self._slots.release()
         self._map.close()
         os.close(self.fd)

@@ -78,6 +78,9 @@ EXACT: dict[tuple[str, str], Any] = {
     ("Collector up", "A"): 1,
     ("Version", "A"): 1,
     ("Write queue", "A"): 0,
+    # Every request answered: nothing in flight, against the default budget (limits.max_inflight_bytes).
+    ("In-flight request memory", "A"): 0,
+    ("In-flight request memory", "B"): 64 * 1024**2,
     # The durable queue (queue.mode=wal, auto's choice on the embedded store) has drained every request: nothing waits, the capacity is
     # queue.max_bytes' default, and nothing was replayed or found damaged.
     ("Durable queue bytes", "A"): 0,

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
+from pdata.vocabulary import INFLIGHT_BYTES, INFLIGHT_LIMIT
 from receiver.otlp.admission import Admission, OverBudget
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
@@ -166,9 +167,11 @@ def test_a_json_refusal_carries_retry_info_in_json(collector: CollectorProcess) 
         time.sleep(0.3)
         response = httpx.post(f"{collector.otlp_http_url}/v1/metrics", content=body,
                               headers={"content-type": "application/json"}, timeout=30)  # fmt: skip
+        held = collector.metric_sum(INFLIGHT_BYTES.name), collector.metric_sum(INFLIGHT_LIMIT.name)
         slow.sendall(b"\x00" * 100)  # the rest of an invalid body: 400, nothing kept
         assert b" 400 " in slow.recv(65536).split(b"\r\n", 1)[0]
     assert response.status_code == 429, response.content
+    assert held == (900, 1024)  # what /metrics showed meanwhile: the slow body's bytes of the budget
     assert response.headers["retry-after"] == "1"
     document = response.json()
     assert document["code"] == 8 and "in flight" in document["message"]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from pdata.vocabulary import OTLP_REQUESTS
+from pdata.vocabulary import INFLIGHT_BYTES, INFLIGHT_LIMIT, OTLP_REQUESTS
 from receiver.otlp.admission import ITEM_BYTES, parsing_bytes
 from tests.support import otlp_raw as otlp
 from tests.support.collector import CollectorProcess
@@ -152,6 +152,11 @@ def _wait_until_held(collector: CollectorProcess, held: int) -> None:
     raise AssertionError("the stalled body's bytes were never counted in flight")
 
 
+def _inflight(collector: CollectorProcess) -> tuple[float, float]:
+    """(cc_analytics_inflight_bytes, cc_analytics_inflight_limit_bytes) now."""
+    return collector.metric_sum(INFLIGHT_BYTES.name), collector.metric_sum(INFLIGHT_LIMIT.name)
+
+
 def _send(
     collector: CollectorProcess, protocol: str, document: dict[str, Any]
 ) -> tuple[str, str | None, int | None, str]:
@@ -207,6 +212,8 @@ def test_a_request_whose_items_do_not_fit_beside_another_in_flight_is_refused_th
         )
         stalled = StalledBody(collector, held)
         _wait_until_held(collector, held)
+        # Held by one receiver process, shown by the collector: the in-flight bytes of every process together.
+        assert _inflight(collector) == (held, BUDGET)
         *refused[protocol], reason = _send(collector, protocol, document)
         # Refused once its items were counted: what it asked for is its parsed body and its items.
         assert reason.startswith("collector is busy") and f"(this request: {asked} bytes)" in reason, reason
@@ -228,6 +235,7 @@ def test_a_request_whose_items_do_not_fit_beside_another_in_flight_is_refused_th
         "grpc": "OK",
     }
     assert otlp.figures(collector, org) == {**otlp.edit_figures(7 + 3 * ITEMS), "active_users": 4, "sessions": 4}
+    assert _inflight(collector) == (0, BUDGET)
 
 
 def test_a_request_declaring_more_than_the_budget_has_left_takes_no_room_from_one_that_fits(

@@ -91,3 +91,12 @@ def test_another_process_publishes_into_the_inherited_segment(segment: SharedInf
     first.admit(220).release()
     held.release()
     assert segment.others() == 750
+
+
+def test_a_closed_segment_holds_nothing() -> None:
+    # The collector closes it once its receiver processes stopped; its self-metrics may still be read after.
+    segment = SharedInflight.create(2)
+    _process(segment, 1).admit(300)
+    assert segment.total() == 300
+    segment.close()
+    assert segment.total() == 0
