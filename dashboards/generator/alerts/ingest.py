@@ -161,8 +161,9 @@ def ingest_alerts() -> list[Alert]:
             "queue.mode=wal the durable queue is full or its oldest record too old) over 5 "
             f"minutes, with at least {minimum} requests. Clients retry, but late and, past their retry budget, "
             "not at all.",
-            check="OTLP requests by status, Write queue depth and age, Store write latency: a slow store fills "
-            "the queue; a burst of clients fills the byte budget.",
+            check="OTLP requests by status, In-flight request memory, Write queue depth and age, Store write "
+            "latency: a slow store fills the queue; a burst of clients fills the byte budget (in flight against "
+            "its limit).",
             action="Speed up or scale the store, add collector replicas, or raise limits.max_inflight_bytes / "
             "limits.max_queued_items if the host has the memory.",
             firing=Scenario(
