@@ -176,15 +176,16 @@ class CollectorProcess:
 
     def _drained_metrics_text(self, timeout_s: float = 60.0) -> str:
         # Every API read in the suite passes through here, so it asks often.
-        last_text = [""]
+        text = ""
 
         def queue_bytes() -> list[Sample]:
-            return samples_of(last_text[0], DURABLE_QUEUE_BYTES.name)
+            return samples_of(text, DURABLE_QUEUE_BYTES.name)
 
         def queue_empty() -> bool:
+            nonlocal text
             response = httpx.get(self.metrics_url, timeout=10)
             assert response.status_code == 200, f"/metrics answered {response.status_code}: {response.text[:200]}"
-            last_text[0] = response.text
+            text = response.text
             return all(sample.value == 0 for sample in queue_bytes())
 
         wait_for(
@@ -193,7 +194,7 @@ class CollectorProcess:
             timeout_s,
             interval_s=0.02,
         )
-        return last_text[0]
+        return text
 
     def metric_samples(self, name: str, /, drained: bool = True, **labels: str) -> list[Sample]:
         """The samples of /metrics named `name` whose labels include `labels` (see `samples_of`; `drained` as for
