@@ -56,8 +56,9 @@ class SharedInflight:
         return 0 if self._closed else sum(self._slots)
 
     def others(self) -> int:
-        """What the other receiver processes hold now."""
-        return self.total() - (self._slots[self.index] if self.index is not None else 0)
+        """What the receiver processes other than this one hold now."""
+        assert self.index is not None, "the collector holds no slot: total() is what they all hold"
+        return self.total() - self._slots[self.index]
 
     def clear(self, index: int) -> None:
         """Receiver process `index` holds nothing (it has just started, or it died)."""

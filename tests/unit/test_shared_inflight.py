@@ -49,7 +49,7 @@ def test_what_one_process_holds_is_in_flight_for_the_other(segment: SharedInflig
     held.release()
     taken.resize(1000)  # the first holds nothing now
     taken.release()
-    assert first.inflight_bytes == second.inflight_bytes == 0 and segment.others() == 0
+    assert first.inflight_bytes == second.inflight_bytes == 0 and segment.total() == 0
 
 
 def test_a_request_larger_than_the_budget_waits_until_no_process_holds_anything(segment: SharedInflight) -> None:
@@ -90,7 +90,7 @@ def test_another_process_publishes_into_the_inherited_segment(segment: SharedInf
     assert _refusal(first, 221).startswith("collector is busy: 780 bytes of requests in flight")
     first.admit(220).release()
     held.release()
-    assert segment.others() == 750
+    assert segment.total() == 750
 
 
 def test_a_closed_segment_holds_nothing() -> None:
