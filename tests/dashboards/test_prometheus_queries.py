@@ -81,8 +81,8 @@ EXACT: dict[tuple[str, str], Any] = {
     # Every request answered: nothing in flight, against the default budget (limits.max_inflight_bytes).
     ("In-flight request memory", "A"): 0,
     ("In-flight request memory", "B"): 64 * 1024**2,
-    # The durable queue (queue.mode=wal, auto's choice on the embedded store) has drained every request: nothing waits, the capacity is
-    # queue.max_bytes' default, and nothing was replayed or found damaged.
+    # The durable queue (queue.mode=wal, named by the fixture below) has drained every request: nothing waits, the
+    # capacity is queue.max_bytes' default, and nothing was replayed or found damaged.
     ("Durable queue bytes", "A"): 0,
     ("Durable queue bytes", "B"): 1024**3,
     ("Durable queue drain rate and age", "B"): 0,
