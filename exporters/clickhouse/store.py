@@ -251,7 +251,7 @@ class ClickHouseStore:
                 self.config.retention_days,
                 self.config.fsync_after_insert,
                 self.config.cluster,
-                packed_parts=self.embedded,
+                embedded=self.embedded,
             ),
             {"distributed_foreground_insert": 1} if self.config.cluster else {},
             new_client=None if self.embedded else self._new_client,

@@ -1,6 +1,6 @@
 """Table settings reconciled at start-up: those that follow the collector's options (raw-row retention, a TTL,
 and fsync on insert) and fixed ones (a deduplication window, the raw tables' merge algorithm, the embedded
-engine's packed parts).
+engine's packed parts and compact raw inserts).
 
 Both are properties of the tables, not of an insert (ClickHouse has no per-insert `fsync_after_insert`: it
 is a MergeTree setting), so they are reconciled at start-up: the tables' current definitions are read from
@@ -34,6 +34,16 @@ is a MergeTree setting), so they are reconciled at start-up: the tables' current
   ms with no removal in the minutes before; over the bench's gateway runs packed parts stored ~6 % more items
   per second (bench/README.md, "Packed parts"). A ClickHouse server keeps its operator's layout (ClickHouse
   documents the setting for its Cloud), so nothing is altered there.
+- Compact raw inserts (the embedded engine only): `metric_points` and `events` write a part under
+  `COMPACT_PART_BYTES` (64 MiB uncompressed) in the compact format (`min_bytes_for_wide_part`): its columns in
+  one data file, instead of the wide format's two files (data, marks) per column stream. With ClickHouse's
+  default of 10 MiB, a gateway's drain group was wide in `events` (~16 000 records, ~19 MB uncompressed, 116
+  files): the insert peaked at 150 MiB of the engine's memory against 48 MiB compact, and a group's inserts and
+  merges took 10–20 % more of the engine's CPU (bench/README.md, "Compact raw inserts"). A merge into a part
+  under the threshold writes it compact too, reading every column at once (the column-by-column algorithm above
+  writes wide parts only); such merges hold under 64 MiB of rows between them, and the engine's merges peaked at
+  128–147 MiB in the same runs against 146–157 MiB. Merged parts past the threshold are wide, as ClickHouse
+  writes them by default. A server keeps its operator's layout.
 
 On a cluster the settings live on the `_local` tables and are altered ON CLUSTER.
 """
@@ -63,6 +73,11 @@ PACKED_PART_SETTING = "min_bytes_for_full_part_storage"
 # layout, as ClickHouse writes every part by default; so do a gateway's raw inserts of ~5 000 items (2–3 MB).
 PACKED_PART_BYTES = 1024 * 1024
 
+COMPACT_PART_SETTING = "min_bytes_for_wide_part"
+# Above a group of 50 000 items of either raw table (~58 MB of events): every insert the writer makes with the
+# defaults (queue.drain_group_items, the pipeline's max_group_items) is compact; merges past it write wide parts.
+COMPACT_PART_BYTES = 64 * 1024 * 1024
+
 _TTL = re.compile(r"\bTTL\s+(?P<ttl>.*?)(?:\s+SETTINGS\s|$)", re.DOTALL)
 
 
@@ -71,7 +86,9 @@ class TablePolicy:
     retention_days: int
     fsync: bool
     cluster: str = ""
-    packed_parts: bool = False  # the embedded engine: parts under PACKED_PART_BYTES written as one file
+    # The embedded engine: parts under PACKED_PART_BYTES written as one file, the raw tables' parts under
+    # COMPACT_PART_BYTES in the compact format.
+    embedded: bool = False
 
 
 def ttl_expression(retention_days: int) -> str:
@@ -125,8 +142,14 @@ def changes(engine_full: dict[str, str], policy: TablePolicy) -> list[str]:
                 statements.append(f"ALTER TABLE {name}{cluster} RESET SETTING {', '.join(FSYNC_SETTINGS)}")
         if not policy.cluster and table not in CONTROL_TABLES and setting_value(engine, DEDUP_SETTING) != DEDUP_WINDOW:
             statements.append(f"ALTER TABLE {name} MODIFY SETTING {DEDUP_SETTING} = {DEDUP_WINDOW}")
-        if policy.packed_parts and setting_value(engine, PACKED_PART_SETTING) != PACKED_PART_BYTES:
+        if policy.embedded and setting_value(engine, PACKED_PART_SETTING) != PACKED_PART_BYTES:
             statements.append(f"ALTER TABLE {name} MODIFY SETTING {PACKED_PART_SETTING} = {PACKED_PART_BYTES}")
+        if (
+            policy.embedded
+            and table in RAW_TABLES
+            and setting_value(engine, COMPACT_PART_SETTING) != COMPACT_PART_BYTES
+        ):
+            statements.append(f"ALTER TABLE {name} MODIFY SETTING {COMPACT_PART_SETTING} = {COMPACT_PART_BYTES}")
     return statements
 
 

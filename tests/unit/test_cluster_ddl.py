@@ -307,13 +307,14 @@ def test_on_a_cluster_the_local_tables_are_altered_on_the_cluster() -> None:
 
 def test_the_embedded_engine_and_only_it_writes_small_parts_packed() -> None:
     packed = f"min_bytes_for_full_part_storage = {tablesettings.PACKED_PART_BYTES}"
+    compact = f"min_bytes_for_wide_part = {tablesettings.COMPACT_PART_BYTES}"
     created = {
-        "metric_points": ENGINE_FULL,
+        "metric_points": ENGINE_FULL + ", " + compact,
         "team_daily": ROLLUP_FULL + ", min_bytes_for_full_part_storage = 1024",
         "schema_migrations": "MergeTree ORDER BY version SETTINGS index_granularity = 8192, "
         "non_replicated_deduplication_window = 1000, " + packed,
     }
-    embedded = tablesettings.TablePolicy(0, False, packed_parts=True)
+    embedded = tablesettings.TablePolicy(0, False, embedded=True)
     assert tablesettings.changes(created, embedded) == [
         f"ALTER TABLE metric_points MODIFY SETTING {packed}",
         f"ALTER TABLE team_daily MODIFY SETTING {packed}",
@@ -325,4 +326,27 @@ def test_the_embedded_engine_and_only_it_writes_small_parts_packed() -> None:
     }
     assert tablesettings.changes(applied, embedded) == []
     # A ClickHouse server keeps its operator's part layout.
+    assert tablesettings.changes(created, tablesettings.TablePolicy(0, False)) == []
+
+
+def test_the_embedded_engines_raw_tables_and_only_they_write_compact_inserts() -> None:
+    packed = f"min_bytes_for_full_part_storage = {tablesettings.PACKED_PART_BYTES}"
+    compact = f"min_bytes_for_wide_part = {tablesettings.COMPACT_PART_BYTES}"
+    created = {
+        "metric_points": ENGINE_FULL + ", " + packed,
+        "events": ENGINE_FULL.replace("metric,", "event_name,") + ", " + packed + ", min_bytes_for_wide_part = 1024",
+        "team_daily": ROLLUP_FULL + ", " + packed,
+    }
+    embedded = tablesettings.TablePolicy(0, False, embedded=True)
+    assert tablesettings.changes(created, embedded) == [
+        f"ALTER TABLE events MODIFY SETTING {compact}",
+        f"ALTER TABLE metric_points MODIFY SETTING {compact}",
+    ]
+    applied = {
+        "metric_points": created["metric_points"] + ", " + compact,
+        "events": created["events"].replace("min_bytes_for_wide_part = 1024", compact),
+        "team_daily": created["team_daily"],
+    }
+    assert tablesettings.changes(applied, embedded) == []
+    # A ClickHouse server keeps its operator's part layout, whatever the tables hold.
     assert tablesettings.changes(created, tablesettings.TablePolicy(0, False)) == []
