@@ -173,12 +173,26 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def current_rss(pid: int) -> int:
-    """RSS of `pid` now, in bytes; 0 once it is gone."""
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """A process's resident memory now, in bytes: all of it (RSS), and its anonymous part (RssAnon: its heaps,
+    what it allocated), the rest being pages of files it maps, such as the engine's library as its code runs."""
+
+    rss: int = 0
+    anonymous: int = 0
+
+
+def resident(pid: int) -> Resident:
+    """`pid`'s resident memory now; zeros once it is gone."""
+    fields = {}
     try:
-        return rss_of(pid)[0]
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        return Resident(int(fields["VmRSS"].split()[0]) * 1024, int(fields["RssAnon"].split()[0]) * 1024)
     except (OSError, KeyError):
-        return 0
+        return Resident()
 
 
 def tree_cpu_s(pids: list[int]) -> float:

@@ -4,7 +4,9 @@ be in the API.
 
 The collector's memory is its process tree's: with `--workers N` the receiver processes are its children, and
 their RSS is summed (pages they share, such as libraries mapped before the fork, count once per process: an
-upper bound), sampled every 100 ms; idle is the same sum once the collector is ready, before any traffic."""
+upper bound), sampled every 100 ms; idle is the same sum once the collector is ready, before any traffic. Beside
+it, the anonymous part of the same samples (RssAnon: what the processes allocated), since RSS also grows by the
+pages of the engine's library that its insert and merge code first touches under load."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import current_rss, pregenerate, process_tree, rss_of, start_collector, url_of, visible
+from bench.common import Resident, pregenerate, process_tree, resident, rss_of, start_collector, url_of, visible
 from loadgen import run
 
 
@@ -35,20 +37,25 @@ def overload(
     pid = collector.process.pid
     time.sleep(1.0)  # receiver processes (--workers) report ready with the collector; let them settle
     processes = process_tree(pid)
-    idle = {process: current_rss(process) for process in processes}
-    baseline = sum(idle.values())
+    idle = {process: resident(process) for process in processes}
+    baseline = sum(memory.rss for memory in idle.values())
     samples: list[int] = []
-    peaks: dict[int, int] = {}  # per process: where the tree's growth is (the writer, or the receivers)
+    anonymous_samples: list[int] = []
+    # Per process: where the tree's growth is (the writer, or the receivers), all of it and its anonymous part.
+    peaks: dict[int, Resident] = {}
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            total = 0
+            total = anonymous = 0
             for process in process_tree(pid) if len(processes) > 1 else processes:
-                rss = current_rss(process)
-                total += rss
-                peaks[process] = max(peaks.get(process, 0), rss)
+                memory = resident(process)
+                total += memory.rss
+                anonymous += memory.anonymous
+                peak = peaks.get(process, Resident())
+                peaks[process] = Resident(max(peak.rss, memory.rss), max(peak.anonymous, memory.anonymous))
             samples.append(total)
+            anonymous_samples.append(anonymous)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -83,12 +90,17 @@ def overload(
         "accepted_items_per_s": summary["items_per_s"],
         "baseline_rss_mb": round(baseline / 2**20),
         "peak_rss_mb": round(max([peak_one, *samples]) / 2**20),
-        # The writer (the collector's own process) first, then each receiver process: idle and peak RSS.
+        "baseline_anonymous_mb": round(sum(memory.anonymous for memory in idle.values()) / 2**20),
+        "peak_anonymous_mb": round(max(anonymous_samples, default=0) / 2**20),
+        # The writer (the collector's own process) first, then each receiver process: idle and peak RSS, and
+        # their anonymous part.
         "per_process_rss_mb": [
             {
                 "process": "writer" if process == pid else "receiver",
-                "idle": round(idle.get(process, 0) / 2**20),
-                "peak": round(peaks.get(process, 0) / 2**20),
+                "idle": round(idle.get(process, Resident()).rss / 2**20),
+                "peak": round(peaks[process].rss / 2**20),
+                "idle_anonymous": round(idle.get(process, Resident()).anonymous / 2**20),
+                "peak_anonymous": round(peaks[process].anonymous / 2**20),
             }
             for process in sorted(peaks, key=lambda process: (process != pid, process))
         ],

@@ -98,6 +98,14 @@ def _row(lines: list[str], name: str, figure: str, goal: str = "", met: bool | N
     lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
 
 
+def _process_memory(process: dict[str, Any]) -> str:
+    """One process's idle and peak RSS, and its anonymous part when the run measured it."""
+    figure = f"{process['process']} {process['idle']} → {process['peak']} MB"
+    if "peak_anonymous" in process:
+        figure += f" (anonymous {process['idle_anonymous']} → {process['peak_anonymous']})"
+    return figure
+
+
 def durable_rows(results: dict[str, Any]) -> list[str]:
     """The rows measured with queue.mode=wal (and the bench's collector flags, e.g. --workers)."""
     lines: list[str] = []
@@ -109,8 +117,12 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
         carried = sum(over["refused_with_retry_after"].values())
         growth = over["peak_rss_mb"] - over["baseline_rss_mb"]
         processes = f"RSS summed over {over['processes']} processes" if over["processes"] > 1 else "RSS"
+        if "peak_anonymous_mb" in over:
+            anonymous = over["peak_anonymous_mb"] - over["baseline_anonymous_mb"]
+            processes += (f", of which anonymous {over['baseline_anonymous_mb']} → {over['peak_anonymous_mb']} MB "
+                          f"(+ {anonymous} MB)")  # fmt: skip
         if over.get("per_process_rss_mb") and over["processes"] > 1:
-            each = ", ".join(f"{p['process']} {p['idle']} → {p['peak']} MB" for p in over["per_process_rss_mb"])
+            each = ", ".join(_process_memory(p) for p in over["per_process_rss_mb"])
             processes += f"; each at its own peak: {each}"
         _row(lines, f"peak memory at 2× overload, {over['protocol']}, {over['collector']}",
              f"{over['peak_rss_mb']} MB = idle {over['baseline_rss_mb']} MB + {growth} MB ({processes}); offered "
