@@ -30,6 +30,11 @@ _SERVICES: dict[str, tuple[Signal, type[ExportResponse]]] = {
     "opentelemetry.proto.collector.trace.v1.TraceService": ("traces", ExportTraceServiceResponse),
 }
 _IDLE_CONNECTION_MS = 5 * 60 * 1000
+# The HTTP/2 receive window each call starts with (grpc-core's stream lookahead, announced as
+# SETTINGS_INITIAL_WINDOW_SIZE): what a call sends before the receiver reads its message. Once the message is
+# read the window opens to the rest of it, so a large message waits for one window update whatever this is; a
+# call not yet read (waiting for a slot, or about to be refused) holds at most this much.
+_STREAM_WINDOW_BYTES = 16 * 1024
 _REJECTED_FIELD = {"metrics": "rejected_data_points", "logs": "rejected_log_records", "traces": "rejected_spans"}
 
 
@@ -77,6 +82,7 @@ def create_otlp_grpc_server(
             # With probing, grpc-core widens the windows to what the link carries, and takes in that much of
             # every call's message, including calls the guard is about to refuse (otlp.grpc_bdp_probe).
             ("grpc.http2.bdp_probe", int(config.grpc_bdp_probe)),
+            ("grpc.http2.lookahead_bytes", _STREAM_WINDOW_BYTES),
         ],
     )
     handlers = []
