@@ -143,14 +143,20 @@ def missing(totals: dict, expected: Tally) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------ processes
 
 
-def rss_of(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of one process, in bytes."""
+def _status_bytes(pid: int, *names: str) -> list[int]:
+    """The named memory fields of /proc/<pid>/status (kB there), in bytes."""
     fields = {}
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+    return [int(fields[name].split()[0]) * 1024 for name in names]
+
+
+def rss_of(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of one process, in bytes."""
+    rss, high_water_mark = _status_bytes(pid, "VmRSS", "VmHWM")
+    return rss, high_water_mark
 
 
 def process_tree(pid: int) -> list[int]:
@@ -176,7 +182,7 @@ def process_tree(pid: int) -> list[int]:
 @dataclass(frozen=True, slots=True)
 class Resident:
     """A process's resident memory now, in bytes: all of it (RSS), and its anonymous part (RssAnon: its heaps,
-    what it allocated), the rest being pages of files it maps, such as the engine's library as its code runs."""
+    what it allocated), the rest being pages of the files it maps, such as the engine's library."""
 
     rss: int = 0
     anonymous: int = 0
@@ -184,15 +190,11 @@ class Resident:
 
 def resident(pid: int) -> Resident:
     """`pid`'s resident memory now; zeros once it is gone."""
-    fields = {}
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                key, _, value = line.partition(":")
-                fields[key] = value.strip()
-        return Resident(int(fields["VmRSS"].split()[0]) * 1024, int(fields["RssAnon"].split()[0]) * 1024)
+        rss, anonymous = _status_bytes(pid, "VmRSS", "RssAnon")
     except (OSError, KeyError):
         return Resident()
+    return Resident(rss, anonymous)
 
 
 def tree_cpu_s(pids: list[int]) -> float:

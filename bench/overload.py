@@ -5,8 +5,8 @@ be in the API.
 The collector's memory is its process tree's: with `--workers N` the receiver processes are its children, and
 their RSS is summed (pages they share, such as libraries mapped before the fork, count once per process: an
 upper bound), sampled every 100 ms; idle is the same sum once the collector is ready, before any traffic. Beside
-it, the anonymous part of the same samples (RssAnon: what the processes allocated), since RSS also grows by the
-pages of the engine's library that its insert and merge code first touches under load."""
+it, the anonymous part of the same samples (RssAnon): what the processes allocated, apart from the pages of the
+files they map (the engine's library among them)."""
 
 from __future__ import annotations
 

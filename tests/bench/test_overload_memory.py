@@ -1,6 +1,6 @@
 """The memory rows of the queue.mode=wal table (bench/overload.py, bench/report.py): the goal is judged on the
-process tree's RSS; beside it the anonymous part (what the processes allocated), since RSS also grows by the
-pages of the engine's library its code touches under load. Not timed; the figures belong to `make bench`."""
+process tree's RSS; beside it the anonymous part, what the processes allocated apart from the pages of the files
+they map. Not timed; the figures belong to `make bench`."""
 
 from __future__ import annotations
 
