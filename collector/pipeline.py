@@ -66,6 +66,14 @@ class _Write:
     insert: Future[float] = field(default_factory=Future)  # the insert's duration in seconds
     prepared: PreparedFacts | None = None  # what was sent (None: serializing it failed, nothing was sent)
 
+    def clear(self) -> None:
+        """Let go of the batches, facts and insert bodies of a write that is answered and committed. The writer
+        and the queue it is put on still hold this object while the next group's bodies are made; without this,
+        two groups' worth of them would be held at once."""
+        self.items = []
+        self.processed = ProcessedGroup()
+        self.prepared = None
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
@@ -136,23 +144,30 @@ class Pipeline:
         written: _Write | None = None  # the part whose insert is in progress
         stopping = False
         while not stopping:
-            if written is None:
-                # An insert has a fixed cost (a part per table and per materialized view, ~50 ms on chDB), so
-                # when inserts are slow, wait about as long as the last one took: groups grow with the load
-                # and the fixed cost is shared, instead of one small insert per request.
-                linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
-                taken, stopping = take_group(self._queue, linger, _queued_size, self._config.max_group_items)
-                # Less the wake-ups of inserts answered already.
-                group = [item for item in taken if isinstance(item, tuple)]
-            else:
-                group, stopping = self._take_while_inserting(written)
-            for part in self._parts(group):
-                written = self._advance(written, part)
-            if written is not None and (not group or stopping):
-                # The insert ended with nothing new to process meanwhile (or the writer stops): answer it.
-                self._finish(written)
-                written = None
+            written, stopping = self._step(written)
         self._inserter.shutdown(wait=True)
+
+    def _step(self, written: _Write | None) -> tuple[_Write | None, bool]:
+        """Take the next group and process it (while `written`'s insert goes on); returns the part now being
+        inserted and whether the writer stops. A step of its own, so that the groups it took are let go when
+        it returns, not held by the loop while the writer waits for the next batch."""
+        if written is None:
+            # An insert has a fixed cost (a part per table and per materialized view, ~50 ms on chDB), so
+            # when inserts are slow, wait about as long as the last one took: groups grow with the load
+            # and the fixed cost is shared, instead of one small insert per request.
+            linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
+            taken, stopping = take_group(self._queue, linger, _queued_size, self._config.max_group_items)
+            # Less the wake-ups of inserts answered already.
+            group = [item for item in taken if isinstance(item, tuple)]
+        else:
+            group, stopping = self._take_while_inserting(written)
+        for part in self._parts(group):
+            written = self._advance(written, part)
+        if written is not None and (not group or stopping):
+            # The insert ended with nothing new to process meanwhile (or the writer stops): answer it.
+            self._finish(written)
+            written = None
+        return written, stopping
 
     def _take_while_inserting(self, written: _Write) -> tuple[list[Item], bool]:
         """The next group, taken while `written`'s insert goes on: the batches that arrive until none came for
@@ -260,6 +275,7 @@ class Pipeline:
             failure = Unavailable(f"internal error: {type(exc).__name__}")
         if failure is None:
             self._resolve(write.items, write.processed)
+            write.clear()
         else:
             self._recover(write.items, failure)
         self._release(write.size)
