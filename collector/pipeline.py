@@ -29,58 +29,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from collector.deadletter import DeadLetterFile
 from collector.grouping import STOP, take_group
-from pdata import Batch, EventFact, PointFact
+from collector.writes import CommitListener, Item, PipelineConfig, Write, queued_size
+from pdata import Batch
 from pdata.consumer import ConsumeResult, Overloaded, Refused, Unavailable
 from pdata.store import FactWriter, PreparedFacts, QueryFailed, StoreRefused, StoreUnavailable
 from processors.chain import ProcessedGroup, ProcessorChain
 
 log = logging.getLogger("cc_analytics.pipeline")
-
-
-# A batch taken for the writer: the batch, the future its receiver waits on, its size in points + events.
-Item = tuple[Batch, Future, int]
-
-
-def _queued_size(item: Item | _Write) -> int:
-    return item[2] if isinstance(item, tuple) else 0
-
-
-# Called with each group's facts once they are committed (e.g. the Prometheus exporter's counters).
-CommitListener = Callable[[Sequence[PointFact], Sequence[EventFact]], None]
-
-
-@dataclass(slots=True, eq=False)
-class _Write:
-    """One signal's part of a group, processed and handed to the inserter. It is also put on the writer's queue
-    once its insert ended, to wake a writer waiting for more batches."""
-
-    items: list[Item]
-    processed: ProcessedGroup
-    size: int
-    insert: Future[float] = field(default_factory=Future)  # the insert's duration in seconds
-    prepared: PreparedFacts | None = None  # what was sent (None: serializing it failed, nothing was sent)
-
-    def clear(self) -> None:
-        """Let go of the batches, facts and insert bodies of a write that is answered and committed. The writer
-        and the queue it is put on still hold this object while the next group's bodies are made; without this,
-        two groups' worth of them would be held at once."""
-        self.items = []
-        self.processed = ProcessedGroup()
-        self.prepared = None
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineConfig:
-    max_queued_items: int = 20_000  # points + events waiting for the writer
-    max_group_items: int = 50_000  # points + events written in one insert
-    linger_s: float = 0.005  # how long the writer waits for more batches to share an insert (at least)
-    max_linger_s: float = 0.2  # at most: the writer lingers as long as its last insert took, up to this
 
 
 class Pipeline:
@@ -112,7 +72,7 @@ class Pipeline:
         self._last_write_s = 0.0
         self.last_write_error = ""
         # An insert the store went away in the middle of: sent again, whole, before anything else is written.
-        self._unfinished: _Write | None = None
+        self._unfinished: Write | None = None
 
     @property
     def queued_items(self) -> int:
@@ -141,13 +101,13 @@ class Pipeline:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        written: _Write | None = None  # the part whose insert is in progress
+        written: Write | None = None  # the part whose insert is in progress
         stopping = False
         while not stopping:
             written, stopping = self._step(written)
         self._inserter.shutdown(wait=True)
 
-    def _step(self, written: _Write | None) -> tuple[_Write | None, bool]:
+    def _step(self, written: Write | None) -> tuple[Write | None, bool]:
         """Take the next group and process it (while `written`'s insert goes on); returns the part now being
         inserted and whether the writer stops. A step of its own, so that the groups it took are let go when
         it returns, not held by the loop while the writer waits for the next batch."""
@@ -156,7 +116,7 @@ class Pipeline:
             # when inserts are slow, wait about as long as the last one took: groups grow with the load
             # and the fixed cost is shared, instead of one small insert per request.
             linger = min(max(self._config.linger_s, self._last_write_s), self._config.max_linger_s)
-            taken, stopping = take_group(self._queue, linger, _queued_size, self._config.max_group_items)
+            taken, stopping = take_group(self._queue, linger, queued_size, self._config.max_group_items)
             # Less the wake-ups of inserts answered already.
             group = [item for item in taken if isinstance(item, tuple)]
         else:
@@ -169,7 +129,7 @@ class Pipeline:
             written = None
         return written, stopping
 
-    def _take_while_inserting(self, written: _Write) -> tuple[list[Item], bool]:
+    def _take_while_inserting(self, written: Write) -> tuple[list[Item], bool]:
         """The next group, taken while `written`'s insert goes on: the batches that arrive until none came for
         linger_s or the insert ended (then what is queued already), up to a group's size; and whether STOP was
         taken. Empty: the insert ended and nothing arrived."""
@@ -188,7 +148,7 @@ class Pipeline:
                 break
             if item is STOP:
                 return group, True
-            if isinstance(item, _Write):  # an insert ended (of an earlier part, already answered: ignored)
+            if isinstance(item, Write):  # an insert ended (of an earlier part, already answered: ignored)
                 ended = ended or item is written
                 continue
             group.append(item)
@@ -217,7 +177,7 @@ class Pipeline:
                 parts.append(part)
         return parts
 
-    def _advance(self, written: _Write | None, part: list[Item]) -> _Write | None:
+    def _advance(self, written: Write | None, part: list[Item]) -> Write | None:
         """Process `part` while `written`'s insert goes on, answer `written`, then start `part`'s insert;
         returns the part now being inserted (None: `part` was answered already)."""
         batches = [item[0] for item in part]
@@ -244,7 +204,7 @@ class Pipeline:
                 self._recover(part, failure or Unavailable("internal error: nothing processed"))
                 self._release(size)
                 return None
-        write = _Write(part, processed, size)
+        write = Write(part, processed, size)
         try:
             # Serialized once the part before is answered, so that one group's bodies are held at a time (made
             # while that insert went on instead, they stored no faster: bench/README.md, "One in-flight budget").
@@ -263,7 +223,7 @@ class Pipeline:
         self._store.write_prepared(prepared)
         return time.monotonic() - began
 
-    def _finish(self, write: _Write) -> bool:
+    def _finish(self, write: Write) -> bool:
         """Wait for `write`'s insert and answer its batches; True when it committed."""
         failure: Unavailable | Refused | None = None
         try:
@@ -333,7 +293,7 @@ class Pipeline:
         except (StoreRefused, StoreUnavailable) as exc:
             if processed is None:  # a look-up of the chain's in a shared store: nothing was sent
                 return self._answer(batches, ProcessedGroup(), exc)
-            failure = self._after_failed_insert(_Write(group, processed, 0, prepared=prepared), exc)
+            failure = self._after_failed_insert(Write(group, processed, 0, prepared=prepared), exc)
             if failure is not None:
                 return failure
         except Exception as exc:  # a bug must not kill the writer; the senders get a retryable answer
@@ -343,7 +303,7 @@ class Pipeline:
         self._resolve(group, processed)
         return None
 
-    def _after_failed_insert(self, write: _Write, exc: StoreRefused | StoreUnavailable) -> Unavailable | Refused | None:
+    def _after_failed_insert(self, write: Write, exc: StoreRefused | StoreUnavailable) -> Unavailable | Refused | None:
         """`write`'s insert failed with `exc`: the answer for its batches, or None when it is whole after all.
 
         A failed insert may have been kept in part: the raw table's part and some views', not others (an insert
@@ -390,7 +350,7 @@ class Pipeline:
             log.exception("pipeline.failed", extra={"fields": {"facts": len(prepared.points) + len(prepared.events)}})
             return True
 
-    def _held_or_refused(self, write: _Write, exc: StoreRefused) -> Unavailable | Refused:
+    def _held_or_refused(self, write: Write, exc: StoreRefused) -> Unavailable | Refused:
         """The answer to a refusal of `write`'s insert: held when part of it is stored (a view refuses what its
         table took: dropping it would leave the rollups apart), else refused whole."""
         batches = [item[0] for item in write.items]
@@ -399,7 +359,7 @@ class Pipeline:
             return self._unavailable(batches, exc)
         return self._refused_whole(batches, write.processed, exc)
 
-    def _hold(self, write: _Write, exc: StoreRefused | StoreUnavailable) -> None:
+    def _hold(self, write: Write, exc: StoreRefused | StoreUnavailable) -> None:
         """Send `write`'s insert again whole before anything else is written (it is kept in part)."""
         self._unfinished = write
         log.error(

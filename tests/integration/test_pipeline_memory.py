@@ -1,7 +1,7 @@
 """Once a group is written and answered, the writer holds none of it: not its batches, not its facts, not its
-insert bodies (collector/pipeline.py, `_Write.clear` and `Pipeline._step`). After a burst, the memory a group
-took is free while the writer waits for the next batch, and while the next group is processed, the one before it
-is let go as soon as it is answered instead of being held until the next group's insert starts.
+insert bodies (collector/writes.py `Write.clear`, collector/pipeline.py `Pipeline._step`). After a burst, the
+memory a group took is free while the writer waits for the next batch, and while the next group is processed,
+the one before it is let go as soon as it is answered instead of being held until the next group's insert starts.
 
 The processor chain, the pipeline and the store (the embedded engine) are real; what is held is counted among
 the objects the garbage collector tracks, by an attribute only this test's points carry.
