@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from collector.config import Config, ConfigError
 from collector.connections import ConnectionPlan, plan_connections, raise_file_limit
 from collector.deadletter import DeadLetterFile
+from collector.freedmemory import FreedMemoryTrimmer, glibc_trim
 from collector.lifecycle import Component, Lifecycle, inline
 from collector.listeners import Listeners, add_otlp
 from collector.pipeline import Pipeline, PipelineConfig
@@ -273,6 +274,8 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     the durable queue (queue.mode=wal), listeners (OTLP/gRPC, OTLP/HTTP, console, /metrics). `lifecycle` stops
     them in reverse."""
     service, metrics_config, console_config = config.service, config.prometheus, config.console
+    trimmer = FreedMemoryTrimmer(service.trim_interval_ms / 1000, glibc_trim(), "writer")
+    await lifecycle.start(Component("memory_trimmer", start=inline(trimmer.start), shutdown=inline(trimmer.stop)))
     store = open_store(config.store)
     await lifecycle.start(Component("store", shutdown=inline(store.close)))
     log.info("store.ready", extra={"fields": {"dsn": store.redacted_dsn}})

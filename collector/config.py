@@ -59,7 +59,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "limits.max_concurrent_rpcs", "limits.max_calls_per_peer", "limits.max_connections",
     "limits.header_timeout_seconds", "limits.body_timeout_seconds", "limits.keep_alive_seconds",
     "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.fsync", "queue.fsync_interval_ms", "queue.drain_group_items",
-    "queue.drain_interval_ms", "workers",
+    "queue.drain_interval_ms", "workers", "memory.trim_interval_ms",
     "dedup.window_seconds", "dedup.shared", "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
     "identity.directory_file", "privacy.store_content", "temporality.state_days", "temporality.max_series",
     "validation.max_age_days", "validation.max_ahead_seconds", "log.level", "dead_letter.max_bytes",
@@ -144,6 +144,7 @@ class Config:
     validation_max_age_days: int
     validation_max_ahead_seconds: int
     workers: str
+    memory_trim_interval_ms: int
     log_level: str
     console_access_file: str
     console_trusted_header: str

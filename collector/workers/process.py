@@ -22,6 +22,7 @@ from typing import Any
 from collector.config import Config
 from collector.connections import plan_connections, raise_file_limit
 from collector.exits import run_to_exit_code
+from collector.freedmemory import FreedMemoryTrimmer, glibc_trim
 from collector.listeners import Listeners, add_otlp
 from collector.logs import configure
 from collector.wal.codec import encode
@@ -156,6 +157,8 @@ async def serve(index: int, link_fd: int, inflight_fd: int, config: Config) -> N
         stop.set()
 
     answers = asyncio.create_task(read_answers())
+    trimmer = FreedMemoryTrimmer(service.trim_interval_ms / 1000, glibc_trim(), f"worker {index}")
+    trimmer.start()
     await listeners.start()
     writer.write(link.json_frame(link.HELLO, {"index": index, "pid": os.getpid()}))
     log.info("worker.started", extra={"fields": {"worker": index, "pid": os.getpid()}})
@@ -164,6 +167,7 @@ async def serve(index: int, link_fd: int, inflight_fd: int, config: Config) -> N
     await listeners.stop()
     writer.close()
     answers.cancel()
+    trimmer.stop()
     log.info("worker.stopped", extra={"fields": {"worker": index}})
 
 

@@ -5,12 +5,15 @@ the one writer and takes no OTLP connection itself.
 - Every request of the workload sent six times, each time on a new connection (which the kernel gives to
   either process), is counted once, and both processes answered requests.
 - A worker killed with SIGKILL is started again; its senders' retries go through, and the figures are exact.
+- The writer and each receiver process hand the heap memory they freed back to the system
+  (`memory.trim_interval_ms`, collector/freedmemory.py), each saying so once in the log.
 - A collector killed with SIGKILL right after acknowledging takes its worker with it (the port is free for the
   next start); the next start completes the insert in progress and drains the queue, and the figures are exact.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -193,3 +196,13 @@ def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exac
     restarted = collector.worker_pids()
     assert collector.stop() == 0
     assert not any(process_alive(pid) for pid in restarted)
+
+
+def test_the_writer_and_each_receiver_process_hand_their_freed_memory_back(collector: CollectorProcess) -> None:
+    def trimmers() -> list[tuple[str, int]]:
+        lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
+        found = [(line["process"], line["interval_ms"]) for line in lines if line["event"] == "memory.trim_started"]
+        return sorted(found)
+
+    expected = [("worker 0", 200), ("worker 1", 200), ("writer", 200)]
+    assert _eventually(trimmers, expected) == expected

@@ -38,7 +38,7 @@ def _defaults(**changes: Any) -> dict[str, Any]:
 def test_every_components_rows_are_in_the_table_exactly_once() -> None:
     component_rows = [row for rows in configuration.COMPONENT_OPTIONS.values() for row in rows]
     assert Counter(configuration.OPTIONS) == Counter(component_rows)
-    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 62
+    assert len(configuration.OPTIONS) == len(set(configuration.OPTIONS)) == 63
     for attribute in ("path", "env", "flag", "attribute"):
         names = [getattr(option, attribute) for option in configuration.OPTIONS]
         assert len(names) == len(set(names)), f"two options share an {attribute}"
@@ -62,6 +62,7 @@ def test_each_option_belongs_to_the_component_that_reads_it() -> None:
     assert {path for path, owner in owners.items() if owner == "collector"} == {
         "bind", "http.allowed_hosts", "data_dir", "limits.max_queued_items", "limits.max_connections",
         "limits.header_timeout_seconds", "limits.keep_alive_seconds", "workers", "log.level", "dead_letter.max_bytes",
+        "memory.trim_interval_ms",
     }  # fmt: skip
     prefixes = {
         "processors": ("dedup.", "identity.", "privacy.", "temporality.", "validation."),

@@ -41,6 +41,7 @@ def test_every_option_has_an_env_var_a_default_and_a_line_in_the_readme() -> Non
         ({"CC_ANALYTICS_API_PORT": "70000"}, "api_port must be a port number"),
         ({"CC_ANALYTICS_STORAGE_DSN": "mysql://x"}, "storage.dsn must start with"),
         ({"CC_ANALYTICS_PRIVACY_STORE_CONTENT": "maybe"}, "privacy.store_content must be a bool"),
+        ({"CC_ANALYTICS_MEMORY_TRIM_INTERVAL_MS": "-1"}, r"memory.trim_interval_ms must be 0 \(never\) or more"),
     ],
 )
 def test_bad_values_are_refused_with_the_reason(environ: dict[str, str], message: str) -> None:
