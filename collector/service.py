@@ -20,7 +20,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("limits.header_timeout_seconds", int, 10, "a connection must send a whole request's headers (gRPC: its HTTP/2 handshake) within this many seconds of connecting, or of the first byte of its next request once answered, else it is closed"),
     Option("limits.keep_alive_seconds", int, 120, "an HTTP connection idle this long after an answer is closed; keep it above the senders' export interval (Claude Code: 60 s for metrics) and their own idle timeout (an OpenTelemetry Collector's: 90 s), so that they close idle connections first: a request sent just as the server closes its connection is lost to a reset"),
     Option("workers", str, "auto", "OTLP receiver processes sharing the OTLP ports (SO_REUSEPORT), each decoding and handing requests to the durable queue of the collector process, the one writer (which then takes no OTLP connection itself); more than 1 needs the durable queue (queue.mode); auto: the cores the collector may use (its CPU affinity and its cgroup's CPU limit, as a container's) with the durable queue, else 1 (see collector/README.md, Receiver workers)"),
-    Option("memory.trim_interval_ms", int, 200, "every collector process (the writer and each receiver process) hands the heap memory it freed back to the system this often (glibc's malloc_trim), so that what a burst took does not stay resident and the next burst's peak is not raised by the allocator's fragmentation; 0: never (see collector/README.md, Freed memory)"),
+    Option("memory.trim_interval_ms", int, 50, "every collector process (the writer and each receiver process) hands the heap memory it freed back to the system this often (glibc's malloc_trim), so that what a burst took does not stay resident and the next burst's peak is not raised by the allocator's fragmentation; 0: never (see collector/README.md, Freed memory)"),
     Option("log.level", str, "info", "debug, info, warning or error"),
     Option("dead_letter.max_bytes", int, 64 * 1024 * 1024, "bound of <data_dir>/dead-letter.jsonl, where batches the store refused while it answered (answered 400 / INVALID_ARGUMENT) are set aside, one JSON line each, privacy-filtered as stored; past it lines are not written and cc_analytics_dead_letter_batches_total{outcome=\"not_written\"} counts them (0: no file)"),
 )  # fmt: skip
@@ -41,7 +41,7 @@ class ServiceConfig:
     workers: str = "auto"
     log_level: str = "info"
     # How often each process hands its freed heap memory back to the system (collector/freedmemory.py); 0: never.
-    trim_interval_ms: int = 200
+    trim_interval_ms: int = 50
     # Bound of the file batches the store refused are set aside in (collector/deadletter.py).
     dead_letter_max_bytes: int = 64 * 1024 * 1024
 

@@ -204,5 +204,5 @@ def test_the_writer_and_each_receiver_process_hand_their_freed_memory_back(colle
         found = [(line["process"], line["interval_ms"]) for line in lines if line["event"] == "memory.trim_started"]
         return sorted(found)
 
-    expected = [("worker 0", 200), ("worker 1", 200), ("writer", 200)]
+    expected = [("worker 0", 50), ("worker 1", 50), ("writer", 50)]
     assert _eventually(trimmers, expected) == expected
