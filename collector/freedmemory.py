@@ -7,8 +7,8 @@ allocated (up to 8 per core). It returns pages to the system only from the top o
 burst freed in the middle of an arena stay resident, and the next burst's allocations, landing in other free
 pieces, add to them: the resident memory grows by the allocator's fragmentation, not by what is in use.
 `malloc_trim(0)` gives back every whole free page of every arena. It walks each arena's free lists under that
-arena's lock (a few milliseconds of CPU per second of a busy writer, bench/README.md "Freed memory handed back"),
-so it runs on a thread of its own, as often as configured, never on a request's path.
+arena's lock (every 50 ms, ~1 % of a core in a busy writer and ~2 % in a busy receiver, bench/README.md "Freed
+memory handed back"), so it runs on a thread of its own, as often as configured, never on a request's path.
 
 Another C library (musl) has no malloc_trim: the trimmer then does nothing and says so once.
 """
