@@ -16,6 +16,7 @@ from collector.wal.config import QueueConfig
 from collector.wal.drainer import Drainer
 from collector.wal.log import WriteAheadLog
 from collector.wal.prepare import prepare
+from collector.wal.refusals import RefusedRequests
 from pdata import Batch
 from pdata.consumer import Consumer, ConsumeResult
 from processors.policy import ValuePolicy
@@ -52,8 +53,14 @@ class QueuedConsumer:
     ) -> None:
         self._config = config
         self._wal = WriteAheadLog(directory, durable=config.fsync != "never")
-        self._appender = Appender(self._wal, config, lambda batch: prepare(batch, policy, privacy), stored)
-        self._drainer = Drainer(self._wal, pipeline, max_group_items, config.drain_interval_ms / 1000)
+        refused = RefusedRequests()
+
+        def settled(digest: bytes, received_ns: int) -> bool:
+            """Stored within the dedup window, or refused for good by the store after it was acknowledged."""
+            return digest in refused or stored(digest, received_ns)
+
+        self._appender = Appender(self._wal, config, lambda batch: prepare(batch, policy, privacy), settled)
+        self._drainer = Drainer(self._wal, pipeline, max_group_items, config.drain_interval_ms / 1000, refused=refused)
 
     def start(self) -> None:
         """Recover what an earlier run left (raises recovery.UnknownFormat for records it cannot read), then

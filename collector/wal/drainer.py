@@ -8,7 +8,8 @@ second, it hands the next group over before taking the outcomes of the one befor
 
 - stored, or recognised as already stored (a replay after a crash: the pipeline's dedup window, restored from
   the store's rows, knows its digest) → done;
-- refused for good by the store (Refused: the pipeline set it aside in the dead-letter file) → done;
+- refused for good by the store (Refused: the pipeline set it aside in the dead-letter file) → done, its digest
+  remembered (wal/refusals.py) so that a sender's retry of it is answered "duplicate", not queued again;
 - the store could not take it (Unavailable) → retried, the same records in the same order, after a backoff;
   never skipped;
 - damaged on disk since it was written → logged as queue.corrupt_record, counted, skipped.
@@ -28,6 +29,7 @@ from collector.wal.codec import decode
 from collector.wal.frame import FORMAT_VERSION, Record
 from collector.wal.log import RecordRef, WriteAheadLog
 from collector.wal.recovery import report_damage
+from collector.wal.refusals import RefusedRequests
 from pdata import Batch
 from pdata.consumer import Consumer, ConsumeResult, Overloaded, Refused, Unavailable
 
@@ -58,8 +60,10 @@ class Drainer:
         max_group_items: int,
         min_interval_s: float = 0.0,
         senders_quiet_s: float = SENDERS_QUIET_S,
+        refused: RefusedRequests | None = None,
     ) -> None:
         self._wal = wal
+        self._refused = refused if refused is not None else RefusedRequests()
         self._pipeline = pipeline
         self._max_group_items = max_group_items
         # Each drain is an insert per signal, whose fixed cost (the rollups' views) is paid per insert, not per
@@ -224,7 +228,9 @@ class Drainer:
             try:
                 future.result()
             except Refused:
-                pass  # set aside in the dead-letter file by the pipeline: retrying would be refused again
+                # Set aside in the dead-letter file by the pipeline: retrying would be refused again. Remembered
+                # before the checkpoint below drops it from the queue, so its sender's retry stays a duplicate.
+                self._refused.add(ref.digest)
             except Exception as exc:  # Unavailable: the store could not take it; anything else is retried too
                 every_one = False
                 self._last_error = str(exc) or type(exc).__name__

@@ -110,8 +110,12 @@ def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_g
     durable = collector.extra_env["CC_ANALYTICS_QUEUE_MODE"] == "wal"
     if durable:
         # Acknowledged once on disk, before the store saw it: the refusal comes at the drain, and the bytes sent
-        # again are recognised as that request (answered ok, counted as a duplicate), not queued a second time.
+        # again are recognised as that request (answered ok, counted as a duplicate), not queued a second time:
+        # at once (its record may still be queued), and once the drain has set both aside and left the queue.
         assert (http_poisoned.result().status_code, grpc_poisoned.result()[0]) == (200, "OK")
+        assert _http(collector, http_poison).status_code == 200
+        collector.drained()
+        assert _dead_letters_written(collector) == 2
         assert _http(collector, http_poison).status_code == 200
         assert _grpc(collector, grpc_poison)[0] == "OK"
     else:
@@ -143,7 +147,7 @@ def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_g
     assert SECRET not in "\n".join(lines)
 
     # The self-metrics: two batches set aside; in memory mode two refusals per protocol (the request and its
-    # retry), in wal mode none (both were acknowledged) and the retry a duplicate.
+    # retry), in wal mode none (both were acknowledged) and each retry a duplicate.
     refusals = 0 if durable else 2
     assert _requests_total(collector, "http", "refused_by_store") == refusals
     assert _requests_total(collector, "grpc", "refused_by_store") == refusals
@@ -151,7 +155,7 @@ def test_a_batch_the_store_refuses_gets_a_permanent_answer_once_and_the_others_g
     assert _requests_total(collector, "grpc", "unavailable") == 0
     assert _dead_letters_written(collector) == 2
     if durable:
-        assert _requests_total(collector, "http", "duplicate") == 1
+        assert _requests_total(collector, "http", "duplicate") == 2
         assert _requests_total(collector, "grpc", "duplicate") == 1
 
 
