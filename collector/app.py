@@ -305,14 +305,15 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     answers = KeptAnswers(console_config.kept_answers if store.embedded else 0)
     observer.watch_answers(answers)
     pipeline_config = _pipeline_config(config)
+    dead_letters = DeadLetterFile(
+        service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done
+    )
     pipeline = Pipeline(
         chain,
         InstrumentedStore(HealthGatedStore(store, health), observer),
         pipeline_config,
         listeners=commit_listeners,
-        dead_letters=DeadLetterFile(
-            service.data_dir / "dead-letter.jsonl", service.dead_letter_max_bytes, observer.dead_letter_done
-        ),
+        dead_letters=dead_letters,
         before_answers=[answers.committed],
     )
     # Closing writes what is queued and resolves each batch's future, so what was acknowledged is committed.
@@ -321,7 +322,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
     )
     tracker = QueueTracker(pipeline, lambda: pipeline.queued_items)
     observer.watch_queue(tracker, pipeline_config.max_queued_items)
-    durable_queue = await _start_durable_queue(config, chain, tracker, lifecycle)
+    durable_queue = await _start_durable_queue(config, chain, tracker, dead_letters, lifecycle)
     observer.watch_durable_queue(durable_queue.stats if durable_queue else QueueStats)
     consumer: Consumer = durable_queue or tracker
     auth = files.auth
@@ -412,7 +413,7 @@ async def _start(config: Config, files: StartupFiles, lifecycle: Lifecycle) -> _
 
 
 async def _start_durable_queue(
-    config: Config, chain: ProcessorChain, pipeline: Consumer, lifecycle: Lifecycle
+    config: Config, chain: ProcessorChain, pipeline: Consumer, dead_letters: DeadLetterFile, lifecycle: Lifecycle
 ) -> QueuedConsumer | None:
     """queue.mode=wal: the receivers' consumer is the durable queue, drained into `pipeline`. Started after the
     pipeline, so it is closed before it: it stops taking requests and drains what the store takes first."""
@@ -427,6 +428,7 @@ async def _start_durable_queue(
         chain.privacy,
         chain.deduplicator.seen,
         max_group_items=config.queue.drain_group_items,
+        refused_before=dead_letters.written_digests(),
     )
 
     async def start() -> None:

@@ -8,7 +8,8 @@ parameters, only what the store would have kept.
 
 The file is bounded by `dead_letter.max_bytes`: past it, lines are not written (the collector's own metric
 `cc_analytics_dead_letter_batches_total{outcome="not_written"}` and a log line say so); moving the file
-away makes room again. A request refused again (its sender retried it) is written once.
+away makes room again. A request refused again (its sender retried it) is written once, across restarts too:
+the digests of the lines already in the file are read when the collector starts.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ log = logging.getLogger("cc_analytics.dead_letter")
 
 # Digests of requests already set aside, so a sender retrying a refused request adds no second line.
 _REMEMBERED_DIGESTS = 4096
+# A line's own digest: the first key after time, signal and reason, whose text JSON escapes (no bare quote).
+_LINE_DIGEST = re.compile(rb'"request_digest": ?"([0-9a-f]{32})"')
 
 Outcome = Callable[[str], None]  # told "written" or "not_written" for each refused batch
 
@@ -39,7 +43,12 @@ class DeadLetterFile:
         self.max_bytes = max_bytes
         self._outcome = outcome
         self._lock = threading.Lock()
-        self._written: OrderedDict[bytes, None] = OrderedDict()
+        self._written: OrderedDict[bytes, None] = OrderedDict.fromkeys(_digests_in(path))
+
+    def written_digests(self) -> list[bytes]:
+        """The digests of the latest requests set aside (up to 4 096), oldest first, this run's and the file's."""
+        with self._lock:
+            return list(self._written)
 
     def set_aside(self, batch: Batch, reason: str, points: Sequence[PointFact], events: Sequence[EventFact]) -> bool:
         """Append one line for the refused `batch` (its facts `points` and `events`); False when it was not
@@ -80,6 +89,22 @@ class DeadLetterFile:
             extra={"fields": {"path": str(self.path), "signal": batch.signal, "digest": batch.digest.hex(),
                               "reason": reason, **fields}},
         )  # fmt: skip
+
+
+def _digests_in(path: Path) -> deque[bytes]:
+    """The request digests of the file's last lines, oldest first; none when it cannot be read (logged)."""
+    digests: deque[bytes] = deque(maxlen=_REMEMBERED_DIGESTS)
+    try:
+        with path.open("rb") as file:
+            for line in file:
+                found = _LINE_DIGEST.search(line)
+                if found:
+                    digests.append(bytes.fromhex(found.group(1).decode()))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.error("dead_letter.unreadable", extra={"fields": {"path": str(path), "error": str(exc)}})
+    return digests
 
 
 def _size(path: Path) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +50,13 @@ class QueuedConsumer:
         privacy: PrivacyFilter,
         stored: Callable[[bytes, int], bool],
         max_group_items: int,
+        refused_before: Iterable[bytes] = (),
     ) -> None:
+        """`refused_before`: digests of requests the store refused for good before this run (the dead-letter
+        file's), whose retries are answered "duplicate" as well."""
         self._config = config
         self._wal = WriteAheadLog(directory, durable=config.fsync != "never")
-        refused = RefusedRequests()
+        refused = RefusedRequests(refused_before)
 
         def settled(digest: bytes, received_ns: int) -> bool:
             """Stored within the dedup window, or refused for good by the store after it was acknowledged."""

@@ -5,13 +5,15 @@ In queue.mode=wal a request is acknowledged once it is on disk; the store's refu
 and the pipeline sets the request aside in the dead-letter file. A sender that did not hear the acknowledgement
 sends the same bytes again. While the first record is pending, the appender recognises the digest in the queue;
 once it is drained, it recognises it here. So the retry is answered "duplicate" however late it comes, instead of
-being queued, drained and refused a second time.
+being queued, drained and refused a second time. Those the dead-letter file holds are remembered from the start,
+so a retry after a restart is recognised as well.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 # As many as the dead-letter file remembers (collector/deadletter.py): a retry comes within seconds.
 REMEMBERED_REFUSALS = 4096
@@ -21,10 +23,13 @@ class RefusedRequests:
     """The digests of the `capacity` latest refused requests. The drainer adds each one before it checkpoints
     past its record, so a retry finds the digest either pending in the queue or here."""
 
-    def __init__(self, capacity: int = REMEMBERED_REFUSALS) -> None:
+    def __init__(self, earlier: Iterable[bytes] = (), capacity: int = REMEMBERED_REFUSALS) -> None:
+        """`earlier`: digests refused before this run, oldest first (those the dead-letter file holds)."""
         self._capacity = capacity
         self._digests: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
+        for digest in earlier:
+            self.add(digest)
 
     def add(self, digest: bytes) -> None:
         with self._lock:

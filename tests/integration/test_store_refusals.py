@@ -88,6 +88,12 @@ def _requests_total(collector: CollectorProcess, protocol: str, status: str) -> 
     return collector.metric_sum(OTLP_REQUESTS.sample, protocol=protocol, signal="metrics", status=status)
 
 
+def _counts(collector: CollectorProcess) -> list[float]:
+    """Dead letters written, HTTP requests answered as duplicates and as refused by the store."""
+    return [_dead_letters_written(collector), *(_requests_total(collector, "http", status)
+                                                for status in ("duplicate", "refused_by_store"))]  # fmt: skip
+
+
 def _dead_letters_written(collector: CollectorProcess) -> float:
     return collector.metric_sum(DEAD_LETTER_BATCHES.sample, outcome="written")
 
@@ -182,6 +188,34 @@ def _assert_permanent_answers(
     again = _http(collector, http_poison)
     assert (again.status_code, "retry-after" in again.headers) == (400, False)
     assert _grpc(collector, grpc_poison)[0] == "INVALID_ARGUMENT"
+
+
+def test_a_refused_request_sent_again_after_a_restart_gets_the_same_answer_and_is_set_aside_once(
+    collector: CollectorProcess,
+) -> None:
+    """The dead-letter file is read at start-up: a request it holds, sent again to the restarted collector, is
+    not written there a second time; with the durable queue it is answered as a duplicate of the request
+    acknowledged before the restart (not queued to be refused again), in memory mode refused again."""
+    durable = collector.extra_env["CC_ANALYTICS_QUEUE_MODE"] == "wal"
+    poison = _poisoned("rp")
+    assert _http(collector, poison).status_code == (200 if durable else 400)
+    collector.drained()
+    assert _dead_letters_written(collector) == 1
+    before = _counts(collector)
+    assert collector.stop() == 0
+    log_before = len(collector.log())
+
+    collector.start()
+    again = _http(collector, poison)
+    assert again.status_code == (200 if durable else 400), again.content
+    otlp.send(collector, "http/protobuf", otlp.edit_request(ORG, lines=19, session="r1"))
+    assert otlp.figures(collector, ORG) == otlp.edit_figures(19, accepts=1, sessions=1)
+    assert len((collector.data_dir / "dead-letter.jsonl").read_text().splitlines()) == 1
+    # The self-metrics' counters go on across the restart (as Prometheus reads them): what this run added.
+    added = [now - then for now, then in zip(_counts(collector), before, strict=True)]
+    assert added == ([0, 1, 0] if durable else [0, 0, 1])
+    # The store was asked to take it again only in memory mode, where the sender is told so each time.
+    assert ("store.write_refused" in collector.log()[log_before:]) == (not durable)
 
 
 def test_a_view_refusing_what_its_table_took_holds_the_insert_until_mended_even_across_a_restart(
