@@ -70,12 +70,17 @@ class Appender:
             if self._closed:
                 raise Unavailable("collector is shutting down", retry_after_s=5)
         refusal = self.refusal(0)
-        # A retry of a request still queued is answered "duplicate" even when the queue is full.
-        if refusal is not None and not self._wal.is_pending(_digest(request)):
+        # A retry of a request acknowledged before (still queued, stored, or refused for good at the drain) is
+        # answered "duplicate" even when the queue is full: it takes no room, and its sender need not wait.
+        if refusal is not None and not self._known(request):
             raise Overloaded(refusal, RETRY_AFTER_S)
         future: Future[ConsumeResult] = Future()
         self._queue.put((request, future))
         return future
+
+    def _known(self, request: Batch | bytes) -> bool:
+        head = summary(request) if isinstance(request, bytes) else request
+        return self._wal.is_pending(head.digest) or self._stored(head.digest, head.received_ns)
 
     def refusal(self, record_bytes: int) -> str | None:
         """Why a record of `record_bytes` cannot be taken now, or None."""
@@ -185,7 +190,3 @@ class Appender:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
-
-
-def _digest(request: Batch | bytes) -> bytes:
-    return summary(request).digest if isinstance(request, bytes) else request.digest

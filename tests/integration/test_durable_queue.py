@@ -5,8 +5,9 @@ stopped to make the store unable to take writes and started again on the same da
   or in the middle of draining it) and restarted once the store is back gives the known workload's figures
   exactly: nothing acknowledged is lost, nothing replayed is counted twice, cumulative series stay exact.
 - A torn or bit-flipped last record is logged as queue.corrupt_record and skipped; everything before it counts.
-- Past queue.max_bytes senders get 429 with Retry-After / RESOURCE_EXHAUSTED; what was acknowledged is counted
-  exactly once the store is back.
+- Past queue.max_bytes or queue.max_age_seconds senders get 429 with Retry-After / RESOURCE_EXHAUSTED, except
+  for a request acknowledged before, sent again (a duplicate); what was acknowledged is counted exactly once the
+  store is back.
 """
 
 from __future__ import annotations
@@ -261,3 +262,35 @@ def test_past_max_bytes_senders_are_told_to_retry_and_everything_acknowledged_co
         assert _metric(collector, names.DURABLE_QUEUE_DRAINED.sample) == len(acknowledged)
         assert otlp_raw.post(collector, "metrics", acknowledged[-1]).status_code == 200  # a duplicate now
         assert otlp_raw.figures(collector, OVERLOAD_ORG) == expected
+
+
+def test_past_max_age_a_retry_of_a_request_acknowledged_before_is_a_duplicate_not_told_to_wait(
+    tmp_path: Path, store: Store
+) -> None:
+    """While the oldest queued record is older than queue.max_age_seconds, new requests get 429 / Retry-After; a
+    request acknowledged before (stored before the outage, or still queued) sent again is answered 200 as the
+    duplicate it is, and counted once."""
+    with _collector(tmp_path, store, CC_ANALYTICS_QUEUE_MAX_AGE_SECONDS="2") as collector:
+        collector.start()
+        stored = otlp_raw.to_protobuf(otlp_raw.edit_request(OVERLOAD_ORG, lines=3, session="stored"))
+        queued = otlp_raw.to_protobuf(otlp_raw.edit_request(OVERLOAD_ORG, lines=5, session="queued"))
+        assert otlp_raw.post(collector, "metrics", stored).status_code == 200
+        collector.drained()
+        store.stop()
+        assert otlp_raw.post(collector, "metrics", queued).status_code == 200
+        time.sleep(2.5)
+        fresh = otlp_raw.to_protobuf(otlp_raw.edit_request(OVERLOAD_ORG, lines=7, session="fresh"))
+        refused = otlp_raw.post(collector, "metrics", fresh)
+        assert (refused.status_code, refused.headers.get("retry-after")) == (429, "5")
+        assert "queue.max_age_seconds" in refused.text
+        assert otlp_raw.post(collector, "metrics", queued).status_code == 200
+        assert otlp_raw.post(collector, "metrics", stored).status_code == 200
+        with pytest.raises(grpc.RpcError) as over_grpc:
+            otlp_raw.grpc_export(collector, "metrics", fresh)
+        assert over_grpc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        otlp_raw.grpc_export(collector, "metrics", stored)  # OK: a duplicate
+
+        store.start()
+        expected = otlp_raw.edit_figures(3 + 5, accepts=2, sessions=2)
+        assert _eventually(lambda: otlp_raw.figures(collector, OVERLOAD_ORG), expected) == expected
+        assert collector.metric_sum(names.OTLP_REQUESTS.sample, status="duplicate") == 3
