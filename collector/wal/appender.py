@@ -70,8 +70,8 @@ class Appender:
             if self._closed:
                 raise Unavailable("collector is shutting down", retry_after_s=5)
         refusal = self.refusal(0)
-        # A retry of a request acknowledged before (still queued, stored, or refused for good at the drain) is
-        # answered "duplicate" even when the queue is full: it takes no room, and its sender need not wait.
+        # A retry of a request acknowledged before is answered "duplicate" even while the queue refuses new ones
+        # (past queue.max_age_seconds, or full): it takes no room, and its sender need not wait.
         if refusal is not None and not self._known(request):
             raise Overloaded(refusal, RETRY_AFTER_S)
         future: Future[ConsumeResult] = Future()
@@ -79,6 +79,8 @@ class Appender:
         return future
 
     def _known(self, request: Batch | bytes) -> bool:
+        """Whether `request`'s digest is still queued, stored within the dedup window, or refused for good at the
+        drain. Asked on the receivers' threads: each lookup takes its own lock or is one dict read."""
         head = summary(request) if isinstance(request, bytes) else request
         return self._wal.is_pending(head.digest) or self._stored(head.digest, head.received_ns)
 
