@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,44 @@ from pdata import Batch, EventFact, PointFact
 
 log = logging.getLogger("cc_analytics.dead_letter")
 
-# Digests of requests already set aside, so a sender retrying a refused request adds no second line.
-_REMEMBERED_DIGESTS = 4096
+# Refused requests remembered (what the file set aside, what the durable queue saw refused): a retry comes within
+# seconds.
+REMEMBERED_REFUSALS = 4096
 # A line's own digest: the first key after time, signal and reason, whose text JSON escapes (no bare quote).
 _LINE_DIGEST = re.compile(rb'"request_digest": ?"([0-9a-f]{32})"')
 
 Outcome = Callable[[str], None]  # told "written" or "not_written" for each refused batch
+
+
+class RefusedRequests:
+    """The digests of the latest `capacity` requests the store refused for good, oldest first. The dead-letter
+    file keeps those it set aside, so that a sender retrying one adds no second line. The durable queue keeps
+    those its drain saw refused after they were acknowledged (collector/wal/drainer.py adds each one before it
+    checkpoints past its record), so that a retry, finding the digest either still queued or here, is answered
+    "duplicate" instead of being queued, drained and refused again."""
+
+    def __init__(self, earlier: Iterable[bytes] = (), capacity: int = REMEMBERED_REFUSALS) -> None:
+        """`earlier`: digests refused before this run, oldest first (those the dead-letter file holds)."""
+        self._capacity = capacity
+        self._digests: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+        for digest in earlier:
+            self.add(digest)
+
+    def add(self, digest: bytes) -> None:
+        with self._lock:
+            self._digests[digest] = None
+            self._digests.move_to_end(digest)
+            if len(self._digests) > self._capacity:
+                self._digests.popitem(last=False)
+
+    def __contains__(self, digest: object) -> bool:
+        with self._lock:
+            return digest in self._digests
+
+    def latest(self) -> list[bytes]:
+        with self._lock:
+            return list(self._digests)
 
 
 class DeadLetterFile:
@@ -43,12 +75,11 @@ class DeadLetterFile:
         self.max_bytes = max_bytes
         self._outcome = outcome
         self._lock = threading.Lock()
-        self._written: OrderedDict[bytes, None] = OrderedDict.fromkeys(_digests_in(path))
+        self._written = RefusedRequests(_digests_in(path))
 
     def written_digests(self) -> list[bytes]:
         """The digests of the latest requests set aside (up to 4 096), oldest first, this run's and the file's."""
-        with self._lock:
-            return list(self._written)
+        return self._written.latest()
 
     def set_aside(self, batch: Batch, reason: str, points: Sequence[PointFact], events: Sequence[EventFact]) -> bool:
         """Append one line for the refused `batch` (its facts `points` and `events`); False when it was not
@@ -71,9 +102,7 @@ class DeadLetterFile:
             except OSError as exc:
                 self._not_written("dead_letter.write_failed", batch, reason, {"error": str(exc)})
                 return False
-            self._written[batch.digest] = None
-            if len(self._written) > _REMEMBERED_DIGESTS:
-                self._written.popitem(last=False)
+            self._written.add(batch.digest)
         self._outcome("written")
         log.warning(
             "dead_letter.set_aside",
@@ -93,7 +122,7 @@ class DeadLetterFile:
 
 def _digests_in(path: Path) -> deque[bytes]:
     """The request digests of the file's last lines, oldest first; none when it cannot be read (logged)."""
-    digests: deque[bytes] = deque(maxlen=_REMEMBERED_DIGESTS)
+    digests: deque[bytes] = deque(maxlen=REMEMBERED_REFUSALS)
     try:
         with path.open("rb") as file:
             for line in file:

@@ -6,9 +6,9 @@ queue.fsync says:
 - never: answered once written to the OS (the page cache), without fsync.
 
 A request whose digest is already pending in the queue, was stored within the dedup window, or was refused for
-good by the store once drained (wal/refusals.py), is answered "duplicate" without a second record; one that
-would take the queue past queue.max_bytes, or arrives while the oldest pending record is older than
-queue.max_age_seconds, is refused with Overloaded (429 / RESOURCE_EXHAUSTED with a retry hint).
+good by the store once drained (collector/deadletter.py `RefusedRequests`), is answered "duplicate" without a
+second record; one that would take the queue past queue.max_bytes, or arrives while the oldest pending record
+is older than queue.max_age_seconds, is refused with Overloaded (429 / RESOURCE_EXHAUSTED with a retry hint).
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.deadletter import RefusedRequests
 from collector.wal.appender import Appender
 from collector.wal.config import QueueConfig
 from collector.wal.drainer import Drainer
 from collector.wal.log import WriteAheadLog
 from collector.wal.prepare import prepare
-from collector.wal.refusals import RefusedRequests
 from pdata import Batch
 from pdata.consumer import Consumer, ConsumeResult
 from processors.policy import ValuePolicy

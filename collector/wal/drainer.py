@@ -9,7 +9,8 @@ second, it hands the next group over before taking the outcomes of the one befor
 - stored, or recognised as already stored (a replay after a crash: the pipeline's dedup window, restored from
   the store's rows, knows its digest) → done;
 - refused for good by the store (Refused: the pipeline set it aside in the dead-letter file) → done, its digest
-  remembered (wal/refusals.py) so that a sender's retry of it is answered "duplicate", not queued again;
+  remembered (collector/deadletter.py `RefusedRequests`) so that a sender's retry of it is answered "duplicate",
+  not queued again;
 - the store could not take it (Unavailable) → retried, the same records in the same order, after a backoff;
   never skipped;
 - damaged on disk since it was written → logged as queue.corrupt_record, counted, skipped.
@@ -25,11 +26,11 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from collector.deadletter import RefusedRequests
 from collector.wal.codec import decode
 from collector.wal.frame import FORMAT_VERSION, Record
 from collector.wal.log import RecordRef, WriteAheadLog
 from collector.wal.recovery import report_damage
-from collector.wal.refusals import RefusedRequests
 from pdata import Batch
 from pdata.consumer import Consumer, ConsumeResult, Overloaded, Refused, Unavailable
 
