@@ -72,17 +72,18 @@ class Appender:
         refusal = self.refusal(0)
         # A retry of a request acknowledged before is answered "duplicate" even while the queue refuses new ones
         # (past queue.max_age_seconds, or full): it takes no room, and its sender need not wait.
-        if refusal is not None and not self._known(request):
-            raise Overloaded(refusal, RETRY_AFTER_S)
+        if refusal is not None:
+            head = summary(request) if isinstance(request, bytes) else request
+            if not self._known(head.digest, head.received_ns):
+                raise Overloaded(refusal, RETRY_AFTER_S)
         future: Future[ConsumeResult] = Future()
         self._queue.put((request, future))
         return future
 
-    def _known(self, request: Batch | bytes) -> bool:
-        """Whether `request`'s digest is still queued, stored within the dedup window, or refused for good at the
-        drain. Asked on the receivers' threads: each lookup takes its own lock or is one dict read."""
-        head = summary(request) if isinstance(request, bytes) else request
-        return self._wal.is_pending(head.digest) or self._stored(head.digest, head.received_ns)
+    def _known(self, digest: bytes, received_ns: int) -> bool:
+        """Whether a request of `digest` is still queued, stored within the dedup window, or refused for good at
+        the drain. Also asked on the receivers' threads: each lookup takes its own lock or is one dict read."""
+        return self._wal.is_pending(digest) or self._stored(digest, received_ns)
 
     def refusal(self, record_bytes: int) -> str | None:
         """Why a record of `record_bytes` cannot be taken now, or None."""
@@ -167,7 +168,7 @@ class Appender:
         else:
             prepared = self._prepare(request)  # screens `request` itself: its partial success is the answer
             payload, digest, received_ns = None, request.digest, request.received_ns
-        if digest in appended or self._wal.is_pending(digest) or self._stored(digest, received_ns):
+        if digest in appended or self._known(digest, received_ns):
             return ConsumeResult(duplicate=True)
         if payload is None:
             payload = encode(prepared)
