@@ -23,14 +23,19 @@ def replace_file(path: Path, chunks: Iterable[bytes], fsync: bool) -> None:
     aside = path.with_name(path.name + ".tmp")
     descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(descriptor, view) :]
-        if fsync:
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(descriptor, view) :]
+            if fsync:
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except BaseException:
+        # A full disk: what was written of it is not left holding room the next attempt needs.
+        aside.unlink(missing_ok=True)
+        raise
     os.replace(aside, path)
     if fsync:
         fsync_directory(path.parent)
