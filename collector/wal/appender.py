@@ -97,9 +97,9 @@ class Appender:
         return None
 
     def readiness(self) -> tuple[bool, str]:
-        lost = self._wal.directory_problem()
-        if lost:
-            return False, lost
+        problem = self._wal.directory_problem() or self._wal.space_problem()
+        if problem:
+            return False, problem
         refusal = self.refusal(self._refused_record_bytes)
         return (False, refusal) if refusal else (True, "")
 

@@ -6,6 +6,7 @@ ask whether a digest is pending and how full the queue is. A lock guards what th
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import math
@@ -31,6 +32,9 @@ from pdata.files import fsync_directory
 
 log = logging.getLogger("cc_analytics.queue")
 
+# A full disk, or the collector's share of it (a quota).
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
 
 class WriteAheadLog:
     def __init__(self, directory: Path, durable: bool, segment_bytes: int = SEGMENT_BYTES) -> None:
@@ -45,9 +49,12 @@ class WriteAheadLog:
         self._writer: SegmentWriter | None = None
         self._next_segment = 1
         self._reader = SegmentReader(directory)
+        # The drainer reads through the reader; the appender may close it (_delete_drained_segments).
+        self._read_lock = threading.Lock()
         self._guard: DirectoryGuard | None = None
         self.corrupt_records = 0  # found at start-up and while draining
         self.last_append_at = -math.inf  # time.monotonic() of the last append (the clock starts at boot: not 0.0)
+        self._space_wanted = 0  # the size of a record the last append found no room for; 0 once one is written
 
     def open(self) -> int:
         """Recover what an earlier run left undrained; returns how many records are pending."""
@@ -97,7 +104,23 @@ class WriteAheadLog:
     # --- the appender's -------------------------------------------------------------------------------------
 
     def append(self, record: bytes, summary: Summary) -> RecordRef:
-        """Write one framed record; it is pending (and visible to the drainer) once this returns."""
+        """Write one framed record; it is pending (and visible to the drainer) once this returns. On a full
+        disk, a segment being appended to whose records are all drained is left and deleted, and the record
+        written to a new one: a segment is otherwise deleted only once left, so records the store already has
+        would hold the disk the next ones need."""
+        try:
+            ref = self._write(record, summary)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            self._space_wanted = len(record)
+            if not self._leave_drained_segment():
+                raise
+            ref = self._write(record, summary)
+        self._space_wanted = 0
+        return ref
+
+    def _write(self, record: bytes, summary: Summary) -> RecordRef:
         writer = self._writer
         if writer is not None and writer.size and writer.size + len(record) > self._segment_bytes:
             if self._durable:
@@ -110,10 +133,11 @@ class WriteAheadLog:
         try:
             offset = writer.append(record)
         except OSError:
-            # Part of the record may be on disk: never append after it in this segment (offsets would be off);
-            # the scan at the next start skips the torn bytes.
-            self._writer = None
-            writer.close()
+            if not writer.whole:
+                # Part of the record stayed on disk: never append after it in this segment (offsets would be
+                # off); the scan at the next start skips the torn bytes.
+                self._writer = None
+                writer.close()
             raise
         ref = RecordRef(writer.segment, offset, len(record), summary.digest, summary.received_ns, summary.items)
         with self._lock:
@@ -121,6 +145,43 @@ class WriteAheadLog:
             self.last_append_at = time.monotonic()
             self._appended.notify_all()
         return ref
+
+    def _leave_drained_segment(self) -> bool:
+        """Close and delete the segment being appended to when it holds no pending record; True when a segment
+        was deleted."""
+        writer = self._writer
+        if writer is None or self._holds_pending(writer.segment):
+            return False
+        self._writer = None
+        writer.close()
+        return self._delete_drained_segments()
+
+    def _holds_pending(self, segment: int) -> bool:
+        # Records are pending in the order they were appended: the newest is in the segment appended to last.
+        with self._lock:
+            return bool(self._pending) and self._pending[-1].segment == segment
+
+    def space_problem(self) -> str:
+        """Why the next record may not fit on the queue's disk (the last append found it full, and neither the
+        room it wanted is free nor the segment being appended to could be left, its records all drained);
+        empty otherwise."""
+        wanted = self._space_wanted
+        if not wanted:
+            return ""
+        writer = self._writer
+        if writer is not None and not self._holds_pending(writer.segment):
+            return ""
+        try:
+            stats = os.statvfs(self.directory)
+        except OSError as exc:
+            return f"the durable queue's disk cannot be read: {exc.strerror or exc}"
+        free = stats.f_bavail * stats.f_frsize
+        if free >= wanted:
+            return ""
+        return (
+            f"the durable queue's disk is full ({free} bytes free, {wanted} wanted): records wait for the store "
+            "to take them"
+        )
 
     def sync(self) -> None:
         if self._writer is not None:
@@ -146,7 +207,8 @@ class WriteAheadLog:
     def read(self, ref: RecordRef) -> Record | str:
         """The record `ref` points at, or why it can no longer be read (damaged since it was written)."""
         try:
-            data = self._reader.read(ref.segment, ref.offset, ref.size)
+            with self._read_lock:
+                data = self._reader.read(ref.segment, ref.offset, ref.size)
         except OSError as exc:
             return f"unreadable: {exc.strerror or exc}"
         return read_record(data, 0)
@@ -166,7 +228,16 @@ class WriteAheadLog:
                 else:
                     del self._pending_digests[ref.digest]
             position = ref.end
-        write_checkpoint(self.directory, position)
+        try:
+            write_checkpoint(self.directory, position)
+        except OSError:
+            # The drained segments are deleted all the same: a checkpoint behind them only makes a restart replay
+            # records the store has (recognised by their digests), and on a full disk their room is what this
+            # checkpoint and the next records need.
+            if not self._delete_drained_segments():
+                raise
+            write_checkpoint(self.directory, position)
+            return
         self._delete_drained_segments()
 
     def close(self) -> None:
@@ -174,7 +245,8 @@ class WriteAheadLog:
             self._writer.sync()
             self._writer.close()
             self._writer = None
-        self._reader.close()
+        with self._read_lock:
+            self._reader.close()
 
     # --- internals ------------------------------------------------------------------------------------------
 
@@ -183,8 +255,9 @@ class WriteAheadLog:
         self._pending_bytes += ref.size
         self._pending_digests[ref.digest] = self._pending_digests.get(ref.digest, 0) + 1
 
-    def _delete_drained_segments(self) -> None:
-        """Every segment before the oldest one holding a pending record, except the one being appended to."""
+    def _delete_drained_segments(self) -> bool:
+        """Every segment before the oldest one holding a pending record, except the one being appended to; True
+        when one was deleted."""
         with self._lock:
             first_needed = self._pending[0].segment if self._pending else self._next_segment
         if self._writer is not None:
@@ -198,8 +271,14 @@ class WriteAheadLog:
                 deleted = True
             except FileNotFoundError:
                 pass
-        if deleted and self._durable:
-            fsync_directory(self.directory)
+        if deleted:
+            # A deleted segment's room is freed once no descriptor holds it: the reader's is let go of.
+            with self._read_lock:
+                if 0 <= self._reader.segment < first_needed:
+                    self._reader.close()
+            if self._durable:
+                fsync_directory(self.directory)
+        return deleted
 
 
 __all__ = ["Position", "RecordRef", "WriteAheadLog"]

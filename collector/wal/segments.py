@@ -38,18 +38,28 @@ class SegmentWriter:
     def __init__(self, directory: Path, segment: int, durable: bool) -> None:
         self.segment = segment
         self.size = 0
+        self.whole = True  # False: a failed write left part of a record at its end
         path = segment_path(directory, segment)
         self._descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         if durable:
             fsync_directory(directory)
 
     def append(self, data: bytes) -> int:
-        """Write `data` whole; returns the offset it starts at."""
+        """Write `data` whole; returns the offset it starts at. When the write fails (a full disk), the bytes of
+        it that reached the file are cut away, so the segment still ends with a whole record and the next one
+        is appended to it; `whole` is False when even that failed."""
         offset = self.size
         view = memoryview(data)
-        while view:
-            written = os.write(self._descriptor, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._descriptor, view)
+                view = view[written:]
+        except OSError:
+            try:
+                os.ftruncate(self._descriptor, offset)
+            except OSError:
+                self.whole = False
+            raise
         self.size += len(data)
         return offset
 
@@ -61,21 +71,21 @@ class SegmentWriter:
 
 
 class SegmentReader:
-    """Reads records back by position; keeps the segment it read last open."""
+    """Reads records back by position; keeps the segment it read last open (`segment`, -1 for none)."""
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
-        self._segment = -1
+        self.segment = -1
         self._descriptor = -1
 
     def read(self, segment: int, offset: int, size: int) -> bytes:
-        if segment != self._segment:
+        if segment != self.segment:
             self.close()
             self._descriptor = os.open(segment_path(self._directory, segment), os.O_RDONLY)
-            self._segment = segment
+            self.segment = segment
         return os.pread(self._descriptor, size, offset)
 
     def close(self) -> None:
         if self._descriptor >= 0:
             os.close(self._descriptor)
-        self._segment, self._descriptor = -1, -1
+        self.segment, self._descriptor = -1, -1

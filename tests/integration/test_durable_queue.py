@@ -8,6 +8,7 @@ stopped to make the store unable to take writes and started again on the same da
 - Past queue.max_bytes or queue.max_age_seconds senders get 429 with Retry-After / RESOURCE_EXHAUSTED, except
   for a request acknowledged before, sent again (a duplicate); what was acknowledged is counted exactly once the
   store is back.
+- A queue's disk that fills up answers 503 / UNAVAILABLE until the store takes the backlog, then frees itself.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.support import otlp_raw, workload
 from tests.support.children import eventually
 from tests.support.clickhouse_http import ClickHouseHttpServer
 from tests.support.collector import CollectorProcess
+from tests.support.small_disk import small_disk
 
 WAL = {"CC_ANALYTICS_QUEUE_MODE": "wal"}
 DEADLINE_S = 120
@@ -294,3 +296,56 @@ def test_past_max_age_a_retry_of_a_request_acknowledged_before_is_a_duplicate_no
         expected = otlp_raw.edit_figures(3 + 5, accepts=2, sessions=2)
         assert _eventually(lambda: otlp_raw.figures(collector, OVERLOAD_ORG), expected) == expected
         assert collector.metric_sum(names.OTLP_REQUESTS.sample, status="duplicate") == 3
+
+
+FULL_DISK_ORG = "org-queue-disk-full"
+
+
+def test_a_full_disk_answers_503_and_frees_itself_once_the_store_takes_the_queue(tmp_path: Path, store: Store) -> None:
+    """The queue's own disk (a file system of 256 KiB) filled by records waiting for the store, far below
+    queue.max_bytes: senders get 503 / UNAVAILABLE naming the full disk, with a retry hint, /readyz says so, and a
+    failed write is cut away rather than followed by a new segment file per refused request. Once the store takes
+    the backlog, the drained records' room is freed although the checkpoint could not be written on the full disk:
+    senders are acknowledged again, and the figures are exactly what was acknowledged, after a SIGKILL too."""
+    with small_disk(tmp_path / "data" / "wal", 256 * 1024) as wal, _collector(tmp_path, store) as collector:
+        collector.start()
+        store.stop()
+        acknowledged, lines = 0, 0
+        refused: httpx.Response | None = None
+        for index in range(1000):
+            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=index + 1, session=f"s{index}"))
+            response = otlp_raw.post(collector, "metrics", body)
+            if response.status_code != 200:
+                refused = response
+                break
+            acknowledged += 1
+            lines += index + 1
+        assert refused is not None and acknowledged > 10
+        assert (refused.status_code, refused.headers.get("retry-after")) == (503, "5")
+        assert "the durable queue cannot write: No space left on device" in refused.text
+        for index in range(40):
+            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=1, session=f"refused{index}"))
+            assert otlp_raw.post(collector, "metrics", body).status_code == 503
+        with pytest.raises(grpc.RpcError) as over_grpc:
+            otlp_raw.grpc_export(collector, "metrics", otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, 99)))
+        assert over_grpc.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert len(list_segments(wal)) == 1
+        ready = httpx.get(f"{collector.api_url}/readyz", timeout=10)
+        assert ready.status_code == 503 and "the durable queue's disk is full" in ready.text
+
+        store.start()
+        expected = otlp_raw.edit_figures(lines, accepts=acknowledged, sessions=acknowledged)
+        assert _eventually(lambda: otlp_raw.figures(collector, FULL_DISK_ORG), expected) == expected
+        assert _eventually(lambda: httpx.get(f"{collector.api_url}/readyz", timeout=10).status_code, 200) == 200
+        for index in range(3):
+            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=1000, session=f"after{index}"))
+            assert otlp_raw.post(collector, "metrics", body).status_code == 200
+        expected = otlp_raw.edit_figures(lines + 3000, accepts=acknowledged + 3, sessions=acknowledged + 3)
+        assert _eventually(lambda: otlp_raw.figures(collector, FULL_DISK_ORG), expected) == expected
+        assert len(list_segments(wal)) == 1
+
+        collector.kill()
+        collector.start()
+        collector.drained()
+        assert otlp_raw.figures(collector, FULL_DISK_ORG) == expected
+        assert _metric(collector, names.DURABLE_QUEUE_CORRUPT.sample) == 0

@@ -1,9 +1,10 @@
 """The durable queue's files (collector/wal/log.py, recovery.py, checkpoint.py): what is appended is pending
 until drained, survives a restart from the checkpoint on, and damage found at start-up is skipped, logged once
-and cut away at the tail, so appends continue cleanly."""
+and cut away at the tail, so appends continue cleanly; a full disk is given back as its records are drained."""
 
 from __future__ import annotations
 
+import errno
 import logging
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from collector.wal.segments import list_segments, segment_path
 from pdata import Batch, LogEvent, MetricPoint, Sender
 from processors.policy import TimeWindow, ValuePolicy
 from processors.privacy import PrivacyFilter
+from tests.support.small_disk import small_disk
 
 NOW_NS = 1_700_000_000_000_000_000
 
@@ -198,3 +200,37 @@ def test_senders_are_refused_while_the_oldest_pending_record_is_older_than_max_a
     wal.drained(1)
     assert appender.refusal(0) is None
     wal.close()
+
+
+def test_on_a_full_disk_a_failed_append_is_cut_away_and_drained_records_give_their_room_back(tmp_path: Path) -> None:
+    """A real full disk (a 64 KiB file system): the append that finds no room raises ENOSPC and leaves the
+    segment ending with its last whole record (no torn bytes, no new file); the queue says why the next one may
+    not fit. Once everything is drained, although the checkpoint cannot be written there, the next append leaves
+    the drained segment, whose room (held by the reader's descriptor too) is freed, and goes through."""
+    with small_disk(tmp_path / "wal", 64 * 1024) as directory:
+        wal = _opened(directory)
+        appended = 0
+        with pytest.raises(OSError) as full:
+            while True:
+                _append(wal, _batch(appended))
+                appended += 1
+        assert full.value.errno == errno.ENOSPC and appended > 10
+        assert list_segments(directory) == [1]
+        assert segment_path(directory, 1).stat().st_size == sum(ref.size for ref in wal.head(10_000, timeout_s=0))
+        assert "the durable queue's disk is full" in wal.space_problem()
+        with pytest.raises(OSError):
+            _append(wal, _batch(appended))  # pending records hold the room: nothing to give back
+        assert list_segments(directory) == [1]
+
+        for ref in wal.head(10_000, timeout_s=0):
+            assert not isinstance(wal.read(ref), str)  # the drainer's reads: the reader holds segment 1 open
+        with pytest.raises(OSError):
+            wal.drained(appended)  # everything is drained; the checkpoint finds no room
+        assert wal.space_problem() == ""  # the next append can leave the drained segment
+        _append(wal, _batch(appended))
+        assert list_segments(directory) == [2]
+        assert _pending_digests(wal) == [appended]
+        wal.drained(1)
+        assert read_checkpoint(directory) is not None
+        wal.close()
+        assert _pending_digests(_opened(directory)) == []
