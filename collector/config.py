@@ -58,7 +58,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "limits.max_request_bytes", "limits.max_request_items", "limits.max_queued_items", "limits.max_inflight_bytes",
     "limits.max_concurrent_rpcs", "limits.max_calls_per_peer", "limits.max_connections",
     "limits.header_timeout_seconds", "limits.body_timeout_seconds", "limits.keep_alive_seconds",
-    "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.fsync", "queue.fsync_interval_ms", "queue.drain_group_items",
+    "queue.mode", "queue.max_bytes", "queue.max_age_seconds", "queue.min_free_bytes", "queue.fsync", "queue.fsync_interval_ms", "queue.drain_group_items",
     "queue.drain_interval_ms", "workers", "memory.trim_interval_ms",
     "dedup.window_seconds", "dedup.shared", "auth.tokens_file", "auth.require_token", "auth.organization_mismatch",
     "identity.directory_file", "privacy.store_content", "temporality.state_days", "temporality.max_series",
@@ -155,6 +155,7 @@ class Config:
     queue_mode: str
     queue_max_bytes: int
     queue_max_age_seconds: int
+    queue_min_free_bytes: int
     queue_fsync: str
     queue_fsync_interval_ms: int
     queue_drain_group_items: int

@@ -7,8 +7,9 @@ queue.fsync says:
 
 A request whose digest is already pending in the queue, was stored within the dedup window, or was refused for
 good by the store once drained (collector/deadletter.py `RefusedRequests`), is answered "duplicate" without a
-second record; one that would take the queue past queue.max_bytes, or arrives while the oldest pending record
-is older than queue.max_age_seconds, is refused with Overloaded (429 / RESOURCE_EXHAUSTED with a retry hint).
+second record; one that would take the queue past queue.max_bytes or its disk below queue.min_free_bytes, or
+arrives while the oldest pending record is older than queue.max_age_seconds, is refused with Overloaded (429 /
+RESOURCE_EXHAUSTED with a retry hint).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ log = logging.getLogger("cc_analytics.queue")
 # How long a refused sender should wait: the queue frees space as fast as the store takes it.
 RETRY_AFTER_S = 5
 _NS_PER_S = 1_000_000_000
+_ROOM_SEGMENT_BYTES = 1024 * 1024
 
 Outcome = tuple[Future[ConsumeResult], ConsumeResult | BaseException]
 
@@ -69,7 +71,8 @@ class Appender:
         with self._lock:
             if self._closed:
                 raise Unavailable("collector is shutting down", retry_after_s=5)
-        refusal = self.refusal(0)
+        # Not the disk's room, which the appender may make (_append_one).
+        refusal = self._bounds_refusal(0)
         # A retry of a request acknowledged before is answered "duplicate" even while the queue refuses new ones
         # (past queue.max_age_seconds, or full): it takes no room, and its sender need not wait.
         if refusal is not None:
@@ -87,6 +90,9 @@ class Appender:
 
     def refusal(self, record_bytes: int) -> str | None:
         """Why a record of `record_bytes` cannot be taken now, or None."""
+        return self._bounds_refusal(record_bytes) or self._disk_refusal(record_bytes)
+
+    def _bounds_refusal(self, record_bytes: int) -> str | None:
         pending = self._wal.pending_bytes
         if pending and pending + record_bytes > self._config.max_bytes:
             return f"the durable queue is full ({pending} bytes waiting for the store, queue.max_bytes)"
@@ -95,6 +101,35 @@ class Appender:
             age_s = (self._clock() - oldest) // _NS_PER_S
             return f"the durable queue's oldest record has waited {age_s} s for the store (queue.max_age_seconds)"
         return None
+
+    def _make_room(self, record_bytes: int) -> None:
+        """Within queue.min_free_bytes of the reserve, leave the segment appended to each time it holds a quarter
+        of the reserve (at most 1 MiB): its drained records give their room back well before senders would be
+        refused for want of it, and a queue short of room opens a file per that many bytes, not per request."""
+        reserve = self._config.min_free_bytes
+        if not reserve:
+            return
+        try:
+            short = self._wal.free_bytes() < 2 * reserve + record_bytes
+        except OSError:
+            return  # the refusal that follows says why
+        if short:
+            self._wal.make_room(min(_ROOM_SEGMENT_BYTES, reserve // 4))
+
+    def _disk_refusal(self, record_bytes: int) -> str | None:
+        reserve = self._config.min_free_bytes
+        if not reserve:
+            return None
+        try:
+            free = self._wal.free_bytes()
+        except OSError as exc:
+            return f"the durable queue's disk cannot be read: {exc.strerror or exc}"
+        if free >= reserve + record_bytes:
+            return None
+        return (
+            f"the durable queue's disk has {free} bytes free, and queue.min_free_bytes keeps {reserve} for what "
+            "drains the queue into the store"
+        )
 
     def readiness(self) -> tuple[bool, str]:
         problem = self._wal.directory_problem() or self._wal.space_problem()
@@ -173,6 +208,7 @@ class Appender:
         if payload is None:
             payload = encode(prepared)
         record = frame(payload)
+        self._make_room(len(record))
         refusal = self.refusal(len(record))
         if refusal is not None:
             self._refused_record_bytes = len(record)

@@ -114,7 +114,7 @@ class WriteAheadLog:
             if exc.errno not in _NO_SPACE:
                 raise
             self._space_wanted = len(record)
-            if not self._leave_drained_segment():
+            if not self.leave_drained_segment():
                 raise
             ref = self._write(record, summary)
         self._space_wanted = 0
@@ -146,7 +146,35 @@ class WriteAheadLog:
             self._appended.notify_all()
         return ref
 
-    def _leave_drained_segment(self) -> bool:
+    def free_bytes(self) -> int:
+        """What the queue's disk has free for it, with the room of the segment being appended to when every
+        record in it is drained (an append short of room leaves it: `leave_drained_segment`)."""
+        stats = os.statvfs(self.directory)
+        free = stats.f_bavail * stats.f_frsize
+        writer = self._writer
+        if writer is not None and not self._holds_pending(writer.segment):
+            free += writer.size
+        return free
+
+    def make_room(self, min_segment_bytes: int) -> bool:
+        """For a queue short of room on its disk: leave the segment being appended to, so that its drained
+        records give their room back, at once when they all are (it is deleted), else as soon as they are (a
+        segment is deleted once left and drained). Left only from `min_segment_bytes` on, so that a queue short
+        of room does not open a file per request. True when it was left."""
+        writer = self._writer
+        if writer is None:
+            return False
+        if not self._holds_pending(writer.segment):
+            return self.leave_drained_segment()
+        if writer.size < min_segment_bytes:
+            return False
+        if self._durable:
+            writer.sync()
+        self._writer = None
+        writer.close()
+        return True
+
+    def leave_drained_segment(self) -> bool:
         """Close and delete the segment being appended to when it holds no pending record; True when a segment
         was deleted."""
         writer = self._writer
