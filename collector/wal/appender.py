@@ -110,11 +110,23 @@ class Appender:
         if not reserve:
             return
         try:
-            short = self._wal.free_bytes() < 2 * reserve + record_bytes
-        except OSError:
-            return  # the refusal that follows says why
-        if short:
-            self._wal.make_room(min(_ROOM_SEGMENT_BYTES, reserve // 4))
+            free = self._wal.free_bytes()
+            if free < 2 * reserve + record_bytes and self._wal.make_room(min(_ROOM_SEGMENT_BYTES, reserve // 4)):
+                log.warning(
+                    "queue.disk_short",
+                    extra={
+                        "fields": {
+                            "free_bytes": free,
+                            "min_free_bytes": reserve,
+                            "effect": "drained records give their room back; below queue.min_free_bytes senders "
+                            "get 429 with a retry hint",
+                        }
+                    },
+                )
+        except OSError as exc:
+            # The disk cannot be read, or the segment left cannot be fsynced: the refusal or the append that
+            # follows answers the sender.
+            log.error("queue.make_room_failed", extra={"fields": {"error": str(exc)}})
 
     def _disk_refusal(self, record_bytes: int) -> str | None:
         reserve = self._config.min_free_bytes
