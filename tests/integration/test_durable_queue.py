@@ -8,21 +8,14 @@ stopped to make the store unable to take writes and started again on the same da
 - Past queue.max_bytes or queue.max_age_seconds senders get 429 with Retry-After / RESOURCE_EXHAUSTED, except
   for a request acknowledged before, sent again (a duplicate); what was acknowledged is counted exactly once the
   store is back.
-- Below queue.min_free_bytes on the queue's disk senders get 429 with Retry-After, and drained records give their
-  room back; a disk that fills up all the same answers 503 / UNAVAILABLE until the store takes the backlog, then
-  frees itself.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import httpx
@@ -32,70 +25,17 @@ from collector.wal.frame import Record, scan
 from collector.wal.segments import list_segments, segment_path
 from pdata import vocabulary as names
 from tests.support import otlp_raw, workload
-from tests.support.children import eventually
-from tests.support.clickhouse_http import ClickHouseHttpServer
 from tests.support.collector import CollectorProcess
-from tests.support.small_disk import small_disk
-
-WAL = {"CC_ANALYTICS_QUEUE_MODE": "wal"}
-DEADLINE_S = 120
-
-
-@dataclass
-class Store:
-    """The test ClickHouse server, stopped and started again on the same data directory and port."""
-
-    data_dir: Path
-    server: ClickHouseHttpServer | None = None
-    port: int = 0
-
-    def start(self) -> Store:
-        self.server = ClickHouseHttpServer(data_dir=self.data_dir, **({"port": self.port} if self.port else {}))
-        self.server.start()
-        self.port = self.server.port
-        return self
-
-    def stop(self) -> None:
-        assert self.server is not None
-        self.server.stop()
-
-    def dsn(self) -> str:
-        assert self.server is not None
-        return self.server.dsn("durable_queue")
+from tests.support.queue_store import DEADLINE_S, Store, running_store
+from tests.support.queue_store import eventually_equal as _eventually
+from tests.support.queue_store import metric_value as _metric
+from tests.support.queue_store import queue_collector as _collector
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    running = Store(tmp_path / "clickhouse").start()
-    try:
+    with running_store(tmp_path) as running:
         yield running
-    finally:
-        if running.server is not None:
-            running.server.kill()
-
-
-@contextmanager
-def _collector(tmp_path: Path, store: Store, **env: str) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(
-        data_dir=tmp_path / "data", extra_env={**WAL, "CC_ANALYTICS_STORAGE_DSN": store.dsn(), **env}
-    )
-    try:
-        yield process
-    finally:
-        process.kill()
-
-
-def _metric(collector: CollectorProcess, family: str) -> float:
-    """A collector family's value on /metrics (its one sample), once the start-up hold shows counters, whatever
-    the queue holds (these tests watch it fill and drain)."""
-    samples = collector.metric_samples(family, drained=False)
-    assert len(samples) == 1, f"{family} on /metrics: {samples}"
-    return samples[0].value
-
-
-def _eventually(read: Callable[[], Any], expected: Any) -> Any:
-    """`read()` once it equals `expected`, or its last value at the deadline (for the assertion to show)."""
-    return eventually(read, expected, DEADLINE_S, every_s=0.5)
 
 
 # The known workload's requests: three metric exports and one of events.
@@ -299,131 +239,3 @@ def test_past_max_age_a_retry_of_a_request_acknowledged_before_is_a_duplicate_no
         expected = otlp_raw.edit_figures(3 + 5, accepts=2, sessions=2)
         assert _eventually(lambda: otlp_raw.figures(collector, OVERLOAD_ORG), expected) == expected
         assert collector.metric_sum(names.OTLP_REQUESTS.sample, status="duplicate") == 3
-
-
-FULL_DISK_ORG = "org-queue-disk-full"
-
-
-RESERVE_ORG = "org-queue-reserve"
-EDITS_PER_REQUEST = 20
-
-
-def _edits(org: str, name: str, lines: int) -> bytes:
-    """One metrics request of EDITS_PER_REQUEST edits of `lines` lines, each in a session of its own (a record of
-    ~20 KB in the queue)."""
-    request = otlp_raw.edit_request(org, lines=lines, session=f"{name}-0")
-    metrics = request["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
-    for index in range(1, EDITS_PER_REQUEST):
-        other = otlp_raw.edit_request(org, lines=lines, session=f"{name}-{index}")
-        metrics.extend(other["resourceMetrics"][0]["scopeMetrics"][0]["metrics"])
-    return otlp_raw.to_protobuf(request)
-
-
-def test_below_min_free_bytes_senders_get_429_and_the_queue_recycles_what_is_drained(
-    tmp_path: Path, store: Store
-) -> None:
-    """The queue's own disk (1 MiB) with queue.min_free_bytes 256 KiB. While the store takes what is queued, more
-    records than the disk holds pass through it, all acknowledged: the segment appended to is left as the disk
-    runs short, and deleted once drained. With the store down, senders get 429 / RESOURCE_EXHAUSTED with a retry
-    hint naming queue.min_free_bytes before the disk is full (never a 503), /readyz says so, and once the store
-    is back every acknowledged request counts exactly once and senders are acknowledged again."""
-    reserve = 256 * 1024
-    with (
-        small_disk(tmp_path / "data" / "wal", 1024 * 1024) as wal,
-        _collector(tmp_path, store, CC_ANALYTICS_QUEUE_MIN_FREE_BYTES=str(reserve)) as collector,
-    ):
-        collector.start()
-        requests, lines, passed_bytes = 0, 0, 0
-        while passed_bytes < 2 * 1024 * 1024:  # twice what the disk holds
-            body = _edits(RESERVE_ORG, f"through{requests}", lines=1)
-            assert otlp_raw.post(collector, "metrics", body).status_code == 200, f"request {requests}"
-            requests, lines, passed_bytes = requests + 1, lines + EDITS_PER_REQUEST, passed_bytes + len(body)
-            if requests % 4 == 0:
-                # Drained before more come: what waits for the store (~100 KB) stays within the margin the queue
-                # leaves itself above the reserve, whatever the machine's speed.
-                collector.drained()
-        edits = requests * EDITS_PER_REQUEST
-        expected = otlp_raw.edit_figures(lines, accepts=edits, sessions=edits)
-        assert _eventually(lambda: otlp_raw.figures(collector, RESERVE_ORG), expected) == expected
-
-        store.stop()
-        refused: httpx.Response | None = None
-        for index in range(200):
-            response = otlp_raw.post(collector, "metrics", _edits(RESERVE_ORG, f"queued{index}", lines=index + 2))
-            if response.status_code != 200:
-                refused = response
-                break
-            requests, lines = requests + 1, lines + EDITS_PER_REQUEST * (index + 2)
-        assert refused is not None
-        assert (refused.status_code, refused.headers.get("retry-after")) == (429, "5")
-        assert "queue.min_free_bytes keeps 262144" in refused.text
-        stats = os.statvfs(wal)
-        assert stats.f_bavail * stats.f_frsize >= reserve - 32 * 1024  # refused before the disk was full
-        with pytest.raises(grpc.RpcError) as over_grpc:
-            otlp_raw.grpc_export(collector, "metrics", _edits(RESERVE_ORG, "refused", lines=99))
-        assert over_grpc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        ready = httpx.get(f"{collector.api_url}/readyz", timeout=10)
-        assert ready.status_code == 503 and "queue.min_free_bytes" in ready.text
-
-        store.start()
-        edits = requests * EDITS_PER_REQUEST
-        expected = otlp_raw.edit_figures(lines, accepts=edits, sessions=edits)
-        assert _eventually(lambda: otlp_raw.figures(collector, RESERVE_ORG), expected) == expected
-        body = _edits(RESERVE_ORG, "after", lines=1000)
-        assert _eventually(lambda: otlp_raw.post(collector, "metrics", body).status_code, 200) == 200
-        edits += EDITS_PER_REQUEST
-        expected = otlp_raw.edit_figures(lines + 1000 * EDITS_PER_REQUEST, accepts=edits, sessions=edits)
-        assert _eventually(lambda: otlp_raw.figures(collector, RESERVE_ORG), expected) == expected
-
-
-def test_a_full_disk_answers_503_and_frees_itself_once_the_store_takes_the_queue(tmp_path: Path, store: Store) -> None:
-    """The queue's own disk (a file system of 256 KiB, queue.min_free_bytes 0) filled by records waiting for the
-    store, far below queue.max_bytes: senders get 503 / UNAVAILABLE naming the full disk, with a retry hint, /readyz says so, and a
-    failed write is cut away rather than followed by a new segment file per refused request. Once the store takes
-    the backlog, the drained records' room is freed although the checkpoint could not be written on the full disk:
-    senders are acknowledged again, and the figures are exactly what was acknowledged, after a SIGKILL too."""
-    with (
-        small_disk(tmp_path / "data" / "wal", 256 * 1024) as wal,
-        _collector(tmp_path, store, CC_ANALYTICS_QUEUE_MIN_FREE_BYTES="0") as collector,
-    ):
-        collector.start()
-        store.stop()
-        acknowledged, lines = 0, 0
-        refused: httpx.Response | None = None
-        for index in range(1000):
-            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=index + 1, session=f"s{index}"))
-            response = otlp_raw.post(collector, "metrics", body)
-            if response.status_code != 200:
-                refused = response
-                break
-            acknowledged += 1
-            lines += index + 1
-        assert refused is not None and acknowledged > 10
-        assert (refused.status_code, refused.headers.get("retry-after")) == (503, "5")
-        assert "the durable queue cannot write: No space left on device" in refused.text
-        for index in range(40):
-            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=1, session=f"refused{index}"))
-            assert otlp_raw.post(collector, "metrics", body).status_code == 503
-        with pytest.raises(grpc.RpcError) as over_grpc:
-            otlp_raw.grpc_export(collector, "metrics", otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, 99)))
-        assert over_grpc.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert len(list_segments(wal)) == 1
-        ready = httpx.get(f"{collector.api_url}/readyz", timeout=10)
-        assert ready.status_code == 503 and "the durable queue's disk is full" in ready.text
-
-        store.start()
-        expected = otlp_raw.edit_figures(lines, accepts=acknowledged, sessions=acknowledged)
-        assert _eventually(lambda: otlp_raw.figures(collector, FULL_DISK_ORG), expected) == expected
-        assert _eventually(lambda: httpx.get(f"{collector.api_url}/readyz", timeout=10).status_code, 200) == 200
-        for index in range(3):
-            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=1000, session=f"after{index}"))
-            assert otlp_raw.post(collector, "metrics", body).status_code == 200
-        expected = otlp_raw.edit_figures(lines + 3000, accepts=acknowledged + 3, sessions=acknowledged + 3)
-        assert _eventually(lambda: otlp_raw.figures(collector, FULL_DISK_ORG), expected) == expected
-        assert len(list_segments(wal)) == 1
-
-        collector.kill()
-        collector.start()
-        collector.drained()
-        assert otlp_raw.figures(collector, FULL_DISK_ORG) == expected
-        assert _metric(collector, names.DURABLE_QUEUE_CORRUPT.sample) == 0
