@@ -190,8 +190,8 @@ def durable_queue_alerts() -> list[Alert]:
             meaning=f"The oldest durable queue record (queue.mode=wal) waiting to be drained arrived more than "
             f"{age} s ago: nothing has been drained for that long (the store is down or keeps failing the "
             "drainer's inserts), or the drain falls behind. Senders are still acknowledged until the queue is full "
-            "(queue.max_bytes) or its oldest record is older than queue.max_age_seconds; then they get 429 / "
-            "RESOURCE_EXHAUSTED.",
+            "(queue.max_bytes, or its disk down to queue.min_free_bytes free) or its oldest record is older than "
+            "queue.max_age_seconds; then they get 429 / RESOURCE_EXHAUSTED.",
             check=f"Durable queue age and drain rate (`{DURABLE_QUEUE_DRAINED}` stays flat while the store is "
             "down); Store write errors and the collector's log (the store's error).",
             action="Restore the store: the drainer retries the same records in order (backoff up to 10 s) and "
