@@ -26,7 +26,7 @@ from collector.wal.segments import list_segments, segment_path
 from pdata import vocabulary as names
 from tests.support import otlp_raw, workload
 from tests.support.collector import CollectorProcess
-from tests.support.queue_store import DEADLINE_S, Store, running_store
+from tests.support.queue_store import DEADLINE_S, Store, running_store, send_until_refused
 from tests.support.queue_store import eventually_equal as _eventually
 from tests.support.queue_store import metric_value as _metric
 from tests.support.queue_store import queue_collector as _collector
@@ -178,18 +178,8 @@ def test_past_max_bytes_senders_are_told_to_retry_and_everything_acknowledged_co
         collector.start()
         store.stop()
         assert httpx.get(f"{collector.api_url}/readyz", timeout=10).status_code == 200  # the outage is absorbed
-        acknowledged: list[bytes] = []
-        lines = 0
-        refused: httpx.Response | None = None
-        for index in range(1000):
-            body = otlp_raw.to_protobuf(otlp_raw.edit_request(OVERLOAD_ORG, lines=index + 1, session=f"s{index}"))
-            response = otlp_raw.post(collector, "metrics", body)
-            if response.status_code != 200:
-                refused = response
-                break
-            acknowledged.append(body)
-            lines += index + 1
-        assert refused is not None and len(acknowledged) > 10
+        acknowledged, lines, refused = send_until_refused(collector, OVERLOAD_ORG)
+        assert len(acknowledged) > 10
         assert (refused.status_code, refused.headers.get("retry-after")) == (429, "5")
         assert "durable queue is full" in refused.text
         with pytest.raises(grpc.RpcError) as over_grpc:

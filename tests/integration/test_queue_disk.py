@@ -22,7 +22,7 @@ import pytest
 from collector.wal.segments import list_segments
 from pdata import vocabulary as names
 from tests.support import otlp_raw
-from tests.support.queue_store import Store, running_store
+from tests.support.queue_store import Store, running_store, send_until_refused
 from tests.support.queue_store import eventually_equal as _eventually
 from tests.support.queue_store import metric_value as _metric
 from tests.support.queue_store import queue_collector as _collector
@@ -123,17 +123,9 @@ def test_a_full_disk_answers_503_and_frees_itself_once_the_store_takes_the_queue
     ):
         collector.start()
         store.stop()
-        acknowledged, lines = 0, 0
-        refused: httpx.Response | None = None
-        for index in range(1000):
-            body = otlp_raw.to_protobuf(otlp_raw.edit_request(FULL_DISK_ORG, lines=index + 1, session=f"s{index}"))
-            response = otlp_raw.post(collector, "metrics", body)
-            if response.status_code != 200:
-                refused = response
-                break
-            acknowledged += 1
-            lines += index + 1
-        assert refused is not None and acknowledged > 10
+        bodies, lines, refused = send_until_refused(collector, FULL_DISK_ORG)
+        acknowledged = len(bodies)
+        assert acknowledged > 10
         assert (refused.status_code, refused.headers.get("retry-after")) == (503, "5")
         assert "the durable queue cannot write: No space left on device" in refused.text
         for index in range(40):

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from tests.support import otlp_raw
 from tests.support.children import eventually
 from tests.support.clickhouse_http import ClickHouseHttpServer
 from tests.support.collector import CollectorProcess
@@ -74,3 +77,20 @@ def metric_value(collector: CollectorProcess, family: str) -> float:
 def eventually_equal(read: Callable[[], Any], expected: Any) -> Any:
     """`read()` once it equals `expected`, or its last value at the deadline (for the assertion to show)."""
     return eventually(read, expected, DEADLINE_S, every_s=0.5)
+
+
+def send_until_refused(
+    collector: CollectorProcess, org: str, limit: int = 1000
+) -> tuple[list[bytes], int, httpx.Response]:
+    """Edit requests of 1, 2, 3… lines, each a session of its own, sent until one is not answered 200: the bodies
+    acknowledged, their lines, and the refusal."""
+    acknowledged: list[bytes] = []
+    lines = 0
+    for index in range(limit):
+        body = otlp_raw.to_protobuf(otlp_raw.edit_request(org, lines=index + 1, session=f"s{index}"))
+        response = otlp_raw.post(collector, "metrics", body)
+        if response.status_code != 200:
+            return acknowledged, lines, response
+        acknowledged.append(body)
+        lines += index + 1
+    raise AssertionError(f"{limit} requests all acknowledged: none refused")
