@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pdata import Batch, EventFact, PointFact
+from pdata.files import append_whole
 
 log = logging.getLogger("cc_analytics.dead_letter")
 
@@ -93,7 +94,12 @@ class DeadLetterFile:
                 self._not_written("dead_letter.full", batch, reason, {"size": size, "max_bytes": self.max_bytes})
                 return False
             try:
-                _append_line(self.path, line, size)
+                # 0600 like everything in the data directory: the facts name members.
+                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    append_whole(descriptor, line, size)
+                finally:
+                    os.close(descriptor)
             except OSError as exc:
                 self._not_written("dead_letter.write_failed", batch, reason, {"error": str(exc)})
                 return False
@@ -113,26 +119,6 @@ class DeadLetterFile:
             extra={"fields": {"path": str(self.path), "signal": batch.signal, "digest": batch.digest.hex(),
                               "reason": reason, **fields}},
         )  # fmt: skip
-
-
-def _append_line(path: Path, line: bytes, size: int) -> None:
-    """Append `line` whole to the file of `size` bytes; on a failure (a full disk) what of it was written is cut
-    away, so that the next line does not continue a torn one."""
-    # 0600 like everything in the data directory: the facts name members.
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        view = memoryview(line)
-        try:
-            while view:
-                view = view[os.write(descriptor, view) :]
-        except OSError:
-            try:
-                os.ftruncate(descriptor, size)
-            except OSError:
-                pass  # the line stays torn (start-up finds digests by pattern, and skips what has none)
-            raise
-    finally:
-        os.close(descriptor)
 
 
 def _digests_in(path: Path) -> deque[bytes]:

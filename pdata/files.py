@@ -1,5 +1,6 @@
-"""Files the collector replaces whole: written aside, then renamed over the old one, so a reader or a crash
-finds the old contents or the new ones, never half of them."""
+"""Files the collector replaces whole (written aside, then renamed over the old one, so a reader or a crash finds
+the old contents or the new ones, never half of them) or appends to whole (a write that fails leaves the file
+as it was)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,23 @@ def replace_file(path: Path, chunks: Iterable[bytes], fsync: bool) -> None:
     os.replace(aside, path)
     if fsync:
         fsync_directory(path.parent)
+
+
+class TornWrite(OSError):
+    """A write failed, and what of it reached the file could not be cut away."""
+
+
+def append_whole(descriptor: int, data: bytes, size: int) -> None:
+    """Write `data` whole at the end of a file of `size` bytes opened with O_APPEND. When the write fails (a full
+    disk: a write may also store part of it and report success), what of it reached the file is cut away, so the
+    file ends where it did and the next append does not continue a torn one; TornWrite when even that failed."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(descriptor, view) :]
+    except OSError as exc:
+        try:
+            os.ftruncate(descriptor, size)
+        except OSError:
+            raise TornWrite(exc.errno, exc.strerror) from exc
+        raise

@@ -88,9 +88,10 @@ class Appender:
         the drain. Also asked on the receivers' threads: each lookup takes its own lock or is one dict read."""
         return self._wal.is_pending(digest) or self._stored(digest, received_ns)
 
-    def refusal(self, record_bytes: int) -> str | None:
-        """Why a record of `record_bytes` cannot be taken now, or None."""
-        return self._bounds_refusal(record_bytes) or self._disk_refusal(record_bytes)
+    def refusal(self, record_bytes: int, make_room: bool = False) -> str | None:
+        """Why a record of `record_bytes` cannot be taken now, or None. `make_room`: the appender's own check,
+        which may first leave the segment being appended to for room (`_make_room`)."""
+        return self._bounds_refusal(record_bytes) or self._disk_refusal(record_bytes, make_room)
 
     def _bounds_refusal(self, record_bytes: int) -> str | None:
         pending = self._wal.pending_bytes
@@ -102,38 +103,14 @@ class Appender:
             return f"the durable queue's oldest record has waited {age_s} s for the store (queue.max_age_seconds)"
         return None
 
-    def _make_room(self, record_bytes: int) -> None:
-        """Within queue.min_free_bytes of the reserve, leave the segment appended to each time it holds a quarter
-        of the reserve (at most 1 MiB): its drained records give their room back well before senders would be
-        refused for want of it, and a queue short of room opens a file per that many bytes, not per request."""
-        reserve = self._config.min_free_bytes
-        if not reserve:
-            return
-        try:
-            free = self._wal.free_bytes()
-            if free < 2 * reserve + record_bytes and self._wal.make_room(min(_ROOM_SEGMENT_BYTES, reserve // 4)):
-                log.warning(
-                    "queue.disk_short",
-                    extra={
-                        "fields": {
-                            "free_bytes": free,
-                            "min_free_bytes": reserve,
-                            "effect": "drained records give their room back; below queue.min_free_bytes senders "
-                            "get 429 with a retry hint",
-                        }
-                    },
-                )
-        except OSError as exc:
-            # The disk cannot be read, or the segment left cannot be fsynced: the refusal or the append that
-            # follows answers the sender.
-            log.error("queue.make_room_failed", extra={"fields": {"error": str(exc)}})
-
-    def _disk_refusal(self, record_bytes: int) -> str | None:
+    def _disk_refusal(self, record_bytes: int, make_room: bool) -> str | None:
         reserve = self._config.min_free_bytes
         if not reserve:
             return None
         try:
             free = self._wal.free_bytes()
+            if make_room and free < 2 * reserve + record_bytes and self._make_room(free, reserve):
+                free = self._wal.free_bytes()
         except OSError as exc:
             return f"the durable queue's disk cannot be read: {exc.strerror or exc}"
         if free >= reserve + record_bytes:
@@ -142,6 +119,30 @@ class Appender:
             f"the durable queue's disk has {free} bytes free, and queue.min_free_bytes keeps {reserve} for what "
             "drains the queue into the store"
         )
+
+    def _make_room(self, free: int, reserve: int) -> bool:
+        """Within queue.min_free_bytes of the reserve, leave the segment appended to each time it holds a quarter
+        of the reserve (at most 1 MiB): its drained records give their room back well before senders would be
+        refused for want of it, and a queue short of room opens a file per that many bytes, not per request.
+        True when it was left."""
+        try:
+            left = self._wal.make_room(min(_ROOM_SEGMENT_BYTES, reserve // 4))
+        except OSError as exc:  # the segment left could not be fsynced: the append that follows answers
+            log.error("queue.make_room_failed", extra={"fields": {"error": str(exc)}})
+            return False
+        if left:
+            log.warning(
+                "queue.disk_short",
+                extra={
+                    "fields": {
+                        "free_bytes": free,
+                        "min_free_bytes": reserve,
+                        "effect": "drained records give their room back; below queue.min_free_bytes senders get "
+                        "429 with a retry hint",
+                    }
+                },
+            )
+        return left
 
     def readiness(self) -> tuple[bool, str]:
         problem = self._wal.directory_problem() or self._wal.space_problem()
@@ -220,8 +221,7 @@ class Appender:
         if payload is None:
             payload = encode(prepared)
         record = frame(payload)
-        self._make_room(len(record))
-        refusal = self.refusal(len(record))
+        refusal = self.refusal(len(record), make_room=True)
         if refusal is not None:
             self._refused_record_bytes = len(record)
             raise Overloaded(refusal, RETRY_AFTER_S)

@@ -148,7 +148,7 @@ class WriteAheadLog:
 
     def free_bytes(self) -> int:
         """What the queue's disk has free for it, with the room of the segment being appended to when every
-        record in it is drained (an append short of room leaves it: `leave_drained_segment`)."""
+        record in it is drained (a queue short of room leaves it: `make_room`, `leave_drained_segment`)."""
         stats = os.statvfs(self.directory)
         free = stats.f_bavail * stats.f_frsize
         writer = self._writer
@@ -162,12 +162,10 @@ class WriteAheadLog:
         segment is deleted once left and drained). Left only from `min_segment_bytes` on, so that a queue short
         of room does not open a file per request. True when it was left."""
         writer = self._writer
-        if writer is None:
+        if writer is None or writer.size < min_segment_bytes:
             return False
         if not self._holds_pending(writer.segment):
             return self.leave_drained_segment()
-        if writer.size < min_segment_bytes:
-            return False
         if self._durable:
             writer.sync()
         self._writer = None
@@ -175,10 +173,10 @@ class WriteAheadLog:
         return True
 
     def leave_drained_segment(self) -> bool:
-        """Close and delete the segment being appended to when it holds no pending record; True when a segment
-        was deleted."""
+        """Close and delete the segment being appended to when it holds records and none is pending; True when a
+        segment was deleted."""
         writer = self._writer
-        if writer is None or self._holds_pending(writer.segment):
+        if writer is None or not writer.size or self._holds_pending(writer.segment):
             return False
         self._writer = None
         writer.close()
@@ -190,20 +188,15 @@ class WriteAheadLog:
             return bool(self._pending) and self._pending[-1].segment == segment
 
     def space_problem(self) -> str:
-        """Why the next record may not fit on the queue's disk (the last append found it full, and neither the
-        room it wanted is free nor the segment being appended to could be left, its records all drained);
-        empty otherwise."""
+        """Why the next record may not fit on the queue's disk: the last append found it full, and the room it
+        wanted is still not free (`free_bytes`); empty otherwise."""
         wanted = self._space_wanted
         if not wanted:
             return ""
-        writer = self._writer
-        if writer is not None and not self._holds_pending(writer.segment):
-            return ""
         try:
-            stats = os.statvfs(self.directory)
+            free = self.free_bytes()
         except OSError as exc:
             return f"the durable queue's disk cannot be read: {exc.strerror or exc}"
-        free = stats.f_bavail * stats.f_frsize
         if free >= wanted:
             return ""
         return (

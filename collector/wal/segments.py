@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pdata.files import fsync_directory
+from pdata.files import TornWrite, append_whole, fsync_directory
 
 SEGMENT_SUFFIX = ".seg"
 # Small enough that drained records leave the disk soon after, large enough that rotation is rare.
@@ -49,16 +49,10 @@ class SegmentWriter:
         it that reached the file are cut away, so the segment still ends with a whole record and the next one
         is appended to it; `whole` is False when even that failed."""
         offset = self.size
-        view = memoryview(data)
         try:
-            while view:
-                written = os.write(self._descriptor, view)
-                view = view[written:]
-        except OSError:
-            try:
-                os.ftruncate(self._descriptor, offset)
-            except OSError:
-                self.whole = False
+            append_whole(self._descriptor, data, offset)
+        except TornWrite:
+            self.whole = False
             raise
         self.size += len(data)
         return offset
