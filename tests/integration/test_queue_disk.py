@@ -113,10 +113,11 @@ def test_below_min_free_bytes_senders_get_429_and_the_queue_recycles_what_is_dra
 
 def test_a_full_disk_answers_503_and_frees_itself_once_the_store_takes_the_queue(tmp_path: Path, store: Store) -> None:
     """The queue's own disk (a file system of 256 KiB, queue.min_free_bytes 0) filled by records waiting for the
-    store, far below queue.max_bytes: senders get 503 / UNAVAILABLE naming the full disk, with a retry hint, /readyz says so, and a
-    failed write is cut away rather than followed by a new segment file per refused request. Once the store takes
-    the backlog, the drained records' room is freed although the checkpoint could not be written on the full disk:
-    senders are acknowledged again, and the figures are exactly what was acknowledged, after a SIGKILL too."""
+    store, far below queue.max_bytes: senders get 503 / UNAVAILABLE naming the full disk, with a retry hint,
+    /readyz says so, and a failed write is cut away rather than followed by a new segment file per refused
+    request. Once the store takes the backlog, the drained records' room is freed although the checkpoint could
+    not be written on the full disk: senders are acknowledged again, and the figures are exactly what was
+    acknowledged, after a SIGKILL too."""
     with (
         small_disk(tmp_path / "data" / "wal", 256 * 1024) as wal,
         _collector(tmp_path, store, **FAST_DRAIN, CC_ANALYTICS_QUEUE_MIN_FREE_BYTES="0") as collector,
