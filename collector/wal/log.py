@@ -123,10 +123,8 @@ class WriteAheadLog:
     def _write(self, record: bytes, summary: Summary) -> RecordRef:
         writer = self._writer
         if writer is not None and writer.size and writer.size + len(record) > self._segment_bytes:
-            if self._durable:
-                writer.sync()
-            writer.close()
-            writer = self._writer = None
+            self._leave_segment(writer)
+            writer = None
         if writer is None:
             writer = self._writer = SegmentWriter(self.directory, self._next_segment, self._durable)
             self._next_segment += 1
@@ -166,11 +164,16 @@ class WriteAheadLog:
             return False
         if not self._holds_pending(writer.segment):
             return self.leave_drained_segment()
+        self._leave_segment(writer)
+        return True
+
+    def _leave_segment(self, writer: SegmentWriter) -> None:
+        """Stop appending to `writer`'s segment (synced first when durable: its records stay until drained); the
+        next record starts a new one."""
         if self._durable:
             writer.sync()
         self._writer = None
         writer.close()
-        return True
 
     def leave_drained_segment(self) -> bool:
         """Close and delete the segment being appended to when it holds records and none is pending; True when a
