@@ -43,14 +43,18 @@ thread.join()
 after_burst = anonymous()
 trimmer = FreedMemoryTrimmer(float(sys.argv[1]), glibc_trim(), "test")
 trimmer.start()
-time.sleep(0.6)
+# Waited for by count, not by time: one trim of a quarter gigabyte can take a while on a busy machine.
+deadline = time.monotonic() + (30 if trimmer.running else 0.6)
+while time.monotonic() < deadline and trimmer.trims < 3:
+    time.sleep(0.01)
 trimmer.stop()
 print(after_burst, anonymous(), trimmer.trims)
 """
 
 
 def _burst(interval_s: float) -> tuple[int, int, int]:
-    """The process's anonymous memory after the burst and 0.6 s later, and how many trims ran meanwhile."""
+    """The process's anonymous memory after the burst and once three trims ran (or 0.6 s later without trims),
+    and how many trims ran meanwhile."""
     out = subprocess.run(
         [sys.executable, "-c", BURST, str(interval_s)],
         cwd=ROOT,
@@ -70,7 +74,7 @@ needs_glibc = pytest.mark.skipif(glibc_trim() is None, reason="the C library has
 def test_the_memory_a_burst_freed_goes_back_to_the_system() -> None:
     after_burst, later, trims = _burst(0.05)
     assert after_burst > 200 * MIB  # the burst's memory is resident
-    assert trims >= 5
+    assert trims >= 3
     assert after_burst - later > 150 * MIB  # 400 000 freed pieces ~ 250 MiB; the kept sixty-fourth stays
 
 
