@@ -1,7 +1,7 @@
 """The sections measured with queue.mode=wal and the bench's collector flags (`--collector-flags`, e.g.
-`--workers 2`): gateway ingest against the decode ceiling and memory at 2× overload (part of every run), and
-the direct-client sections (`--direct`, `--only-direct`): the capacity search per protocol, then a store outage
-at half the measured gRPC capacity."""
+`--workers 2`): gateway ingest against the decode ceiling, Claude Code's request shape and memory at 2× overload
+(part of every run), and the direct-client sections (`--direct`, `--only-direct`): the capacity search per
+protocol, then a store outage at half the measured gRPC capacity."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def queue_sections(
     root: Path, results: dict[str, Any], quick: bool, flags: CollectorFlags, rounds: int | None = None
 ) -> None:
     """Gateway ingest (ceiling ratio on what was stored, not only acknowledged) in `rounds` runs per protocol
-    (default GATEWAY_ROUNDS, quick 1), the decode ceiling measured before, between and after them; then memory
-    at 2× overload of the median round's acknowledged rate."""
+    (default GATEWAY_ROUNDS, quick 1), the decode ceiling measured before, between and after them; Claude Code's
+    request shape; then memory at 2× overload of the median gateway round's acknowledged rate."""
     seconds = 3 if quick else 10
     rounds = rounds or (1 if quick else GATEWAY_ROUNDS)
     items = int(min(results["decode"]["protobuf gateway"], 40_000) * seconds)
@@ -51,6 +51,19 @@ def queue_sections(
             run_["ceilings"] = ceilings[-2:]
             runs.append(run_)
         results["e2e_wal"].append({"protocol": protocol, "collector": flags.label(), "rounds": runs})
+    # Claude Code's own request shape (one export per request, 64 in flight) in the same mode: what the first
+    # rows measure with each answer waiting for the store.
+    results["e2e_wal_client"] = []
+    client_items = int(min(results["decode"].get("protobuf client", 6_000), 6_000) * seconds)
+    for protocol in ("grpc",) if quick else ("grpc", "http/protobuf"):
+        log(
+            f"end-to-end {protocol} client, {flags.label()}: {seconds} s from a pool of {client_items:,} points+records"
+        )
+        name = f"e2e-{protocol.replace('/', '-')}-client-wal"
+        run_ = end_to_end(root, protocol, "client", client_items, seconds, name, flags.args, **DURABLE_ENV)
+        run_.pop("metrics_scrape", None)
+        run_["collector"] = flags.label()
+        results["e2e_wal_client"].append(run_)
     acknowledged = median_round(results["e2e_wal"][0]["rounds"])["items_per_s_committed"]
     results["overload_wal"] = []
     for protocol in ("grpc",) if quick else ("grpc", "http/protobuf"):

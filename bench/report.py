@@ -11,6 +11,12 @@ from bench.scrape_bench import GOAL_MS as SCRAPE_GOAL_MS
 
 # The encoding a protocol's requests are decoded from: an end-to-end run is set against its decode ceiling.
 ENCODING = {"grpc": "protobuf", "http/protobuf": "protobuf", "http/json": "json"}
+# How the first rows' collectors run (bench/common.py MEMORY_ENV): each answer waits for the store's insert.
+MEMORY_MODE = "queue.mode=memory, 1 process"
+# Both modes' overload rows, each at twice the rate that mode sustains.
+OVERLOAD_GOAL = "≤ idle + 100 MB, excess refused with Retry-After"
+# The scale the query goals are set at; a smaller history (--quick) prints its figures without judging them.
+GOAL_MEMBERS, GOAL_DAYS = 10_000, 364
 
 
 def table(results: dict[str, Any]) -> str:
@@ -31,7 +37,7 @@ def table(results: dict[str, Any]) -> str:
         row(f"decode ceiling, {key} (1 process, no I/O)", f"{value:,.0f} points+records/s ({value / cores:,.0f}/core)")
     per_dev = results["items_per_developer_s"]
     for run_ in results["e2e"]:
-        name = f"end-to-end ingest, {run_['protocol']} {run_['shape']}"
+        name = f"end-to-end ingest, {run_['protocol']} {run_['shape']}, {MEMORY_MODE}"
         encoding = ENCODING[run_["protocol"]]
         ceiling = ceilings[f"{encoding} gateway"]
         ratio = run_["items_per_s_committed"] / ceiling
@@ -39,10 +45,8 @@ def table(results: dict[str, Any]) -> str:
                   f"{run_['latency_p99_ms']:.0f} ms, loadgen {run_.get('loadgen_cpu_cores', 0):.2f} cores) = "
                   f"{ratio:.2f}× ceiling; API totals "
                   f"{'match' if run_['api_totals_match'] else 'DIFFER'}")  # fmt: skip
-        if run_["shape"] == "gateway":
-            row(name, figure, "≥ 0.5× decode ceiling", ratio >= 0.5 and run_["api_totals_match"])
-        else:
-            row(name, figure, "", run_["api_totals_match"])
+        # The goal is judged on the default mode's gateway rows (durable_rows); these are set beside them.
+        row(name, figure, "", run_["api_totals_match"])
     server = results.get("e2e_server")
     if server:
         embedded = next(r for r in results["e2e"] if r["protocol"] == "grpc" and r["shape"] == "gateway")
@@ -57,11 +61,6 @@ def table(results: dict[str, Any]) -> str:
             f"{server['items_per_s_committed']:,.0f}/s on, {unshared['items_per_s_committed']:,.0f}/s off = "
             f"{server['items_per_s_committed'] / unshared['items_per_s_committed']:.2f}×; API totals "
             f"{'match' if unshared['api_totals_match'] else 'DIFFER'} off", "", unshared["api_totals_match"])  # fmt: skip
-    best = max((r for r in results["e2e"] if r["protocol"] != "http/json"), key=lambda r: r["items_per_s_committed"])
-    developers = best["items_per_s_committed"] / per_dev
-    row("developers one instance takes (default intervals)",
-        f"{developers:,.0f} ({best['protocol']} {best['shape']}; {per_dev * 60:.1f} points+records per developer-minute)",
-        "≥ 10 000", developers >= 10_000)  # fmt: skip
     lat = results["latency"]
     row("ingest-to-visible latency (probe → API)",
         f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms ({lat['seen']}/{lat['probes']} probes, background "
@@ -69,12 +68,13 @@ def table(results: dict[str, Any]) -> str:
     for over in results["overload"]:
         refused = sum(over["refused"].values())
         carried = sum(over["refused_with_retry_after"].values())
-        row(f"peak RSS at 2× sustainable rate, {over['protocol']}",
-            f"{over['peak_rss_mb']} MB (idle {over['baseline_rss_mb']} MB); offered {over['offered_items_per_s']:,}/s, "
+        growth = over["peak_rss_mb"] - over["baseline_rss_mb"]
+        row(f"peak memory at 2× overload, {over['protocol']}, {MEMORY_MODE}",
+            f"{over['peak_rss_mb']} MB = idle {over['baseline_rss_mb']} MB + {growth} MB (RSS); offered "
+            f"{over['offered_items_per_s']:,}/s (2× the grpc gateway's acknowledged rate above), "
             f"accepted {over['accepted_items_per_s']:,.0f}/s; refused {refused} ({', '.join(over['refused']) or '-'}), "
             f"{carried} with Retry-After; acknowledged all in API: {over['acknowledged_all_visible']}",
-            "≤ 400 MB, excess refused with Retry-After",
-            over["peak_rss_mb"] <= 400 and refused > 0 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
+            OVERLOAD_GOAL, growth <= 100 and refused > 0 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
     metrics = results.get("metrics_scrape")
     if metrics:
         row("/metrics scrape, live collector (after the grpc gateway run)",
@@ -90,8 +90,27 @@ def table(results: dict[str, Any]) -> str:
                 f"{rendered['body_mb']:.2f} MB; with gzip p50 {rendered['gzip_p50_ms']:.1f} ms (bench/scrape_bench.py)",
                 f"< {SCRAPE_GOAL_MS:.0f} ms", rendered["p50_ms"] < SCRAPE_GOAL_MS)  # fmt: skip
     lines += durable_rows(results)
+    row(*_behind_a_gateway(results, per_dev))
     lines += history_rows(results.get("history"))
     return "\n".join(lines)
+
+
+def _behind_a_gateway(results: dict[str, Any], per_developer_s: float) -> tuple[str, str]:
+    """How many developers at Claude Code's default intervals the gRPC gateway rate stands for: in the default
+    mode (the median round of durable_rows) when measured, else in queue.mode=memory. A gateway batching 50
+    exports per request in front; a fleet connected directly is the direct-client rows' (`make bench-direct`)."""
+    wal = next((g for g in results.get("e2e_wal", []) if g["protocol"] == "grpc"), None)
+    if wal is not None:
+        rate = median_round(wal["rounds"])["items_per_s_stored"]
+        how = f"{wal['collector']}, the median round's stored rate"
+    else:
+        best = next(r for r in results["e2e"] if r["protocol"] == "grpc" and r["shape"] == "gateway")
+        rate, how = best["items_per_s_committed"], MEMORY_MODE
+    return (
+        "developers one instance takes behind a gateway batching 50 exports per request (default intervals)",
+        f"{rate / per_developer_s:,.0f} (grpc gateway, {how}; {per_developer_s * 60:.1f} points+records per "
+        "developer-minute); connected directly: the direct-client rows (make bench-direct)",
+    )
 
 
 def _row(lines: list[str], name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
@@ -112,6 +131,12 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
     for gateway in results.get("e2e_wal", []):
         _row(lines, f"end-to-end ingest, {gateway['protocol']} gateway, {gateway['collector']}",
              *_gateway_figure(gateway["rounds"]))  # fmt: skip
+    for run_ in results.get("e2e_wal_client", []):
+        _row(lines, f"end-to-end ingest, {run_['protocol']} client, {run_['collector']}",
+             f"acknowledged {run_['items_per_s_committed']:,.0f}/s ({run_['requests_per_s']:,.0f} req/s, p99 "
+             f"{run_['latency_p99_ms']:.0f} ms, 64 in flight, loadgen {run_.get('loadgen_cpu_cores', 0):.2f} cores), "
+             f"all in the API {run_['visible_after_last_ack_s']:.1f} s after the last acknowledgement; API totals "
+             f"{'match' if run_['api_totals_match'] else 'DIFFER'}", "", run_["api_totals_match"])  # fmt: skip
     for over in results.get("overload_wal", []):
         refused = sum(over["refused"].values())
         carried = sum(over["refused_with_retry_after"].values())
@@ -129,8 +154,7 @@ def durable_rows(results: dict[str, Any]) -> list[str]:
              f"{over['offered_items_per_s']:,}/s (2× the acknowledged rate above), accepted "
              f"{over['accepted_items_per_s']:,.0f}/s; refused {refused} ({', '.join(over['refused']) or '-'}), "
              f"{carried} with Retry-After; acknowledged all in API: {over['acknowledged_all_visible']}",
-             "≤ idle + 100 MB, excess refused with Retry-After",
-             growth <= 100 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
+             OVERLOAD_GOAL, growth <= 100 and carried == refused and over["acknowledged_all_visible"])  # fmt: skip
     for search in results.get("direct", []):
         _row(lines, f"direct clients, {search['protocol']} (one connection per developer, default intervals, "
              f"{search['collector']})", _direct_figure(search),
@@ -238,6 +262,11 @@ def history_rows(scale: dict[str, Any] | None) -> list[str]:
         lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
 
     if scale:
+        # A raw scan of a few weeks is fast enough that the 20× says nothing: judged at the goal's scale only.
+        at_goal_scale = scale["members"] >= GOAL_MEMBERS and scale["days"] >= GOAL_DAYS
+        goal = "p50 ≤ 50 ms, ≥ 20× raw" + (
+            "" if at_goal_scale else f" at {GOAL_MEMBERS:,} members × {GOAL_DAYS} days (the full bench)"
+        )
         c = scale["counts"]
         dense = scale.get("dense_days", 0)
         row(f"synthetic history ({scale['members']:,} members × {scale['days']} days, the last {dense} at real density)",
@@ -253,5 +282,5 @@ def history_rows(scale: dict[str, Any] | None) -> list[str]:
                 f"; raw scan {timing['raw_p50_ms']:.0f} ms = {ratio:.0f}× slower" if not math.isnan(ratio) else ""
             )
             met = timing["view_p50_ms"] <= 50 and (math.isnan(ratio) or ratio >= 20)
-            row(f"query: {timing['name']}", figure, "p50 ≤ 50 ms, ≥ 20× raw", met)
+            row(f"query: {timing['name']}", figure, goal, met if at_goal_scale else None)
     return lines
