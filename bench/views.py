@@ -117,9 +117,6 @@ def _scan_p50(scan: Callable[[], Any], repeat: int) -> float:
 def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] | None = None) -> list[Timing]:
     """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days, 365 days and the last
     month; then every ClickHouse dashboard query (time_dashboards)."""
-    month_first = date(end.year, end.month, 1) if end.day > 20 else date(end.year, end.month, 1) - timedelta(days=1)
-    month_first = date(month_first.year, month_first.month, 1)
-    month_last = readmodels.month_bounds(month_first.year, month_first.month)[1]
     start30 = end - timedelta(days=29)
     start365 = end - timedelta(days=364)
 
@@ -142,9 +139,8 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
         ("analytics, last 365 days", lambda: readmodels.analytics(store, start365, end), raw_analytics(start365, end)),
         ("analytics, last 365 days, one team", lambda: readmodels.analytics(store, start365, end, team="team-7"),
          raw_analytics(start365, end, "team-7")),
-        ("team insights, one month (API /team)", lambda: readmodels.team(store, month_first.year, month_first.month),
-         raw(RAW_TEAM, month_first, month_last)),
     ]  # fmt: skip
+    cases += team_cases(store, end)
     timings = []
     for name, view, scan in cases:
         view_ms, value = _p50(view, repeat)
@@ -159,6 +155,25 @@ def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] 
     now = min(datetime.now(UTC), datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1))
     timings.extend(time_dashboards(store, now, repeat))
     return timings
+
+
+def team_cases(store, end: date) -> list[tuple[str, Callable[[], Any], Callable[[], Any]]]:
+    """Team insights (view, raw scan) for the month of `end`, the API's default, which holds the history's last
+    days (those at real density), and for the whole month before it."""
+    this_month = date(end.year, end.month, 1)
+    month_before = date((this_month - timedelta(days=1)).year, (this_month - timedelta(days=1)).month, 1)
+    cases = []
+    for name, first in (
+        ("this month (API /team's default)", this_month),
+        ("the month before (API /team)", month_before),
+    ):
+        last = readmodels.month_bounds(first.year, first.month)[1]
+        lower, upper = readmodels.day_bounds(first, last)
+        parameters = {"start": lower, "end": upper, "organization_id": "", "team": ""}
+        cases.append((f"team insights, {name}",
+                      lambda first=first: readmodels.team(store, first.year, first.month),
+                      lambda parameters=parameters: store.select(RAW_TEAM, parameters)))  # fmt: skip
+    return cases
 
 
 def time_with_today_changed(store, start: date, end: date, repeat: int = 7) -> list[Timing]:
