@@ -39,7 +39,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Benchmarks: prints the table of bench/README.md (QUICK=1 or `make bench-quick` for the < 2 min version).
+# Benchmarks: prints the table of bench/README.md (~50 min, most of it generating a year of history; QUICK=1 or
+# `make bench-quick` for the ~4 min version on a smaller history).
 # COLLECTOR_FLAGS='--workers 2': flags of the collectors in the queue.mode=wal rows.
 BENCH_FLAGS = $(if $(COLLECTOR_FLAGS),--collector-flags '$(COLLECTOR_FLAGS)',)
 bench: $(STAMP)

@@ -1,8 +1,8 @@
 """`make bench`: decode ceiling, end-to-end ingest per protocol and shape, ingest-to-visible latency, memory
 under overload, /metrics scrape and query speed at scale, measured side by side and printed as one table.
 
-    python -m bench.run            # full (< 10 min on 2 cores)
-    python -m bench.run --quick    # smaller figures (< 2 min)
+    python -m bench.run            # full (~50 min on 2 cores, ~23 with --history-dir reusing its year)
+    python -m bench.run --quick    # smaller figures (~4 min)
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def query_at_scale(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller figures, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller figures, ~4 minutes")
     parser.add_argument("--skip-history", action="store_true", help="skip the query-at-scale section")
     parser.add_argument("--only-e2e", action="store_true", help="decode ceiling and end-to-end ingest only")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": "quick" if quick else "full", "cores": os.cpu_count() or 1, "cpu": cpu,
                                "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
     scale = 0.25 if quick else 1.0
-    # members, days, runs per query, the last days at real density (quick: one, to stay under 2 minutes)
+    # members, days, runs per query, the last days at real density (quick: one, to keep it to minutes)
     history_size = (2_000, 28, 5, 1) if quick else (10_000, 364, 9, history.DENSE_DAYS)
     if arguments.only_queries:
         with tempfile.TemporaryDirectory(prefix="cc-bench-") as temporary:
