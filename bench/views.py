@@ -115,19 +115,15 @@ def _scan_p50(scan: Callable[[], Any], repeat: int) -> float:
 
 
 def time_views(store, end: date, repeat: int = 7, extra_queries: dict[str, str] | None = None) -> list[Timing]:
-    """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days, 365 days and the last
-    month; then every ClickHouse dashboard query (time_dashboards)."""
+    """p50 of every read-API view next to the raw-scan equivalent, on the last 30 days, 365 days, this month and
+    the month before; then every ClickHouse dashboard query (time_dashboards)."""
     start30 = end - timedelta(days=29)
     start365 = end - timedelta(days=364)
 
-    def raw(sql: str, first: date, last: date, team: str = "") -> Callable[[], Any]:
-        lower, upper = readmodels.day_bounds(first, last)
-        parameters = {"start": lower, "end": upper, "organization_id": "", "team": team}
-        return lambda: store.select(sql, parameters)
-
     def raw_analytics(first: date, last: date, team: str = "") -> Callable[[], Any]:
         parts = [
-            raw(sql, first, last, team) for sql in (RAW_ANALYTICS_TOTALS, RAW_ANALYTICS_DAYS, RAW_ACCEPTANCE_BY_TOOL)
+            _raw(store, sql, first, last, team)
+            for sql in (RAW_ANALYTICS_TOTALS, RAW_ANALYTICS_DAYS, RAW_ACCEPTANCE_BY_TOOL)
         ]
         return lambda: [part() for part in parts]
 
@@ -161,19 +157,24 @@ def team_cases(store, end: date) -> list[tuple[str, Callable[[], Any], Callable[
     """Team insights (view, raw scan) for the month of `end`, the API's default, which holds the history's last
     days (those at real density), and for the whole month before it."""
     this_month = date(end.year, end.month, 1)
-    month_before = date((this_month - timedelta(days=1)).year, (this_month - timedelta(days=1)).month, 1)
+    day_before = this_month - timedelta(days=1)
     cases = []
     for name, first in (
         ("this month (API /team's default)", this_month),
-        ("the month before (API /team)", month_before),
+        ("the month before (API /team)", date(day_before.year, day_before.month, 1)),
     ):
         last = readmodels.month_bounds(first.year, first.month)[1]
-        lower, upper = readmodels.day_bounds(first, last)
-        parameters = {"start": lower, "end": upper, "organization_id": "", "team": ""}
         cases.append((f"team insights, {name}",
                       lambda first=first: readmodels.team(store, first.year, first.month),
-                      lambda parameters=parameters: store.select(RAW_TEAM, parameters)))  # fmt: skip
+                      _raw(store, RAW_TEAM, first, last)))  # fmt: skip
     return cases
+
+
+def _raw(store, sql: str, first: date, last: date, team: str = "") -> Callable[[], Any]:
+    """A raw scan over the UTC days first..last, every organization, one team or all."""
+    lower, upper = readmodels.day_bounds(first, last)
+    parameters = {"start": lower, "end": upper, "organization_id": "", "team": team}
+    return lambda: store.select(sql, parameters)
 
 
 def time_with_today_changed(store, start: date, end: date, repeat: int = 7) -> list[Timing]:
