@@ -30,7 +30,7 @@ def table(results: dict[str, Any]) -> str:
     ]
 
     def row(name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
-        lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
+        _row(lines, name, figure, goal, met)
 
     ceilings = results["decode"]
     for key, value in ceilings.items():
@@ -259,7 +259,7 @@ def history_rows(scale: dict[str, Any] | None) -> list[str]:
     lines: list[str] = []
 
     def row(name: str, figure: str, goal: str = "", met: bool | None = None) -> None:
-        lines.append(f"| {name} | {figure} | {goal} | {'' if met is None else ('yes' if met else '**no**')} |")
+        _row(lines, name, figure, goal, met)
 
     if scale:
         # A raw scan of a few weeks is fast enough that the 20× says nothing: judged at the goal's scale only.
