@@ -106,9 +106,16 @@ def _native_body(context: InsertContext) -> bytes:
     """The rows as the insert sends them (ClickHouse's Native format, uncompressed), serialized once: journaled,
     then sent as they are."""
     context.compression = None
-    chunks = list(NativeTransform.build_insert(context))
-    if context.insert_exception is not None:
-        raise context.insert_exception
+    try:
+        chunks = list(NativeTransform.build_insert(context))
+        failure = context.insert_exception
+    finally:
+        # An InsertContext holds a bound method of itself, a reference cycle: left to the cyclic garbage
+        # collector, the group's columns (~40 MB for 20 000 rows) would be freed only by its next full
+        # collection, which comes rarely while the writer is busy. Emptied here, they are freed on return.
+        vars(context).clear()
+    if failure is not None:
+        raise failure
     if not chunks:
         return b""
     # The first block starts with the statement an HTTP body carries; the insert names its table itself.
@@ -411,16 +418,20 @@ class ClickHouseStore:
         a lost insert is computed again."""
         try:
             with self._lend() as client:
-                client.insert(
+                context = client.create_insert_context(
                     table,
-                    [list(row) for row in rows],
-                    column_names=list(column_names),
+                    list(column_names),
+                    data=[list(row) for row in rows],
                     # Derived rows repeat (a day's kept ids written again whole): an identical block is no retry
                     # here, so each insert is its own (a token of its own, where the table deduplicates blocks by
                     # their hash). On a cluster, written to the shard before the next refresh reads it.
                     settings={"insert_deduplication_token": uuid.uuid4().hex}
                     | ({"distributed_foreground_insert": 1} if self.config.cluster else {}),
                 )
+                try:
+                    client.insert(context=context)
+                finally:
+                    vars(context).clear()  # its rows freed now, not by the cyclic collector (_native_body)
         except Exception as exc:
             raise StoreUnavailable(f"insert into {table} of {self.redacted_dsn} failed: {exc}") from exc
 
