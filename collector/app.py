@@ -16,6 +16,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from collector import heap
 from collector.config import Config, ConfigError
 from collector.connections import ConnectionPlan, plan_connections, raise_file_limit
 from collector.deadletter import DeadLetterFile
@@ -261,6 +262,7 @@ async def serve(config: Config) -> None:
         with contextlib.suppress(Exception):
             await lifecycle.shutdown()
         raise
+    heap.settle("writer")
     if running.first_token:
         _announce_login(config.service.bind, config.console, running.first_token)
     await running.stop.wait()

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
+from collector import heap
 from collector.config import Config
 from collector.connections import plan_connections, raise_file_limit
 from collector.exits import run_to_exit_code
@@ -160,6 +161,7 @@ async def serve(index: int, link_fd: int, inflight_fd: int, config: Config) -> N
     trimmer = FreedMemoryTrimmer(service.trim_interval_ms / 1000, glibc_trim(), f"worker {index}")
     trimmer.start()
     await listeners.start()
+    heap.settle(f"worker {index}")
     writer.write(link.json_frame(link.HELLO, {"index": index, "pid": os.getpid()}))
     log.info("worker.started", extra={"fields": {"worker": index, "pid": os.getpid()}})
     await stop.wait()

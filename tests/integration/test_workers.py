@@ -206,3 +206,13 @@ def test_the_writer_and_each_receiver_process_hand_their_freed_memory_back(colle
 
     expected = [("worker 0", 50), ("worker 1", 50), ("writer", 50)]
     assert _eventually(trimmers, expected) == expected
+
+
+def test_the_writer_and_each_receiver_process_settle_their_heap_once_started(collector: CollectorProcess) -> None:
+    def settled() -> list[tuple[str, int]]:
+        lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
+        found = [(line["process"], line["young_threshold"]) for line in lines if line["event"] == "memory.heap_settled"]
+        return sorted(found)
+
+    expected = [("worker 0", 100_000), ("worker 1", 100_000), ("writer", 100_000)]
+    assert _eventually(settled, expected) == expected
