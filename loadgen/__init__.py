@@ -9,8 +9,9 @@ which is what tests/bench/test_loadgen.py checks.
     cc-analytics-loadgen --protocol http/json --url http://127.0.0.1:4318 --shape gateway --rate max
 """
 
+from loadgen.connections import sender_for
 from loadgen.runner import RunResult, run
-from loadgen.senders import Answer, GrpcSender, HttpSender, sender_for
+from loadgen.senders import Answer, GrpcSender, HttpSender
 from loadgen.tally import Tally
 from loadgen.workload import PROTOCOLS, SHAPES, Request, Workload
 

@@ -7,6 +7,11 @@
   once per path. A connection the server closed while idle is opened again at the next request; a request
   whose connection turns out to be closed before any byte of an answer arrived is sent again on a new one (the
   server never read it; were it to have, its digest makes it a duplicate).
+
+`Http1Pool` sends a stream's OTLP/HTTP requests (runner.py) over a fixed set of such connections, each request on
+a free one: httpx, which the runner used before, took 9–12 µs of CPU per gateway item (~3 ms per request of ~280
+points and records), a tenth of what the collector itself took on the 2 cores they share (bench/README.md,
+"A lighter HTTP load generator").
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import asyncio
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from loadgen.senders import Answer, GrpcSender
+from loadgen.senders import Answer, GrpcSender, HttpSender, Sender
 from loadgen.workload import Request
 
 
@@ -100,12 +105,12 @@ class Http1Connection:
                     return Answer("timeout", False)
                 except _Incomplete:
                     self._drop()
-                    return Answer("RemoteProtocolError", False)
+                    return Answer("RemoteProtocolError", False, connection_failed=True)
                 except (ConnectionError, asyncio.IncompleteReadError) as exc:
                     self._drop()
                     if not reused:
-                        return Answer(type(exc).__name__, False)
-            return Answer("ConnectionError", False)
+                        return Answer(type(exc).__name__, False, connection_failed=True)
+            return Answer("ConnectionError", False, connection_failed=True)
 
     async def _answer(self) -> Answer:
         reader = self._reader
@@ -152,6 +157,35 @@ class Http1Connection:
                 await writer.wait_closed()
             except (ConnectionError, OSError):
                 pass
+
+
+class Http1Pool:
+    """A Sender over `connections` Http1Connections (plain http:// only): each request waits for a free one."""
+
+    def __init__(self, url: str, headers: dict[str, str], timeout_s: float, connections: int) -> None:
+        self._all = [Http1Connection(url, headers, timeout_s) for _ in range(max(1, connections))]
+        self._free: asyncio.Queue[Http1Connection] = asyncio.Queue()
+        for connection in self._all:
+            self._free.put_nowait(connection)
+
+    async def send(self, request: Request) -> Answer:
+        connection = await self._free.get()
+        try:
+            return await connection.send(request)
+        finally:
+            self._free.put_nowait(connection)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(connection.close() for connection in self._all))
+
+
+def sender_for(protocol: str, url: str, headers: dict[str, str], timeout_s: float, connections: int) -> Sender:
+    """The runner's sender: one gRPC channel, or up to `connections` HTTP/1.1 connections (httpx for https://)."""
+    if protocol == "grpc":
+        return GrpcSender(url, headers, timeout_s)
+    if urlsplit(url).scheme == "http":
+        return Http1Pool(url, headers, timeout_s, connections)
+    return HttpSender(url, headers, timeout_s, connections)
 
 
 def connection_for(protocol: str, url: str, headers: dict[str, str], timeout_s: float) -> Connection:

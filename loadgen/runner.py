@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadgen.senders import Answer, sender_for
+from loadgen.connections import sender_for
+from loadgen.senders import Answer
 from loadgen.tally import Tally
 from loadgen.workload import Request
 

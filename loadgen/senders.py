@@ -87,9 +87,3 @@ class HttpSender:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def sender_for(protocol: str, url: str, headers: dict[str, str], timeout_s: float, connections: int) -> Sender:
-    if protocol == "grpc":
-        return GrpcSender(url, headers, timeout_s)
-    return HttpSender(url, headers, timeout_s, connections)
