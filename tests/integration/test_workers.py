@@ -198,21 +198,19 @@ def test_a_killed_collector_takes_its_workers_with_it_and_the_next_start_is_exac
     assert not any(process_alive(pid) for pid in restarted)
 
 
-def test_the_writer_and_each_receiver_process_hand_their_freed_memory_back(collector: CollectorProcess) -> None:
-    def trimmers() -> list[tuple[str, int]]:
-        lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
-        found = [(line["process"], line["interval_ms"]) for line in lines if line["event"] == "memory.trim_started"]
-        return sorted(found)
+def _logged_by_process(collector: CollectorProcess, event: str, field: str) -> list[tuple[str, int]]:
+    """(process, field) of each `event` line the collector's processes logged, sorted."""
+    lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
+    return sorted((line["process"], line[field]) for line in lines if line["event"] == event)
 
+
+def test_the_writer_and_each_receiver_process_hand_their_freed_memory_back(collector: CollectorProcess) -> None:
     expected = [("worker 0", 50), ("worker 1", 50), ("writer", 50)]
-    assert _eventually(trimmers, expected) == expected
+    found = _eventually(lambda: _logged_by_process(collector, "memory.trim_started", "interval_ms"), expected)
+    assert found == expected
 
 
 def test_the_writer_and_each_receiver_process_settle_their_heap_once_started(collector: CollectorProcess) -> None:
-    def settled() -> list[tuple[str, int]]:
-        lines = [json.loads(line) for line in collector.log().splitlines() if line.startswith("{")]
-        found = [(line["process"], line["young_threshold"]) for line in lines if line["event"] == "memory.heap_settled"]
-        return sorted(found)
-
     expected = [("worker 0", 100_000), ("worker 1", 100_000), ("writer", 100_000)]
-    assert _eventually(settled, expected) == expected
+    found = _eventually(lambda: _logged_by_process(collector, "memory.heap_settled", "young_threshold"), expected)
+    assert found == expected
