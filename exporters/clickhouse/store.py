@@ -10,7 +10,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -102,18 +102,24 @@ def _sql(folder: str, name: str) -> str:
     return expand_includes(text, package.joinpath("queries", "fragments"), f"{folder}/{name}")
 
 
+@contextmanager
+def _emptied_after(context: InsertContext) -> Iterator[InsertContext]:
+    """`context`, emptied once the block ends. An InsertContext holds a bound method of itself, a reference cycle:
+    left to the cyclic garbage collector, the rows it holds (a drain group's columns, ~40 MB for 20 000 rows) would
+    be freed only by its next full pass, which comes rarely while the writer is busy; emptied, they go at once."""
+    try:
+        yield context
+    finally:
+        vars(context).clear()
+
+
 def _native_body(context: InsertContext) -> bytes:
     """The rows as the insert sends them (ClickHouse's Native format, uncompressed), serialized once: journaled,
     then sent as they are."""
     context.compression = None
-    try:
+    with _emptied_after(context):
         chunks = list(NativeTransform.build_insert(context))
         failure = context.insert_exception
-    finally:
-        # An InsertContext holds a bound method of itself, a reference cycle: left to the cyclic garbage
-        # collector, the group's columns (~40 MB for 20 000 rows) would be freed only by its next full
-        # collection, which comes rarely while the writer is busy. Emptied here, they are freed on return.
-        vars(context).clear()
     if failure is not None:
         raise failure
     if not chunks:
@@ -418,7 +424,7 @@ class ClickHouseStore:
         a lost insert is computed again."""
         try:
             with self._lend() as client:
-                context = client.create_insert_context(
+                made = client.create_insert_context(
                     table,
                     list(column_names),
                     data=[list(row) for row in rows],
@@ -428,10 +434,8 @@ class ClickHouseStore:
                     settings={"insert_deduplication_token": uuid.uuid4().hex}
                     | ({"distributed_foreground_insert": 1} if self.config.cluster else {}),
                 )
-                try:
+                with _emptied_after(made) as context:
                     client.insert(context=context)
-                finally:
-                    vars(context).clear()  # its rows freed now, not by the cyclic collector (_native_body)
         except Exception as exc:
             raise StoreUnavailable(f"insert into {table} of {self.redacted_dsn} failed: {exc}") from exc
 
