@@ -4,7 +4,8 @@ It reads the oldest pending records, hands them to the pipeline all at once (whi
 inserts and runs the processor chain on them in this order: dedup and cumulative→delta see the records in the
 order they were appended, against the state the pipeline restored from the store at start-up), waits for each
 outcome, then checkpoints after the longest run of records that are done (once no sender was answered for a
-second, it hands the next group over before taking the outcomes of the one before, so both cores drain):
+second, or while more than a group waits behind the one in the store, it hands the next group over before taking
+the outcomes of the one before, so both cores drain):
 
 - stored, or recognised as already stored (a replay after a crash: the pipeline's dedup window, restored from
   the store's rows, knows its digest) → done;
@@ -103,20 +104,21 @@ class Drainer:
                 break
             if in_flight is None:
                 self._pace()
-            # While a backlog lasts and no sender is being answered, the next group is read, decoded and handed
-            # over while the one before is processed and inserted: the store and this thread's Python work go
-            # on side by side. While senders are answered, each group is settled first: on a few cores, draining
-            # back to back would take the CPU their acknowledgements need (the queue keeps the backlog safe).
+            # The next group is read, decoded and handed over while the one before is processed and inserted (the
+            # store and this thread's Python work go on side by side) once no sender is being answered, or while
+            # more than this group waits behind the one in the store. Otherwise each group is settled first: on a
+            # few cores, draining back to back would take the CPU the senders' acknowledgements need. But a writer
+            # that falls further behind than a group only grows the backlog its tail drains later on part of the
+            # cores, alone once the senders stop: the CPU is better spent keeping up.
             skip = len(in_flight.refs) if in_flight else 0
-            if in_flight is not None and time.monotonic() - self._wal.last_append_at < self._senders_quiet_s:
-                refs: list[RecordRef] = []
-            else:
-                refs = self._wal.head(self._max_group_items, timeout_s=0.0 if in_flight else 0.2, skip=skip)
+            refs = self._wal.head(self._max_group_items, timeout_s=0.0 if in_flight else 0.2, skip=skip)
+            behind = self._wal.pending_records() > skip + len(refs)  # more is pending than this group takes
+            if in_flight is not None and not behind and self._senders_answered():
+                refs = []
             group = None
             if refs and (in_flight is None or not self._stopping):
-                self._last_drain_at = time.monotonic()
-                if self._wal.pending_records() > skip + len(refs):
-                    self._last_drain_at = -math.inf  # a backlog: more is pending than this group took, take it at once
+                # With more pending than this group takes, the next is taken at once, not after the drain interval.
+                self._last_drain_at = -math.inf if behind else time.monotonic()
                 group = self._hand_over(refs)
             if in_flight is not None:
                 ok = self._settle_group(in_flight, later=group)
@@ -138,6 +140,9 @@ class Drainer:
             in_flight = group
             if group is None and not refs and self._stopping:
                 break
+
+    def _senders_answered(self) -> bool:
+        return time.monotonic() - self._wal.last_append_at < self._senders_quiet_s
 
     def _log_waiting(self) -> None:
         log.warning(

@@ -1,7 +1,7 @@
 """While a backlog lasts and no sender is being answered, the drainer reads and hands over the next group while
 the one before is in the store (collector/wal/drainer.py), and a group that fails meanwhile is retried after it
-without anything counted twice or lost; while senders are answered, it settles each group first. The queue's
-files end with nothing pending.
+without anything counted twice or lost; while senders are answered, it settles each group first, unless more
+than a group waits behind the one in the store. The queue's files end with nothing pending.
 
 The store is the test double of test_pipeline_overlap.py, which holds each insert until the test ends it (a
 store that fails one chosen insert and takes the next: a fault the real engine cannot be made to show at a
@@ -32,6 +32,8 @@ from tests.unit.test_pipeline_overlap import WAIT_S, HeldInsert, HeldStore, Watc
 PACE_S = 600.0
 GROUP_LINGER_S = 5.0
 SESSIONS = {"a": 1.0, "b": 2.0, "c": 4.0, "d": 8.0}
+# Three groups of two: while the first is in the store, two more wait behind it.
+SIX_SESSIONS = {**SESSIONS, "e": 16.0, "f": 32.0}
 
 
 class OutageStore(HeldStore):
@@ -46,13 +48,15 @@ class OutageStore(HeldStore):
 
 
 class Drain:
-    """Four queued requests, one point each of its own session (lines 1, 2, 4 and 8), drained two at a time."""
+    """Queued requests, one point each of its own session (by default four: lines 1, 2, 4 and 8), drained two at
+    a time."""
 
-    def __init__(self, directory: Path, senders_quiet_s: float = 0.0) -> None:
+    def __init__(self, directory: Path, senders_quiet_s: float = 0.0, sessions: dict[str, float] = SESSIONS) -> None:
         self.directory = directory
+        self.sessions = sessions
         self.wal = WriteAheadLog(directory, durable=False)
         self.wal.open()
-        for index, (session, lines) in enumerate(SESSIONS.items()):
+        for index, (session, lines) in enumerate(sessions.items()):
             batch = replace(request(f"r{index}".encode(), total(lines, 1_000 + index, session=session)), screened=True)
             payload = codec.encode(batch)
             self.wal.append(frame(payload), codec.summary(payload))
@@ -81,8 +85,8 @@ class Drain:
         while self.wal.pending_records():
             assert time.monotonic() < deadline, f"{self.wal.pending_records()} records still pending"
             time.sleep(0.01)
-        assert sorted(fact.point.attributes["session.id"] for fact in self.store.committed) == ["a", "b", "c", "d"]
-        assert sum(fact.delta for fact in self.store.committed) == 15
+        assert sorted(fact.point.attributes["session.id"] for fact in self.store.committed) == sorted(self.sessions)
+        assert sum(fact.delta for fact in self.store.committed) == sum(self.sessions.values())
 
     def assert_nothing_pending_after_restart(self) -> None:
         self.close()
@@ -154,6 +158,31 @@ def test_while_senders_are_answered_each_group_is_settled_before_the_next_is_han
         assert sessions == ["c", "d"]
         second.end("ok")
         drain.assert_each_request_counted_once()
+    finally:
+        drain.close()
+
+
+def test_while_senders_are_answered_a_writer_more_than_a_group_behind_hands_the_next_over_at_once(
+    tmp_path: Path,
+) -> None:
+    drain = Drain(tmp_path, senders_quiet_s=PACE_S, sessions=SIX_SESSIONS)  # senders are being answered
+    try:
+        first, sessions = drain.next_insert()
+        assert sessions == ["a", "b"]
+        # c, d and e, f wait behind a, b: c, d are processed on top of the insert still held.
+        drain.chain.wait_on_top(1)
+        first.end("ok")
+        second, sessions = drain.next_insert()
+        assert sessions == ["c", "d"]
+        # Now only e, f wait behind c, d: the writer keeps up again, so c, d are settled before e, f go.
+        time.sleep(0.3)
+        assert drain.chain.on_top == 1
+        second.end("ok")
+        third, sessions = drain.next_insert()
+        assert sessions == ["e", "f"]
+        third.end("ok")
+        drain.assert_each_request_counted_once()  # 63 lines, each request once
+        drain.assert_nothing_pending_after_restart()
     finally:
         drain.close()
 
