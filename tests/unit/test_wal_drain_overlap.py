@@ -109,16 +109,22 @@ def drain(tmp_path: Path) -> Iterator[Drain]:
     drain.close()
 
 
-def test_with_a_backlog_the_next_group_is_handed_over_while_the_one_before_is_in_the_store(drain: Drain) -> None:
+def _c_d_processed_while_a_b_is_in_the_store(drain: Drain) -> HeldInsert:
+    """Waits until c, d reach the chain while the insert of a, b is held, ends that insert and returns the next
+    one, c, d's, held."""
     first, sessions = drain.next_insert()
     assert sessions == ["a", "b"]
-    # The second group reached the chain while the first insert is held: read, decoded and processed on top of
-    # it, without waiting the drain interval a queue that has caught up waits.
     drain.chain.wait_on_top(1)
     first.end("ok")
     second, sessions = drain.next_insert()
     assert sessions == ["c", "d"]
-    second.end("ok")
+    return second
+
+
+def test_with_a_backlog_the_next_group_is_handed_over_while_the_one_before_is_in_the_store(drain: Drain) -> None:
+    # The second group reaches the chain while the first insert is held: read, decoded and processed on top of
+    # it, without waiting the drain interval a queue that has caught up waits.
+    _c_d_processed_while_a_b_is_in_the_store(drain).end("ok")
 
     drain.assert_each_request_counted_once()
     drain.assert_nothing_pending_after_restart()
@@ -167,13 +173,8 @@ def test_while_senders_are_answered_a_writer_more_than_a_group_behind_hands_the_
 ) -> None:
     drain = Drain(tmp_path, senders_quiet_s=PACE_S, sessions=SIX_SESSIONS)  # senders are being answered
     try:
-        first, sessions = drain.next_insert()
-        assert sessions == ["a", "b"]
         # c, d and e, f wait behind a, b: c, d are processed on top of the insert still held.
-        drain.chain.wait_on_top(1)
-        first.end("ok")
-        second, sessions = drain.next_insert()
-        assert sessions == ["c", "d"]
+        second = _c_d_processed_while_a_b_is_in_the_store(drain)
         # Now only e, f wait behind c, d: the writer keeps up again, so c, d are settled before e, f go.
         time.sleep(0.3)
         assert drain.chain.on_top == 1
