@@ -30,6 +30,7 @@ Usage::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -286,12 +287,21 @@ class PrometheusServer:
         last: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             last = self.targets_status()
-            if len(last) >= len(self.targets) and all(
-                target["health"] == "up" and _timestamp(target["lastScrape"]) > after for target in last
+            if (
+                len(last) >= len(self.targets)
+                and all(target["health"] == "up" and _timestamp(target["lastScrape"]) > after for target in last)
+                and self._scrapes_queryable(after)
             ):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"targets not scraped within {timeout_s}s: {last}\n{self.log()}")
+
+    def _scrapes_queryable(self, after: float) -> bool:
+        """Whether every target's scrape that began after `after` can be queried. Prometheus marks a target
+        scraped (its lastScrape) before it commits what that scrape appended, so a query at once may still miss it;
+        the scrape's own `up` sample, stamped with the scrape's start (to the millisecond), is committed with it."""
+        stamps = [stamp for _, stamp in self.query("timestamp(up)")]
+        return len(stamps) >= len(self.targets) and all(stamp * 1000 >= math.floor(after * 1000) for stamp in stamps)
 
     def wait_for_rules(self, timeout_s: float = 30.0) -> None:
         """Wait until every loaded rule has been evaluated at least once after this call."""
